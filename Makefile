@@ -1,0 +1,44 @@
+# govguard developer tasks. `make help` lists them.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+VENV := .venv/bin
+# System packages the tests need: iproute2 for network namespaces, openssl for test CAs,
+# the peers of the footprint benchmark.
+TEST_APT := iproute2 openssl fusioninventory-agent ocsinventory-agent
+
+.PHONY: help setup demo check lint typecheck test test-unit schema bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+setup: ## create .venv and install govguard with its development tools
+	@scripts/setup.sh
+
+demo: setup ## set up and run the agent once, printing a short summary
+	$(VENV)/govguard-agent once --summary --config examples/agent-demo.yaml
+
+check: ## set up everything and run lint, type checks and the whole test suite (what CI runs)
+	@scripts/setup.sh $(TEST_APT)
+	$(MAKE) lint typecheck test
+
+lint: ## ruff lint and format check
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+
+typecheck: ## mypy (strict on agent/ and controller/)
+	$(VENV)/mypy
+
+test: ## the whole pytest suite, integration tests included (needs root for namespaces)
+	$(VENV)/pytest
+
+test-unit: ## only the unit tests (no root, no services)
+	$(VENV)/pytest tests/unit
+
+schema: ## regenerate docs/report-schema.json from the report models
+	$(VENV)/govguard-agent schema --out docs/report-schema.json
+
+bench: setup ## footprint benchmark against fusioninventory-agent and ocsinventory-agent
+	$(VENV)/python bench/agent_footprint.py
+
+clean: ## remove the virtual environment and caches
+	rm -rf .venv .mypy_cache .pytest_cache .ruff_cache build *.egg-info

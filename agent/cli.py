@@ -1,0 +1,134 @@
+"""govguard-agent: the command line of the agent.
+
+``once`` collects everything and prints the report. Its exit status is non-zero only when the
+agent itself failed (bad config, cannot write), never because a check found a problem.
+Enrollment, the service loop and offline bundles arrive with the controller issues.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import msgspec
+
+from agent import __version__
+from agent.errors import AgentError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    from agent.report import SECTION_NAMES
+
+    parser = argparse.ArgumentParser(
+        prog="govguard-agent",
+        description="govguard agent: inventory, connectivity and security posture of this PC.",
+    )
+    parser.add_argument("--version", action="version", version=f"govguard-agent {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    once = sub.add_parser("once", help="collect everything once and print the report")
+    once.add_argument("--config", type=Path, help="agent config file (YAML)")
+    once.add_argument("--pretty", action="store_true", help="indented JSON")
+    once.add_argument(
+        "--section",
+        action="append",
+        choices=SECTION_NAMES,
+        metavar="NAME",
+        help=f"only this section (repeatable): {', '.join(SECTION_NAMES)}",
+    )
+    once.add_argument("--summary", action="store_true", help="a short table instead of JSON")
+    once.add_argument("--out", type=Path, help="write the report to this file instead of stdout")
+
+    schema = sub.add_parser("schema", help="print the report's JSON Schema")
+    schema.add_argument("--out", type=Path, help="write to this file instead of stdout")
+    return parser
+
+
+def _cmd_once(args: argparse.Namespace) -> int:
+    from agent.collectors import collect_report, summary_lines
+    from agent.config import load_config
+    from agent.report import encode
+
+    config = load_config(args.config)
+    sections = frozenset(args.section) | {"identity"} if args.section else None
+    report = collect_report(config, sections)
+    if args.summary:
+        text = _format_summary(summary_lines(config, report), report)
+    elif args.pretty:
+        text = json.dumps(json.loads(encode(report)), indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = encode(report).decode("utf-8") + "\n"
+    _write(args.out, text)
+    return EXIT_OK
+
+
+def _format_summary(lines: list[tuple[str, str]], report: object) -> str:
+    from agent.report import Report
+
+    assert isinstance(report, Report)  # noqa: S101 - narrows for mypy
+    width = max((len(label) for label, _ in lines), default=0)
+    out = [f"{label.ljust(width)}  {value}" for label, value in lines]
+    unknown = sum(
+        len(getattr(report, c.name).unknown) for c in report.collectors if getattr(report, c.name)
+    )
+    out.append(
+        f"{'Collectors'.ljust(width)}  {len(report.collectors)} run, "
+        f"{len(report.errors)} failed, {unknown} facts unknown"
+    )
+    for err in report.errors:
+        out.append(f"{'  failed'.ljust(width)}  {err.collector}: {err.message}")
+    return "\n".join(out) + "\n"
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from agent.report import json_schema
+
+    _write(args.out, json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n")
+    return EXIT_OK
+
+
+def _write(path: Path | None, text: str) -> None:
+    if path is None:
+        sys.stdout.write(text)
+        return
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise AgentError(f"{path}: cannot write: {exc.strerror or exc}") from exc
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``govguard-agent``; returns the process exit status."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.ERROR,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    handlers = {"once": _cmd_once, "schema": _cmd_schema}
+    if args.command not in handlers:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return handlers[args.command](args)
+    except AgentError as exc:
+        print(f"govguard-agent: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except msgspec.ValidationError as exc:
+        print(f"govguard-agent: error: invalid data: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("govguard-agent: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Linux implementations of the platform fact functions, one module per area."""

@@ -1,0 +1,1 @@
+"""Linux hardware facts."""

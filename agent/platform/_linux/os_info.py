@@ -1,0 +1,1 @@
+"""Linux os info facts."""

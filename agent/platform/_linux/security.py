@@ -1,0 +1,1 @@
+"""Linux security facts."""

@@ -1,0 +1,1 @@
+"""Windows implementations of the platform fact functions, one module per area."""

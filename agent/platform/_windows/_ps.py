@@ -1,0 +1,76 @@
+"""Run PowerShell/CIM queries that emit JSON; never parse localized text.
+
+A Vietnamese-language Windows prints ``net accounts`` and ``netsh`` in Vietnamese, so every fact
+comes from CIM classes, cmdlets' objects or the registry, serialised with ``ConvertTo-Json``.
+Each area batches its queries into one script (one ``powershell.exe`` start costs ~0.3 s) and the
+parsed result is cached until :func:`clear_cache`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from agent.errors import FactUnavailable
+from agent.platform import _common
+
+_PRELUDE = (
+    "$ErrorActionPreference='Stop';"
+    "$ProgressPreference='SilentlyContinue';"
+    # UTF-8 output so Vietnamese names (máy in, người dùng) survive the pipe.
+    "[Console]::OutputEncoding=[Text.UTF8Encoding]::new($false);"
+)
+
+
+def _run_powershell(name: str, script: str) -> str:
+    body = f"{_PRELUDE}& {{ {script} }} | ConvertTo-Json -Depth 6 -Compress"
+    argv = ["powershell.exe", "-NoLogo", "-NoProfile", "-NonInteractive", "-Command", body]
+    return _common.run(argv, timeout=60.0)
+
+
+#: Runs one named script and returns its JSON text; tests replace it with recorded outputs.
+runner: Callable[[str, str], str] = _run_powershell
+
+_cache: dict[str, Any] = {}
+
+
+def query(name: str, script: str) -> Any:
+    """Run the script named ``name`` once and return its parsed JSON (cached)."""
+    if name not in _cache:
+        text = runner(name, script).strip()
+        if not text:
+            _cache[name] = None
+        else:
+            try:
+                _cache[name] = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise FactUnavailable(f"PowerShell query {name} returned invalid JSON") from exc
+    return _cache[name]
+
+
+def section(name: str, script: str, key: str) -> Any:
+    """One key of a batched area query; a missing key or an error object is unavailable.
+
+    Area scripts put ``{"error": "..."}`` under a key whose cmdlet failed (access denied, no
+    such module), so one failing cmdlet does not lose the rest of the batch.
+    """
+    data = query(name, script)
+    if not isinstance(data, dict) or key not in data:
+        raise FactUnavailable(f"PowerShell query {name} did not return {key}")
+    value = data[key]
+    if isinstance(value, dict) and set(value) == {"error"}:
+        raise FactUnavailable(f"{key}: {value['error']}")
+    return value
+
+
+def as_list(value: Any) -> list[Any]:
+    """``ConvertTo-Json`` writes a one-element array as a bare object and none as null."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def clear_cache() -> None:
+    """Forget cached results so that the next collection asks again."""
+    _cache.clear()

@@ -1,0 +1,1 @@
+"""Windows os info facts."""

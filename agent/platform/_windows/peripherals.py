@@ -1,0 +1,1 @@
+"""Windows peripherals facts."""

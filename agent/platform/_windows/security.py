@@ -1,0 +1,1 @@
+"""Windows security facts."""

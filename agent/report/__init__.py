@@ -1,0 +1,120 @@
+"""The report schema: one versioned shape for every source (online agent, USB bundle, SSH probe).
+
+The controller validates against these same models. ``docs/report-schema.json`` is generated from
+them (``govguard-agent schema``) and a test fails when the committed copy differs.
+"""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from agent.report._base import Meta, Record
+from agent.report.connectivity import Connectivity
+from agent.report.hardware import Hardware
+from agent.report.identity import Identity
+from agent.report.network import Network
+from agent.report.os_info import OperatingSystem
+from agent.report.peripherals import Peripherals
+from agent.report.security import Security
+from agent.report.software import Software
+
+#: Bump on any incompatible change; additive changes keep the number.
+SCHEMA_VERSION = 1
+
+SECTION_NAMES = (
+    "identity",
+    "hardware",
+    "os",
+    "software",
+    "network",
+    "connectivity",
+    "security",
+    "peripherals",
+)
+
+
+class CollectorRun(Record, kw_only=True):
+    """How one collector ran."""
+
+    name: Annotated[str, Meta(description="Collector name, equal to the section it fills.")]
+    duration_ms: Annotated[float, Meta(description="Wall time the collector took, milliseconds.")]
+    ok: Annotated[bool, Meta(description="False when the collector failed as a whole.")]
+
+
+class CollectorError(Record, kw_only=True):
+    """A collector that failed as a whole; its section is missing from the report."""
+
+    collector: Annotated[str, Meta(description="Name of the collector that failed.")]
+    error: Annotated[str, Meta(description="Exception type, for grouping.")]
+    message: Annotated[str, Meta(description="What went wrong, in English.")]
+
+
+class Report(Record, kw_only=True):
+    """A full report of one computer."""
+
+    schema_version: Annotated[
+        int, Meta(description="Version of this schema the report follows.")
+    ] = SCHEMA_VERSION
+    kind: Annotated[
+        Literal["full"],
+        Meta(description="full: every section; later versions add a small heartbeat kind."),
+    ] = "full"
+    agent_version: Annotated[str, Meta(description="Version of govguard-agent that wrote it.")]
+    collected_at: Annotated[datetime, Meta(description="When collection started, UTC, RFC 3339.")]
+    identity: Annotated[Identity | None, Meta(description="Identity section.")] = None
+    hardware: Annotated[Hardware | None, Meta(description="Hardware section.")] = None
+    os: Annotated[OperatingSystem | None, Meta(description="Operating system section.")] = None
+    software: Annotated[Software | None, Meta(description="Software section.")] = None
+    network: Annotated[Network | None, Meta(description="Network section.")] = None
+    connectivity: Annotated[
+        Connectivity | None, Meta(description="Connectivity probes section.")
+    ] = None
+    security: Annotated[Security | None, Meta(description="Security posture section.")] = None
+    peripherals: Annotated[Peripherals | None, Meta(description="Peripherals section.")] = None
+    collectors: Annotated[
+        list[CollectorRun], Meta(description="Every collector that ran, with its duration.")
+    ] = []
+    errors: Annotated[
+        list[CollectorError], Meta(description="Collectors that failed as a whole.")
+    ] = []
+
+
+def json_schema() -> dict[str, object]:
+    """Return the report's JSON Schema (draft 2020-12) as a dict."""
+    schema: dict[str, object] = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://govguard.invalid/schema/report-v{SCHEMA_VERSION}.json",
+    }
+    schema.update(msgspec.json.schema(Report))
+    return schema
+
+
+def encode(report: Report) -> bytes:
+    """Serialise a report to compact JSON."""
+    return msgspec.json.encode(report)
+
+
+def decode(data: bytes | str) -> Report:
+    """Parse and validate a report; raises :class:`msgspec.ValidationError` with a JSON path."""
+    return msgspec.json.decode(data, type=Report)
+
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "SECTION_NAMES",
+    "CollectorError",
+    "CollectorRun",
+    "Connectivity",
+    "Hardware",
+    "Identity",
+    "Network",
+    "OperatingSystem",
+    "Peripherals",
+    "Report",
+    "Security",
+    "Software",
+    "decode",
+    "encode",
+    "json_schema",
+]

@@ -1,0 +1,1 @@
+"""govguard controller: receives, stores and evaluates agent reports."""

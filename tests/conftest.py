@@ -1,0 +1,52 @@
+"""Fixtures shared by every test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.platform import _common
+from agent.platform._windows import _ps, _registry
+from tests.support.replay import FIXTURES, ReplayRunner
+from tests.support.windows import PsReplay, RegistryReplay
+
+
+@pytest.fixture
+def linux_host(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], ReplayRunner]]:
+    """Point the platform layer at a recorded Linux machine: ``linux_host("debian12-desktop")``."""
+
+    def use(case: str) -> ReplayRunner:
+        case_dir = FIXTURES / "linux" / case
+        assert case_dir.is_dir(), f"no fixture {case_dir}"
+        runner = ReplayRunner(case_dir)
+        monkeypatch.setattr(_common, "HOST_ROOT", case_dir / "root")
+        monkeypatch.setattr(_common, "runner", runner)
+        return runner
+
+    yield use
+
+
+@pytest.fixture
+def windows_host(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], PsReplay]]:
+    """Point the Windows platform code at a recorded machine: ``windows_host("win11-vi")``."""
+
+    def use(case: str) -> PsReplay:
+        case_dir = FIXTURES / "windows" / case
+        assert case_dir.is_dir(), f"no fixture {case_dir}"
+        ps = PsReplay(case_dir)
+        _ps.clear_cache()
+        monkeypatch.setattr(_ps, "runner", ps)
+        monkeypatch.setattr(_registry, "backend", RegistryReplay(case_dir))
+        monkeypatch.setattr(_common, "runner", ReplayRunner(case_dir))
+        return ps
+
+    yield use
+    _ps.clear_cache()
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    """The repository's top folder."""
+    return Path(__file__).resolve().parent.parent
