@@ -28,11 +28,17 @@ def test_collector_declares_the_section_it_fills(collector: type[Collector[Any]]
 
 
 def _public_functions(module_name: str) -> set[str]:
+    """Public fact functions of an area module, including those it re-exports from the same OS
+    package (an area may be split into private submodules), excluding imported helpers."""
     module = importlib.import_module(module_name)
+    os_package = module_name.rsplit(".", 1)[0]
     return {
         name
         for name, obj in vars(module).items()
-        if inspect.isfunction(obj) and not name.startswith("_") and obj.__module__ == module_name
+        if inspect.isfunction(obj)
+        and not name.startswith("_")
+        and obj.__module__.startswith(os_package)
+        and not obj.__module__.rsplit(".", 1)[-1].startswith("_common")
     }
 
 
