@@ -2,9 +2,10 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 VENV := .venv/bin
-# System packages the tests need: iproute2 for network namespaces, openssl for test CAs,
-# the peers of the footprint benchmark.
-TEST_APT := iproute2 openssl fusioninventory-agent ocsinventory-agent
+# System packages the tests need: iproute2 for the network-namespace scenarios.
+TEST_APT := iproute2
+# The peers the footprint benchmark compares the agent with.
+BENCH_APT := fusioninventory-agent ocsinventory-agent
 
 .PHONY: help setup demo check lint typecheck test test-unit schema bench clean
 
@@ -37,7 +38,8 @@ test-unit: ## only the unit tests (no root, no services)
 schema: ## regenerate docs/report-schema.json from the report models
 	$(VENV)/govguard-agent schema --out docs/report-schema.json
 
-bench: setup ## footprint benchmark against fusioninventory-agent and ocsinventory-agent
+bench: ## footprint benchmark against fusioninventory-agent and ocsinventory-agent
+	@scripts/setup.sh $(BENCH_APT)
 	$(VENV)/python bench/agent_footprint.py
 
 clean: ## remove the virtual environment and caches
