@@ -9,7 +9,9 @@ parsed result is cached until :func:`clear_cache`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agent.errors import FactUnavailable
@@ -74,3 +76,32 @@ def as_list(value: Any) -> list[Any]:
 def clear_cache() -> None:
     """Forget cached results so that the next collection asks again."""
     _cache.clear()
+
+
+_MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
+_DMTF = re.compile(r"^(\d{14})\.(\d{6})([+-]\d{3})$")
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """Decode a date as PowerShell/CIM serialise it; ``None`` when absent or unparseable.
+
+    Windows PowerShell 5.1's ConvertTo-Json writes DateTime as ``/Date(1700000000000)/``
+    (milliseconds since the epoch, UTC); PowerShell 7 writes ISO 8601; raw WMI properties use the
+    DMTF form ``20231105093000.000000+420`` (offset in minutes). Results are UTC-aware.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, dict) and "value" in value:  # [DateTime] wrapped with DisplayHint
+        value = value["value"]
+    text = str(value).strip()
+    if m := _MS_DATE.match(text):
+        return datetime.fromtimestamp(int(m.group(1)) / 1000, tz=UTC)
+    if m := _DMTF.match(text):
+        local = datetime.strptime(m.group(1), "%Y%m%d%H%M%S")
+        offset = timedelta(minutes=int(m.group(3)))
+        return (local - offset).replace(tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
