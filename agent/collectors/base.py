@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from agent.errors import FactUnavailable
+from agent.errors import FactUnavailable, collecting_fact
 from agent.report import CollectorError, CollectorRun
 from agent.report._base import Section
 
@@ -31,7 +31,8 @@ class Facts:
     """Gathers facts for one section; a fact that raises FactUnavailable becomes ``None``.
 
     The reason goes into :attr:`unknown`, which the collector passes to the section so that a
-    missing fact is never mistaken for a healthy one.
+    missing fact is never mistaken for a healthy one. Platform code may also mark single fields
+    of a returned record unknown with :func:`agent.errors.note_unknown` (``updates.pending``).
     """
 
     def __init__(self) -> None:
@@ -40,7 +41,8 @@ class Facts:
     def get(self, name: str, func: Callable[[], T]) -> T | None:
         """Return ``func()``, or ``None`` after recording why it could not be determined."""
         try:
-            return func()
+            with collecting_fact(self.unknown, name):
+                return func()
         except FactUnavailable as exc:
             self.unknown[name] = exc.reason
             return None

@@ -123,12 +123,17 @@ class PasswordPolicy(Record, kw_only=True):
         bool | None,
         Meta(description="Complexity required (Windows PasswordComplexity; pwquality minclass≥3)."),
     ] = None
-    max_age_days: Annotated[int | None, Meta(description="Maximum password age, days.")] = None
+    max_age_days: Annotated[
+        int | None, Meta(description="Maximum password age, days; 0 means passwords never expire.")
+    ] = None
     history: Annotated[int | None, Meta(description="Passwords remembered.")] = None
     lockout_threshold: Annotated[
         int | None, Meta(description="Failed logons before lockout; 0 means never.")
     ] = None
-    lockout_minutes: Annotated[int | None, Meta(description="Lockout duration, minutes.")] = None
+    lockout_minutes: Annotated[
+        int | None,
+        Meta(description="Lockout duration, minutes; 0 means until an administrator unlocks."),
+    ] = None
 
 
 class ScreenLock(Record, kw_only=True):
@@ -168,6 +173,15 @@ class UsbStorage(Record, kw_only=True):
     history: Annotated[
         list[UsbStorageDevice], Meta(description="USB storage devices seen (USBSTOR, journal).")
     ] = []
+    history_source: Annotated[
+        str | None,
+        Meta(
+            description=(
+                "Where the history was read (Enum\\USBSTOR, /var/log/kern.log). None means no "
+                "history source was readable, so an empty history says nothing about past devices."
+            )
+        ),
+    ] = None
 
 
 class AutoRun(Record, kw_only=True):
