@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from agent.errors import FactUnavailable
+from agent.errors import FactUnavailable, note_unknown
 from agent.platform._windows import _ps, _registry
 from agent.platform._windows import _sec_common as _c
 from agent.platform._windows import _sec_decode as _dec
@@ -195,7 +195,7 @@ def audit() -> AuditLogging:
         reason = _dec.privileged(exc, "auditpol (audit policy)").reason
         if max_bytes is None:
             raise FactUnavailable(reason) from exc
-        log.info("audit: %s", reason)
+        note_unknown("enabled", reason)
         return AuditLogging(
             mechanism="Windows advanced audit policy", security_log_max_bytes=max_bytes
         )

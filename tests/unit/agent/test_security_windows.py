@@ -462,7 +462,14 @@ def test_collector_without_admin_records_reasons(
     host(NO_ADMIN)
     monkeypatch.setattr(platform, "security", win)
     section = SecurityCollector(AgentConfig()).collect()
-    assert set(section.unknown) == {"encryption", "password_policy"}
+    assert set(section.unknown) == {
+        "encryption",
+        "password_policy",
+        "audit.enabled",
+        "updates.pending",
+        "updates.pending_security",
+    }
+    assert "online Windows Update search" in section.unknown["updates.pending"]
     assert "run as SYSTEM" in section.unknown["encryption"]
     assert section.firewall is not None and section.firewall.enabled is True
     assert section.accounts is not None and section.ssh_server is not None
