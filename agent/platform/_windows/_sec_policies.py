@@ -3,7 +3,6 @@ logging and time synchronisation (the public functions are re-exported by ``secu
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from agent.errors import FactUnavailable, note_unknown
@@ -18,9 +17,6 @@ from agent.report.security import (
     UsbStorage,
     UsbStorageDevice,
 )
-
-log = logging.getLogger(__name__)
-
 
 _DESKTOP_POLICY = r"Software\Policies\Microsoft\Windows\Control Panel\Desktop"
 
