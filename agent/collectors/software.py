@@ -1,5 +1,6 @@
-"""Software collector (being built; see issue 2)."""
+"""Software collector: packages, services, autostart entries, Vietnamese text (CQĐT-07)."""
 
+from agent import platform
 from agent.collectors.base import Collector, Facts
 from agent.report import Software
 
@@ -11,6 +12,44 @@ class SoftwareCollector(Collector[Software]):
     section = Software
 
     def collect(self) -> Software:
-        """Collect the section."""
-        facts = Facts()
-        return Software(unknown=facts.unknown)
+        """Collect every software fact; each unavailable one is recorded with its reason."""
+        sw = platform.software
+        f = Facts()
+        services = f.get("services", sw.services)
+        if services and all(s.running is None for s in services):
+            # Listed from unit files, but nothing told which ones run (systemd not PID 1).
+            f.unknown["services.running"] = "the service manager's running state is not readable"
+        return Software(
+            package_manager=f.get("package_manager", sw.package_manager),
+            packages=f.get("packages", sw.packages),
+            services=services,
+            autostart=f.get("autostart", sw.autostart),
+            vietnamese_text=f.get("vietnamese_text", sw.vietnamese_text),
+            unknown=f.unknown,
+        )
+
+    def summary(self, section: Software) -> list[tuple[str, str]]:
+        """Package and service counts, Times New Roman and input methods at a glance."""
+
+        def count(items: list[object] | None) -> str:
+            return "unknown" if items is None else str(len(items))
+
+        running = (
+            "unknown"
+            if section.services is None or "services.running" in section.unknown
+            else str(sum(1 for s in section.services if s.running))
+        )
+        vn = section.vietnamese_text
+        if vn is None:
+            vn_text = "unknown"
+        else:
+            ims = ", ".join(i.name for i in vn.input_methods) or "no input method"
+            legacy = f", legacy fonts: {', '.join(vn.legacy_fonts)}" if vn.legacy_fonts else ""
+            tnr = "Times New Roman" if vn.times_new_roman else "NO Times New Roman"
+            vn_text = f"{tnr}, {ims}{legacy}"
+        return [
+            ("Packages", count(section.packages)),  # type: ignore[arg-type]
+            ("Services running", f"{running} of {count(section.services)}"),  # type: ignore[arg-type]
+            ("Autostart entries", count(section.autostart)),  # type: ignore[arg-type]
+            ("Vietnamese text", vn_text),
+        ]

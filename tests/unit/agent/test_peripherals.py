@@ -1,0 +1,392 @@
+"""Peripherals section: printers, USB devices, tokens, signing certificates and middleware ports.
+
+Linux cases: ``peripherals/debian12-vm`` recorded from the project's Debian 12 VM; the desktop and
+NSS cases are hand-made. Windows cases are hand-made following the documented CIM/cmdlet output
+(see each fixture's README.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from agent import platform
+from agent.collectors.peripherals import PeripheralsCollector, ca_markers, classify, fold
+from agent.config import AgentConfig
+from agent.errors import FactUnavailable
+from agent.platform._linux import _x509
+from agent.platform._linux import peripherals as lin
+from agent.platform._windows import peripherals as win
+from agent.report.peripherals import Certificate, Printer, SigningPort, SmartCardReader, UsbDevice
+
+Host = Callable[[str], Any]
+
+DEBIAN = "peripherals/debian12-vm"
+DESKTOP = "peripherals/desktop-office"
+WIN11 = "peripherals/win11-vi-office"
+#: When the hand-made fixtures were "collected"; days to expiry are counted from here.
+NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
+
+AN_SUBJECT = "CN=Nguyễn Văn An, O=UBND xã Tân Lập, L=Thái Nguyên, C=VN"
+VGCA_ISSUER = "CN=CA phục vụ các cơ quan Nhà nước, O=Ban Cơ yếu Chính phủ, C=VN"
+
+
+def _collector(config: AgentConfig | None = None) -> PeripheralsCollector:
+    return PeripheralsCollector(config or AgentConfig(), now=lambda: NOW)
+
+
+# --- Linux ---------------------------------------------------------------------------------------
+
+
+def test_debian_vm_has_no_printer_usb_bus_or_certificate(linux_host: Host) -> None:
+    linux_host(DEBIAN)
+    section = _collector().collect()
+    assert section.printers == []  # no CUPS: nothing can print
+    assert section.certificates == []  # no NSS database
+    assert section.usb_devices is None and section.smart_card_readers is None
+    assert "does not exist" in section.unknown["usb_devices"]
+    assert section.signing_ports == [
+        SigningPort(port=8987, name="VGCA Sign Service", listening=False),
+        SigningPort(port=4433, name="VNPT-CA Plugin", listening=False),
+    ]
+
+
+def test_cups_printers_with_default_connection_and_no_password(linux_host: Host) -> None:
+    linux_host(DESKTOP)
+    printers = {p.name: p for p in lin.printers()}
+    assert printers["Canon_LBP2900"] == Printer(
+        name="Canon_LBP2900",
+        connection="usb",
+        port="usb://Canon/LBP2900?serial=0000A1B2C3D4",
+        driver="Canon LBP2900 - CUPS+Gutenprint v5.3.3",
+        description="Máy in Canon LBP2900 phòng Văn phòng",
+        location="Phòng Văn phòng - UBND xã Tân Lập",
+        default=True,
+        accepting=True,
+        status="idle",
+    )
+    hp = printers["HP_LaserJet_M402_Tai_chinh"]
+    assert (hp.connection, hp.status, hp.accepting, hp.shared, hp.default) == (
+        "network",
+        "stopped",
+        False,
+        True,
+        False,
+    )
+    shared = printers["May_in_chung"]
+    assert shared.port == "smb://192.168.10.5/MayInChung"
+    assert b"MatKhau" not in msgspec.json.encode(list(printers.values()))
+    assert printers["PDF"].connection == "virtual"
+
+
+def test_unreadable_printers_conf_asks_for_root(
+    linux_host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    linux_host(DESKTOP)
+    real = Path.read_text
+
+    def denied(self: Path, *args: Any, **kwargs: Any) -> str:
+        if self.name == "printers.conf":
+            raise PermissionError(13, "Permission denied")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", denied)
+    with pytest.raises(FactUnavailable, match=r"printers.conf \(run as root\)"):
+        lin.printers()
+
+
+def test_usb_devices_from_sysfs_without_hubs(linux_host: Host) -> None:
+    linux_host(DESKTOP)
+    devices = lin.usb_devices()
+    assert [(d.vendor_id, d.product_id) for d in devices] == [
+        ("04a9", "2676"),
+        ("096e", "0807"),
+        ("046d", "c31c"),
+        ("0529", "0620"),
+    ]
+    assert devices[1] == UsbDevice(
+        vendor_id="096e",
+        product_id="0807",
+        manufacturer="FT",
+        product="ePass2003",
+        serial="2A1B3C4D5E6F7A8B",
+        device_class="00",
+        interface_classes=["0b"],
+    )
+    assert devices[2].interface_classes == ["03"]  # two HID interfaces, one class
+
+
+def test_tokens_by_ccid_class_or_known_vendor(linux_host: Host) -> None:
+    linux_host(DESKTOP)
+    assert lin.smart_card_readers() == [
+        SmartCardReader(name="ePass2003", vendor="Feitian", vendor_id="096e", product_id="0807"),
+        SmartCardReader(
+            name="Token JC", vendor="SafeNet (Aladdin)", vendor_id="0529", product_id="0620"
+        ),
+    ]
+
+
+def test_nss_user_certificate_read_through_certutil(linux_host: Host) -> None:
+    runner = linux_host(DESKTOP)
+    [cert] = lin.certificates()
+    assert cert == Certificate(
+        subject=AN_SUBJECT,
+        issuer=VGCA_ISSUER,
+        not_before=datetime(2024, 12, 16, 2, 0, tzinfo=UTC),
+        not_after=datetime(2026, 12, 16, 2, 0, tzinfo=UTC),
+        thumbprint="F6F643BD886B60B55834C2DBB528C7B0AB8B7737",
+        serial="5404FFFEB7033FB316D672201B7BA4FE",
+        store="/home/an/.pki/nssdb",
+    )
+    # The CA certificate (trust CT,C,C: no private key) is not exported.
+    assert len(runner.calls) == 2
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        pytest.param(
+            "peripherals/nssdb-no-certutil", "certutil is not installed", id="certutil missing"
+        ),
+        pytest.param("peripherals/nssdb-garbage", "unreadable certificate", id="garbage PEM"),
+    ],
+)
+def test_nss_failures_are_unknown(linux_host: Host, case: str, reason: str) -> None:
+    linux_host(case)
+    with pytest.raises(FactUnavailable, match=reason):
+        lin.certificates()
+
+
+def test_homes_that_cannot_be_entered_make_certificates_unknown(
+    linux_host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    linux_host(DEBIAN)  # no database anywhere; now pretend /root cannot be entered
+    real = Path.exists
+
+    def exists(self: Path, *args: Any, **kwargs: Any) -> bool:
+        if "/root/" in str(self) and ".pki" in str(self):
+            raise PermissionError(13, "Permission denied")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "exists", exists)
+    with pytest.raises(FactUnavailable, match=r"cannot look into /root \(run as root\)"):
+        lin.certificates()
+
+
+def test_signing_port_listening_only_when_in_listen_state(linux_host: Host) -> None:
+    linux_host(DESKTOP)
+    assert lin.signing_ports([8987, 4433, 631]) == [
+        SigningPort(port=8987, name="VGCA Sign Service", listening=True, address="127.0.0.1"),
+        # 4433 only has an ESTABLISHED socket: nothing accepts connections there.
+        SigningPort(port=4433, name="VNPT-CA Plugin", listening=False),
+        SigningPort(port=631, listening=True, address="0.0.0.0"),
+    ]
+
+
+def test_linux_collector_classifies_the_vgca_certificate(linux_host: Host) -> None:
+    linux_host(DESKTOP)
+    collector = _collector()
+    section = collector.collect()
+    assert section.unknown == {}
+    [cert] = section.certificates or []
+    assert (cert.issuer_kind, cert.issuer_marker, cert.days_to_expiry) == (
+        "government_specialised",
+        "Ban Cơ yếu Chính phủ",
+        18,
+    )
+    lines = dict(collector.summary(section))
+    assert lines["Signing certificates"] == "Ban Cơ yếu Chính phủ (18 days left)"
+    assert lines["Signing middleware"] == "8987 listening, 4433 closed"
+    assert lines["Printers"].startswith("Canon_LBP2900 (usb), HP_LaserJet_M402_Tai_chinh (network)")
+
+
+# --- Windows -------------------------------------------------------------------------------------
+
+
+def test_windows_printers_local_network_and_virtual(windows_host: Host) -> None:
+    windows_host(WIN11)
+    printers = {p.name: p for p in win.printers()}
+    assert printers["Máy in Canon LBP2900 phòng Văn phòng"] == Printer(
+        name="Máy in Canon LBP2900 phòng Văn phòng",
+        connection="usb",
+        port="USB001",
+        driver="Canon LBP2900",
+        default=True,
+        status="idle",
+    )
+    finance = printers["Máy in phòng Tài chính"]
+    assert (finance.connection, finance.offline, finance.shared, finance.status) == (
+        "network",
+        True,
+        True,
+        "offline",
+    )
+    assert printers["\\\\VANTHU-PC\\Máy in chung"].connection == "network"
+    virtual = {n for n, p in printers.items() if p.connection == "virtual"}
+    assert virtual == {"Microsoft Print to PDF", "OneNote (Desktop)", "Fax"}
+
+
+def test_windows_usb_devices_group_interfaces(windows_host: Host) -> None:
+    windows_host(WIN11)
+    devices = {(d.vendor_id, d.product_id): d for d in win.usb_devices()}
+    assert set(devices) == {("096e", "0807"), ("04a9", "2676"), ("046d", "c31c")}
+    token = devices[("096e", "0807")]
+    assert token.serial == "2A1B3C4D5E6F7A8B"
+    assert token.interface_classes == ["SmartCardReader"]
+    keyboard = devices[("046d", "c31c")]
+    assert keyboard.serial is None  # generated instance id, not a serial
+    assert keyboard.interface_classes == ["HIDClass"]
+
+
+def test_windows_smart_card_reader_not_repeated_by_vendor(windows_host: Host) -> None:
+    windows_host(WIN11)
+    assert win.smart_card_readers() == [
+        SmartCardReader(
+            name="Microsoft Usbccid Smartcard Reader (WUDF)",
+            vendor="Feitian",
+            vendor_id="096e",
+            product_id="0807",
+            status="OK",
+        )
+    ]
+
+
+def test_windows_certificates_classified_with_expiry(
+    windows_host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    windows_host(WIN11)
+    monkeypatch.setattr(platform, "peripherals", win)
+    section = _collector().collect()
+    certs = {c.subject: c for c in section.certificates or []}
+    an = certs[AN_SUBJECT]
+    assert an.not_after == datetime(2026, 12, 16, 2, 0, tzinfo=UTC)
+    assert (an.issuer_kind, an.days_to_expiry, an.store) == (
+        "government_specialised",
+        18,
+        "CurrentUser\\My",
+    )
+    org = certs["CN=UBND XÃ TÂN LẬP, L=Thái Nguyên, C=VN"]
+    assert org.not_after == datetime(2027, 6, 30, 2, 0, tzinfo=UTC)  # ISO with +07:00
+    assert (org.issuer_kind, org.issuer_marker) == ("public_ca", "VNPT Certification Authority")
+    assert org.thumbprint == "0A1B2C3D4E5F60718293A4B5C6D7E8F901234567"
+    assert org.serial == "5404FFFEB7033FB3A1"
+    local = certs["CN=localhost"]
+    assert local.issuer_kind is None and local.days_to_expiry == -516
+    assert section.signing_ports == [
+        SigningPort(port=8987, name="VGCA Sign Service", listening=True, address="127.0.0.1"),
+        SigningPort(port=4433, name="VNPT-CA Plugin", listening=False),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("case", "expected_unknown"),
+    [
+        pytest.param(
+            "peripherals/win10-broken",
+            dict.fromkeys(
+                ["printers", "usb_devices", "smart_card_readers", "certificates", "signing_ports"],
+                "PowerShell query peripherals returned invalid JSON",
+            ),
+            id="garbage instead of JSON",
+        ),
+        pytest.param(
+            "peripherals/win10-partial",
+            {
+                "printers": "printers: Dịch vụ Print Spooler không chạy.",
+                "certificates": "certificates: Access is denied.",
+                "signing_ports": (
+                    "listeners: The term 'Get-NetTCPConnection' is not recognized as the name "
+                    "of a cmdlet"
+                ),
+            },
+            id="some cmdlets failed",
+        ),
+    ],
+)
+def test_windows_failures_are_unknown_never_a_crash(
+    windows_host: Host,
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+    expected_unknown: dict[str, str],
+) -> None:
+    windows_host(case)
+    monkeypatch.setattr(platform, "peripherals", win)
+    section = _collector().collect()
+    assert section.unknown == expected_unknown
+    if "usb_devices" not in expected_unknown:
+        assert section.usb_devices == [] and section.smart_card_readers == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param("/Date(1797386400000)/", datetime(2026, 12, 16, 2, tzinfo=UTC), id="PS 5.1"),
+        pytest.param(
+            "2027-06-30T09:00:00+07:00", datetime(2027, 6, 30, 2, tzinfo=UTC), id="PS 7 offset"
+        ),
+        pytest.param("2027-06-30T02:00:00Z", datetime(2027, 6, 30, 2, tzinfo=UTC), id="ISO Z"),
+        pytest.param("ngày 30/06/2027", None, id="localized text is not parsed"),
+        pytest.param(None, None, id="missing"),
+    ],
+)
+def test_cim_dates(raw: str | None, expected: datetime | None) -> None:
+    assert win._cim_datetime(raw) == expected
+
+
+# --- Issuer markers ------------------------------------------------------------------------------
+
+
+def _cert(issuer: str, not_after: datetime | None = None) -> Certificate:
+    return Certificate(subject="CN=Trần Thị Bình", issuer=issuer, store="My", not_after=not_after)
+
+
+@pytest.mark.parametrize(
+    ("issuer", "extra", "kind", "marker"),
+    [
+        pytest.param(
+            "CN=CA phuc vu cac co quan Nha nuoc, O=Ban Co yeu Chinh phu, C=VN",
+            [],
+            "government_specialised",
+            "Ban Cơ yếu Chính phủ",
+            id="issuer without diacritics",
+        ),
+        pytest.param(
+            "CN=Viettel-CA SHA-256, O=Viettel Group, C=VN",
+            [],
+            "public_ca",
+            "Viettel-CA",
+            id="Viettel",
+        ),
+        pytest.param("CN=BKAV-CA, O=BKAV Corporation, C=VN", [], "public_ca", "BKAV-CA", id="BKAV"),
+        pytest.param(
+            "CN=ĐẠI HỌC THÁI NGUYÊN CA, C=VN",
+            ["Đại học Thái Nguyên CA"],
+            "public_ca",
+            "Đại học Thái Nguyên CA",
+            id="marker added in the agent config",
+        ),
+        pytest.param("CN=localhost", [], None, None, id="unknown issuer"),
+    ],
+)
+def test_issuer_markers(
+    issuer: str, extra: list[str], kind: str | None, marker: str | None
+) -> None:
+    got = classify(_cert(issuer), ca_markers(extra), NOW)
+    assert (got.issuer_kind, got.issuer_marker, got.days_to_expiry) == (kind, marker, None)
+
+
+def test_fold_removes_vietnamese_diacritics() -> None:
+    assert fold("Cơ quan chứng thực số chuyên dùng Chính phủ") == (
+        "co quan chung thuc so chuyen dung chinh phu"
+    )
+    assert fold("ĐẠI HỌC") == "dai hoc"
+
+
+def test_x509_parser_rejects_garbage() -> None:
+    with pytest.raises(ValueError, match=r"not an X\.509 certificate"):
+        _x509.parse_der(b"\x30\x03\x02\x01")
