@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from agent.errors import FactUnavailable
 from agent.platform import _common, _portable
 from agent.platform._common import list_dir, read_optional
+from agent.platform._linux import _sw_packages
 
 
 def now() -> datetime:
@@ -88,26 +89,6 @@ def as_int(value: str | None) -> int | None:
 
 # --- packages --------------------------------------------------------------------------------
 
-_DPKG_STATUS = "/var/lib/dpkg/status"
-_dpkg_cache: tuple[tuple[str, float | None], dict[str, str]] | None = None
-
-
-def dpkg_installed(text: str) -> dict[str, str]:
-    """Installed packages of a dpkg status file: name -> version (deb-control(5) stanzas;
-    Package is the first field). Plain string searches: a regex over a 3 MB desktop status
-    file costs ~10x more."""
-    found: dict[str, str] = {}
-    for stanza in text.split("\n\n"):
-        stanza = stanza.lstrip("\n")
-        if not stanza.startswith("Package: "):
-            continue
-        status = deb_field(stanza, "Status")
-        # Status is "want error state"; only state "installed" is installed software
-        # ("deinstall ok config-files" and "install ok half-installed" are not).
-        if status is not None and status.endswith(" ok installed"):
-            found[stanza[9 : stanza.find("\n")].strip()] = deb_field(stanza, "Version") or ""
-    return found
-
 
 def deb_field(stanza: str, name: str) -> str | None:
     """A single-line field of a deb-control(5) stanza (not the first one)."""
@@ -121,13 +102,9 @@ def deb_field(stanza: str, name: str) -> str | None:
 def installed_versions() -> dict[str, str]:
     """Installed Debian packages and their versions, from dpkg's status database (no fork).
 
-    Cached per file modification time: anti-malware, remote tools and updates all need it.
+    Shares the software section's parse (cached per file version).
     """
-    global _dpkg_cache
-    stamp = (str(_common.HOST_ROOT), mtime(_DPKG_STATUS))
-    if _dpkg_cache is None or _dpkg_cache[0] != stamp:
-        _dpkg_cache = (stamp, dpkg_installed(_common.read_text(_DPKG_STATUS)))
-    return dict(_dpkg_cache[1])
+    return {s["Package"]: s.get("Version", "") for s in _sw_packages.dpkg_installed_cached()}
 
 
 def installed_packages() -> set[str]:

@@ -73,7 +73,12 @@ def dpkg_installed(text: str) -> list[dict[str, str]]:
 _parsed: dict[tuple[str, int, int], list[dict[str, str]]] = {}
 
 
-def _dpkg_installed_cached() -> list[dict[str, str]]:
+def dpkg_installed_cached() -> list[dict[str, str]]:
+    """Installed stanzas of dpkg's status file, parsed once per file version.
+
+    Software, anti-malware, remote tools and updates all need them; the file is the biggest
+    thing the agent reads.
+    """
     try:
         st = host_path(DPKG_STATUS).stat()
         key = (str(host_path(DPKG_STATUS)), st.st_mtime_ns, st.st_size)
@@ -89,7 +94,7 @@ def _dpkg_installed_cached() -> list[dict[str, str]]:
 
 
 def _dpkg_packages() -> list[Package]:
-    stanzas = _dpkg_installed_cached()
+    stanzas = dpkg_installed_cached()
     if not stanzas:
         raise FactUnavailable(f"{DPKG_STATUS} lists no installed package")
     # dpkg's own architecture is the native one (dpkg --print-architecture); only foreign
@@ -163,6 +168,6 @@ def installed_names(wanted: tuple[str, ...]) -> list[tuple[str, str | None]]:
         return [(p.name, p.version) for p in _rpm_cached() if any(w in p.name for w in wanted)]
     return [
         (s["Package"], s.get("Version"))
-        for s in _dpkg_installed_cached()
+        for s in dpkg_installed_cached()
         if any(w in s["Package"].lower() for w in wanted)
     ]

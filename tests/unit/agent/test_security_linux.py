@@ -15,7 +15,13 @@ import pytest
 from agent import catalog
 from agent.errors import FactUnavailable
 from agent.platform import _common
-from agent.platform._linux import _sec_accounts, _sec_common, _sec_desktop, _sec_packages
+from agent.platform._linux import (
+    _sec_accounts,
+    _sec_common,
+    _sec_desktop,
+    _sec_packages,
+    _sw_packages,
+)
 from agent.platform._linux import security as sec
 from agent.report.security import (
     Accounts,
@@ -69,7 +75,7 @@ def machine(
     time.tzset()
     monkeypatch.setattr(_sec_common, "now", lambda: NOW)
     monkeypatch.setattr(_sec_common, "privileged", lambda: True)
-    _sec_common._dpkg_cache = None
+    _sw_packages._parsed.clear()
 
     def use(case: str) -> ReplayRunner:
         runner = linux_host(f"security/{case}")
@@ -79,7 +85,7 @@ def machine(
     yield use
     monkeypatch.undo()
     time.tzset()
-    _sec_common._dpkg_cache = None
+    _sw_packages._parsed.clear()
 
 
 def _deny(monkeypatch: pytest.MonkeyPatch, *suffixes: str) -> None:
