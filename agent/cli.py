@@ -8,8 +8,10 @@ Enrollment, the service loop and offline bundles arrive with the controller issu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -74,7 +76,8 @@ def _format_summary(lines: list[tuple[str, str]], report: object) -> str:
     from agent.report import Report
 
     assert isinstance(report, Report)  # noqa: S101 - narrows for mypy
-    width = max((len(label) for label, _ in lines), default=0)
+    # The closing "Collectors" and "  failed" lines share the column with the sections' labels.
+    width = max([len("Collectors"), *(len(label) for label, _ in lines)])
     out = [f"{label.ljust(width)}  {value}" for label, value in lines]
     unknown = sum(
         len(getattr(report, c.name).unknown) for c in report.collectors if getattr(report, c.name)
@@ -128,6 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("govguard-agent: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader left (``once --pretty | head``): not an error worth a traceback. Point
+        # stdout at devnull so the interpreter's final flush does not raise again (Python docs,
+        # signal module, "Note on SIGPIPE").
+        with contextlib.suppress(OSError, ValueError):  # stdout may have no descriptor
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":
