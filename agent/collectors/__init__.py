@@ -20,7 +20,7 @@ from agent.collectors.os_info import OsCollector
 from agent.collectors.peripherals import PeripheralsCollector
 from agent.collectors.security import SecurityCollector
 from agent.collectors.software import SoftwareCollector
-from agent.report import Report
+from agent.report import SCHEMA_VERSION, Report
 
 if TYPE_CHECKING:
     from agent.config import AgentConfig
@@ -47,7 +47,12 @@ def collect_report(config: AgentConfig, sections: frozenset[str] | None = None) 
     started = datetime.now(UTC).replace(microsecond=0)
     with ThreadPoolExecutor(max_workers=max(1, len(chosen))) as pool:
         results = list(pool.map(run_collector, chosen))
-    report = Report(agent_version=__version__, collected_at=started)
+    report = Report(
+        schema_version=SCHEMA_VERSION,
+        kind="full",
+        agent_version=__version__,
+        collected_at=started,
+    )
     for collector, (section, run, error) in zip(chosen, results, strict=True):
         report.collectors.append(run)
         if error is not None:

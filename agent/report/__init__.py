@@ -53,13 +53,15 @@ class CollectorError(Record, kw_only=True):
 class Report(Record, kw_only=True):
     """A full report of one computer."""
 
+    # Required, never defaulted: defaults are omitted on the wire, and a report must always say
+    # which schema it follows so that a controller never misreads a newer agent's report.
     schema_version: Annotated[
-        int, Meta(description="Version of this schema the report follows.")
-    ] = SCHEMA_VERSION
+        int, Meta(ge=1, description="Version of this schema the report follows.")
+    ]
     kind: Annotated[
         Literal["full"],
         Meta(description="full: every section; later versions add a small heartbeat kind."),
-    ] = "full"
+    ]
     agent_version: Annotated[str, Meta(description="Version of govguard-agent that wrote it.")]
     collected_at: Annotated[datetime, Meta(description="When collection started, UTC, RFC 3339.")]
     identity: Annotated[Identity | None, Meta(description="Identity section.")] = None

@@ -16,13 +16,15 @@ import pytest
 from agent import __version__, cli
 from agent import collectors as collectors_module
 from agent.config import AgentConfig
-from agent.report import CollectorError, CollectorRun, Identity, Report, decode
+from agent.report import SCHEMA_VERSION, CollectorError, CollectorRun, Identity, Report, decode
 
 HOST = "MAY-TINH-PHONG-TAI-CHINH"
 
 
 def _report(*, failed: bool = False) -> Report:
     report = Report(
+        schema_version=SCHEMA_VERSION,
+        kind="full",
         agent_version=__version__,
         collected_at=datetime(2026, 11, 28, 3, 0, tzinfo=UTC),
         identity=Identity(

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from agent.report import Report, decode, encode, json_schema
@@ -40,6 +41,18 @@ def test_every_model_has_a_description() -> None:
 
 
 def test_report_round_trips() -> None:
-    report = decode(b'{"agent_version": "0.1.0", "collected_at": "2026-11-28T00:00:00Z"}')
-    assert decode(encode(report)) == report
+    report = decode(
+        b'{"schema_version": 1, "kind": "full", "agent_version": "0.1.0",'
+        b' "collected_at": "2026-11-28T00:00:00Z"}'
+    )
+    encoded = encode(report)
+    assert decode(encoded) == report
     assert isinstance(report, Report)
+    assert b'"schema_version":1' in encoded and b'"kind":"full"' in encoded
+
+
+def test_a_report_without_its_schema_version_is_refused() -> None:
+    with pytest.raises(msgspec.ValidationError, match="schema_version"):
+        decode(
+            b'{"kind": "full", "agent_version": "0.1.0", "collected_at": "2026-11-28T00:00:00Z"}'
+        )

@@ -9,7 +9,8 @@ import pytest
 from controller.cli import main
 
 VALID = (
-    b'{"agent_version": "0.1.0", "collected_at": "2026-11-28T01:02:03Z",'
+    b'{"schema_version": 1, "kind": "full", "agent_version": "0.1.0",'
+    b' "collected_at": "2026-11-28T01:02:03Z",'
     b' "identity": {"hostname": "ubnd-xa-pc01"}}'
 )
 
@@ -20,13 +21,15 @@ VALID = (
         pytest.param(VALID, 0, "valid report v1 from ubnd-xa-pc01", id="valid"),
         pytest.param(b"{", 1, "not a valid report", id="truncated JSON"),
         pytest.param(
-            b'{"agent_version": "0.1.0", "collected_at": "yesterday"}',
+            b'{"schema_version": 1, "kind": "full", "agent_version": "0.1.0",'
+            b' "collected_at": "yesterday"}',
             1,
             "collected_at",
             id="bad timestamp names the field",
         ),
         pytest.param(
-            b'{"agent_version": 1, "collected_at": "2026-11-28T01:02:03Z"}',
+            b'{"schema_version": 1, "kind": "full", "agent_version": 1,'
+            b' "collected_at": "2026-11-28T01:02:03Z"}',
             1,
             "agent_version",
             id="wrong type names the field",
