@@ -6,8 +6,9 @@ default that is safe on a real office PC; the file only says what differs.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 import yaml
@@ -39,6 +40,8 @@ class HttpsTarget(_Strict):
     role: Role = "internet"
     ca_file: str | None = None
     timeout_seconds: Annotated[float, Meta(gt=0, le=60)] | None = None
+    #: Statuses that count as success; empty means any 2xx or 3xx (CQĐT-04 names 200 and 302).
+    ok_statuses: list[Annotated[int, Meta(ge=100, le=599)]] = []
 
 
 class TcpTarget(_Strict):
@@ -52,10 +55,18 @@ class TcpTarget(_Strict):
 
 
 class DnsProbe(_Strict):
-    """Names to resolve; ``servers`` empty means the system's resolvers."""
+    """Names to resolve; ``servers`` empty means the system's resolvers.
+
+    A server is ``host``, ``host:port`` or ``[v6]:port`` (port 53 when omitted).
+    """
 
     names: list[Annotated[str, Meta(min_length=1, max_length=253)]] = []
-    servers: list[str] = []
+    servers: list[
+        Annotated[
+            str,
+            Meta(pattern=r"^(\[[0-9A-Fa-f:.]+\](:\d{1,5})?|[0-9A-Fa-f:]+|[^\s:\[\]]+(:\d{1,5})?)$"),
+        ]
+    ] = []
 
 
 class ProbeConfig(_Strict):
@@ -66,6 +77,11 @@ class ProbeConfig(_Strict):
     https: list[HttpsTarget] = []
     tcp: list[TcpTarget] = []
     timeout_seconds: Annotated[float, Meta(gt=0, le=60)] = 3.0
+    #: Hard limit for all probes together: a dead network must not hold the agent up.
+    deadline_seconds: Annotated[float, Meta(gt=0, le=120)] = 10.0
+    #: Internet-role HTTPS targets that must succeed (with DNS) for "Internet reachable";
+    #: RULES.md CQĐT-01 asks for 2. Capped at the number of internet targets configured.
+    min_internet: Annotated[int, Meta(ge=1, le=20)] = 2
 
 
 class AgentConfig(_Strict):
@@ -97,8 +113,12 @@ def load_config(path: Path | None) -> AgentConfig:
         raise ConfigError(f"{path}: config file not found") from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start}): save the file as UTF-8"
+        ) from exc
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
@@ -106,10 +126,38 @@ def load_config(path: Path | None) -> AgentConfig:
         raise ConfigError(f"{path}{where}: not valid YAML: {problem}") from exc
     if raw is None:
         return AgentConfig()
+    if not isinstance(raw, dict):
+        kind = "a list" if isinstance(raw, list) else f"a single value ({raw!r:.40})"
+        raise ConfigError(f"{path}: expected a mapping of options (key: value), got {kind}")
     try:
         return msgspec.convert(raw, type=AgentConfig)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"{path}: {_readable(str(exc))}") from exc
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects a key given twice in one mapping.
+
+    PyYAML keeps the last value silently; a second ``tcp:`` block would then drop the first
+    one's probes without a word.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            with contextlib.suppress(TypeError):  # unhashable: the base class reports it
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"found duplicate key {key!r}",
+                        key_node.start_mark,
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 def _readable(message: str) -> str:

@@ -1,0 +1,304 @@
+"""The probes against the test servers on 127.0.0.1 (never any other address)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import trustme
+
+from agent import probes
+from tests.support.servers import (
+    RCODE_REFUSED,
+    RCODE_SERVFAIL,
+    dns_server,
+    https_server,
+    tcp_listener,
+)
+
+LOCAL = "127.0.0.1"
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((LOCAL, 0))
+        return int(s.getsockname()[1])
+
+
+def _closed_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOCAL, 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA(organization_name="Sở Thông tin và Truyền thông (test)")
+
+
+@pytest.fixture
+def dns() -> Iterator[str]:
+    records = {"dichvucong.test": ["127.0.0.1"], "v6only.test": ["::1"], "portal.test": [LOCAL]}
+    with dns_server(LOCAL, 0, records) as server:
+        yield server.address
+
+
+# ------------------------------------------------------------------------------------- DNS
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        pytest.param("1.1.1.1", ("1.1.1.1", 53), id="v4 default port"),
+        pytest.param("127.0.0.1:5353", ("127.0.0.1", 5353), id="v4 with port"),
+        pytest.param("[::1]:5353", ("::1", 5353), id="v6 with port"),
+        pytest.param("[::1]", ("::1", 53), id="v6 bracketed"),
+        pytest.param("fe80::1", ("fe80::1", 53), id="bare v6"),
+    ],
+)
+def test_split_server(entry: str, expected: tuple[str, int]) -> None:
+    assert probes.split_server(entry) == expected
+
+
+def test_dns_answer_is_recorded_with_server_and_latency(dns: str) -> None:
+    result = probes.probe_dns("dichvucong.test", dns, 2.0)
+    assert (result.ok, result.rcode, result.addresses, result.server) == (
+        True, 0, ["127.0.0.1"], dns,
+    )  # fmt: skip
+    assert result.latency_ms is not None and result.latency_ms < 2000
+
+
+def test_dns_falls_back_to_aaaa(dns: str) -> None:
+    result = probes.probe_dns("v6only.test", dns, 2.0)
+    assert (result.ok, result.addresses) == (True, ["::1"])
+
+
+def test_dns_nxdomain(dns: str) -> None:
+    result = probes.probe_dns("khongtontai.test", dns, 2.0)
+    assert (result.ok, result.rcode, result.error) == (False, 3, "NXDOMAIN")
+
+
+@pytest.mark.parametrize(
+    ("rcode", "error"),
+    [
+        pytest.param(RCODE_SERVFAIL, "SERVFAIL", id="servfail"),
+        pytest.param(RCODE_REFUSED, "REFUSED", id="refused rcode"),
+    ],
+)
+def test_dns_error_rcodes(rcode: int, error: str) -> None:
+    with dns_server(LOCAL, 0, {"a.test": [LOCAL]}, rcode=rcode) as server:
+        result = probes.probe_dns("a.test", server.address, 2.0)
+    assert (result.ok, result.rcode, result.error) == (False, rcode, error)
+
+
+def test_dns_silent_server_is_bounded_by_the_timeout() -> None:
+    with dns_server(LOCAL, 0, {"a.test": [LOCAL]}, silent=True) as server:
+        start = time.monotonic()
+        result = probes.probe_dns("a.test", server.address, 0.3)
+        elapsed = time.monotonic() - start
+    assert (result.ok, result.error) == (False, "no answer in 0.3 s")
+    assert elapsed < 1.0
+    assert server.queries == [("a.test", 1)]
+
+
+def test_dns_server_by_name_is_rejected() -> None:
+    result = probes.probe_dns("a.test", "dns.ubnd.test:53", 1.0)
+    assert (result.ok, result.error) == (
+        False,
+        "DNS server must be an IP address, not dns.ubnd.test",
+    )
+
+
+def test_dns_closed_port_is_refused() -> None:
+    result = probes.probe_dns("a.test", f"{LOCAL}:{_free_udp_port()}", 1.0)
+    assert (result.ok, result.error) == (False, "refused (port unreachable)")
+
+
+@pytest.mark.parametrize(
+    "packet",
+    [
+        pytest.param(b"", id="empty"),
+        pytest.param(b"\x00" * 5, id="short"),
+        pytest.param(b"\x12\x34\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00\x07", id="truncated"),
+    ],
+)
+def test_garbage_dns_responses_are_rejected(packet: bytes) -> None:
+    with pytest.raises(ValueError):
+        probes.parse_response(packet, 0x1234)
+
+
+def test_hosts_file_lookup() -> None:
+    text = "127.0.0.1 localhost\n10.231.0.5  qlvb.ubnd.test qlvb # máy chủ QLVB\n#10.0.0.9 x\n"
+    assert probes.hosts_lookup("QLVB.ubnd.test", text) == ["10.231.0.5"]
+    assert probes.hosts_lookup("x", text) == []
+
+
+# ----------------------------------------------------------------------------------- HTTPS
+
+
+def _spec(url: str, ca_file: str | None, ok_statuses: tuple[int, ...] = ()) -> probes.HttpsSpec:
+    return probes.HttpsSpec(
+        name="cổng", url=url, role="internet", ca_file=ca_file, timeout=3.0,
+        ok_statuses=ok_statuses,
+    )  # fmt: skip
+
+
+def test_https_success_reads_the_certificate(ca: trustme.CA, dns: str) -> None:
+    expiry = datetime(2027, 6, 30, 12, 0, tzinfo=UTC)
+    with https_server(LOCAL, 0, ca, hostname="portal.test", not_after=expiry) as web:
+        result = probes.probe_https(_spec(web.url, web.ca_file), [dns])
+    assert (result.ok, result.status, result.cert_verified, result.address) == (
+        True, 200, True, LOCAL,
+    )  # fmt: skip
+    assert result.cert_not_after == web.not_after == expiry
+    assert result.cert_days_left is not None
+    expected_days = (expiry - datetime.now(UTC)).total_seconds() / 86400
+    assert abs(result.cert_days_left - expected_days) < 0.01
+    assert result.tls_version in ("TLSv1.2", "TLSv1.3")
+    assert result.cert_issuer is not None and "Sở Thông tin" in result.cert_issuer
+    assert web.requests == ["/"]
+
+
+def test_https_untrusted_ca_reports_the_reason(ca: trustme.CA) -> None:
+    with https_server(LOCAL, 0, ca, hostname=LOCAL) as web:
+        result = probes.probe_https(_spec(web.address_url, None), [])
+    assert (result.ok, result.cert_verified) == (False, False)
+    assert result.verify_error == "unable to get local issuer certificate"
+
+
+def test_https_expired_certificate(ca: trustme.CA) -> None:
+    past = datetime.now(UTC) - timedelta(days=3)
+    with https_server(LOCAL, 0, ca, hostname=LOCAL, not_after=past) as web:
+        result = probes.probe_https(_spec(web.address_url, web.ca_file), [])
+    assert (result.ok, result.verify_error) == (False, "certificate has expired")
+
+
+@pytest.mark.parametrize(
+    ("status", "ok_statuses", "ok"),
+    [
+        pytest.param(302, (), True, id="302 counts by default"),
+        pytest.param(503, (), False, id="503 fails"),
+        pytest.param(401, (401,), True, id="configured 401 counts"),
+        pytest.param(200, (302,), False, id="200 not in the configured list"),
+    ],
+)
+def test_https_status_rules(
+    ca: trustme.CA, status: int, ok_statuses: tuple[int, ...], ok: bool
+) -> None:
+    with https_server(LOCAL, 0, ca, hostname=LOCAL, status=status) as web:
+        result = probes.probe_https(
+            _spec(web.address_url, web.ca_file, ok_statuses=ok_statuses), []
+        )
+    assert (result.ok, result.status, result.cert_verified) == (ok, status, True)
+
+
+def test_https_unresolvable_name_names_the_dns_failure(dns: str) -> None:
+    result = probes.probe_https(_spec("https://khongtontai.test/", None), [dns])
+    assert (result.ok, result.error) == (False, "cannot resolve khongtontai.test: NXDOMAIN")
+
+
+def test_https_closed_port() -> None:
+    result = probes.probe_https(_spec(f"https://{LOCAL}:{_closed_tcp_port()}/", None), [])
+    assert (result.ok, result.error) == (False, "connection refused")
+
+
+def test_https_bad_ca_file(tmp_path: object) -> None:
+    result = probes.probe_https(_spec("https://127.0.0.1/", "/nonexistent/ca.pem"), [])
+    assert result.ok is False and result.error is not None
+    assert result.error.startswith("cannot load ca_file")
+
+
+# ------------------------------------------------------------------------------------- TCP
+
+
+def test_tcp_connect_and_refusal() -> None:
+    with tcp_listener(LOCAL, 0) as listener:
+        good = probes.probe_tcp("qlvb", LOCAL, listener.port, "lan", [], 2.0)
+    bad = probes.probe_tcp("qlvb", LOCAL, _closed_tcp_port(), "lan", [], 2.0)
+    assert (good.ok, good.address, good.error) == (True, LOCAL, None)
+    assert good.latency_ms is not None
+    assert (bad.ok, bad.error) == (False, "connection refused")
+
+
+# --------------------------------------------------------------------------------- Gateway
+
+
+def test_gateway_echo_on_loopback() -> None:
+    result = probes.probe_gateway(LOCAL, "lo", 2.0)
+    assert result.reachable is True
+    assert result.method in ("icmp", "icmp_raw", "tcp")
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        pytest.param(PermissionError(1, "Operation not permitted"), id="not permitted"),
+        pytest.param(probes._NoMethod("protocol not supported"), id="not supported (Windows)"),
+    ],
+)
+def test_gateway_tcp_fallback_when_icmp_is_not_allowed(
+    monkeypatch: pytest.MonkeyPatch, failure: Exception
+) -> None:
+    def denied(address: str, timeout: float, raw: bool) -> float:
+        raise failure
+
+    monkeypatch.setattr(probes, "_echo", denied)
+    result = probes.probe_gateway(LOCAL, None, 2.0)
+    # Nothing listens on most knock ports: the RST of a refusal proves the host is up.
+    assert (result.reachable, result.method) == (True, "tcp")
+
+
+def test_link_local_gateway_gets_its_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+
+    def echo(address: str, timeout: float, raw: bool) -> float:
+        seen.append(address)
+        return 0.5
+
+    monkeypatch.setattr(probes, "_echo", echo)
+    probes.probe_gateway("fe80::1", "Wi-Fi", 1.0, zone="17")
+    probes.probe_gateway("fe80::1", "wlp2s0", 1.0)
+    assert seen == ["fe80::1%17", "fe80::1%wlp2s0"]
+
+
+def test_icmp_checksum_of_a_known_packet() -> None:
+    # RFC 1071 section 3 example bytes.
+    assert probes._checksum(bytes.fromhex("0001f203f4f5f6f7")) == 0x220D
+
+
+# -------------------------------------------------------------------------------- Deadline
+
+
+def test_run_bounded_abandons_stuck_probes() -> None:
+    def stuck() -> str:
+        time.sleep(5)
+        return "late"
+
+    start = time.monotonic()
+    results = probes.run_bounded([lambda: "fast", stuck], 0.3, lambda i: f"timeout {i}")
+    assert results == ["fast", "timeout 1"]
+    assert time.monotonic() - start < 1.0
+
+
+def test_run_bounded_survives_a_crashing_probe() -> None:
+    def boom() -> str:
+        raise RuntimeError("bug")
+
+    assert probes.run_bounded([boom, lambda: "ok"], 1.0, lambda i: "lost") == ["lost", "ok"]
+
+
+def test_connect_any_tries_the_next_address() -> None:
+    # localhost often resolves to ::1 first; the server here listens on 127.0.0.1 only.
+    with tcp_listener(LOCAL, 0) as listener:
+        sock, used = probes.connect_any(["::1", LOCAL], listener.port, 2.0)
+        sock.close()
+    assert used == LOCAL
+
+
+def test_tcp_name_resolved_by_the_configured_server(dns: str) -> None:
+    with tcp_listener(LOCAL, 0) as listener:
+        result = probes.probe_tcp("cổng", "portal.test", listener.port, "tslcd", [dns], 2.0)
+    assert (result.ok, result.address, result.role) == (True, LOCAL, "tslcd")
