@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import re
 from datetime import UTC, datetime
 
@@ -122,7 +121,7 @@ def parse_der(der: bytes) -> ParsedCert:
             not_after=_time(na_tag, der[nas:nae]),
             serial=der[serial[1] : serial[2]].hex().upper().lstrip("0") or "0",
             # Windows' Thumbprint is the SHA-1 of the DER encoding; same here for comparison.
-            thumbprint=hashlib.sha1(der, usedforsecurity=False).hexdigest().upper(),
+            thumbprint=_sha1_hex(der),
         )
     except (IndexError, ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"not an X.509 certificate: {exc}") from exc
@@ -140,3 +139,11 @@ def parse_pem(text: str) -> list[ParsedCert]:
         except (ValueError, binascii.Error) as exc:
             raise FactUnavailable(f"unreadable certificate: {exc}") from exc
     return out
+
+
+def _sha1_hex(der: bytes) -> str:
+    """Thumbprint as Windows shows it (SHA-1 of the DER, upper-case hex)."""
+    # hashlib loads OpenSSL (~5 ms); most PCs have no certificate, so import it only when needed.
+    import hashlib
+
+    return hashlib.sha1(der, usedforsecurity=False).hexdigest().upper()

@@ -248,11 +248,10 @@ def certificates() -> list[Certificate]:
     return out
 
 
-def _listeners(path: str) -> list[tuple[str, int]]:
-    """(hex address, port) of LISTEN sockets in /proc/net/tcp or tcp6 (proc(5))."""
-    text = read_optional(path)
+def _listeners(text: str) -> list[tuple[str, int]]:
+    """(hex address, port) of LISTEN sockets in the text of /proc/net/tcp or tcp6 (proc(5))."""
     out = []
-    for line in (text or "").splitlines()[1:]:
+    for line in text.splitlines()[1:]:
         fields = line.split()
         if len(fields) < 4 or fields[3] != "0A":  # 0A = TCP_LISTEN (include/net/tcp_states.h)
             continue
@@ -279,12 +278,16 @@ def signing_ports(ports: list[int]) -> list[SigningPort]:
     Read in-process: no connection is attempted. A listener on 0.0.0.0 or on :: (dual-stack,
     ipv6(7) IPV6_V6ONLY off by default) also answers 127.0.0.1.
     """
-    if read_optional("/proc/net/tcp") is None:
+    # Each read of /proc/net/tcp walks the kernel's whole socket hash table (milliseconds on a
+    # machine with much memory), so each file is read once.
+    tcp4 = read_optional("/proc/net/tcp")
+    if tcp4 is None:
         raise FactUnavailable("/proc/net/tcp is not readable (is /proc mounted?)")
+    tcp6 = read_optional("/proc/net/tcp6") or ""
     names = _catalogs.signing_port_names()
     found: dict[int, str] = {}
-    for path, table in (("/proc/net/tcp", _LOOPBACK_V4), ("/proc/net/tcp6", _LOOPBACK_V6)):
-        for addr, port in _listeners(path):
+    for text, table in ((tcp4, _LOOPBACK_V4), (tcp6, _LOOPBACK_V6)):
+        for addr, port in _listeners(text):
             if port in ports and addr in table:
                 found.setdefault(port, table[addr])
     return [
