@@ -6,7 +6,6 @@ addresses come from psutil (getifaddrs(3)) because no /proc file lists IPv4 addr
 
 from __future__ import annotations
 
-import configparser
 import ipaddress
 import logging
 import re
@@ -296,6 +295,9 @@ def _mtime(path: str) -> datetime | None:
 
 def _nm_profiles() -> list[NetworkProfile]:
     """NetworkManager keyfiles (nm-settings-keyfile(5)); the directory is root-only."""
+    # configparser is imported only when keyfiles exist: most PCs have none readable.
+    import configparser
+
     out: list[NetworkProfile] = []
     for entry in list_dir(_NM_DIR):
         if not entry.endswith(".nmconnection"):
