@@ -40,7 +40,12 @@ schema: ## regenerate docs/report-schema.json from the report models
 
 bench: ## footprint benchmark against fusioninventory-agent and ocsinventory-agent
 	@scripts/setup.sh $(BENCH_APT)
-	$(VENV)/python bench/agent_footprint.py
+	@# The agent is measured as an office PC runs it: installed with its runtime dependencies
+	@# only (the development venv adds packages that change what msgspec imports at start-up).
+	@test -x .bench-venv/bin/python || python3 -m venv .bench-venv
+	@.bench-venv/bin/python -m pip install -q --upgrade --force-reinstall --no-deps . >/dev/null
+	@.bench-venv/bin/python -m pip install -q . >/dev/null
+	$(VENV)/python bench/agent_footprint.py --agent .bench-venv/bin/govguard-agent
 
 clean: ## remove the virtual environment and caches
-	rm -rf .venv .mypy_cache .pytest_cache .ruff_cache build *.egg-info
+	rm -rf .venv .bench-venv .mypy_cache .pytest_cache .ruff_cache build *.egg-info

@@ -331,13 +331,13 @@ def ratio(ours: Tool, peer: Tool, attr: str) -> float | None:
 # --------------------------------------------------------------------------- main
 
 
-def build_tools(work: Path, config: Path) -> list[Tool]:
+def build_tools(work: Path, config: Path, agent: Path = AGENT) -> list[Tool]:
     """Our agent, the psutil baseline and the two peers (marked unavailable when missing)."""
     fusion_dir, ocs_dir = work / "fusioninventory", work / "ocsinventory"
     tools = [
         Tool(
             "govguard-agent once",
-            [str(AGENT), "once", "--config", str(config), "--out", str(work / "report.json")],
+            [str(agent), "once", "--config", str(config), "--out", str(work / "report.json")],
             report=work / "report.json",
         ),
         Tool("psutil baseline", [sys.executable, "-c", PSUTIL_BASELINE]),
@@ -380,6 +380,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--timeout", type=float, default=120, help="seconds before a run is killed (default 120)"
     )
+    parser.add_argument(
+        "--agent",
+        type=Path,
+        default=AGENT,
+        help=(
+            "the govguard-agent to measure (default: the one beside this Python); `make bench` "
+            "passes one installed with its runtime dependencies only, as on an office PC"
+        ),
+    )
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -397,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
             config = work / "agent.yaml"
             config_text = agent_config(targets)
             config.write_text(config_text, encoding="utf-8")
-            tools = build_tools(work, config)
+            tools = build_tools(work, config, args.agent.resolve())
             live = [t for t in tools if t.available]
             for tool in live:  # warm-up: page cache, Python bytecode, perl modules
                 run_once(tool, work, env, args.timeout)
@@ -527,6 +536,7 @@ def render(result: dict[str, Any], tools: list[Tool]) -> list[str]:
     lines = [
         f"govguard agent footprint — {m['host']}, {m['cpus']} CPUs, Linux {m['kernel']}, "
         f"Python {m['python']}",
+        f"agent measured: {tools[0].argv[0]}",
         "",
         *table(tools, result["runs"]),
     ]
