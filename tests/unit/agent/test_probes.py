@@ -236,7 +236,9 @@ def test_gateway_echo_on_loopback() -> None:
     "failure",
     [
         pytest.param(PermissionError(1, "Operation not permitted"), id="not permitted"),
-        pytest.param(probes._NoMethod("protocol not supported"), id="not supported (Windows)"),
+        pytest.param(
+            probes.gateway._NoMethod("protocol not supported"), id="not supported (Windows)"
+        ),
     ],
 )
 def test_gateway_tcp_fallback_when_icmp_is_not_allowed(
@@ -245,7 +247,7 @@ def test_gateway_tcp_fallback_when_icmp_is_not_allowed(
     def denied(address: str, timeout: float, raw: bool) -> float:
         raise failure
 
-    monkeypatch.setattr(probes, "_echo", denied)
+    monkeypatch.setattr(probes.gateway, "_echo", denied)
     result = probes.probe_gateway(LOCAL, None, 2.0)
     # Nothing listens on most knock ports: the RST of a refusal proves the host is up.
     assert (result.reachable, result.method) == (True, "tcp")
@@ -258,7 +260,7 @@ def test_link_local_gateway_gets_its_zone(monkeypatch: pytest.MonkeyPatch) -> No
         seen.append(address)
         return 0.5
 
-    monkeypatch.setattr(probes, "_echo", echo)
+    monkeypatch.setattr(probes.gateway, "_echo", echo)
     probes.probe_gateway("fe80::1", "Wi-Fi", 1.0, zone="17")
     probes.probe_gateway("fe80::1", "wlp2s0", 1.0)
     assert seen == ["fe80::1%17", "fe80::1%wlp2s0"]
@@ -266,7 +268,7 @@ def test_link_local_gateway_gets_its_zone(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_icmp_checksum_of_a_known_packet() -> None:
     # RFC 1071 section 3 example bytes.
-    assert probes._checksum(bytes.fromhex("0001f203f4f5f6f7")) == 0x220D
+    assert probes.gateway._checksum(bytes.fromhex("0001f203f4f5f6f7")) == 0x220D
 
 
 # -------------------------------------------------------------------------------- Deadline
