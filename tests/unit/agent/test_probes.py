@@ -304,3 +304,65 @@ def test_tcp_name_resolved_by_the_configured_server(dns: str) -> None:
     with tcp_listener(LOCAL, 0) as listener:
         result = probes.probe_tcp("cổng", "portal.test", listener.port, "tslcd", [dns], 2.0)
     assert (result.ok, result.address, result.role) == (True, LOCAL, "tslcd")
+
+
+class _Chunks:
+    """A socket stand-in that returns recorded chunks, then end of stream."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks = list(chunks)
+
+    def recv(self, _size: int) -> bytes:
+        return self.chunks.pop(0) if self.chunks else b""
+
+
+@pytest.mark.parametrize(
+    ("chunks", "expected"),
+    [
+        pytest.param((b"HTTP/1.1 302 Found\r\nLocation: /\r\n",), 302, id="redirect"),
+        pytest.param((b"HTTP/1.0 2", b"00 OK\r\n"), 200, id="status split over reads"),
+        pytest.param((b"HTTP/1.1 204\r\n",), 204, id="no reason phrase"),
+    ],
+)
+def test_status_line(chunks: tuple[bytes, ...], expected: int) -> None:
+    assert probes.https._read_status(_Chunks(*chunks)) == expected
+
+
+@pytest.mark.parametrize(
+    ("chunks", "error"),
+    [
+        pytest.param((b"SSH-2.0-OpenSSH_9.2\r\n",), ValueError, id="not an HTTP server"),
+        pytest.param((b"HTTP/1.1 OK\r\n",), ValueError, id="no status code"),
+        pytest.param((b"HTTP/1.1 200",), ConnectionError, id="closed mid-line"),
+        pytest.param((b"x" * 9000,), ValueError, id="endless line"),
+    ],
+)
+def test_bad_status_line(chunks: tuple[bytes, ...], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        probes.https._read_status(_Chunks(*chunks))
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "path", "expected_host"),
+    [
+        pytest.param(
+            "dichvucong.gov.vn", 443, "/", b"Host: dichvucong.gov.vn\r\n", id="default port"
+        ),
+        pytest.param("10.231.0.1", 8443, "/qlvb", b"Host: 10.231.0.1:8443\r\n", id="port kept"),
+        pytest.param("::1", 443, "/", b"Host: [::1]\r\n", id="IPv6 literal"),
+        pytest.param("thái-nguyên.vn", 443, "/", b"Host: xn--thi-nguyn-", id="IDN host"),
+    ],
+)
+def test_request_host_header(host: str, port: int, path: str, expected_host: bytes) -> None:
+    request = probes.https._request(host, port, path)
+    assert request.startswith(f"GET {path} HTTP/1.1\r\n".encode())
+    assert expected_host in request
+    assert request.endswith(b"Connection: close\r\n\r\n")
+
+
+def test_non_ascii_path_is_an_invalid_url() -> None:
+    spec = probes.HttpsSpec(
+        name="x", url="https://127.0.0.1/văn-bản", role="internet", ca_file=None, timeout=1.0
+    )
+    result = probes.probe_https(spec, [])
+    assert (result.ok, result.error) == (False, "invalid URL")
