@@ -63,7 +63,8 @@ def read_optional(path: str) -> str | None:
 def list_dir(path: str) -> list[str]:
     """Sorted entries of a host directory; empty when it does not exist."""
     try:
-        return sorted(entry.name for entry in host_path(path).iterdir())
+        # os.listdir, not Path.iterdir: no Path object per entry (thousands under /proc, fonts).
+        return sorted(os.listdir(host_path(path)))  # noqa: PTH208
     except FileNotFoundError:
         return []
     except PermissionError as exc:

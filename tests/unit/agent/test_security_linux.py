@@ -90,20 +90,20 @@ def machine(
 
 def _deny(monkeypatch: pytest.MonkeyPatch, *suffixes: str) -> None:
     """Make reads and listings of these host paths fail as they do for a non-root agent."""
-    real_read, real_iter = pathlib.Path.read_text, pathlib.Path.iterdir
+    real_read, real_listdir = pathlib.Path.read_text, os.listdir
 
     def read_text(self: pathlib.Path, *args: Any, **kwargs: Any) -> str:
         if str(self).endswith(suffixes):
             raise PermissionError(13, "Permission denied", str(self))
         return real_read(self, *args, **kwargs)
 
-    def iterdir(self: pathlib.Path) -> Iterator[pathlib.Path]:
-        if str(self).endswith(suffixes):
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_iter(self)
+    def listdir(path: Any = ".") -> list[str]:
+        if str(path).endswith(suffixes):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_listdir(path)
 
     monkeypatch.setattr(pathlib.Path, "read_text", read_text)
-    monkeypatch.setattr(pathlib.Path, "iterdir", iterdir)
+    monkeypatch.setattr(os, "listdir", listdir)
 
 
 def _unprivileged(monkeypatch: pytest.MonkeyPatch) -> None:
