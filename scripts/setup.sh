@@ -27,10 +27,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.govguard-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  echo "setup: installing govguard and its development tools into .venv"
-  .venv/bin/python -m pip install -q --upgrade pip
+  echo "setup: installing govguard and its development tools into .venv (log: .venv/setup.log)"
   # compat mode puts the source folder on sys.path through a .pth file; the default editable
   # mode installs an import hook that costs ~17 ms at every agent start (see bench/).
-  .venv/bin/python -m pip install -q -e '.[dev]' --config-settings editable_mode=compat
+  if ! { .venv/bin/python -m pip install --upgrade pip &&
+         .venv/bin/python -m pip install -e '.[dev]' --config-settings editable_mode=compat
+       } >.venv/setup.log 2>&1; then
+    tail -n 30 .venv/setup.log >&2
+    echo "setup: installing the Python packages failed; the full log is .venv/setup.log" >&2
+    exit 1
+  fi
   touch "$stamp"
 fi
