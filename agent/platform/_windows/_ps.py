@@ -8,8 +8,12 @@ parsed result is cached until :func:`clear_cache`.
 
 from __future__ import annotations
 
+import base64
 import json
+import ntpath
+import os
 import re
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,9 +29,32 @@ _PRELUDE = (
 )
 
 
+def powershell_path() -> str:
+    """Full path of Windows PowerShell 5.1, never a ``powershell.exe`` found through PATH.
+
+    The agent runs as SYSTEM: resolving the name through the current folder or a user-writable
+    PATH entry would run whatever program was planted there with SYSTEM's rights.
+    """
+    # Environment names are case-insensitive on Windows: SYSTEMROOT is SystemRoot.
+    root = os.environ.get("SYSTEMROOT") or r"C:\Windows"
+    return ntpath.join(root, "System32", "WindowsPowerShell", "v1.0", "powershell.exe")
+
+
 def _run_powershell(name: str, script: str) -> str:
     body = f"{_PRELUDE}& {{ {script} }} | ConvertTo-Json -Depth 6 -Compress"
-    argv = ["powershell.exe", "-NoLogo", "-NoProfile", "-NonInteractive", "-Command", body]
+    # -EncodedCommand (base64 of UTF-16LE) instead of -Command: no command-line quoting rules
+    # can alter the script, whatever quotes or Vietnamese text it contains.
+    encoded = base64.b64encode(body.encode("utf-16-le")).decode("ascii")
+    argv = [
+        powershell_path(),
+        "-NoLogo",
+        "-NoProfile",
+        "-NonInteractive",
+        "-ExecutionPolicy",
+        "Bypass",
+        "-EncodedCommand",
+        encoded,
+    ]
     return _common.run(argv, timeout=60.0)
 
 
@@ -35,20 +62,33 @@ def _run_powershell(name: str, script: str) -> str:
 runner: Callable[[str, str], str] = _run_powershell
 
 _cache: dict[str, Any] = {}
+_failures: dict[str, FactUnavailable] = {}
+_lock = threading.Lock()
 
 
 def query(name: str, script: str) -> Any:
-    """Run the script named ``name`` once and return its parsed JSON (cached)."""
-    if name not in _cache:
-        text = runner(name, script).strip()
-        if not text:
-            _cache[name] = None
-        else:
+    """Run the script named ``name`` once and return its parsed JSON (cached).
+
+    A failure is cached too: every fact of an area reads the same batch, and re-running a
+    script that timed out (60 s) or that PowerShell refuses (Constrained Language Mode) once per
+    fact would multiply the cost by the number of facts. Collectors run in threads, so the first
+    caller runs the script and the others wait for its result.
+    """
+    with _lock:
+        if name in _failures:
+            raise _failures[name]
+        if name in _cache:
+            return _cache[name]
+        try:
+            text = runner(name, script).strip()
             try:
-                _cache[name] = json.loads(text)
+                _cache[name] = json.loads(text) if text else None
             except json.JSONDecodeError as exc:
                 raise FactUnavailable(f"PowerShell query {name} returned invalid JSON") from exc
-    return _cache[name]
+        except FactUnavailable as exc:
+            _failures[name] = exc
+            raise
+        return _cache[name]
 
 
 def section(name: str, script: str, key: str) -> Any:
@@ -74,8 +114,10 @@ def as_list(value: Any) -> list[Any]:
 
 
 def clear_cache() -> None:
-    """Forget cached results so that the next collection asks again."""
-    _cache.clear()
+    """Forget cached results and failures so that the next collection asks again."""
+    with _lock:
+        _cache.clear()
+        _failures.clear()
 
 
 _MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")

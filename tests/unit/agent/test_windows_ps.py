@@ -62,3 +62,48 @@ def test_invalid_json_is_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
             _ps.query("broken", "")
     finally:
         _ps.clear_cache()
+
+
+def test_a_failed_query_is_not_run_again_for_every_fact(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def timing_out(name: str, script: str) -> str:
+        calls.append(name)
+        raise FactUnavailable("powershell.exe did not answer within 60 s")
+
+    _ps.clear_cache()
+    monkeypatch.setattr(_ps, "runner", timing_out)
+    try:
+        for key in ("firewall", "accounts", "audit"):
+            with pytest.raises(FactUnavailable, match="did not answer"):
+                _ps.section("security", "", key)
+        assert calls == ["security"]
+        _ps.clear_cache()
+        with pytest.raises(FactUnavailable):
+            _ps.query("security", "")
+        assert calls == ["security", "security"]  # a new collection asks again
+    finally:
+        _ps.clear_cache()
+
+
+def test_powershell_runs_by_full_path_with_an_encoded_script(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import base64
+
+    from agent.platform import _common
+
+    seen: list[list[str]] = []
+
+    def record(argv: list[str], timeout: float) -> str:
+        seen.append(list(argv))
+        return "{}"
+
+    monkeypatch.setenv("SYSTEMROOT", r"D:\Windows")
+    monkeypatch.setattr(_common, "runner", record)
+    _ps._run_powershell("t", "Get-CimInstance Win32_BIOS | Select 'Tên \"máy\"'")
+    [argv] = seen
+    assert argv[0] == r"D:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe"
+    script = base64.b64decode(argv[argv.index("-EncodedCommand") + 1]).decode("utf-16-le")
+    assert "Select 'Tên \"máy\"'" in script
+    assert script.endswith("| ConvertTo-Json -Depth 6 -Compress")
