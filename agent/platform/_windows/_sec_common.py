@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import logging
-import re
 from datetime import UTC, datetime
 from typing import Any
 
 from agent.errors import FactUnavailable
-from agent.platform._windows import _ps, _registry
+from agent.platform._windows import _ps, _registry, _winshared
 from agent.platform._windows import _sec_script as _script
 
 log = logging.getLogger(__name__)
 
 UNINSTALL = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall"
-USER_SID = re.compile(r"^S-1-5-21-[\d-]+$")
 
 
 def now() -> datetime:
@@ -23,8 +21,9 @@ def now() -> datetime:
 
 
 def part(key: str) -> Any:
-    """One key of the security batch; an error object there raises FactUnavailable."""
-    return _ps.section(_script.NAME, _script.SCRIPT, key)
+    """One key of the security batch; an error object there (or in its list) raises
+    FactUnavailable."""
+    return _winshared.part(_script.NAME, _script.SCRIPT, key)
 
 
 def optional(key: str) -> Any:
@@ -48,9 +47,9 @@ def service(table: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
 
 
 def user_hives() -> list[str]:
-    """Loaded hives of real users (HKU\\S-1-5-21-...); the agent runs as SYSTEM, whose HKCU is
-    not a person's."""
-    return [f"HKU\\{sid}" for sid in _registry.subkeys("HKU") if USER_SID.match(sid)]
+    """Loaded hives of real users (HKU\\S-1-5-21-..., Entra ID HKU\\S-1-12-1-...); the agent runs
+    as SYSTEM, whose HKCU is not a person's."""
+    return [f"HKU\\{sid}" for sid in _registry.subkeys("HKU") if _winshared.is_user_sid(sid)]
 
 
 def installed_names() -> list[str]:

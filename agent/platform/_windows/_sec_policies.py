@@ -121,8 +121,11 @@ def usb_storage() -> UsbStorage:
                     last_seen=_ps.parse_datetime(seen.get("LastArrivalDate")),
                 )
             )
-    if policy is None and not history:
-        raise FactUnavailable("USBSTOR service key has no Start value")
+    if policy is None:
+        why = "USBSTOR service key has no Start value and no removable-storage policy is set"
+        if not history:
+            raise FactUnavailable(why)
+        note_unknown("policy", why)
     return UsbStorage(
         policy=policy,  # type: ignore[arg-type]  # values are the Literal's
         mechanism=mechanism,

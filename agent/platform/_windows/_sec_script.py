@@ -1,7 +1,9 @@
 """The one batched PowerShell query of the security area.
 
 Every part is wrapped by ``Part`` so that a failing cmdlet puts
-``@{error = "<Category>: <message>"}`` under its key and the rest of the batch survives.
+``@{error = "<Category>: <message>"}`` under its key and the rest of the batch survives. A part's
+output is collected before it is emitted: a key holds either the whole result or the error object,
+never the objects a cmdlet streamed before it failed.
 ``<Category>`` is the non-localized ``ErrorCategory`` name (``PermissionDenied``,
 ``ObjectNotFound``, ...): the message after it is in the PC's language and is only shown to people,
 never parsed. Parts that need administrator rights
@@ -20,13 +22,17 @@ $r = @{}
 $admin = ([Security.Principal.WindowsPrincipal][Security.Principal.WindowsIdentity]::GetCurrent()
          ).IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)
 $r.admin = $admin
+# The output is collected before anything is emitted: a cmdlet failing halfway must not leave
+# the objects it streamed so far next to the error object, where they would read as a complete
+# list. One object stays an object and none stays null (the leading comma emits an array whole).
 function Part([scriptblock]$Block) {
-  try { & $Block }
+  try { $o = @(& $Block) }
   catch {
     $cat = if ($_.Exception -is [UnauthorizedAccessException]) { 'PermissionDenied' }
            else { [string]$_.CategoryInfo.Category }
-    @{ error = ('{0}: {1}' -f $cat, $_.Exception.Message) }
+    return @{ error = ('{0}: {1}' -f $cat, $_.Exception.Message) }
   }
+  if ($o.Count -eq 1) { $o[0] } elseif ($o.Count -gt 1) { ,$o }
 }
 function NeedAdmin {
   if (-not $admin) { throw [UnauthorizedAccessException]::new('needs administrator rights') }
@@ -54,9 +60,12 @@ $r.update_history = Part {
   $searcher = (New-Object -ComObject Microsoft.Update.Session).CreateUpdateSearcher()
   $n = [Math]::Min($searcher.GetTotalHistoryCount(), 60)
   if ($n -gt 0) {
+    # Categories (IUpdateHistoryEntry2): classification and product GUIDs, never the localized
+    # names; often empty for entries that did not come from a Windows Update search.
     $searcher.QueryHistory(0, $n) | ForEach-Object {
       [pscustomobject]@{ Date = $_.Date; ResultCode = [int]$_.ResultCode;
-        Operation = [int]$_.Operation; KB = [regex]::Match([string]$_.Title, 'KB\d+').Value } }
+        Operation = [int]$_.Operation; KB = [regex]::Match([string]$_.Title, 'KB\d+').Value
+        Categories = @($_.Categories | ForEach-Object { [string]$_.CategoryID }) } }
   } }
 
 $r.hotfix = Part { Get-HotFix | Select-Object HotFixID, InstalledOn }
@@ -78,16 +87,21 @@ $r.admins = Part {
     Get-LocalGroupMember -SID S-1-5-32-544 |
       Select-Object Name, @{ n = 'SID'; e = { $_.SID.Value } }, PrincipalSource
   } catch {
-    $g = Get-CimInstance Win32_Group -Filter "SID='S-1-5-32-544'"
+    # LocalAccount: on a domain member WMI may enumerate the domain's groups as well.
+    $g = Get-CimInstance Win32_Group -Filter "SID='S-1-5-32-544' AND LocalAccount=True"
     Get-CimAssociatedInstance -InputObject $g -Association Win32_GroupUser |
       Select-Object @{ n = 'Name'; e = { '{0}\{1}' -f $_.Domain, $_.Name } }, SID
   } }
+
+# Programs by full path: the agent runs as SYSTEM, and a name resolved through PATH or the
+# current folder could start a planted program with SYSTEM's rights.
+$sys32 = Join-Path $env:SystemRoot 'System32'
 
 # secedit writes an INI (UTF-16) whose key names are not localized.
 $r.secedit = Part { NeedAdmin
   $f = Join-Path $env:TEMP ('govguard-{0}.inf' -f [guid]::NewGuid())
   try {
-    $null = & secedit.exe /export /cfg $f /areas SECURITYPOLICY /quiet
+    $null = & (Join-Path $sys32 'secedit.exe') /export /cfg $f /areas SECURITYPOLICY /quiet
     if ($LASTEXITCODE -ne 0 -or -not (Test-Path $f)) { throw "secedit exit code $LASTEXITCODE" }
     $o = @{}
     $section = ''
@@ -104,7 +118,7 @@ $r.secedit = Part { NeedAdmin
 $r.audit_policy = Part { NeedAdmin
   $f = Join-Path $env:TEMP ('govguard-{0}.csv' -f [guid]::NewGuid())
   try {
-    $null = & auditpol.exe /backup "/file:$f"
+    $null = & (Join-Path $sys32 'auditpol.exe') /backup "/file:$f"
     if ($LASTEXITCODE -ne 0 -or -not (Test-Path $f)) { throw "auditpol exit code $LASTEXITCODE" }
     Get-Content -LiteralPath $f | Select-Object -Skip 1 |
       ConvertFrom-Csv -Header Machine, Target, Subcategory, Guid, Inclusion, Exclusion, Value |
@@ -112,16 +126,25 @@ $r.audit_policy = Part { NeedAdmin
       Select-Object Guid, Value
   } finally { Remove-Item -LiteralPath $f -Force -ErrorAction SilentlyContinue } }
 
-# First/last connection of each USB disk ever seen (DEVPKEY_Device_*), by instance id.
+# First/last connection of each USB disk ever seen (DEVPKEY_Device_*), by instance id. One
+# Get-PnpDeviceProperty call for every instance (-InstanceId takes an array): a call per device
+# costs seconds on PCs that have seen hundreds of sticks. A device that cannot be asked any more
+# only loses its dates, hence SilentlyContinue.
 $r.usb_dates = Part {
-  Get-ChildItem 'HKLM:\SYSTEM\CurrentControlSet\Enum\USBSTOR\*\*' -ErrorAction SilentlyContinue |
-  ForEach-Object {
-    $id = 'USBSTOR\{0}\{1}' -f $_.PSParentPath.Split('\')[-1], $_.PSChildName
-    $p = Get-PnpDeviceProperty -InstanceId $id -KeyName DEVPKEY_Device_FirstInstallDate,
-      DEVPKEY_Device_LastArrivalDate -ErrorAction SilentlyContinue
-    [pscustomobject]@{ InstanceId = $id
-      FirstInstallDate = ($p | Where-Object KeyName -eq 'DEVPKEY_Device_FirstInstallDate').Data
-      LastArrivalDate = ($p | Where-Object KeyName -eq 'DEVPKEY_Device_LastArrivalDate').Data }
+  $ids = @(Get-ChildItem 'HKLM:\SYSTEM\CurrentControlSet\Enum\USBSTOR\*\*' `
+      -ErrorAction SilentlyContinue |
+    ForEach-Object { 'USBSTOR\{0}\{1}' -f $_.PSParentPath.Split('\')[-1], $_.PSChildName })
+  if ($ids.Count -gt 0) {
+    # Grouped by InstanceId, the column the documentation shows (DeviceID in the CIM class).
+    Get-PnpDeviceProperty -InstanceId $ids -KeyName DEVPKEY_Device_FirstInstallDate,
+      DEVPKEY_Device_LastArrivalDate -ErrorAction SilentlyContinue |
+    Group-Object { if ($_.InstanceId) { $_.InstanceId } else { $_.DeviceID } } | ForEach-Object {
+      $d = @{}
+      foreach ($p in $_.Group) { $d[$p.KeyName] = $p.Data }
+      [pscustomobject]@{ InstanceId = $_.Name
+        FirstInstallDate = $d['DEVPKEY_Device_FirstInstallDate']
+        LastArrivalDate = $d['DEVPKEY_Device_LastArrivalDate'] }
+    }
   } }
 
 # Event 260: W32time periodic status with named, non-localized fields (Windows 10 1703+).

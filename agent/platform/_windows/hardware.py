@@ -17,7 +17,7 @@ from typing import Any, Literal
 from agent.errors import FactUnavailable, note_unknown
 from agent.platform import _inventory
 from agent.platform._inventory import clean
-from agent.platform._windows import _ps
+from agent.platform._windows import _ps, _winshared
 from agent.report.hardware import (
     Battery,
     Bios,
@@ -79,7 +79,8 @@ $r
 
 
 def _rows(key: str) -> list[dict[str, Any]]:
-    return [r for r in _ps.as_list(_ps.section("hardware", _SCRIPT, key)) if isinstance(r, dict)]
+    rows = _ps.as_list(_winshared.part("hardware", _SCRIPT, key))
+    return [r for r in rows if isinstance(r, dict)]
 
 
 def _one(key: str) -> dict[str, Any]:

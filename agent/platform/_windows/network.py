@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agent.errors import FactUnavailable
-from agent.platform._windows import _ps, _registry
+from agent.platform._windows import _ps, _registry, _winshared
 from agent.report.network import Address, Interface, NetworkProfile, Radio, Route
 
 log = logging.getLogger(__name__)
@@ -38,17 +38,26 @@ Q addresses { Get-NetIPAddress | ForEach-Object { @{
   ifIndex = [int]$_.InterfaceIndex; InterfaceAlias = $_.InterfaceAlias;
   IPAddress = $_.IPAddress; PrefixLength = [int]$_.PrefixLength;
   AddressFamily = [int]$_.AddressFamily } } }
-# No default route is not an error: Get-NetRoute then reports "no matching objects".
-Q routes { Get-NetRoute -DestinationPrefix '0.0.0.0/0','::/0' -ErrorAction SilentlyContinue |
+# ActiveStore: the routes in use; the default also lists persistent routes of adapters that
+# are disconnected (https://learn.microsoft.com/powershell/module/nettcpip/get-netroute).
+# Filtered with Where-Object, not -DestinationPrefix: a prefix that matches nothing is then an
+# empty result instead of a "no matching MSFT_NetRoute objects" error, and any error that does
+# come (access denied, WMI broken) reaches Q as an error object, never as "no default route".
+Q routes { Get-NetRoute -PolicyStore ActiveStore |
+  Where-Object { $_.DestinationPrefix -eq '0.0.0.0/0' -or $_.DestinationPrefix -eq '::/0' } |
   ForEach-Object { @{ ifIndex = [int]$_.ifIndex; InterfaceAlias = $_.InterfaceAlias;
   NextHop = $_.NextHop; RouteMetric = [int]$_.RouteMetric;
   AddressFamily = [int]$_.AddressFamily } } }
 Q dns { Get-DnsClientServerAddress | ForEach-Object { @{
   InterfaceAlias = $_.InterfaceAlias; ifIndex = [int]$_.InterfaceIndex;
   AddressFamily = [int]$_.AddressFamily; ServerAddresses = @($_.ServerAddresses) } } }
-Q bluetooth { Get-PnpDevice -Class Bluetooth -ErrorAction SilentlyContinue |
-  ForEach-Object { @{ FriendlyName = $_.FriendlyName; Status = [string]$_.Status;
-  InstanceId = $_.InstanceId; Present = [bool]$_.Present } } }
+# Get-PnpDevice -Class reports "no matching Win32_PnPEntity objects" as an error when a PC has
+# no Bluetooth; the same class queried with Get-CimInstance returns nothing instead, so no error
+# has to be silenced (and a real one is not). Same properties: Get-PnpDevice's FriendlyName and
+# InstanceId are Win32_PnPEntity's Name and PNPDeviceID.
+Q bluetooth { Get-CimInstance Win32_PnPEntity -Filter "PNPClass='Bluetooth'" |
+  ForEach-Object { @{ FriendlyName = $_.Name; Status = [string]$_.Status;
+  InstanceId = $_.PNPDeviceID; Present = [bool]$_.Present } } }
 # Denied (not elevated) must be an error, not "no profiles": only absence is silent.
 Q wlan_profiles {
   $dir = Join-Path $env:ProgramData 'Microsoft\Wlansvc\Profiles\Interfaces'
@@ -76,7 +85,8 @@ _AF_INET6 = 23
 
 
 def _data(key: str) -> list[dict[str, Any]]:
-    return [d for d in _ps.as_list(_ps.section("network", _SCRIPT, key)) if isinstance(d, dict)]
+    rows = _ps.as_list(_winshared.part("network", _SCRIPT, key))
+    return [d for d in rows if isinstance(d, dict)]
 
 
 def _kind(a: dict[str, Any]) -> str:

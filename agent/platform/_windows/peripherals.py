@@ -11,9 +11,9 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from agent.errors import FactUnavailable
+from agent.errors import FactUnavailable, note_unknown
 from agent.platform import _catalogs
-from agent.platform._windows import _ps
+from agent.platform._windows import _ps, _winshared
 from agent.report.peripherals import (
     Certificate,
     Connection,
@@ -35,7 +35,7 @@ try { $r.printers = @(Get-CimInstance Win32_Printer | Select-Object Name, Driver
   Network, Local, Shared, Default, WorkOffline, PrinterStatus) }
 catch { $r.printers = @{error = $_.Exception.Message} }
 try { $r.usb = @(Get-CimInstance Win32_PnPEntity -Filter "PNPDeviceID LIKE 'USB\\%'" |
-  Select-Object Name, Manufacturer, PNPDeviceID, PNPClass, Status) }
+  Select-Object Name, Manufacturer, PNPDeviceID, PNPClass, Status, Service, CompatibleID) }
 catch { $r.usb = @{error = $_.Exception.Message} }
 try { $r.smartcards = @(Get-CimInstance Win32_PnPEntity -Filter "PNPClass='SmartCardReader'" |
   Select-Object Name, Manufacturer, PNPDeviceID, Status) }
@@ -44,6 +44,9 @@ try { $r.certificates = @(foreach ($s in 'CurrentUser', 'LocalMachine') {
   Get-ChildItem "Cert:\$s\My" | Where-Object HasPrivateKey | Select-Object Subject, Issuer,
     NotBefore, NotAfter, Thumbprint, SerialNumber, @{n='Store'; e={"$s\My"}} }) }
 catch { $r.certificates = @{error = $_.Exception.Message} }
+# Whose Cert:\CurrentUser is read: as SYSTEM (S-1-5-18) it is not any person's store.
+try { $r.account_sid = [Security.Principal.WindowsIdentity]::GetCurrent().User.Value }
+catch { $r.account_sid = @{error = $_.Exception.Message} }
 try { $r.listeners = @(Get-NetTCPConnection -State Listen |
   Where-Object LocalAddress -in '127.0.0.1', '0.0.0.0', '::', '::1' |
   Select-Object LocalAddress, LocalPort) }
@@ -53,7 +56,7 @@ $r
 
 
 def _batch(key: str) -> list[Any]:
-    return _ps.as_list(_ps.section("peripherals", _SCRIPT, key))
+    return _ps.as_list(_winshared.part("peripherals", _SCRIPT, key))
 
 
 def _cim_datetime(raw: Any) -> datetime | None:
@@ -140,6 +143,22 @@ def _usb_entities() -> list[tuple[dict[str, Any], str, str, bool, str]]:
     return out
 
 
+#: USB class code 09 (hub) in a compatible id: USB\Class_09&SubClass_00&Prot_02 and its shorter
+#: forms ("Standard USB identifiers", learn.microsoft.com/windows-hardware/drivers/install/
+#: standard-usb-identifiers).
+_HUB_COMPATIBLE_ID = re.compile(r"^USB\\CLASS_09(&|$)", re.I)
+#: Windows' own hub drivers (usbhub.sys for USB 2, USBHUB3.sys for USB 3): service names are not
+#: localized, unlike the device's Name ("Bộ chia USB chung" on Vietnamese Windows).
+_HUB_SERVICES = frozenset({"usbhub", "usbhub3"})
+
+
+def _is_hub(entity: dict[str, Any]) -> bool:
+    """A hub by its compatible ids or its driver service, never by its localized name."""
+    if any(_HUB_COMPATIBLE_ID.match(str(c)) for c in _ps.as_list(entity.get("CompatibleID"))):
+        return True
+    return str(entity.get("Service") or "").lower() in _HUB_SERVICES
+
+
 def usb_devices() -> list[UsbDevice]:
     """Win32_PnPEntity under USB\\: devices with their interfaces' PnP classes; hubs left out.
 
@@ -154,7 +173,7 @@ def usb_devices() -> list[UsbDevice]:
             classes.setdefault((vid, pid), set()).add(str(e["PNPClass"]))
     out = []
     for e, vid, pid, iface, inst in entities:
-        if iface or "hub" in str(e.get("Name") or "").lower():
+        if iface or _is_hub(e):
             continue
         out.append(
             UsbDevice(
@@ -211,7 +230,9 @@ def smart_card_readers() -> list[SmartCardReader]:
 def certificates() -> list[Certificate]:
     """Certificates with a private key in Cert:\\CurrentUser\\My and Cert:\\LocalMachine\\My.
 
-    CurrentUser is the account the agent runs as; run as SYSTEM it holds no user's certificates.
+    CurrentUser is the account the agent runs as; run as SYSTEM (a service) it holds no person's
+    certificates, so users' stores are recorded as not looked at: an empty list then does not
+    mean "nobody has a certificate".
     """
     out = []
     for c in _batch("certificates"):
@@ -228,6 +249,18 @@ def certificates() -> list[Certificate]:
                 serial=str(c.get("SerialNumber") or "").upper() or None,
                 store=str(c.get("Store") or "My"),
             )
+        )
+    try:
+        account = _winshared.part("peripherals", _SCRIPT, "account_sid")
+    except FactUnavailable as exc:
+        account, why = None, exc.reason
+    else:
+        why = f"the agent runs as {account}, not as a logged-on person"
+    if not _winshared.is_user_sid(account):
+        note_unknown(
+            "user_stores",
+            f"users' Cert:\\CurrentUser\\My stores were not read ({why}); only the agent's "
+            "own and the machine's store were",
         )
     return out
 

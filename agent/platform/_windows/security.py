@@ -208,23 +208,71 @@ def antimalware(catalogue: list[ProductSignature]) -> list[AntiMalware]:
 #: tool (KB890830), and Defender anti-malware definitions for older clients (KB915597).
 _NOT_OS_PATCHES = frozenset({"KB2267602", "KB4052623", "KB890830", "KB915597"})
 
+#: Classifications of OS patches by their fixed GUIDs (not the localized names): Security
+#: Updates, Critical Updates, Update Rollups ("WSUS Classification GUIDs",
+#: https://learn.microsoft.com/previous-versions/windows/desktop/ff357803(v=vs.85)). Drivers,
+#: definition updates, feature packs and tools are not.
+_OS_PATCH_CLASSES = frozenset(
+    {
+        "0fa1201d-4330-4fa8-8ae9-b877473b6441",
+        "e6cf1350-c01b-414d-a61f-263d14d133b4",
+        "28bc880e-0592-4cbf-8f95-c79b17911d5f",
+    }
+)
+_KB = re.compile(r"KB\d+")
 
-def _last_installed() -> datetime | None:
-    dates: list[datetime] = []
-    for entry in _ps.as_list(_c.optional("update_history")):
+
+def _history_dates(history: Any) -> list[datetime]:
+    """Install dates of OS patches in Windows Update history (IUpdateHistoryEntry2)."""
+    dates = []
+    for entry in _ps.as_list(history):
         if not isinstance(entry, dict):
             continue
         # IUpdateHistoryEntry: Operation 1 = installation; ResultCode 2 = succeeded,
         # 3 = succeeded with errors (OperationResultCode enumeration, wuapi.h).
         if entry.get("Operation") != 1 or entry.get("ResultCode") not in (2, 3):
             continue
-        if str(entry.get("KB") or "").upper() in _NOT_OS_PATCHES:
+        # No KB number: a driver, a Store app or another product's update, not an OS patch.
+        kb = str(entry.get("KB") or "").upper()
+        if not _KB.fullmatch(kb) or kb in _NOT_OS_PATCHES:
+            continue
+        # Categories hold classification and product GUIDs; the history often leaves them
+        # empty, and then the KB number alone decides.
+        categories = {str(c).lower() for c in _ps.as_list(entry.get("Categories")) if c}
+        if categories and not categories & _OS_PATCH_CLASSES:
             continue
         if (when := _ps.parse_datetime(entry.get("Date"))) is not None:
             dates.append(when)
-    for fix in _ps.as_list(_c.optional("hotfix")):
-        if isinstance(fix, dict) and (when := _ps.parse_datetime(fix.get("InstalledOn"))):
+    return dates
+
+
+def _last_installed() -> datetime | None:
+    """Newest OS patch from Windows Update history and Get-HotFix (Win32_QuickFixEngineering,
+    which lists only component-based servicing packages: OS updates)."""
+    dates: list[datetime] = []
+    failures: list[str] = []
+    try:
+        dates += _history_dates(_c.part("update_history"))
+    except FactUnavailable as exc:
+        failures.append(exc.reason)
+    try:
+        hotfixes = _ps.as_list(_c.part("hotfix"))
+    except FactUnavailable as exc:
+        failures.append(exc.reason)
+        hotfixes = []
+    for fix in hotfixes:
+        if not isinstance(fix, dict) or not _KB.fullmatch(str(fix.get("HotFixID") or "").upper()):
+            continue
+        if (when := _ps.parse_datetime(fix.get("InstalledOn"))) is not None:
             dates.append(when)
+    if len(failures) == 2:
+        note_unknown(
+            "last_installed_at",
+            "neither Windows Update history nor Get-HotFix is readable: " + "; ".join(failures),
+        )
+    elif not dates:
+        why = "no installed OS update (with a KB number) in Windows Update history or Get-HotFix"
+        note_unknown("last_installed_at", "; ".join([why, *failures]))
     return max(dates, default=None)
 
 

@@ -11,9 +11,9 @@ import re
 from datetime import date
 from typing import Any
 
-from agent.errors import FactUnavailable
+from agent.errors import FactUnavailable, note_unknown
 from agent.platform import _catalogs
-from agent.platform._windows import _ps, _registry
+from agent.platform._windows import _ps, _registry, _winshared
 from agent.report.software import (
     AutostartEntry,
     Package,
@@ -62,7 +62,7 @@ $r
 
 
 def _batch(key: str) -> list[Any]:
-    return _ps.as_list(_ps.section("software", _SCRIPT, key))
+    return _ps.as_list(_winshared.part("software", _SCRIPT, key))
 
 
 def _user_sids() -> list[str]:
@@ -70,7 +70,7 @@ def _user_sids() -> list[str]:
 
     Well-known service SIDs (S-1-5-18/19/20), .DEFAULT and the *_Classes hives are left out.
     """
-    return [s for s in _registry.subkeys("HKU") if re.fullmatch(r"S-1-(5-21|12-1)(-\d+)+", s)]
+    return [s for s in _registry.subkeys("HKU") if _winshared.is_user_sid(s)]
 
 
 def package_manager() -> PackageManager:
@@ -252,9 +252,20 @@ def _font_names() -> list[tuple[str, str]]:
     return out
 
 
-def _keyboard_vietnamese() -> bool:
-    """A user has the Vietnamese layout in Keyboard Layout\\Preload (values "1", "2", ...)."""
-    for sid in _user_sids():
+def _keyboard_vietnamese() -> bool | None:
+    """A user has the Vietnamese layout in Keyboard Layout\\Preload (values "1", "2", ...).
+
+    Layouts are per user: with no user hive loaded (nobody logged on) nothing was checked, so the
+    answer is unknown, not "no".
+    """
+    sids = _user_sids()
+    if not sids:
+        note_unknown(
+            "vietnamese_keyboard",
+            "no user is logged on: keyboard layouts are per user (HKU\\<SID>\\Keyboard Layout)",
+        )
+        return None
+    for sid in sids:
         preload = _registry.values(f"HKU\\{sid}\\Keyboard Layout\\Preload")
         if any(str(v).lower() == VIETNAMESE_KLID for v in preload.values()):
             return True

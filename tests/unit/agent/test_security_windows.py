@@ -20,9 +20,9 @@ import pytest
 from agent import catalog, platform
 from agent.collectors.security import SecurityCollector
 from agent.config import AgentConfig
-from agent.errors import FactUnavailable
+from agent.errors import FactUnavailable, collecting_fact
 from agent.platform import _portable
-from agent.platform._windows import _ps, _registry, _sec_common
+from agent.platform._windows import _ps, _registry, _sec_common, _sec_script
 from agent.platform._windows import _sec_decode as dec
 from agent.platform._windows import security as win
 from agent.report.security import ListeningPort, UsbStorageDevice
@@ -215,6 +215,92 @@ def test_updates(host: Any, case: str, last: datetime, automatic: bool, reboot: 
     assert upd.pending is None  # only an online search knows
 
 
+SECURITY_UPDATES = "0fa1201d-4330-4fa8-8ae9-b877473b6441"
+DRIVERS = "ebfc1fc5-71a4-4f7b-9aca-3b9a503104a0"
+
+
+def _history(kb: str, categories: list[str], day: int) -> dict[str, Any]:
+    """One successful installation in Windows Update history, in November 2026."""
+    when = int(_utc(2026, 11, day, 3).timestamp() * 1000)
+    return {
+        "Date": f"/Date({when})/",
+        "ResultCode": 2,
+        "Operation": 1,
+        "KB": kb,
+        "Categories": categories,
+    }
+
+
+@pytest.mark.parametrize(
+    ("history", "hotfix", "last"),
+    [
+        pytest.param(
+            [_history("", [DRIVERS], 19), _history("KB5046617", [SECURITY_UPDATES], 12)],
+            None,
+            _utc(2026, 11, 12, 3),
+            id="driver without KB ignored",
+        ),
+        pytest.param(
+            [_history("KB5048001", [DRIVERS], 19), _history("KB5046617", [], 12)],
+            None,
+            _utc(2026, 11, 12, 3),
+            id="KB classified Drivers ignored, no categories: KB decides",
+        ),
+        pytest.param(
+            [_history("KB5048685", ["E6CF1350-C01B-414D-A61F-263D14D133B4"], 19)],
+            None,
+            _utc(2026, 11, 19, 3),
+            id="Critical Updates by GUID, any case",
+        ),
+        pytest.param(
+            {"error": "NotSpecified: 0x8024402C"},
+            {"HotFixID": "KB5046617", "InstalledOn": "/Date(1794416400000)/"},
+            _utc(2026, 11, 11, 17),  # local midnight of 12 November in Vietnam (UTC+7)
+            id="history unreadable: Get-HotFix alone",
+        ),
+    ],
+)
+def test_last_installed_update_counts_only_os_patches(
+    host: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    history: Any,
+    hotfix: Any,
+    last: datetime,
+) -> None:
+    host(WELL)
+    _patched_batch(monkeypatch, WELL, update_history=history, hotfix=hotfix or [])
+    assert win.updates().last_installed_at == last
+
+
+@pytest.mark.parametrize(
+    ("history", "hotfix", "reason"),
+    [
+        pytest.param(
+            {"error": "NotSpecified: 0x8024402C"},
+            {"error": "InvalidOperation: RPC server unavailable"},
+            "neither Windows Update history nor Get-HotFix is readable",
+            id="both sources fail",
+        ),
+        pytest.param(
+            [_history("", [DRIVERS], 19)],
+            [],
+            "no installed OS update",
+            id="only a driver update",
+        ),
+    ],
+)
+def test_last_installed_update_unknown_has_a_reason(
+    host: Any, monkeypatch: pytest.MonkeyPatch, history: Any, hotfix: Any, reason: str
+) -> None:
+    host(WELL)
+    _patched_batch(monkeypatch, WELL, update_history=history, hotfix=hotfix)
+    unknown: dict[str, str] = {}
+    with collecting_fact(unknown, "updates"):
+        upd = win.updates()
+    assert upd.last_installed_at is None
+    assert reason in unknown["updates.last_installed_at"]
+
+
 # ----------------------------------------------------------------------------- encryption
 
 
@@ -329,6 +415,21 @@ def test_usb_storage_allow_list(host: Any) -> None:
     usb = win.usb_storage()
     assert usb.policy == "allow_list"
     assert usb.mechanism is not None and "AllowDeviceIDs" in usb.mechanism
+
+
+def test_usb_storage_policy_unknown_without_start_value(
+    host: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host(POOR)
+    backend = _registry.backend
+    assert isinstance(backend, RegistryReplay)
+    backend.keys["hklm\\system\\currentcontrolset\\services\\usbstor"] = {"values": {}}
+    unknown: dict[str, str] = {}
+    with collecting_fact(unknown, "usb_storage"):
+        usb = win.usb_storage()
+    assert (usb.policy, usb.mechanism) == (None, None)
+    assert len(usb.history) == 2  # the devices seen are still reported
+    assert "no Start value" in unknown["usb_storage.policy"]
 
 
 # ----------------------------------------------------------------------------- autorun
@@ -510,6 +611,72 @@ def test_registry_denied_is_unknown(host: Any, monkeypatch: pytest.MonkeyPatch) 
     backend.keys["hklm\\system\\currentcontrolset\\enum\\usbstor"] = {"denied": True}
     with pytest.raises(FactUnavailable, match="run as SYSTEM"):
         win.usb_storage()
+
+
+ENTRA_SID = "S-1-12-1-2948417283-1162460372-3917616540-3525129467"
+
+
+def test_entra_id_user_hive_is_read(host: Any) -> None:
+    host(POOR)
+    backend = _registry.backend
+    assert isinstance(backend, RegistryReplay)
+    # Only an Entra ID (Azure AD) account is logged on.
+    backend.keys["hku"] = {"subkeys": [".DEFAULT", "S-1-5-18", ENTRA_SID, f"{ENTRA_SID}_Classes"]}
+    backend.keys[f"hku\\{ENTRA_SID.lower()}\\control panel\\desktop"] = {
+        "values": {"ScreenSaveActive": "1", "ScreenSaverIsSecure": "1", "ScreenSaveTimeOut": "300"}
+    }
+    lock = win.screen_lock()
+    assert (lock.enabled, lock.timeout_seconds) == (True, 300)
+    assert lock.source is not None and ENTRA_SID in lock.source
+
+
+def test_partial_part_output_is_not_a_complete_list(
+    host: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host(WELL)
+    # What the old Part wrapper streamed when Get-NetFirewallProfile failed after one profile.
+    partial = [
+        {"Name": "Domain", "Enabled": 1, "DefaultInboundAction": 4},
+        {"error": "NotSpecified: Lỗi nhà cung cấp WMI"},
+    ]
+    _patched_batch(monkeypatch, WELL, firewall=partial)
+    with pytest.raises(FactUnavailable, match="partial result discarded"):
+        win.firewall()
+
+
+def _script_part(key: str) -> str:
+    """The text of the security script that fills ``$r.<key>``."""
+    after = _sec_script.SCRIPT.split(f"$r.{key} = ", 1)[1]
+    return after.split("\n$r.", 1)[0]
+
+
+def test_script_part_collects_before_emitting() -> None:
+    wrapper = _sec_script.SCRIPT.split("function Part", 1)[1].split("function NeedAdmin", 1)[0]
+    # Collected into $o inside the try, emitted only after it: never output then an error.
+    assert "$o = @(& $Block)" in wrapper
+    assert "try { & $Block }" not in wrapper
+
+
+@pytest.mark.parametrize(
+    ("key", "program"),
+    [pytest.param("secedit", "secedit.exe", id="secedit"),
+     pytest.param("audit_policy", "auditpol.exe", id="auditpol")],
+)  # fmt: skip
+def test_script_runs_programs_by_full_path(key: str, program: str) -> None:
+    part = _script_part(key)
+    assert f"& (Join-Path $sys32 '{program}')" in part
+    assert f"& {program}" not in part
+    assert "$sys32 = Join-Path $env:SystemRoot 'System32'" in _sec_script.SCRIPT
+
+
+def test_script_admins_fallback_reads_only_the_local_group() -> None:
+    assert "SID='S-1-5-32-544' AND LocalAccount=True" in _script_part("admins")
+
+
+def test_script_asks_usb_dates_in_one_call() -> None:
+    part = _script_part("usb_dates")
+    assert part.count("Get-PnpDeviceProperty") == 1
+    assert "-InstanceId $ids" in part  # every instance at once, not one call per device
 
 
 # ----------------------------------------------------------------------------- decoders
