@@ -98,6 +98,16 @@ class LocalAccount(Record, kw_only=True):
 
     name: Annotated[str, Meta(description="Account name.")]
     enabled: Annotated[bool | None, Meta(description="Account can log on.")] = None
+    password_locked: Annotated[
+        bool | None,
+        Meta(
+            description=(
+                "Password logon is blocked while the account stays enabled (Linux shadow "
+                "password starting with '!' or '*': SSH keys may still log on). None where "
+                "not determined."
+            )
+        ),
+    ] = None
     admin: Annotated[
         bool, Meta(description="Member of Administrators (Windows) or sudo/wheel/root (Linux).")
     ] = False
@@ -256,7 +266,10 @@ class SshServer(Record, kw_only=True):
 
     installed: Annotated[bool, Meta(description="An SSH server is installed.")] = False
     running: Annotated[bool | None, Meta(description="It is running.")] = None
-    ports: Annotated[list[int], Meta(description="Ports it is configured on.")] = []
+    ports: Annotated[
+        list[int] | None,
+        Meta(description="Ports it is configured on. None when its configuration is unreadable."),
+    ] = []
     permit_root_login: Annotated[
         str | None, Meta(description="PermitRootLogin setting (yes, no, prohibit-password).")
     ] = None

@@ -39,14 +39,21 @@ def _shadow() -> dict[str, list[str]] | None:
 
 
 def _can_log_on(entry: list[str] | None, today: int) -> bool | None:
-    """shadow(5): a password starting with "!" or "*" cannot be used; an expiry date (days since
-    1970) in the past disables the whole account."""
+    """shadow(5): an expiry date (days since 1970, field 8) in the past disables the whole
+    account. A "!" or "*" password does not: it only blocks password logon, and "the user may
+    log in the system by other means" (SSH keys): that is :func:`_password_locked`."""
     if entry is None:
         return None
-    if entry[1].startswith(("!", "*")):
-        return False
     expire = c.as_int(entry[7]) if entry[7] else None
     return not (expire is not None and expire <= today)
+
+
+def _password_locked(entry: list[str] | None) -> bool | None:
+    """shadow(5): a password field starting with "!" (passwd -l) or "*" cannot match any
+    password."""
+    if entry is None:
+        return None
+    return entry[1].startswith(("!", "*"))
 
 
 # lastlog(8) record: int32 ll_time, char ll_line[32], char ll_host[256], indexed by uid.
@@ -94,14 +101,22 @@ def accounts() -> Accounts:
             continue
         if not shell or shell.rsplit("/", 1)[-1] in _NO_LOGIN_SHELLS:
             continue
-        enabled = None if shadow is None else _can_log_on(shadow.get(name), today)
+        entry = None if shadow is None else shadow.get(name)
+        enabled = None if shadow is None else _can_log_on(entry, today)
         users.append(
             LocalAccount(
-                name=name, enabled=enabled, admin=name in admins, last_logon=_last_logon(uid)
+                name=name,
+                enabled=enabled,
+                password_locked=_password_locked(entry),
+                admin=name in admins,
+                last_logon=_last_logon(uid),
             )
         )
         if name == "guest" and guest is False:
-            guest = enabled
+            # A guest account is a console logon without a known password: with its password
+            # locked and no one holding its keys, nobody walks up and uses it.
+            locked = _password_locked(entry)
+            guest = False if locked or enabled is False else enabled
     if guest is False and _lightdm_allows_guest():
         guest = True
     return Accounts(users=users, admins=sorted(admins), guest_enabled=guest)

@@ -12,8 +12,8 @@ import re
 from datetime import datetime
 from typing import Literal
 
-from agent.errors import FactUnavailable
-from agent.platform._common import read_optional
+from agent.errors import FactUnavailable, note_unknown
+from agent.platform._common import list_dir, read_optional
 from agent.platform._linux import _sec_common as c
 from agent.report.security import AutoRun, ScreenLock, UsbStorage, UsbStorageDevice
 
@@ -120,29 +120,71 @@ def _modprobe_block() -> str | None:
     return found
 
 
+def _usbguard_policy() -> tuple[Literal["allow_list"] | None, str | None]:
+    """What a running usbguard does with devices no rule names: usbguard-daemon.conf(5)
+    ImplicitPolicyTarget (allow, block or reject; the daemon's default is block). ``(None,
+    reason)`` when the file cannot be read (it is 0600 root in Debian's package)."""
+    path = "/etc/usbguard/usbguard-daemon.conf"
+    text = read_optional(path)
+    if text is None:
+        return None, f"usbguard is running but {path} is unreadable (run as root)"
+    target = c.key_values([path]).get("ImplicitPolicyTarget", "block").lower()
+    if target == "allow":
+        return None, None  # unknown devices are let through: not an allow list
+    return "allow_list", None
+
+
+def _usb_storage_module() -> Literal["absent", "loaded", "builtin"] | None:
+    """usb_storage as the kernel has it, from /sys/module (Documentation/ABI/testing/
+    sysfs-module): a loadable module has a directory with ``initstate`` while it is loaded; a
+    built-in one with parameters (usb_storage has ``delay_use`` and ``quirks``) has a directory
+    without ``initstate`` from boot, so it never appears in /proc/modules and no modprobe.d rule
+    can stop it. ``None`` when sysfs is not readable."""
+    try:
+        modules = list_dir("/sys/module")
+    except FactUnavailable:
+        return None
+    if not modules:
+        return None
+    if "usb_storage" not in modules:
+        return "absent"
+    return "loaded" if c.exists("/sys/module/usb_storage/initstate") else "builtin"
+
+
 def usb_storage() -> UsbStorage:
-    """Policy from usbguard or modprobe.d, checked against the loaded modules; kernel-log
-    history."""
+    """Policy from usbguard or modprobe.d, checked against the kernel's modules; kernel-log
+    history. A policy that cannot be verified is ``None`` with the reason noted."""
     history, source = _history()
-    usbguard = c.running("usbguard-daemon")
-    if usbguard:
-        return UsbStorage(
-            policy="allow_list", mechanism="usbguard", history=history, history_source=source
-        )
+    result = UsbStorage(history=history, history_source=source)
+    if c.running("usbguard-daemon"):
+        policy, why = _usbguard_policy()
+        if policy is not None or why is not None:
+            result.policy, result.mechanism = policy, "usbguard"
+            if why is not None:
+                note_unknown("policy", why)
+            return result
+        # ImplicitPolicyTarget=allow: storage works unless modprobe.d stops it too.
     block = _modprobe_block()
-    modules = read_optional("/proc/modules")
-    loaded = modules is not None and any(
-        line.split(" ", 1)[0] == "usb_storage" for line in modules.splitlines()
-    )
-    policy: Literal["allowed", "blocked"]
-    if block is not None and not loaded:
-        policy, mechanism = "blocked", block
-    elif block is not None:
+    if block is None:
+        result.policy = "allowed"
+        return result
+    state = _usb_storage_module()
+    if state is None:
+        note_unknown(
+            "policy",
+            f"{block} is configured but /sys/module is unreadable: cannot tell whether "
+            "usb_storage is loaded or built into the kernel",
+        )
+        result.mechanism = block
+    elif state == "absent":
+        result.policy, result.mechanism = "blocked", block
+    elif state == "loaded":
         # The module was loaded before the rule or by hand: storage works until it is removed.
-        policy, mechanism = "allowed", f"{block} but usb_storage is loaded"
+        result.policy, result.mechanism = "allowed", f"{block} but usb_storage is loaded"
     else:
-        policy, mechanism = "allowed", None
-    return UsbStorage(policy=policy, mechanism=mechanism, history=history, history_source=source)
+        result.policy = "allowed"
+        result.mechanism = f"{block} but usb_storage is built into the kernel"
+    return result
 
 
 _LOGS = ("/var/log/kern.log.1", "/var/log/kern.log")

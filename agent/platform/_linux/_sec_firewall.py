@@ -66,9 +66,12 @@ def _nft_profile(text: str) -> FirewallProfile:
         raise FactUnavailable("nft printed something that is not its JSON ruleset") from exc
     inputs: dict[tuple[str, str, str], str] = {}
     rules: dict[tuple[str, str, str], int] = {}
+    # Objects of another shape (a newer schema, garbage) are skipped, never a crash.
     for item in items if isinstance(items, list) else []:
-        chain: dict[str, Any] | None = item.get("chain") if isinstance(item, dict) else None
-        rule: dict[str, Any] | None = item.get("rule") if isinstance(item, dict) else None
+        if not isinstance(item, dict):
+            continue
+        chain: dict[str, Any] | None = c_ if isinstance(c_ := item.get("chain"), dict) else None
+        rule: dict[str, Any] | None = r_ if isinstance(r_ := item.get("rule"), dict) else None
         if chain and chain.get("hook") == "input" and chain.get("family") in ("inet", "ip", "ip6"):
             key = (chain["family"], chain.get("table", ""), chain.get("name", ""))
             inputs[key] = str(chain.get("policy", "accept"))
@@ -90,7 +93,7 @@ def _iptables_profile(text: str) -> FirewallProfile:
     for line in text.splitlines():
         if line.startswith("*"):
             table = line[1:].strip()
-        elif table == "filter" and line.startswith(":INPUT "):
+        elif table == "filter" and line.startswith(":INPUT ") and len(line.split()) > 1:
             policy = line.split()[1]
         elif table == "filter" and line.startswith("-A INPUT "):
             rule_count += 1
@@ -124,9 +127,13 @@ def _kernel_ruleset() -> tuple[FirewallProfile | None, str | None]:
             return _iptables_profile(run(["iptables-save", "-t", "filter"])), None
         except FactUnavailable as exc:
             reason = exc.reason
-    elif legacy is not None and not legacy.strip() and reason == "nft is not installed":
-        # The kernel has no legacy tables and nothing else could be loaded without nft.
-        return FirewallProfile(name="iptables", enabled=False, default_inbound="allow"), None
+    elif legacy is not None and reason == "nft is not installed":
+        # No legacy x_tables says nothing about nftables: iptables-nft and firewalld load their
+        # rules there, and only nft(8) (or netlink) can list them. Unknown, not "off".
+        reason = (
+            "nft is not installed and no legacy iptables table is loaded, so nftables rules "
+            "(iptables-nft, firewalld) cannot be read"
+        )
     return None, reason
 
 

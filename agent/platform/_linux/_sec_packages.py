@@ -269,15 +269,85 @@ def _pending(installed: dict[str, str] | None) -> tuple[int | None, int | None]:
         return None, None
 
 
+_APT_WORD = re.compile(r'[^\s{};"]+')
+_APT_PART = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def _apt_tokens(text: str) -> list[str]:
+    """Tokens of an apt.conf(5) file: quoted strings (as ``"…``), words, ``{``, ``}``, ``;``.
+
+    Comments are dropped outside quotes: ``//`` and ``#`` to the end of the line, ``/* … */``.
+    ``#include``/``#clear`` directives are skipped like comments (they never set a value).
+    """
+    tokens: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+        elif ch == '"':
+            end = text.find('"', i + 1)
+            end = n if end < 0 else end
+            tokens.append('"' + text[i + 1 : end])
+            i = end + 1
+        elif ch == "#" or text.startswith("//", i):
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+        elif ch in "{};":
+            tokens.append(ch)
+            i += 1
+        else:
+            match = _APT_WORD.match(text, i)
+            word = match.group(0) if match else ch
+            tokens.append(word)
+            i += len(word)
+    return tokens
+
+
+def apt_conf_values(text: str) -> dict[str, str]:
+    """Scalar settings of one apt.conf(5) file, full names lower-cased (apt matches them
+    case-insensitively): ``APT::Periodic::Unattended-Upgrade "1";`` and its scoped form
+    ``APT { Periodic { Unattended-Upgrade "1"; }; };`` give the same key. Unbalanced braces or
+    stray tokens end or skip a statement, never raise."""
+    values: dict[str, str] = {}
+    scopes: list[str] = []
+    pending: list[str] = []
+    for tok in _apt_tokens(text):
+        if tok == "{":
+            name = pending[0].lstrip('"') if pending else ""
+            scopes.append(f"{scopes[-1]}::{name}" if scopes else name)
+            pending = []
+        elif tok == "}":
+            if scopes:
+                scopes.pop()
+            pending = []
+        elif tok == ";":
+            if len(pending) >= 2 and not pending[0].startswith('"'):
+                key = f"{scopes[-1]}::{pending[0]}" if scopes else pending[0]
+                values[key.lower()] = pending[1].lstrip('"')
+            pending = []
+        else:
+            pending.append(tok)
+    return values
+
+
 def _automatic(packages: set[str] | None) -> bool | None:
     if packages is not None and "unattended-upgrades" not in packages:
         return False
     # apt.conf(5): files of apt.conf.d are read in alphanumeric order; the last value wins.
     value: str | None = None
-    pattern = re.compile(r'APT::Periodic::Unattended-Upgrade\s+"([^"]*)"\s*;')
     for path in c.conf_dir_files("/etc/apt/apt.conf.d", suffix=""):
-        for match in pattern.finditer(read_optional(path) or ""):
-            value = match.group(1)
+        # apt.conf(5) reads only names of [A-Za-z0-9_.-] with no extension or ".conf"; it
+        # ignores the rest (``50unattended-upgrades.ucf-dist``, ``x.dpkg-old``).
+        name = path.rsplit("/", 1)[-1]
+        if not _APT_PART.fullmatch(name) or ("." in name and not name.endswith(".conf")):
+            continue
+        found = apt_conf_values(read_optional(path) or "").get("apt::periodic::unattended-upgrade")
+        if found is not None:
+            value = found
     if value is None:
         return False  # apt's default is 0: never
     return value.strip() not in ("", "0")

@@ -60,12 +60,20 @@ def dpkg_stanzas(text: str) -> list[dict[str, str]]:
 
 
 def dpkg_installed(text: str) -> list[dict[str, str]]:
-    """Stanzas whose package is installed (the Status want/error/state triple ends "installed").
+    """Stanzas whose package is installed: the Status want/error/state triple ends "installed",
+    or "triggers-pending"/"triggers-awaiting", which dpkg(1) uses for an installed, configured
+    package whose trigger processing has not run yet (common right after an upgrade).
 
     Packages removed with their configuration kept ("deinstall ok config-files") are not
     installed software and are left out.
     """
-    return [s for s in dpkg_stanzas(text) if s.get("Status", "").endswith(" installed")]
+    return [
+        s for s in dpkg_stanzas(text) if s.get("Status", "").rpartition(" ")[2] in _INSTALLED_STATES
+    ]
+
+
+#: dpkg(1) package states in which the package's files are installed and configured.
+_INSTALLED_STATES = frozenset({"installed", "triggers-pending", "triggers-awaiting"})
 
 
 #: The last parse, keyed by (file, mtime, size): the package list and the input-method check

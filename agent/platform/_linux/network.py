@@ -91,13 +91,17 @@ def _addresses(entries: list[Any]) -> tuple[str | None, list[Address]]:
             mac = entry.address.lower() or None
         elif entry.family in (socket.AF_INET, socket.AF_INET6):
             addr = entry.address.partition("%")[0]
+            try:
+                ip = ipaddress.ip_address(addr)
+            except ValueError:
+                log.info("unparseable address %r", entry.address)
+                continue
             prefix: int | None = None
             if entry.netmask:
                 try:
                     prefix = bin(int(ipaddress.ip_address(entry.netmask))).count("1")
                 except ValueError:
                     prefix = None
-            ip = ipaddress.ip_address(addr)
             out.append(
                 Address(
                     address=addr,
@@ -175,36 +179,48 @@ _RTF_GATEWAY = 0x2
 _RTF_REJECT = 0x200
 
 
+def _route_v4(line: str) -> Route | None:
+    f = line.split()
+    if len(f) < 8 or f[1] != "00000000" or f[7] != "00000000":
+        return None
+    flags = int(f[3], 16)
+    if not flags & _RTF_UP or flags & _RTF_REJECT:
+        return None
+    gateway = _hex_ipv4(f[2]) if flags & _RTF_GATEWAY else None
+    return Route(family="ipv4", gateway=gateway, interface=f[0], interface_index=_ifindex(f[0]),
+                 metric=int(f[6]))  # fmt: skip
+
+
+def _route_v6(line: str) -> Route | None:
+    f = line.split()
+    if len(f) < 10 or f[0] != "0" * 32 or f[1] != "00":
+        return None
+    flags = int(f[8], 16)
+    # The kernel keeps a reject route "default dev lo" when IPv6 has no default route.
+    if not flags & _RTF_UP or flags & _RTF_REJECT or f[9] == "lo":
+        return None
+    gateway = _hex_ipv6(f[4]) if flags & _RTF_GATEWAY else None
+    return Route(family="ipv6", gateway=gateway, interface=f[9], interface_index=_ifindex(f[9]),
+                 metric=int(f[5], 16))  # fmt: skip
+
+
 def default_routes() -> list[Route]:
-    """Default routes from /proc/net/route and /proc/net/ipv6_route (proc(5))."""
+    """Default routes from /proc/net/route and /proc/net/ipv6_route (proc(5)).
+
+    A line whose fields are not the hex numbers proc(5) documents is skipped with a log line.
+    """
     routes: list[Route] = []
-    v4 = read_text("/proc/net/route")
-    for line in v4.splitlines()[1:]:
-        f = line.split()
-        if len(f) < 8 or f[1] != "00000000" or f[7] != "00000000":
-            continue
-        flags = int(f[3], 16)
-        if not flags & _RTF_UP or flags & _RTF_REJECT:
-            continue
-        gateway = _hex_ipv4(f[2]) if flags & _RTF_GATEWAY else None
-        routes.append(
-            Route(family="ipv4", gateway=gateway, interface=f[0], interface_index=_ifindex(f[0]),
-                  metric=int(f[6]))
-        )  # fmt: skip
-    v6 = read_optional("/proc/net/ipv6_route")  # absent when IPv6 is disabled
-    for line in (v6 or "").splitlines():
-        f = line.split()
-        if len(f) < 10 or f[0] != "0" * 32 or f[1] != "00":
-            continue
-        flags = int(f[8], 16)
-        # The kernel keeps a reject route "default dev lo" when IPv6 has no default route.
-        if not flags & _RTF_UP or flags & _RTF_REJECT or f[9] == "lo":
-            continue
-        gateway = _hex_ipv6(f[4]) if flags & _RTF_GATEWAY else None
-        routes.append(
-            Route(family="ipv6", gateway=gateway, interface=f[9], interface_index=_ifindex(f[9]),
-                  metric=int(f[5], 16))
-        )  # fmt: skip
+    v4 = read_text("/proc/net/route").splitlines()[1:]
+    v6 = (read_optional("/proc/net/ipv6_route") or "").splitlines()  # absent without IPv6
+    for parse, lines in ((_route_v4, v4), (_route_v6, v6)):
+        for line in lines:
+            try:
+                route = parse(line)
+            except (ValueError, OverflowError):
+                log.info("unparseable route line %r", line[:120])
+                continue
+            if route is not None:
+                routes.append(route)
     return routes
 
 
@@ -268,7 +284,21 @@ def radios() -> list[Radio]:
 
 # ------------------------------------------------------------------ saved profiles (BMNN-02)
 
-_NM_DIR = "/etc/NetworkManager/system-connections"
+#: Keyfile directories in NetworkManager's priority order (nm-settings-keyfile(5)): profiles in
+#: /run (in-memory) shadow those of /etc, which shadow the read-only ones of /usr/lib.
+_NM_DIRS = (
+    "/run/NetworkManager/system-connections",
+    "/etc/NetworkManager/system-connections",
+    "/usr/lib/NetworkManager/system-connections",
+)
+_NM_ETC = "/etc/NetworkManager/system-connections"
+#: Where NetworkManager records when each profile was last active: ``[timestamps]`` with
+#: ``<uuid>=<unix seconds>`` (it no longer writes connection.timestamp into the keyfile).
+_NM_TIMESTAMPS = "/var/lib/NetworkManager/timestamps"
+#: Names NetworkManager never loads as profiles: editor backups and leftovers of patch(1)
+#: (``.*``, ``*~``, ``*.swp``, ``*.orig``, ``*.rej``), certificates, and its ``.nmmeta`` links.
+_NM_IGNORED_SUFFIXES = ("~", ".swp", ".swpx", ".orig", ".rej", ".pem", ".der", ".nmmeta")
+_SSID_BYTES = re.compile(r"(?:\d{1,3};)+\d{0,3}")
 _NM_KIND = {
     "802-3-ethernet": "wired",
     "ethernet": "wired",
@@ -293,35 +323,91 @@ def _mtime(path: str) -> datetime | None:
         return None
 
 
+def _nm_keyfile_name(directory: str, entry: str) -> bool:
+    """Whether NetworkManager loads this file as a profile. Old versions wrote keyfiles without
+    an extension in /etc, and NetworkManager still loads them there; elsewhere only
+    ``*.nmconnection`` is read (nm-settings-keyfile(5))."""
+    if entry.startswith(".") or entry.endswith(_NM_IGNORED_SUFFIXES):
+        return False
+    return entry.endswith(".nmconnection") or directory == _NM_ETC
+
+
+def _nm_ssid(value: str | None) -> str | None:
+    """nm-settings-keyfile(5): an SSID is written as text, or as its bytes in decimal
+    ("77;105;110;104;") when older versions or non-UTF-8 bytes made text impossible."""
+    if not value:
+        return None
+    if _SSID_BYTES.fullmatch(value):
+        numbers = [int(n) for n in value.split(";") if n]
+        if all(n < 256 for n in numbers):
+            return bytes(numbers).decode("utf-8", "replace")
+    return value
+
+
+def _nm_timestamps(configparser: Any) -> dict[str, int]:
+    text = read_optional(_NM_TIMESTAMPS)
+    if not text:
+        return {}
+    parser = configparser.ConfigParser(interpolation=None, strict=False, delimiters=("=",))
+    parser.optionxform = str  # uuids are case-sensitive keys
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        log.info("unparseable %s", _NM_TIMESTAMPS)
+        return {}
+    if not parser.has_section("timestamps"):
+        return {}
+    out: dict[str, int] = {}
+    for uuid, value in parser.items("timestamps"):
+        stamp = _int(value)
+        if stamp is not None:
+            out[uuid] = stamp
+    return out
+
+
 def _nm_profiles() -> list[NetworkProfile]:
-    """NetworkManager keyfiles (nm-settings-keyfile(5)); the directory is root-only."""
+    """NetworkManager keyfiles (nm-settings-keyfile(5)); the directories are root-only."""
     # configparser is imported only when keyfiles exist: most PCs have none readable.
     import configparser
 
     out: list[NetworkProfile] = []
-    for entry in list_dir(_NM_DIR):
-        if not entry.endswith(".nmconnection"):
-            continue
-        parser = configparser.ConfigParser(interpolation=None, strict=False)
-        try:
-            parser.read_string(read_text(f"{_NM_DIR}/{entry}"))
-        except configparser.Error:
-            log.info("unparseable NetworkManager keyfile %s", entry)
-            continue
-        conn = parser["connection"] if parser.has_section("connection") else {}
-        ctype = conn.get("type", "")
-        ssid = parser.get("wifi", "ssid", fallback=None) or parser.get(
-            "802-11-wireless", "ssid", fallback=None
-        )
-        out.append(
-            NetworkProfile(
-                name=conn.get("id") or entry.removesuffix(".nmconnection"),
-                kind=_NM_KIND.get(ctype, "other"),  # type: ignore[arg-type]
-                ssid=ssid,
-                source="networkmanager",
-                last_connected=_ts(conn.get("timestamp")),
+    seen: set[str] = set()
+    stamps: dict[str, int] | None = None
+    for directory in _NM_DIRS:
+        for entry in list_dir(directory):
+            if not _nm_keyfile_name(directory, entry):
+                continue
+            parser = configparser.ConfigParser(interpolation=None, strict=False, delimiters=("=",))
+            try:
+                parser.read_string(read_text(f"{directory}/{entry}"))
+            except configparser.Error:
+                log.info("unparseable NetworkManager keyfile %s/%s", directory, entry)
+                continue
+            if not parser.has_section("connection"):
+                log.info("NetworkManager keyfile %s/%s has no [connection]", directory, entry)
+                continue
+            conn = parser["connection"]
+            uuid = conn.get("uuid", "")
+            if uuid and uuid in seen:
+                continue  # shadowed by the same profile in a higher-priority directory
+            seen.add(uuid)
+            if stamps is None:
+                stamps = _nm_timestamps(configparser)
+            ssid = parser.get("wifi", "ssid", fallback=None) or parser.get(
+                "802-11-wireless", "ssid", fallback=None
             )
-        )
+            # The timestamps file is authoritative (0: never active); the keyfile key is the
+            # legacy place older versions wrote it.
+            stamp = stamps.get(uuid) if uuid else None
+            out.append(
+                NetworkProfile(
+                    name=conn.get("id") or entry.removesuffix(".nmconnection"),
+                    kind=_NM_KIND.get(conn.get("type", ""), "other"),  # type: ignore[arg-type]
+                    ssid=_nm_ssid(ssid),
+                    source="networkmanager",
+                    last_connected=_ts(conn.get("timestamp") if stamp is None else str(stamp)),
+                )
+            )
     return out
 
 
@@ -370,29 +456,61 @@ def _wpa_profiles() -> list[NetworkProfile]:
     return out
 
 
+def _netplan_file(entry: str, doc: object) -> list[NetworkProfile]:
+    """Profiles of one parsed netplan file; ``ValueError`` when its shape is not netplan(5)'s
+    (mappings all the way down: ``network: {ethernets: {eth0: {...}}}``)."""
+    if doc is None:
+        return []  # an empty file is valid YAML and configures nothing
+    if not isinstance(doc, dict):
+        raise ValueError("the document is not a mapping")
+    net = doc.get("network")
+    if net is None:
+        return []
+    if not isinstance(net, dict):
+        raise ValueError("'network' is not a mapping")
+    out: list[NetworkProfile] = []
+    for section, kind in (("ethernets", "wired"), ("wifis", "wifi"), ("modems", "wwan")):
+        devices = net.get(section)
+        if devices is None:
+            continue
+        if not isinstance(devices, dict):
+            raise ValueError(f"'{section}' is not a mapping")
+        for iface, conf in devices.items():
+            if conf is not None and not isinstance(conf, dict):
+                raise ValueError(f"'{section}.{iface}' is not a mapping")
+            aps = (conf or {}).get("access-points")
+            if aps is not None and not isinstance(aps, dict):
+                raise ValueError(f"'{section}.{iface}.access-points' is not a mapping")
+            if kind == "wifi" and aps:
+                for ssid in aps:
+                    out.append(
+                        NetworkProfile(name=str(ssid), kind="wifi", ssid=str(ssid),
+                                       source="netplan")
+                    )  # fmt: skip
+            else:
+                out.append(NetworkProfile(name=str(iface), kind=kind, source="netplan"))  # type: ignore[arg-type]
+    return out
+
+
 def _netplan_profiles() -> list[NetworkProfile]:
-    """Interfaces and Wi-Fi access points configured in /etc/netplan/*.yaml (netplan(5))."""
+    """Interfaces and Wi-Fi access points configured in /etc/netplan/*.yaml (netplan(5)).
+
+    A file of valid YAML but not netplan's shape (``ethernets: [eth0]``) is skipped with a log
+    line, as ``netplan generate`` rejects it: one odd file must not lose the other profiles.
+    """
     out: list[NetworkProfile] = []
     for entry in list_dir("/etc/netplan"):
         if not entry.endswith(".yaml"):
             continue
         try:
-            doc = yaml.safe_load(read_text(f"/etc/netplan/{entry}")) or {}
+            doc = yaml.safe_load(read_text(f"/etc/netplan/{entry}"))
         except yaml.YAMLError:
             log.info("unparseable netplan file %s", entry)
             continue
-        net = doc.get("network", {}) if isinstance(doc, dict) else {}
-        for section, kind in (("ethernets", "wired"), ("wifis", "wifi"), ("modems", "wwan")):
-            for iface, conf in (net.get(section) or {}).items():
-                aps = (conf or {}).get("access-points") or {}
-                if kind == "wifi" and aps:
-                    for ssid in aps:
-                        out.append(
-                            NetworkProfile(name=str(ssid), kind="wifi", ssid=str(ssid),
-                                           source="netplan")
-                        )  # fmt: skip
-                else:
-                    out.append(NetworkProfile(name=str(iface), kind=kind, source="netplan"))  # type: ignore[arg-type]
+        try:
+            out.extend(_netplan_file(entry, doc))
+        except ValueError as exc:
+            log.info("skipping netplan file %s: %s", entry, exc)
     return out
 
 

@@ -14,7 +14,7 @@ import logging
 import re
 
 from agent.catalog import ProductSignature
-from agent.errors import FactUnavailable
+from agent.errors import FactUnavailable, note_unknown
 from agent.platform import _portable
 from agent.platform._common import have_command, list_dir, read_optional, read_text, run
 from agent.platform._linux import _sec_common as c
@@ -299,24 +299,95 @@ def _expand_includes(path: str, depth: int = 0) -> str:
     return "\n".join(lines)
 
 
+#: Unit directories systemd reads a socket unit from, highest priority first (systemd.unit(5)).
+_UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system",
+              "/lib/systemd/system")  # fmt: skip
+#: Drop-in directories in the order systemd applies them (later ones override): the packaged
+#: ones, then the generator's (Ubuntu's sshd-socket-generator writes the sshd_config ports to
+#: /run/systemd/generator/ssh.socket.d/addresses.conf), then the administrator's.
+_DROPIN_DIRS = ("/usr/lib/systemd/system", "/lib/systemd/system", "/run/systemd/generator",
+                "/run/systemd/system", "/etc/systemd/system")  # fmt: skip
+_SOCKET_WANTS = ("sockets.target.wants", "multi-user.target.wants")
+
+
+def _ssh_socket() -> str | None:
+    """The enabled socket unit that starts sshd on the first connection (Ubuntu ≥ 22.10 enables
+    ssh.socket instead of ssh.service), or ``None``. Enabling links it into a target's wants."""
+    for unit in ("ssh.socket", "sshd.socket"):
+        for wants in _SOCKET_WANTS:
+            if c.exists(f"/etc/systemd/system/{wants}/{unit}"):
+                return unit
+    return None
+
+
+def _socket_ports(unit: str) -> list[int] | None:
+    """Ports of a socket unit's ``ListenStream=`` lines (systemd.socket(5)): the unit file, then
+    its drop-ins in order; an empty assignment resets the list. A bare number, ``addr:port`` and
+    ``[v6]:port`` carry a port; a path is a UNIX socket and carries none. ``None`` (the reason
+    noted) when the unit file is not found."""
+    files = next(([f"{d}/{unit}"] for d in _UNIT_DIRS if c.exists(f"{d}/{unit}")), [])
+    if not files:
+        note_unknown("ports", f"{unit} is enabled but its unit file was not found")
+        return None
+    for directory in _DROPIN_DIRS:
+        files.extend(c.conf_dir_files(f"{directory}/{unit}.d"))
+    values: list[str] = []
+    for path in files:
+        for line in c.read_lines(path) or ():
+            key, sep, value = line.partition("=")
+            if sep and key.strip() == "ListenStream":
+                value = value.strip()
+                values = [*values, value] if value else []
+    ports: set[int] = set()
+    for value in values:
+        port = c.as_int(value.rsplit(":", 1)[-1]) if not value.startswith("/") else None
+        if port is not None and 0 < port < 65536:
+            ports.add(port)
+    return sorted(ports)
+
+
 def ssh_server() -> SshServer:
     """OpenSSH server: installed, running, and its effective global settings.
 
     Unset keywords take sshd_config(5)'s documented defaults: Port 22, PermitRootLogin
-    prohibit-password (OpenSSH ≥ 7.0), PasswordAuthentication yes.
+    prohibit-password (OpenSSH ≥ 7.0), PasswordAuthentication yes. With socket activation
+    (an enabled ssh.socket) sshd starts only when a connection comes: systemd itself listens,
+    on the socket unit's ``ListenStream=`` ports, so the server counts as running there.
     """
     if not (c.exists("/usr/sbin/sshd") or c.exists("/usr/bin/sshd")):
         return SshServer(installed=False)
-    settings = _portable.parse_sshd_config(_expand_includes("/etc/ssh/sshd_config"))
-    ports = [p for p in (c.as_int(v) for v in settings.get("port", ["22"])) if p is not None]
+    server = SshServer(installed=True)
+    socket_unit = _ssh_socket()
+    process = c.running("sshd")
+    if process or socket_unit is not None:
+        server.running = True
+    elif process is None:
+        note_unknown("running", "cannot list processes to find sshd")
+    else:
+        server.running = False
+    try:
+        settings = _portable.parse_sshd_config(_expand_includes("/etc/ssh/sshd_config"))
+    except FactUnavailable as exc:
+        # Installed and running are still known; the settings are not.
+        for field in ("permit_root_login", "password_authentication"):
+            note_unknown(field, exc.reason)
+        if socket_unit is not None:
+            server.ports = _socket_ports(socket_unit)
+        else:
+            server.ports = None
+            note_unknown("ports", exc.reason)
+        return server
+    ports: list[int] | None = [
+        p for p in (c.as_int(v) for v in settings.get("port", ["22"])) if p is not None
+    ]
+    if socket_unit is not None:
+        # sshd started by systemd gets its socket handed over: Port in sshd_config is not used.
+        ports = _socket_ports(socket_unit)
     root = settings.get("permitrootlogin", ["prohibit-password"])[0].lower()
     if root == "without-password":
         root = "prohibit-password"  # deprecated alias (sshd_config(5))
     pw_auth = settings.get("passwordauthentication", ["yes"])[0].lower()
-    return SshServer(
-        installed=True,
-        running=c.running("sshd"),
-        ports=sorted(set(ports)),
-        permit_root_login=root,
-        password_authentication={"yes": True, "no": False}.get(pw_auth),
-    )
+    server.ports = sorted(set(ports)) if ports is not None else None
+    server.permit_root_login = root
+    server.password_authentication = {"yes": True, "no": False}.get(pw_auth)
+    return server

@@ -19,6 +19,7 @@ from agent.config import AgentConfig
 from agent.errors import FactUnavailable
 from agent.platform import _common
 from agent.platform._linux import network as linux
+from agent.platform._windows import _ps
 from agent.platform._windows import network as windows
 from agent.report.network import Network
 from tests.support.replay import FIXTURES, ReplayRunner
@@ -118,9 +119,15 @@ def test_linux_laptop_kinds_radios_and_resolved(linux_net: Callable[[str], None]
 
 def test_linux_laptop_saved_profiles_never_carry_secrets(linux_net: Callable[[str], None]) -> None:
     linux_net("laptop-wifi-nm")
-    profiles = _collect().profiles or []
+    net = _collect()
+    assert "profiles" not in net.unknown
+    profiles = net.profiles or []
     summary = {(p.source, p.name, p.kind, p.ssid) for p in profiles}
     assert summary == {
+        # /run (in-memory) and extension-less /etc keyfiles are loaded; backups (~, .orig,
+        # hidden .swp), extension-less files outside /etc and a shadowed /usr/lib copy are not.
+        ("networkmanager", "Điểm phát tạm", "wifi", "Diem-phat-Hop-Huyen"),
+        ("networkmanager", "Hội trường", "wifi", "Hội trường UBND"),  # SSID as a byte list
         ("networkmanager", "Viettel 4G", "wwan", None),
         ("networkmanager", "Wi-Fi Phòng Tài chính", "wifi", "UBND-Xa-TaiChinh"),
         ("networkmanager", "Wired connection 1", "wired", None),
@@ -130,10 +137,50 @@ def test_linux_laptop_saved_profiles_never_carry_secrets(linux_net: Callable[[st
             None,
             None,
         ),
+        ("netplan", "UBND-Xa-HoiTruong", "wifi", "UBND-Xa-HoiTruong"),
     }
-    wifi = next(p for p in profiles if p.kind == "wifi")
-    assert wifi.last_connected == datetime(2025, 11, 26, 9, 0, tzinfo=UTC)
+    last = {p.name: p.last_connected for p in profiles if p.source == "networkmanager"}
+    # /var/lib/NetworkManager/timestamps wins over the keyfile's legacy connection.timestamp;
+    # 0 there means never active.
+    assert last == {
+        "Điểm phát tạm": None,
+        "Hội trường": datetime(2025, 11, 14, 9, 0, tzinfo=UTC),
+        "Viettel 4G": None,
+        "Wi-Fi Phòng Tài chính": datetime(2025, 11, 28, 1, 0, tzinfo=UTC),
+        "Wired connection 1": None,
+    }
     assert "khong-doc-mat-khau" not in repr(profiles)
+
+
+def test_linux_odd_netplan_files_are_skipped_not_fatal(
+    linux_net: Callable[[str], None], caplog: pytest.LogCaptureFixture
+) -> None:
+    linux_net("laptop-wifi-nm")
+    with caplog.at_level("INFO", logger=linux.__name__):
+        profiles = linux._netplan_profiles()
+    assert [(p.name, p.kind) for p in profiles] == [("UBND-Xa-HoiTruong", "wifi")]
+    skipped = sorted(r.getMessage() for r in caplog.records)
+    assert skipped == [
+        "skipping netplan file 50-cloud-init.yaml: 'ethernets' is not a mapping",
+        "skipping netplan file 60-sai.yaml: 'network' is not a mapping",
+        "skipping netplan file 65-sai-thiet-bi.yaml: 'wifis.wlp2s0' is not a mapping",
+        "skipping netplan file 66-danh-sach.yaml: the document is not a mapping",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param("UBND-Xa", "UBND-Xa", id="text"),
+        pytest.param("85;66;78;68;", "UBND", id="byte list"),
+        pytest.param("85;66;78;68", "UBND", id="byte list without trailing ;"),
+        pytest.param("2024", "2024", id="digits are text"),
+        pytest.param("300;1;", "300;1;", id="not bytes"),
+        pytest.param("", None, id="empty"),
+    ],
+)
+def test_linux_nm_ssid(value: str, expected: str | None) -> None:
+    assert linux._nm_ssid(value) == expected
 
 
 def test_linux_isolated_pc_has_nothing(linux_net: Callable[[str], None]) -> None:
@@ -187,7 +234,13 @@ def test_linux_garbage_route_lines_are_skipped(
 
     def fake(path: str) -> str:
         if path == "/proc/net/route":
-            return "Iface\tDestination\n\x00\x01garbage\neth0 zz\n" + real(path)
+            return (
+                "Iface\tDestination\n\x00\x01garbage\neth0 zz\n"
+                # full-width lines of non-hex fields, or an address wider than 32 bits
+                "eth0\t00000000\tZZ\t0003\t0\t0\t0\t00000000\n"
+                "eth0\t00000000\t0102030405\t0003\t0\t0\t0\t00000000\n"
+                "eth0\t00000000\t0100000A\tzz\t0\t0\t0\t00000000\n" + real(path)
+            )
         return real(path)
 
     monkeypatch.setattr(linux, "read_text", fake)
@@ -320,6 +373,37 @@ def test_windows_denied_everything_is_unknown(win_net: Callable[[str], None]) ->
     assert "run as SYSTEM" in net.unknown["profiles"]
 
 
+def _script_part(key: str) -> str:
+    """The lines of the network script that query ``key`` (its ``Q key`` block)."""
+    blocks = windows._SCRIPT.split("\nQ ")
+    [block] = [b for b in blocks if b.startswith(f"{key} ")]
+    return block
+
+
+def test_windows_default_routes_query_the_active_store_without_hiding_errors() -> None:
+    routes = _script_part("routes")
+    # The default PersistentStore view also lists routes of disconnected adapters.
+    assert "-PolicyStore ActiveStore" in routes
+    # Any failure must reach Q's catch (an error object), never read as "no default route".
+    assert "SilentlyContinue" not in routes and "-ErrorAction" not in routes
+    assert "SilentlyContinue" not in _script_part("bluetooth")
+
+
+def test_windows_partial_route_list_is_unknown(
+    win_net: Callable[[str], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    win_net("win11-vi-laptop")
+    path = FIXTURES / "windows" / "network" / "win11-vi-laptop" / "ps" / "network.json"
+    data = json.loads(path.read_text(encoding="utf-8-sig"))
+    data["routes"] = [*_ps.as_list(data["routes"]), {"error": "Lỗi nhà cung cấp WMI"}]
+    _ps.clear_cache()
+    monkeypatch.setattr(_ps, "runner", lambda name, script: json.dumps(data))
+    net = _collect()
+    assert net.default_routes is None
+    assert net.unknown["default_routes"].startswith("routes: Lỗi nhà cung cấp WMI")
+    assert net.interfaces is not None  # the other parts of the batch are kept
+
+
 @pytest.mark.parametrize(
     ("blob", "expected"),
     [
@@ -344,4 +428,4 @@ def test_summary_lines(linux_net: Callable[[str], None]) -> None:
     assert lines["Interfaces up"] == "wlp2s0, wwan0"
     assert lines["Gateways"] == "192.168.1.1, wwan0, fe80::a6c3:f0ff:fe7d:2201"
     assert lines["Radios"] == "wifi phy0, wwan wwan0"
-    assert lines["Saved networks"] == "4"
+    assert lines["Saved networks"] == "7"

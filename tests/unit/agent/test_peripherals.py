@@ -7,6 +7,7 @@ NSS cases are hand-made. Windows cases are hand-made following the documented CI
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,11 +19,13 @@ import pytest
 from agent import platform
 from agent.collectors.peripherals import PeripheralsCollector, ca_markers, classify, fold
 from agent.config import AgentConfig
-from agent.errors import FactUnavailable
+from agent.errors import FactUnavailable, collecting_fact
 from agent.platform._linux import _x509
 from agent.platform._linux import peripherals as lin
+from agent.platform._windows import _ps
 from agent.platform._windows import peripherals as win
 from agent.report.peripherals import Certificate, Printer, SigningPort, SmartCardReader, UsbDevice
+from tests.support.replay import FIXTURES
 
 Host = Callable[[str], Any]
 
@@ -234,7 +237,10 @@ def test_windows_printers_local_network_and_virtual(windows_host: Host) -> None:
 def test_windows_usb_devices_group_interfaces(windows_host: Host) -> None:
     windows_host(WIN11)
     devices = {(d.vendor_id, d.product_id): d for d in win.usb_devices()}
-    assert set(devices) == {("096e", "0807"), ("04a9", "2676"), ("046d", "c31c")}
+    # The generic hub (05e3:0608, "Bộ chia USB chung" on Vietnamese Windows) is left out by its
+    # compatible id USB\Class_09; the headset adapter whose name says "Hub" is kept.
+    assert set(devices) == {("096e", "0807"), ("04a9", "2676"), ("046d", "c31c"), ("0b0e", "2475")}
+    assert devices[("0b0e", "2475")].product == "Jabra Link 380 Hub Audio"
     token = devices[("096e", "0807")]
     assert token.serial == "2A1B3C4D5E6F7A8B"
     assert token.interface_classes == ["SmartCardReader"]
@@ -277,10 +283,72 @@ def test_windows_certificates_classified_with_expiry(
     assert org.serial == "5404FFFEB7033FB3A1"
     local = certs["CN=localhost"]
     assert local.issuer_kind is None and local.days_to_expiry == -516
+    # Run as SYSTEM: the people's own stores were not read, and the report says so.
+    assert "S-1-5-18" in section.unknown["certificates.user_stores"]
     assert section.signing_ports == [
         SigningPort(port=8987, name="VGCA Sign Service", listening=True, address="127.0.0.1"),
         SigningPort(port=4433, name="VNPT-CA Plugin", listening=False),
     ]
+
+
+def _patched_batch(monkeypatch: pytest.MonkeyPatch, case: str, **changes: Any) -> None:
+    """Replay ``case`` with some keys of the peripherals batch replaced."""
+    path = FIXTURES / "windows" / case / "ps" / "peripherals.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.update(changes)
+    _ps.clear_cache()
+    monkeypatch.setattr(_ps, "runner", lambda name, script: json.dumps(data))
+
+
+@pytest.mark.parametrize(
+    ("account", "noted"),
+    [
+        pytest.param("S-1-5-18", True, id="SYSTEM: users' stores not read"),
+        pytest.param({"error": "Truy cập bị từ chối."}, True, id="account unknown"),
+        pytest.param("S-1-5-21-3623811015-3361044348-30300820-1001", False, id="local user"),
+        pytest.param("S-1-12-1-2948417283-1162460372-3917616540-3525129467", False, id="Entra ID"),
+    ],
+)
+def test_windows_certificates_say_when_user_stores_were_not_read(
+    windows_host: Host, monkeypatch: pytest.MonkeyPatch, account: Any, noted: bool
+) -> None:
+    windows_host(WIN11)
+    _patched_batch(monkeypatch, WIN11, account_sid=account)
+    unknown: dict[str, str] = {}
+    with collecting_fact(unknown, "certificates"):
+        certs = win.certificates()
+    assert len(certs) == 3  # the list itself is kept either way
+    assert ("certificates.user_stores" in unknown) is noted
+    if noted:
+        assert "CurrentUser" in unknown["certificates.user_stores"]
+
+
+def test_windows_hub_found_by_its_driver_service_without_compatible_ids(
+    windows_host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    windows_host(WIN11)
+    hub = {
+        "Name": "Bộ chia USB chung",
+        "Manufacturer": "(Bộ chia USB chuẩn)",
+        "PNPDeviceID": "USB\\VID_2109&PID_2813\\6&3A1B2C3D&0&1",
+        "PNPClass": "USB",
+        "Status": "OK",
+        "Service": "USBHUB3",
+        "CompatibleID": None,
+    }
+    _patched_batch(monkeypatch, WIN11, usb=[hub])
+    assert win.usb_devices() == []
+
+
+def test_windows_partial_cmdlet_output_is_not_a_complete_list(
+    windows_host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    windows_host(WIN11)
+    path = FIXTURES / "windows" / WIN11 / "ps" / "peripherals.json"
+    usb = json.loads(path.read_text(encoding="utf-8"))["usb"][:3]
+    _patched_batch(monkeypatch, WIN11, usb=[*usb, {"error": "Lỗi nhà cung cấp WMI"}])
+    with pytest.raises(FactUnavailable, match="usb: Lỗi nhà cung cấp WMI"):
+        win.usb_devices()
 
 
 @pytest.mark.parametrize(

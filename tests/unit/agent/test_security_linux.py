@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from agent import catalog
-from agent.errors import FactUnavailable
+from agent.errors import FactUnavailable, collecting_fact
 from agent.platform import _common
 from agent.platform._linux import (
     _sec_accounts,
@@ -63,6 +63,10 @@ PROCESSES = {
     "bare-server": {1: "systemd", 620: "cron"},
     "unprivileged": {1: "systemd", 402: "auditd", 1100: "xfce4-session"},
     "firewalld-server": {1: "systemd", 730: "firewalld"},
+    "ufw-no-nft": {1: "systemd"},
+    "usb-builtin": {1: "systemd"},
+    "usbguard-allow": {1: "systemd", 88: "usbguard-daemon"},
+    "ssh-socket": {1: "systemd", 2: "systemd-journal"},  # no sshd until a client connects
 }
 
 
@@ -131,13 +135,20 @@ def test_firewall_ufw_with_loaded_ruleset(machine: HOST) -> None:
     assert runner.calls == [("nft", "-j", "list", "ruleset")]
 
 
-def test_firewall_bare_server_has_no_rules(machine: HOST) -> None:
+def test_firewall_bare_server_without_nft_is_unknown(machine: HOST) -> None:
+    # No legacy tables says nothing about nftables rules (iptables-nft, firewalld): not "off".
     machine("bare-server")
-    assert sec.firewall() == Firewall(
-        enabled=False,
-        product=None,
-        profiles=[FirewallProfile(name="iptables", enabled=False, default_inbound="allow")],
-    )
+    with pytest.raises(
+        FactUnavailable, match=r"no ufw or firewalld, and nft is not installed and no legacy"
+    ):
+        sec.firewall()
+
+
+def test_firewall_without_nft_decides_from_ufw_config(machine: HOST) -> None:
+    # Root, no nft command, empty /proc/net/ip_tables_names: ufw's config is the only evidence.
+    runner = machine("ufw-no-nft")
+    assert sec.firewall() == Firewall(enabled=True, product="ufw", profiles=[UFW_ON])
+    assert runner.calls == []
 
 
 @pytest.mark.parametrize(
@@ -172,6 +183,26 @@ def test_firewall_garbage_from_nft_falls_back_to_config(machine: HOST) -> None:
     runner = machine("hardened-desktop")
     runner._recorded[("nft", "-j", "list", "ruleset")] = {"stdout": "Error: syntax error\n"}
     assert sec.firewall() == Firewall(enabled=True, product="ufw", profiles=[UFW_ON])
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        pytest.param('"chain"', id="string item"),
+        pytest.param('{"chain": "input"}', id="chain not an object"),
+        pytest.param('{"rule": [1, 2]}', id="rule not an object"),
+        pytest.param("null", id="null item"),
+    ],
+)
+def test_firewall_odd_nft_json_items_are_skipped(machine: HOST, odd: str) -> None:
+    runner = machine("hardened-desktop")
+    runner._recorded[("nft", "-j", "list", "ruleset")] = {
+        "stdout": '{"nftables": [' + odd + ', {"chain": {"family": "inet", "table": "filter",'
+        ' "name": "input", "hook": "input", "policy": "drop"}}]}'
+    }
+    fw = sec.firewall()
+    assert (fw.enabled, fw.product) == (True, "ufw")
+    assert fw.profiles[1] == FirewallProfile(name="nftables", enabled=True, default_inbound="block")
 
 
 def test_firewall_nothing_known_unprivileged(
@@ -290,6 +321,48 @@ def test_updates(machine: HOST, case: str, expected: Updates) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param('APT::Periodic::Unattended-Upgrade "1";', "1", id="flat"),
+        pytest.param('APT { Periodic { Unattended-Upgrade "1"; }; };', "1", id="scoped"),
+        pytest.param(
+            'APT::Periodic { Update-Package-Lists "1"; Unattended-Upgrade "7"; };',
+            "7",
+            id="partly scoped",
+        ),
+        pytest.param('// APT::Periodic::Unattended-Upgrade "1";', None, id="// comment"),
+        pytest.param('# APT::Periodic::Unattended-Upgrade "1";', None, id="# comment"),
+        pytest.param(
+            '/* APT::Periodic::Unattended-Upgrade "1";\n */ APT::Periodic::Verbose "2";',
+            None,
+            id="block comment",
+        ),
+        pytest.param(
+            'APT::Periodic::Unattended-Upgrade "1"; // "0" later in a comment', "1", id="trailing"
+        ),
+        pytest.param('apt::periodic::unattended-upgrade "1";', "1", id="case-insensitive"),
+        pytest.param(
+            'Dir "/usr//lib"; APT::Periodic::Unattended-Upgrade "1";', "1", id="// quoted"
+        ),
+        pytest.param('}}; APT { Periodic { Unattended-Upgrade "1"', None, id="garbage braces"),
+    ],
+)
+def test_apt_conf_values(text: str, expected: str | None) -> None:
+    assert _sec_packages.apt_conf_values(text).get("apt::periodic::unattended-upgrade") == expected
+
+
+def test_dpkg_states_that_count_as_installed() -> None:
+    text = "".join(
+        f"Package: p{i}\nStatus: install ok {state}\nVersion: 1.0-1\n\n"
+        for i, state in enumerate(
+            ["installed", "triggers-pending", "triggers-awaiting", "half-installed",
+             "config-files", "unpacked", "not-installed"]
+        )
+    )  # fmt: skip
+    assert [s["Package"] for s in _sw_packages.dpkg_installed(text)] == ["p0", "p1", "p2"]
+
+
+@pytest.mark.parametrize(
     ("a", "b", "sign"),
     [
         pytest.param("1.0-1", "1.0-1", 0, id="equal"),
@@ -333,11 +406,13 @@ def test_accounts_hardened_desktop(machine: HOST) -> None:
     machine("hardened-desktop")
     assert sec.accounts() == Accounts(
         users=[
-            LocalAccount(name="quantri", enabled=True, admin=True),
-            LocalAccount(name="an", enabled=True, admin=True),
-            LocalAccount(name="binh", enabled=False),  # account expired
-            LocalAccount(name="cuong", enabled=False),  # password locked
-            LocalAccount(name="guest", enabled=False),
+            LocalAccount(name="quantri", enabled=True, password_locked=False, admin=True),
+            LocalAccount(name="an", enabled=True, password_locked=False, admin=True),
+            # shadow(5) field 8: account expired.
+            LocalAccount(name="binh", enabled=False, password_locked=False),
+            # "!" password: password logon blocked, SSH keys still work: the account is enabled.
+            LocalAccount(name="cuong", enabled=True, password_locked=True),
+            LocalAccount(name="guest", enabled=True, password_locked=True),
         ],
         admins=["an", "quantri", "root"],
         guest_enabled=False,
@@ -473,11 +548,49 @@ def test_usb_storage_blocked_with_history(machine: HOST) -> None:
     )
 
 
+def _with_unknown(fact: Callable[[], Any]) -> tuple[Any, dict[str, str]]:
+    """Run a fact as the collector does, returning it and the reasons it noted."""
+    unknown: dict[str, str] = {}
+    with collecting_fact(unknown, "fact"):
+        return fact(), unknown
+
+
 def test_usb_storage_usbguard(machine: HOST, monkeypatch: pytest.MonkeyPatch) -> None:
     machine("hardened-desktop")
     install_fake_psutil(monkeypatch, FakePsutil(processes={1: "systemd", 88: "usbguard-daemon"}))
     usb = sec.usb_storage()
     assert (usb.policy, usb.mechanism, len(usb.history)) == ("allow_list", "usbguard", 2)
+    # Debian ships the daemon's configuration 0600 root: the policy is then unknown.
+    _deny(monkeypatch, "/etc/usbguard/usbguard-daemon.conf")
+    usb, unknown = _with_unknown(sec.usb_storage)
+    assert (usb.policy, usb.mechanism, len(usb.history)) == (None, "usbguard", 2)
+    assert "usbguard-daemon.conf is unreadable (run as root)" in unknown["fact.policy"]
+
+
+def test_usb_storage_usbguard_implicit_allow_is_no_allow_list(machine: HOST) -> None:
+    machine("usbguard-allow")
+    assert sec.usb_storage() == UsbStorage(policy="allowed", history=[], history_source=None)
+
+
+def test_usb_storage_builtin_module_ignores_blacklist(machine: HOST) -> None:
+    machine("usb-builtin")
+    assert sec.usb_storage() == UsbStorage(
+        policy="allowed",
+        mechanism="modprobe blacklist (/etc/modprobe.d/chan-usb.conf) but usb_storage is built "
+        "into the kernel",
+    )
+
+
+@pytest.mark.parametrize("case", ["usb-builtin", "hardened-desktop"])
+def test_usb_storage_unknown_without_sysfs(
+    machine: HOST, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    machine(case)
+    _deny(monkeypatch, "/sys/module")
+    usb, unknown = _with_unknown(sec.usb_storage)
+    assert usb.policy is None
+    assert usb.mechanism is not None and usb.mechanism.startswith("modprobe")
+    assert "/sys/module is unreadable" in unknown["fact.policy"]
 
 
 def test_usb_storage_open_server_without_logs(machine: HOST) -> None:
@@ -594,6 +707,40 @@ def test_ssh_server(machine: HOST) -> None:
         permit_root_login="no",
         password_authentication=False,
     )
+
+
+def test_ssh_server_socket_activated(machine: HOST) -> None:
+    machine("ssh-socket")
+    server, unknown = _with_unknown(sec.ssh_server)
+    assert server == SshServer(
+        installed=True,
+        running=True,  # systemd listens for sshd
+        ports=[2202],  # the administrator's drop-in resets the generator's ListenStream
+        permit_root_login="prohibit-password",
+        password_authentication=False,
+    )
+    assert unknown == {}
+
+
+def test_ssh_server_unreadable_config_keeps_what_is_known(
+    machine: HOST, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine("hardened-desktop")
+    _deny(monkeypatch, "/etc/ssh/sshd_config")
+    server, unknown = _with_unknown(sec.ssh_server)
+    assert server == SshServer(installed=True, running=True, ports=None)
+    assert set(unknown) == {"fact.ports", "fact.permit_root_login", "fact.password_authentication"}
+    assert "permission denied reading /etc/ssh/sshd_config" in unknown["fact.ports"]
+
+
+def test_ssh_server_running_unknown_without_processes(
+    machine: HOST, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine("unprivileged")
+    monkeypatch.setattr(_sec_common, "running", lambda *_names: None)
+    server, unknown = _with_unknown(sec.ssh_server)
+    assert (server.installed, server.running, server.ports) == (True, None, [22])
+    assert unknown == {"fact.running": "cannot list processes to find sshd"}
 
 
 def test_ssh_server_defaults_and_absent(machine: HOST) -> None:

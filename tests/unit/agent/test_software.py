@@ -19,12 +19,14 @@ import pytest
 from agent import platform
 from agent.collectors.software import SoftwareCollector
 from agent.config import AgentConfig
-from agent.errors import FactUnavailable
+from agent.errors import FactUnavailable, collecting_fact
 from agent.platform._linux import _sw_packages
 from agent.platform._linux import software as lin
+from agent.platform._windows import _registry, _sec_common, _winshared
 from agent.platform._windows import software as win
 from agent.report.software import AutostartEntry, Package, Service, Software
 from tests.support.replay import FIXTURES, ReplayRunner
+from tests.support.windows import RegistryReplay
 
 Host = Callable[[str], Any]
 
@@ -346,6 +348,48 @@ def test_windows_vietnamese_text(windows_host: Host) -> None:
     assert (im.name, im.installed, im.running) == ("UniKey", True, True)
     assert im.detail == "UniKey (autostart UniKeyNT.exe)"  # portable: no uninstall entry
     assert vn.vietnamese_keyboard is True
+
+
+ENTRA_SID = "S-1-12-1-2948417283-1162460372-3917616540-3525129467"
+
+
+@pytest.mark.parametrize(
+    ("sid", "person"),
+    [
+        pytest.param(SID, True, id="local account"),
+        pytest.param(ENTRA_SID, True, id="Entra ID account"),
+        pytest.param("S-1-5-18", False, id="LocalSystem"),
+        pytest.param(".DEFAULT", False, id=".DEFAULT"),
+        pytest.param(f"{SID}_Classes", False, id="classes hive"),
+        pytest.param(f"{ENTRA_SID}_Classes", False, id="Entra ID classes hive"),
+    ],
+)
+def test_user_sid_pattern(sid: str, person: bool) -> None:
+    assert _winshared.is_user_sid(sid) is person
+
+
+def test_windows_user_hives_agree_between_areas(windows_host: Host) -> None:
+    windows_host(WIN11)
+    backend = _registry.backend
+    assert isinstance(backend, RegistryReplay)
+    hku = backend.keys["hku"]
+    hku["subkeys"] = [*hku["subkeys"], ENTRA_SID, f"{ENTRA_SID}_Classes"]
+    assert win._user_sids() == [SID, ENTRA_SID]
+    # The security area reads the same hives (it used to skip Entra ID accounts).
+    assert _sec_common.user_hives() == [f"HKU\\{SID}", f"HKU\\{ENTRA_SID}"]
+
+
+def test_windows_vietnamese_keyboard_unknown_when_nobody_is_logged_on(windows_host: Host) -> None:
+    windows_host(WIN11)
+    backend = _registry.backend
+    assert isinstance(backend, RegistryReplay)
+    backend.keys["hku"] = {"subkeys": [".DEFAULT", "S-1-5-18", "S-1-5-19", "S-1-5-20"]}
+    unknown: dict[str, str] = {}
+    with collecting_fact(unknown, "vietnamese_text"):
+        vn = win.vietnamese_text()
+    assert vn.vietnamese_keyboard is None  # nothing was checked: not "no"
+    assert "no user is logged on" in unknown["vietnamese_text.vietnamese_keyboard"]
+    assert vn.times_new_roman is True  # machine fonts are still read
 
 
 @pytest.mark.parametrize(
