@@ -4,6 +4,8 @@ The controller validates against these same models. ``docs/report-schema.json`` 
 them (``govguard-agent schema``) and a test fails when the committed copy differs.
 """
 
+from __future__ import annotations
+
 from datetime import datetime
 from typing import Annotated, Literal
 

@@ -5,7 +5,14 @@ in ``docs/report-schema.json`` is generated from these models and a contract tes
 field without one. ``None`` always means *not determined*; the reason sits in the section's
 ``unknown`` map under the field's name. Defaults are omitted on the wire because commune links
 are slow.
+
+Every report module starts with ``from __future__ import annotations``: the agent only encodes
+reports, which needs no type information, so the ~90 ``Annotated[...]`` expressions are then
+never evaluated on a PC (about 20 ms of CPU per run). Decoding and the schema export resolve
+them on first use.
 """
+
+from __future__ import annotations
 
 from typing import Annotated
 

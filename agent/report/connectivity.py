@@ -6,6 +6,8 @@ role (CQĐT-03/04). A derived fact is ``None`` when nothing was configured to de
 ``unknown`` under ``internet``, ``lan`` or ``roles.<role>``): never a guess.
 """
 
+from __future__ import annotations
+
 from datetime import datetime
 from typing import Annotated, Literal
 

@@ -5,6 +5,8 @@ indicator 29), so the SMBIOS facts (vendor, model, serials, BIOS date, chassis t
 much as the parts list. ``None`` means not determined; the reason is in ``unknown``.
 """
 
+from __future__ import annotations
+
 from datetime import date
 from typing import Annotated, Literal
 

@@ -1,5 +1,7 @@
 """Who the computer is: the keys the controller joins reports, switches and assets on."""
 
+from __future__ import annotations
+
 from typing import Annotated
 
 from agent.report._base import Meta, Section

@@ -5,6 +5,8 @@ are evaluated on for classified PCs. ``None`` means not determined (reason in ``
 empty list means "looked, found none".
 """
 
+from __future__ import annotations
+
 from datetime import datetime
 from typing import Annotated, Literal
 

@@ -5,6 +5,8 @@ against the shipped end-of-life table ``agent/data/os_eol.yaml`` and names the r
 so an auditor can check the date and its source.
 """
 
+from __future__ import annotations
+
 from datetime import date, datetime
 from typing import Annotated, Literal
 

@@ -5,6 +5,8 @@ whether it is a real local/USB or network printer or a virtual one (Print to PDF
 and the signing middleware's local ports feed CQĐT-05 and CQĐT-06.
 """
 
+from __future__ import annotations
+
 from datetime import datetime
 from typing import Annotated, Literal
 

@@ -4,6 +4,8 @@ Every fact is ``None`` when it could not be determined (the reason is in ``unkno
 list means "looked, found none", which is different.
 """
 
+from __future__ import annotations
+
 from datetime import datetime
 from typing import Annotated, Literal
 

@@ -5,6 +5,8 @@ use (name, version, publisher, install date, a foreign architecture) and omit ev
 a Debian desktop's ~2,000 packages must fit in a few tens of kilobytes gzipped.
 """
 
+from __future__ import annotations
+
 from datetime import date
 from typing import Annotated, Literal
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import typing
 from typing import Any
 
 import pytest
@@ -20,8 +21,9 @@ def test_every_section_has_exactly_one_collector() -> None:
 
 @pytest.mark.parametrize("collector", COLLECTORS, ids=lambda c: c.name)
 def test_collector_declares_the_section_it_fills(collector: type[Collector[Any]]) -> None:
-    field = Report.__annotations__[collector.name]
-    assert collector.section in getattr(field, "__args__", (field,))[0].__args__, (
+    # get_type_hints resolves the postponed annotations and strips Annotated[...].
+    field = typing.get_type_hints(Report)[collector.name]
+    assert collector.section in typing.get_args(field), (
         f"{collector.__name__}.section is not the type of Report.{collector.name}"
     )
     assert collector.__doc__, f"{collector.__name__} has no docstring"
