@@ -247,6 +247,12 @@ def time_sync() -> TimeSync:
         synchronized = False
     if sync_type is None and status is None:
         raise FactUnavailable("W32Time has no configuration and no status event")
+    if synchronized is None:
+        note_unknown(
+            "synchronized",
+            "no W32Time status event (Time-Service Operational 260) from the last "
+            f"{_TIME_STATUS_MAX_AGE_SECONDS // 86400} days",
+        )
     return TimeSync(
         synchronized=synchronized, service="W32Time", server=server, offset_seconds=offset
     )

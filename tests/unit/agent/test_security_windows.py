@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from agent import catalog, platform
+from agent.collectors.base import Facts
 from agent.collectors.security import SecurityCollector
 from agent.config import AgentConfig
 from agent.errors import FactUnavailable, collecting_fact
@@ -526,7 +527,10 @@ def test_time_sync(
 def test_time_sync_stale_event_is_not_trusted(host: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     host(WELL)
     monkeypatch.setattr(_sec_common, "now", lambda: _utc(2026, 12, 20))
-    assert win.time_sync().synchronized is None
+    facts = Facts()
+    sync = facts.get("time_sync", win.time_sync)
+    assert sync is not None and sync.synchronized is None
+    assert "no W32Time status event" in facts.unknown["time_sync.synchronized"]
 
 
 def test_ssh_server(host: Any) -> None:
@@ -569,6 +573,7 @@ def test_collector_without_admin_records_reasons(
         "audit.enabled",
         "updates.pending",
         "updates.pending_security",
+        "time_sync.synchronized",
     }
     assert "online Windows Update search" in section.unknown["updates.pending"]
     assert "run as SYSTEM" in section.unknown["encryption"]
