@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence, Sized
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from agent.errors import FactUnavailable, collecting_fact
@@ -83,3 +83,28 @@ def run_collector(
     elapsed_ms = round((time.perf_counter() - start) * 1000, 1)
     run = CollectorRun(name=collector.name, duration_ms=elapsed_ms, ok=error is None)
     return section, run, error
+
+
+# --- summary formatting, shared by every collector's summary() ------------------------------
+
+#: How the summary shows a fact that could not be determined.
+UNKNOWN = "unknown"
+
+
+def flag(value: bool | None, yes: str = "yes", no: str = "NO") -> str:
+    """A yes/no fact for the summary; a bad answer in capitals so it stands out."""
+    if value is None:
+        return UNKNOWN
+    return yes if value else no
+
+
+def listing(items: Sequence[T] | None, text: Callable[[T], str], empty: str = "none") -> str:
+    """A list fact for the summary: unknown, the items joined, or what "looked, found none" is."""
+    if items is None:
+        return UNKNOWN
+    return ", ".join(text(item) for item in items) or empty
+
+
+def count(items: Sized | None) -> str:
+    """How many items a list fact holds, or unknown."""
+    return UNKNOWN if items is None else str(len(items))

@@ -12,7 +12,7 @@ from functools import partial
 from typing import Any
 
 from agent import platform, probes
-from agent.collectors.base import Collector, Facts
+from agent.collectors.base import UNKNOWN, Collector, Facts, flag
 from agent.report import Connectivity
 from agent.report.connectivity import (
     DnsResult,
@@ -175,17 +175,14 @@ class ConnectivityCollector(Collector[Connectivity]):
     def summary(self, section: Connectivity) -> list[tuple[str, str]]:
         """Internet, LAN and default route at a glance."""
 
-        def yn(value: bool | None) -> str:
-            return "unknown" if value is None else ("yes" if value else "NO")
-
         inet = section.internet
         lan = section.lan
-        inet_text = "unknown" if inet is None else (
-            f"{yn(inet.reachable)} ({inet.succeeded}/{inet.total} targets, "
-            f"DNS {yn(inet.dns_ok)})"
+        inet_text = UNKNOWN if inet is None else (
+            f"{flag(inet.reachable)} ({inet.succeeded}/{inet.total} targets, "
+            f"DNS {flag(inet.dns_ok)})"
         )  # fmt: skip
         return [
             ("Internet", inet_text),
-            ("LAN", "unknown" if lan is None else yn(lan.reachable)),
-            ("Default route", yn(section.default_route)),
+            ("LAN", UNKNOWN if lan is None else flag(lan.reachable)),
+            ("Default route", flag(section.default_route)),
         ]

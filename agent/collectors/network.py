@@ -1,7 +1,7 @@
 """Network collector: interfaces, default routes, DNS servers, radios and saved profiles."""
 
 from agent import platform
-from agent.collectors.base import Collector, Facts
+from agent.collectors.base import UNKNOWN, Collector, Facts, count
 from agent.report import Network
 
 
@@ -40,14 +40,14 @@ class NetworkCollector(Collector[Network]):
         )
         radios = section.radios
         if radios is None:
-            on = "unknown"
+            on = UNKNOWN
         elif not radios:
             on = "none"
         else:
             on = ", ".join(f"{r.kind} {r.name}" for r in radios if r.enabled is not False)
             on = on or "all disabled"
         profiles = section.profiles
-        saved = "unknown" if profiles is None else str(len(profiles))
+        saved = count(profiles)
         return [
             ("Interfaces up", up),
             ("Gateways", gw),

@@ -11,7 +11,7 @@ from typing import Literal
 import msgspec
 
 from agent import data, platform
-from agent.collectors.base import Collector, Facts
+from agent.collectors.base import Collector, Facts, listing
 from agent.config import AgentConfig
 from agent.report import Peripherals
 from agent.report.peripherals import Certificate
@@ -83,28 +83,14 @@ class PeripheralsCollector(Collector[Peripherals]):
 
     def summary(self, section: Peripherals) -> list[tuple[str, str]]:
         """Printers, tokens, signing certificates and middleware at a glance."""
-        pr = section.printers
-        printers = (
-            "unknown"
-            if pr is None
-            else ", ".join(f"{p.name} ({p.connection})" for p in pr) or "NONE"
+        printers = listing(section.printers, lambda p: f"{p.name} ({p.connection})", empty="NONE")
+        tokens_text = listing(section.smart_card_readers, lambda t: t.name)
+        certs_text = listing(
+            section.certificates,
+            lambda c: f"{c.issuer_marker or 'other CA'} ({c.days_to_expiry} days left)",
         )
-        tokens = section.smart_card_readers
-        tokens_text = "unknown" if tokens is None else ", ".join(t.name for t in tokens) or "none"
-        certs = section.certificates
-        certs_text = (
-            "unknown"
-            if certs is None
-            else ", ".join(
-                f"{c.issuer_marker or 'other CA'} ({c.days_to_expiry} days left)" for c in certs
-            )
-            or "none"
-        )
-        ports = section.signing_ports
-        ports_text = (
-            "unknown"
-            if ports is None
-            else ", ".join(f"{p.port} {'listening' if p.listening else 'closed'}" for p in ports)
+        ports_text = listing(
+            section.signing_ports, lambda p: f"{p.port} {'listening' if p.listening else 'closed'}"
         )
         return [
             ("Printers", printers),

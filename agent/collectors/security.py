@@ -1,7 +1,7 @@
 """Security collector: firewall, anti-malware, updates, encryption, accounts and policies."""
 
 from agent import catalog, platform
-from agent.collectors.base import Collector, Facts
+from agent.collectors.base import UNKNOWN, Collector, Facts, flag, listing
 from agent.config import AgentConfig
 from agent.report.security import Security
 
@@ -42,22 +42,17 @@ class SecurityCollector(Collector[Security]):
     def summary(self, section: Security) -> list[tuple[str, str]]:
         """Firewall, anti-malware, updates and remote tools at a glance."""
 
-        def yes_no(value: bool | None) -> str:
-            return "unknown" if value is None else ("on" if value else "OFF")
+        def on_off(value: bool | None) -> str:
+            return flag(value, yes="on", no="OFF")
 
-        av = section.antimalware
-        av_text = (
-            "unknown"
-            if av is None
-            else ", ".join(f"{a.name} ({yes_no(a.enabled)})" for a in av) or "NONE FOUND"
+        av_text = listing(
+            section.antimalware, lambda a: f"{a.name} ({on_off(a.enabled)})", empty="NONE FOUND"
         )
-        tools = section.remote_tools
-        tools_text = "unknown" if tools is None else ", ".join(t.name for t in tools) or "none"
         upd = section.updates
-        pending = "unknown" if upd is None or upd.pending is None else str(upd.pending)
+        pending = UNKNOWN if upd is None or upd.pending is None else str(upd.pending)
         return [
-            ("Firewall", yes_no(section.firewall.enabled if section.firewall else None)),
+            ("Firewall", on_off(section.firewall.enabled if section.firewall else None)),
             ("Anti-malware", av_text),
             ("Updates pending", pending),
-            ("Remote tools", tools_text),
+            ("Remote tools", listing(section.remote_tools, lambda t: t.name)),
         ]

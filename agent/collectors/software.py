@@ -1,7 +1,7 @@
 """Software collector: packages, services, autostart entries, Vietnamese text (CQĐT-07)."""
 
 from agent import platform
-from agent.collectors.base import Collector, Facts
+from agent.collectors.base import UNKNOWN, Collector, Facts, count
 from agent.report import Software
 
 
@@ -31,25 +31,22 @@ class SoftwareCollector(Collector[Software]):
     def summary(self, section: Software) -> list[tuple[str, str]]:
         """Package and service counts, Times New Roman and input methods at a glance."""
 
-        def count(items: list[object] | None) -> str:
-            return "unknown" if items is None else str(len(items))
-
         running = (
-            "unknown"
+            UNKNOWN
             if section.services is None or "services.running" in section.unknown
             else str(sum(1 for s in section.services if s.running))
         )
         vn = section.vietnamese_text
         if vn is None:
-            vn_text = "unknown"
+            vn_text = UNKNOWN
         else:
             ims = ", ".join(i.name for i in vn.input_methods) or "no input method"
             legacy = f", legacy fonts: {', '.join(vn.legacy_fonts)}" if vn.legacy_fonts else ""
             tnr = "Times New Roman" if vn.times_new_roman else "NO Times New Roman"
             vn_text = f"{tnr}, {ims}{legacy}"
         return [
-            ("Packages", count(section.packages)),  # type: ignore[arg-type]
-            ("Services running", f"{running} of {count(section.services)}"),  # type: ignore[arg-type]
-            ("Autostart entries", count(section.autostart)),  # type: ignore[arg-type]
+            ("Packages", count(section.packages)),
+            ("Services running", f"{running} of {count(section.services)}"),
+            ("Autostart entries", count(section.autostart)),
             ("Vietnamese text", vn_text),
         ]

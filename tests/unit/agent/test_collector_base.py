@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from agent.collectors.base import Collector, Facts, run_collector
+import pytest
+
+from agent.collectors.base import Collector, Facts, count, flag, listing, run_collector
 from agent.config import AgentConfig
 from agent.errors import FactUnavailable, note_unknown
 from agent.report.security import Security, Updates
@@ -78,3 +80,20 @@ def test_a_working_collector_reports_its_section() -> None:
     assert error is None and run.ok is True
     assert isinstance(section, Security)
     assert section.unknown == {"updates.pending": "only an online search knows it"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(flag(None), "unknown", id="flag unknown"),
+        pytest.param(flag(True), "yes", id="flag yes"),
+        pytest.param(flag(False, no="OFF"), "OFF", id="flag bad answer stands out"),
+        pytest.param(listing(None, str), "unknown", id="list unknown"),
+        pytest.param(listing([], str, empty="NONE FOUND"), "NONE FOUND", id="looked, found none"),
+        pytest.param(listing(["Bkav", "Defender"], str), "Bkav, Defender", id="items"),
+        pytest.param(count(None), "unknown", id="count unknown"),
+        pytest.param(count([1, 2, 3]), "3", id="count"),
+    ],
+)
+def test_summary_formatting(text: str, expected: str) -> None:
+    assert text == expected
