@@ -170,6 +170,8 @@ class Tool:
     report: Path | None = None
     available: bool = True
     note: str = ""
+    #: A peer product we compare with (the ratios), not one of our own reference rows.
+    peer: bool = False
     samples: list[Sample] = field(default_factory=list)
     stderr_tail: str = ""
 
@@ -340,6 +342,12 @@ def build_tools(work: Path, config: Path, agent: Path = AGENT) -> list[Tool]:
             [str(agent), "once", "--config", str(config), "--out", str(work / "report.json")],
             report=work / "report.json",
         ),
+        # The same binary doing (almost) nothing but start: what interpreter start-up and imports
+        # cost, which every full run pays before it reads a single fact.
+        Tool(
+            "govguard start-up only",
+            [str(agent), "once", "--config", str(config), "--section", "identity"],
+        ),
         Tool("psutil baseline", [sys.executable, "-c", PSUTIL_BASELINE]),
         # --local writes the inventory to a file and never contacts a server; --tasks=inventory
         # skips the other tasks; --no-httpd keeps its embedded web server from listening
@@ -355,6 +363,7 @@ def build_tools(work: Path, config: Path, agent: Path = AGENT) -> list[Tool]:
                 "--logger=stderr",
             ],
             out_dir=fusion_dir,
+            peer=True,
         ),
         # --local=DIR: "do not contact server" (ocsinventory-agent(1)); its Download and
         # SnmpScan modules disable themselves in local mode (Ocsinventory/Agent/Modules/*.pm).
@@ -363,6 +372,7 @@ def build_tools(work: Path, config: Path, agent: Path = AGENT) -> list[Tool]:
             "ocsinventory-agent",
             ["ocsinventory-agent", f"--local={ocs_dir}", f"--basevardir={work / 'ocs-var'}"],
             out_dir=ocs_dir,
+            peer=True,
         ),
     ]
     for tool in tools:
@@ -469,7 +479,7 @@ def summarise(
     from agent.report import SECTION_NAMES
 
     ours = tools[0]
-    peers = [t for t in tools[2:] if t.ok_samples()]
+    peers = [t for t in tools if t.peer and t.ok_samples()]
     cpu, rss = ours.median("cpu_s"), ours.median("maxrss_mib")
     return {
         "machine": {
