@@ -113,6 +113,15 @@ class Locale(Record, kw_only=True):
     os_language: Annotated[
         str | None, Meta(description="Language the OS was installed in (Windows OSLanguage).")
     ] = None
+    user_locales: Annotated[
+        dict[str, str] | None,
+        Meta(
+            description=(
+                "Windows: regional format (LocaleName) of each loaded user profile, keyed by SID;"
+                " None where not looked at."
+            )
+        ),
+    ] = None
 
 
 class OperatingSystem(Section, kw_only=True):

@@ -77,41 +77,60 @@ def parse_memory_device(raw: bytes) -> MemoryModule | None:
     """Decode one SMBIOS type-17 Memory Device record (DSP0134 section 7.18).
 
     Returns None for an empty slot (size 0). Fields the record's version does not carry stay None.
+    A short, truncated or otherwise malformed record raises :class:`FactUnavailable` (never
+    ``struct.error``/``IndexError``): the caller skips it and keeps the other modules.
     """
-    if len(raw) < 0x15 or raw[0] != 17:
+    # Header: type, length, handle (DSP0134 6.1.2); type 17 is at least 15h bytes (SMBIOS 2.1).
+    if len(raw) < 4:
+        raise FactUnavailable(f"SMBIOS record of {len(raw)} bytes is too short for a header")
+    if raw[0] != 17:
         raise FactUnavailable("not an SMBIOS type 17 (memory device) record")
     length = raw[1]
+    if length < 0x15:
+        raise FactUnavailable(f"SMBIOS type 17 record declares length {length}, below 21 bytes")
+    if len(raw) < length:
+        # The formatted area is cut short, so the string set that follows it is lost too.
+        raise FactUnavailable(f"SMBIOS type 17 record is truncated ({len(raw)} of {length} bytes)")
+    # Every read is bounded by the formatted area actually present, not the declared length.
+    limit = min(length, len(raw))
     strings = _smbios_strings(raw, length)
 
+    def byte(offset: int) -> int | None:
+        return raw[offset] if offset < limit else None
+
     def string(offset: int) -> str | None:
-        if offset >= length:
-            return None
-        index = raw[offset]
-        return clean(strings[index - 1]) if 0 < index <= len(strings) else None
+        index = byte(offset)
+        return clean(strings[index - 1]) if index and index <= len(strings) else None
 
     def word(offset: int) -> int | None:
-        return struct.unpack_from("<H", raw, offset)[0] if offset + 2 <= length else None
+        return int.from_bytes(raw[offset : offset + 2], "little") if offset + 2 <= limit else None
+
+    def dword(offset: int) -> int | None:
+        return int.from_bytes(raw[offset : offset + 4], "little") if offset + 4 <= limit else None
 
     size = word(0x0C)
     if size == 0:
         return None
-    size_bytes: int | None
+    size_bytes: int | None = None
     if size is None or size == 0xFFFF:
         size_bytes = None
-    elif size == 0x7FFF and length >= 0x20:
-        # Extended Size (offset 1Ch, MB in bits 0-30) for modules of 32 GB and more.
-        size_bytes = (struct.unpack_from("<I", raw, 0x1C)[0] & 0x7FFFFFFF) * 1024 * 1024
+    elif size == 0x7FFF:
+        # Extended Size (offset 1Ch, MB in bits 0-30) for modules of 32 GB and more; a record
+        # too old to carry it cannot say the size.
+        extended = dword(0x1C)
+        size_bytes = (extended & 0x7FFFFFFF) * 1024 * 1024 if extended is not None else None
     elif size & 0x8000:
         size_bytes = (size & 0x7FFF) * 1024  # granularity bit set: kilobytes
     else:
         size_bytes = size * 1024 * 1024
     speed = word(0x15)
-    if speed == 0xFFFF and length >= 0x58:
-        speed = struct.unpack_from("<I", raw, 0x54)[0]  # Extended Speed (SMBIOS 3.3)
+    if speed == 0xFFFF:
+        speed = dword(0x54)  # Extended Speed (SMBIOS 3.3); None on older records
+    memory_type = byte(0x12)
     return MemoryModule(
         slot=string(0x10),
         size_bytes=size_bytes,
-        type=MEMORY_TYPES.get(raw[0x12]),
+        type=MEMORY_TYPES.get(memory_type) if memory_type is not None else None,
         speed_mts=speed or None,
         manufacturer=string(0x17),
         serial=string(0x18),

@@ -150,21 +150,44 @@ def memory() -> Memory:
     """Memory usable by the OS (/proc/meminfo MemTotal)."""
     for line in read_text("/proc/meminfo").splitlines():
         if line.startswith("MemTotal:"):
-            return Memory(total_bytes=int(line.split()[1]) * 1024)
+            # proc(5): "MemTotal:  16226840 kB"; a line without a number is not a size.
+            fields = line.split()
+            if len(fields) < 2 or not fields[1].isdigit():
+                raise FactUnavailable(f"/proc/meminfo has an unreadable MemTotal line {line!r}")
+            return Memory(total_bytes=int(fields[1]) * 1024)
     raise FactUnavailable("/proc/meminfo has no MemTotal line")
 
 
+def _entry_instance(entry: str) -> int:
+    # Entries are named <type>-<instance> (sysfs-firmware-dmi-entries); sort odd names last.
+    instance = entry.partition("-")[2]
+    return int(instance) if instance.isdigit() else 1 << 30
+
+
 def memory_modules() -> list[MemoryModule]:
-    """Populated slots from the raw SMBIOS type-17 records (root only)."""
+    """Populated slots from the raw SMBIOS type-17 records (root only).
+
+    A malformed record is skipped so the other modules survive; when records exist but none
+    could be parsed, the fact is unknown with the first record's reason.
+    """
     base = "/sys/firmware/dmi/entries"
-    entries = [e for e in list_dir(base) if e.startswith("17-")]
     if not list_dir(base):
         raise FactUnavailable(f"{base} does not exist (no SMBIOS tables)")
-    modules = []
-    for entry in sorted(entries, key=lambda e: int(e.split("-")[1])):
-        module = _hw_parsers.parse_memory_device(read_bytes(f"{base}/{entry}/raw"))
+    entries = [e for e in list_dir(base) if e.startswith("17-")]
+    modules, parsed, bad = [], 0, []
+    for entry in sorted(entries, key=_entry_instance):
+        raw = read_bytes(f"{base}/{entry}/raw")  # PermissionError -> "(run as root)"
+        try:
+            module = _hw_parsers.parse_memory_device(raw)
+        except FactUnavailable as exc:
+            log.info("skipping SMBIOS entry %s: %s", entry, exc.reason)
+            bad.append(f"{entry}: {exc.reason}")
+            continue
+        parsed += 1
         if module is not None:
             modules.append(module)
+    if bad and not parsed:
+        raise FactUnavailable(f"no SMBIOS type 17 record could be parsed ({bad[0]})")
     return modules
 
 

@@ -11,18 +11,58 @@ from agent.platform._common import host_path, read_optional, read_text
 from agent.report.os_info import InstallDate, Locale, LoggedInUser, OsSupport, OsVersion
 
 
+def _unquote(raw: str) -> str | None:
+    """One shell-style value as os-release(5) defines it; ``None`` when malformed.
+
+    Inside double quotes a backslash escapes only ``\\ " $ `` and backtick (sh(1), "Double
+    Quotes"), and is kept before anything else; inside single quotes everything is literal;
+    outside quotes a backslash escapes the next character. An unterminated quote makes the value
+    unreadable rather than a guess. shlex is not used: it does not unescape ``\\$`` or backtick.
+    """
+    out: list[str] = []
+    quote: str | None = None
+    i, n = 0, len(raw)
+    while i < n:
+        c = raw[i]
+        if quote == "'":
+            if c == "'":
+                quote = None
+            else:
+                out.append(c)
+        elif quote == '"':
+            if c == '"':
+                quote = None
+            elif c == "\\" and i + 1 < n and raw[i + 1] in '\\"$`':
+                i += 1
+                out.append(raw[i])
+            else:
+                out.append(c)
+        elif c in "\"'":
+            quote = c
+        elif c == "\\":
+            if i + 1 < n:
+                i += 1
+                out.append(raw[i])
+        else:
+            out.append(c)
+        i += 1
+    return None if quote else "".join(out)
+
+
 def _env_file(text: str) -> dict[str, str]:
-    """KEY=value lines with optional shell quoting (os-release(5), locale.conf(5))."""
+    """KEY=value lines with shell-style quoting (os-release(5), locale.conf(5)).
+
+    Malformed lines (no ``=``, an unterminated quote) are skipped, never an exception.
+    """
     out: dict[str, str] = {}
     for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
-        key, _, value = line.partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        out[key.strip()] = value.replace('\\"', '"').replace("\\\\", "\\")
+        key, _, raw = line.partition("=")
+        value = _unquote(raw.strip())
+        if value is not None and key.strip():
+            out[key.strip()] = value
     return out
 
 

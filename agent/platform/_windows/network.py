@@ -12,7 +12,7 @@ import struct
 from datetime import UTC, datetime
 from typing import Any
 
-from agent.errors import FactUnavailable
+from agent.errors import FactUnavailable, note_unknown
 from agent.platform._windows import _ps, _registry, _winshared
 from agent.report.network import Address, Interface, NetworkProfile, Radio, Route
 
@@ -63,9 +63,13 @@ Q wlan_profiles {
   $dir = Join-Path $env:ProgramData 'Microsoft\Wlansvc\Profiles\Interfaces'
   if (Test-Path -LiteralPath $dir) {
     Get-ChildItem -LiteralPath $dir -Filter *.xml -Recurse -ErrorAction Stop | ForEach-Object {
-      $x = [xml](Get-Content -LiteralPath $_.FullName -Raw -Encoding UTF8)
-      @{ name = $x.WLANProfile.name; ssid = $x.WLANProfile.SSIDConfig.SSID.name;
-         modified = $_.LastWriteTimeUtc.ToString('o') } }
+      # One corrupt or unreadable profile file is skipped with its reason; the others survive.
+      $f = $_
+      try {
+        $x = [xml](Get-Content -LiteralPath $f.FullName -Raw -Encoding UTF8)
+        @{ name = $x.WLANProfile.name; ssid = $x.WLANProfile.SSIDConfig.SSID.name;
+           modified = $f.LastWriteTimeUtc.ToString('o') }
+      } catch { @{ skipped = $f.Name; reason = $_.Exception.Message } } }
   } }
 $r
 """
@@ -289,7 +293,13 @@ def saved_profiles() -> list[NetworkProfile]:
             raise
         log.info("Wi-Fi profiles unavailable: %s", exc.reason)
         wlan = []
+    skipped = [f"{p.get('skipped')} ({p.get('reason')})" for p in wlan if "skipped" in p]
+    if skipped:
+        log.info("unreadable Wi-Fi profile files: %s", skipped)
+        note_unknown("wlan_profiles", f"unreadable Wi-Fi profile files: {'; '.join(skipped)}")
     for p in wlan:
+        if "skipped" in p:
+            continue
         # A profile may list several <SSID> elements: ConvertTo-Json then gives an array.
         ssids = [str(x) for x in _ps.as_list(p.get("ssid")) if x]
         name = str(p.get("name") or (ssids[0] if ssids else ""))

@@ -12,9 +12,9 @@ import locale as _locale
 from datetime import UTC, date, datetime
 from typing import Any
 
-from agent.errors import FactUnavailable
+from agent.errors import FactUnavailable, note_unknown
 from agent.platform import _inventory
-from agent.platform._windows import _ps, _registry
+from agent.platform._windows import _ps, _registry, _winshared
 from agent.report.os_info import InstallDate, Locale, LoggedInUser, OsSupport, OsVersion
 
 _SCRIPT = r"""
@@ -26,7 +26,11 @@ try {
              OSLanguage = $o.OSLanguage; MUILanguages = @($o.MUILanguages) }
 } catch { $r.os = @{ error = $_.Exception.Message } }
 try { $r.timezone = (Get-TimeZone).Id } catch { $r.timezone = @{ error = $_.Exception.Message } }
-try { $r.culture = (Get-Culture).Name } catch { $r.culture = @{ error = $_.Exception.Message } }
+# Get-WinSystemLocale, not Get-Culture: the agent runs as SYSTEM, whose culture is the .DEFAULT
+# profile's (usually en-US), not the PC's. Windows 8 and later (International module).
+# https://learn.microsoft.com/en-us/powershell/module/international/get-winsystemlocale
+try { $r.system_locale = (Get-WinSystemLocale).Name } catch {
+  $r.system_locale = @{ error = $_.Exception.Message } }
 $r
 """
 
@@ -139,21 +143,49 @@ def _lcid_name(lcid: Any) -> str | None:
     return name.replace("_", "-") if name else None
 
 
+def _user_locales() -> dict[str, str]:
+    # HKU holds only the hives of profiles loaded now (signed-in users, services); each user's
+    # regional format is Control Panel\International\LocaleName (REG_SZ, e.g. "vi-VN").
+    # https://learn.microsoft.com/en-us/windows/win32/intl/locale-names
+    out: dict[str, str] = {}
+    for sid in _registry.subkeys("HKU"):
+        if not _winshared.is_user_sid(sid):
+            continue  # service accounts, .DEFAULT and the *_Classes hives are not people
+        try:
+            name = _registry.value(rf"HKU\{sid}\Control Panel\International", "LocaleName")
+        except FactUnavailable:
+            continue  # one denied hive does not hide the others
+        if isinstance(name, str) and name:
+            out[sid] = name
+    return out
+
+
 def locale() -> Locale:
-    """Culture (Get-Culture), install language (OSLanguage) and display languages."""
-    culture = None
-    with contextlib.suppress(FactUnavailable):
-        culture = _ps.section("os", _SCRIPT, "culture") or None
+    """System locale (Get-WinSystemLocale), install and display languages, users' formats."""
+    system: str | None = None
+    reason = "Get-WinSystemLocale returned no Name"
+    try:
+        system = str(_ps.section("os", _SCRIPT, "system_locale") or "") or None
+    except FactUnavailable as exc:
+        reason = exc.reason
     try:
         cim = _os()
     except FactUnavailable:
-        if culture is None:
+        if system is None:
             raise
         cim = {}
+    if system is None:
+        note_unknown("locale", reason)
+    user_locales: dict[str, str] | None = None
+    try:
+        user_locales = _user_locales()
+    except FactUnavailable as exc:
+        note_unknown("user_locales", exc.reason)
     return Locale(
-        locale=culture,
+        locale=system,
         ui_languages=[str(x) for x in _ps.as_list(cim.get("MUILanguages")) if x],
         os_language=_lcid_name(cim.get("OSLanguage")),
+        user_locales=user_locales,
     )
 
 

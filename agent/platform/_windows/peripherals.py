@@ -47,9 +47,15 @@ catch { $r.certificates = @{error = $_.Exception.Message} }
 # Whose Cert:\CurrentUser is read: as SYSTEM (S-1-5-18) it is not any person's store.
 try { $r.account_sid = [Security.Principal.WindowsIdentity]::GetCurrent().User.Value }
 catch { $r.account_sid = @{error = $_.Exception.Message} }
-try { $r.listeners = @(Get-NetTCPConnection -State Listen |
-  Where-Object LocalAddress -in '127.0.0.1', '0.0.0.0', '::', '::1' |
-  Select-Object LocalAddress, LocalPort) }
+# Nothing listening is reported as an ObjectNotFound error ("No MSFT_NetTCPConnection objects
+# found"): that is a valid empty answer, so errors are collected instead of thrown and only the
+# other categories (access denied, CIM broken) are raised again.
+try {
+  $l = @(Get-NetTCPConnection -State Listen -ErrorAction SilentlyContinue -ErrorVariable lerr)
+  $bad = @($lerr | Where-Object { $_.CategoryInfo.Category -ne 'ObjectNotFound' })
+  if ($bad.Count -gt 0) { throw $bad[0].Exception }
+  $r.listeners = @($l | Where-Object LocalAddress -in '127.0.0.1', '0.0.0.0', '::', '::1' |
+    Select-Object LocalAddress, LocalPort) }
 catch { $r.listeners = @{error = $_.Exception.Message} }
 $r
 """

@@ -47,13 +47,23 @@ catch { $r.services = @{error = $_.Exception.Message} }
 try { $r.startup_commands = @(Get-CimInstance Win32_StartupCommand |
   Select-Object Name, Command, Location, User) }
 catch { $r.startup_commands = @{error = $_.Exception.Message} }
+# Profiles are wherever ProfileList says (another drive, a renamed C:\Users), people's SIDs
+# only (local/domain S-1-5-21-*, Entra ID S-1-12-1-*); GetValue expands REG_EXPAND_SZ.
+# https://learn.microsoft.com/en-us/windows/win32/shell/knownfolderid (FOLDERID_Startup)
+# One unreadable user folder is skipped with its reason; the other folders survive.
 try {
+  $pl = 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList'
   $dirs = @("$env:ProgramData\Microsoft\Windows\Start Menu\Programs\StartUp") +
-    @(Get-ChildItem 'C:\Users' -Directory -ErrorAction SilentlyContinue | ForEach-Object {
-      Join-Path $_.FullName 'AppData\Roaming\Microsoft\Windows\Start Menu\Programs\Startup' })
-  $r.startup_folders = @($dirs | Where-Object { Test-Path -LiteralPath $_ } | ForEach-Object {
-    Get-ChildItem -LiteralPath $_ -File -Force | Where-Object Name -ne 'desktop.ini' |
-      Select-Object Name, DirectoryName })
+    @(Get-ChildItem -LiteralPath $pl | Where-Object PSChildName -match '^S-1-(5-21|12-1)-' |
+      ForEach-Object { $_.GetValue('ProfileImagePath') } | Where-Object { $_ } |
+      ForEach-Object {
+        Join-Path $_ 'AppData\Roaming\Microsoft\Windows\Start Menu\Programs\Startup' })
+  $r.startup_folders = @(foreach ($d in $dirs) {
+    try {
+      if (Test-Path -LiteralPath $d) {
+        Get-ChildItem -LiteralPath $d -File -Force | Where-Object Name -ne 'desktop.ini' |
+          Select-Object Name, DirectoryName }
+    } catch { @{ skipped = $d; reason = $_.Exception.Message } } })
 } catch { $r.startup_folders = @{error = $_.Exception.Message} }
 try { $r.processes = @(Get-Process | ForEach-Object ProcessName | Sort-Object -Unique) }
 catch { $r.processes = @{error = $_.Exception.Message} }
@@ -204,7 +214,14 @@ def autostart() -> list[AutostartEntry]:
     entries = _run_keys()
     failures: list[str] = []
     try:
-        for f in _batch("startup_folders"):
+        folders = _batch("startup_folders")
+        skipped = [f"{f.get('skipped')} ({f.get('reason')})" for f in folders if "skipped" in f]
+        if skipped:
+            log.info("unreadable Startup folders: %s", skipped)
+            note_unknown("startup_folders", f"unreadable Startup folders: {'; '.join(skipped)}")
+        for f in folders:
+            if "skipped" in f:
+                continue
             entries.append(
                 AutostartEntry(
                     name=str(f.get("Name")), kind="startup_folder", location=f.get("DirectoryName")

@@ -6,6 +6,7 @@ Windows cases are hand-made (see each fixture's README.md). psutil is replaced b
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -18,6 +19,7 @@ import pytest
 from agent.collectors.hardware import HardwareCollector, hardware_age
 from agent.config import AgentConfig
 from agent.errors import FactUnavailable
+from agent.platform import _common
 from agent.platform._linux import _hw_parsers
 from agent.platform._linux import hardware as linux_hw
 from agent.platform._windows import hardware as win_hw
@@ -265,7 +267,10 @@ def test_garbage_inputs_become_unknown(
     assert hw.unknown["bios.release_date"] == "unreadable bios_date 'not a date'"
     assert hw.unknown["form_factor"] == "the firmware reports chassis type 2 (other/unknown)"
     assert hw.unknown["monitors"] == "EDID of card0-HDMI-A-1 fails its checksum"
-    assert hw.unknown["memory_modules"] == "not an SMBIOS type 17 (memory device) record"
+    assert hw.unknown["memory_modules"] == (
+        "no SMBIOS type 17 record could be parsed (17-0: SMBIOS record of 3 bytes is too short"
+        " for a header)"
+    )
     assert hw.unknown["memory"] == "/proc/meminfo has no MemTotal line"
     assert hw.unknown["cpu"] == "/proc/cpuinfo does not exist"
     assert hw.unknown["age"] == "no BIOS release date to date the hardware from"
@@ -302,6 +307,127 @@ def test_smbios_memory_device_sizes(raw: bytes, size: int | None, speed: int) ->
     assert module is not None
     assert (module.size_bytes, module.speed_mts, module.type) == (size, speed, "DDR5")
     assert (module.slot, module.manufacturer) == ("DIMM_A1", "Kingston")
+
+
+def test_broken_smbios_records_are_skipped_not_the_section(
+    linux_host: Callable[[str], Any],
+    monkeypatch: pytest.MonkeyPatch,
+    fake_psutil: Callable[..., None],
+) -> None:
+    """A truncated type-17 record used to raise struct.error and drop the whole section."""
+    fake_psutil(8, 16, [], FakeUsage(0, 0, 0, 0.0))
+    hw = _linux_section(linux_host, monkeypatch, "smbios-broken")
+
+    assert hw.memory_modules is not None
+    assert [(m.slot, m.size_bytes, m.serial) for m in hw.memory_modules] == [
+        ("DIMM1", 8 * 2**30, "2A1B3C4D"),
+        ("DIMM2", 8 * 2**30, "2A1B3C5E"),  # entry 17-10 sorts after 17-2
+    ]
+    assert "memory_modules" not in hw.unknown
+    assert hw.unknown["memory"] == "/proc/meminfo has an unreadable MemTotal line 'MemTotal:'"
+    assert hw.system is not None and hw.system.model == "OptiPlex 7080"
+
+
+def test_memory_modules_all_broken_is_unknown(
+    linux_host: Callable[[str], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    linux_host("hardware/smbios-broken")
+    real = _common.list_dir
+    # Hide the good records: only the two malformed ones remain.
+    monkeypatch.setattr(
+        "agent.platform._linux.hardware.list_dir",
+        lambda path: [e for e in real(path) if e not in ("17-0", "17-10")],
+    )
+    with pytest.raises(FactUnavailable) as exc:
+        linux_hw.memory_modules()
+    assert exc.value.reason == (
+        "no SMBIOS type 17 record could be parsed"
+        " (17-1: SMBIOS type 17 record is truncated (21 of 40 bytes))"
+    )
+
+
+_GOOD17 = (
+    FIXTURES / "linux/hardware/dell-optiplex-7080/root/sys/firmware/dmi/entries/17-0/raw"
+).read_bytes()
+
+
+def _with_length(raw: bytes, length: int) -> bytes:
+    return raw[:1] + bytes([length]) + raw[2:]
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        pytest.param(b"", "SMBIOS record of 0 bytes is too short for a header", id="empty"),
+        pytest.param(b"\x11\x28\x00", "SMBIOS record of 3 bytes is too short", id="3 bytes"),
+        pytest.param(b"\x10\x17\x00\x00" + bytes(30), "not an SMBIOS type 17", id="type 16"),
+        pytest.param(_GOOD17[:21], r"truncated \(21 of 40 bytes\)", id="21 bytes claiming 0x28"),
+        pytest.param(
+            _with_length(_GOOD17, 0x12), "declares length 18, below 21", id="length below 0x13"
+        ),
+        pytest.param(_with_length(_GOOD17, 0xFF), r"truncated \(105 of 255", id="length 0xFF"),
+    ],
+)
+def test_smbios_malformed_record_reason(raw: bytes, reason: str) -> None:
+    with pytest.raises(FactUnavailable, match=reason):
+        _hw_parsers.parse_memory_device(raw)
+
+
+def test_smbios_every_truncation_is_fact_unavailable() -> None:
+    """No prefix of a real record, at any declared length, raises anything else."""
+    for length in (0x15, 0x1B, 0x22, 0x28, 0x54, 0x5C, 0xFF):
+        record = _with_length(_GOOD17, length)
+        for cut in range(len(record) + 1):
+            with contextlib.suppress(FactUnavailable):
+                _hw_parsers.parse_memory_device(record[:cut])
+
+
+@pytest.mark.parametrize(
+    ("raw", "size", "speed", "part"),
+    [
+        # SMBIOS 2.1 record (15h bytes): no speed, no manufacturer/serial/part strings.
+        pytest.param(
+            _with_length(_GOOD17[:0x15], 0x15) + b"DIMM1\x00\x00",
+            8 * 2**30,
+            None,
+            None,
+            id="2.1 record 0x15",
+        ),
+        # 0x7FFF asks for Extended Size, which a 1Bh record does not carry: unknown, not 32 GB.
+        pytest.param(
+            _with_length(_GOOD17[:0x0C] + b"\xff\x7f" + _GOOD17[0x0E:0x1B], 0x1B) + b"\x00\x00",
+            None,
+            2933,
+            None,
+            id="extended size missing",
+        ),
+        # Speed 0xFFFF asks for Extended Speed (54h), absent in a 28h record: unknown.
+        pytest.param(
+            _GOOD17[:0x15] + b"\xff\xff" + _GOOD17[0x17:],
+            8 * 2**30,
+            None,
+            "HMA81GU6DJR8N-WM",
+            id="extended speed missing",
+        ),
+    ],
+)
+def test_smbios_fields_beyond_the_record_are_none(
+    raw: bytes, size: int | None, speed: int | None, part: str | None
+) -> None:
+    module = _hw_parsers.parse_memory_device(raw)
+    assert module is not None
+    assert (module.size_bytes, module.speed_mts, module.part_number) == (size, speed, part)
+
+
+_GOOD_EDID = (FIXTURES / "linux/hardware/dell-optiplex-7080/root/sys/class/drm").glob("*/edid")
+
+
+def test_edid_every_truncation_is_fact_unavailable() -> None:
+    raw = next(p for p in _GOOD_EDID if p.stat().st_size >= 128).read_bytes()
+    assert _hw_parsers.parse_edid(raw, "DP-1").model == "DELL P2419H"
+    for cut in range(128):
+        with pytest.raises(FactUnavailable, match="no valid header"):
+            _hw_parsers.parse_edid(raw[:cut], "DP-1")
 
 
 @pytest.mark.parametrize(

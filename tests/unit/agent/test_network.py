@@ -404,6 +404,39 @@ def test_windows_partial_route_list_is_unknown(
     assert net.interfaces is not None  # the other parts of the batch are kept
 
 
+def test_windows_wlan_profiles_are_read_one_file_at_a_time() -> None:
+    wlan = _script_part("wlan_profiles")
+    # Each profile file has its own try: one corrupt XML is skipped, not the whole key.
+    assert wlan.index("ForEach-Object {") < wlan.index("try {") < wlan.index("[xml]")
+    assert "skipped = $f.Name" in wlan
+    # A denied Profiles directory still fails the key (not "no Wi-Fi profiles").
+    assert "-Recurse -ErrorAction Stop" in wlan
+
+
+def test_windows_corrupt_wlan_profile_keeps_the_others(
+    win_net: Callable[[str], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    win_net("win11-vi-laptop")
+    path = FIXTURES / "windows" / "network" / "win11-vi-laptop" / "ps" / "network.json"
+    data = json.loads(path.read_text(encoding="utf-8-sig"))
+    bad = {
+        "skipped": "{5A1C3F0E-77B2-4C1D-9E0A-2B6F4D8C1E35}.xml",
+        "reason": 'Cannot convert value "<WLANProfile" to type "System.Xml.XmlDocument".',
+    }
+    data["wlan_profiles"] = [data["wlan_profiles"][0], bad, data["wlan_profiles"][1]]
+    _ps.clear_cache()
+    monkeypatch.setattr(_ps, "runner", lambda name, script: json.dumps(data))
+    net = _collect()
+    wifi = [p.name for p in net.profiles or [] if p.source == "wlan_profile"]
+    assert wifi == ["UBND-Xa-TaiChinh", "Quán cà phê Hương Giang"]
+    assert net.unknown == {
+        "profiles.wlan_profiles": (
+            "unreadable Wi-Fi profile files: {5A1C3F0E-77B2-4C1D-9E0A-2B6F4D8C1E35}.xml (Cannot"
+            ' convert value "<WLANProfile" to type "System.Xml.XmlDocument".)'
+        )
+    }
+
+
 @pytest.mark.parametrize(
     ("blob", "expected"),
     [

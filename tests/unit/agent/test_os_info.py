@@ -199,7 +199,13 @@ def test_windows_11_vietnamese(
     assert section.kernel == "10.0.26200.7171"
     assert section.architecture == "AMD64"
     assert section.timezone == "SE Asia Standard Time"
-    assert section.locale == Locale(locale="vi-VN", ui_languages=["vi-VN"], os_language="vi-VN")
+    # The system locale, not the SYSTEM account's culture; service hives are not users.
+    assert section.locale == Locale(
+        locale="vi-VN",
+        ui_languages=["vi-VN"],
+        os_language="vi-VN",
+        user_locales={"S-1-5-21-3623811015-3361044348-30300820-1001": "vi-VN"},
+    )
     assert section.install_date == InstallDate(
         installed_at=datetime(2025, 12, 2, 2, 41, 27, tzinfo=UTC),
         source="Win32_OperatingSystem.InstallDate",
@@ -231,6 +237,12 @@ def test_windows_10_22h2_end_of_support(
     assert section.version is not None and section.version.id == "windows-10"
     assert section.version.build == "19045.6456"
     assert section.locale is not None and section.locale.ui_languages == ["vi-VN", "en-US"]
+    assert section.locale.locale == "vi-VN"
+    # The denied hive (…-1003) is skipped; the others survive.
+    assert section.locale.user_locales == {
+        "S-1-5-21-3623811015-3361044348-30300820-1001": "vi-VN",
+        "S-1-5-21-3623811015-3361044348-30300820-1002": "en-US",
+    }
     assert section.support is not None
     assert (section.support.supported, section.support.eol_date) == (supported, date(2025, 10, 14))
     assert section.support.matched is not None
@@ -257,6 +269,31 @@ def test_windows_access_denied(
         "support": denied,
     }
     assert section.boot_time is not None and section.users is not None
+
+
+@pytest.mark.usefixtures("fake_psutil")
+def test_windows_system_locale_cmdlet_missing(
+    windows_host: Callable[[str], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows 7 has no Get-WinSystemLocale: unknown, never the user's or SYSTEM's culture."""
+    windows_host("os/win7-no-intl-module")
+    section = _collect(win_os, monkeypatch)
+
+    assert section.locale == Locale(
+        locale=None,
+        ui_languages=["vi-VN"],
+        os_language="vi-VN",
+        user_locales={"S-1-5-21-1004336348-1177238915-682003330-1000": "vi-VN"},
+    )
+    assert section.unknown["locale.locale"].startswith(
+        "system_locale: The term 'Get-WinSystemLocale' is not recognized"
+    )
+
+
+def test_windows_locale_script_asks_the_system_not_the_account() -> None:
+    # Get-Culture answers for the account the agent runs as (SYSTEM: .DEFAULT, usually en-US).
+    assert "Get-WinSystemLocale" in win_os._SCRIPT
+    assert "(Get-Culture)" not in win_os._SCRIPT
 
 
 def _win(build: str, edition: str | None, product: str = "windows-11") -> OsVersion:
@@ -475,3 +512,33 @@ def test_summary_lines(
     windows_host(case)
     section = _collect(win_os, monkeypatch, today)
     assert OsCollector(AgentConfig()).summary(section) == lines
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        pytest.param("ID=debian", {"ID": "debian"}, id="unquoted"),
+        pytest.param('NAME="Ubuntu"', {"NAME": "Ubuntu"}, id="double quotes"),
+        pytest.param("NAME='Fedora Linux'", {"NAME": "Fedora Linux"}, id="single quotes"),
+        pytest.param('X="a \\"b\\" c"', {"X": 'a "b" c'}, id="escaped double quote"),
+        pytest.param('X="C:\\\\dir"', {"X": "C:\\dir"}, id="escaped backslash"),
+        pytest.param('X="cost \\$5"', {"X": "cost $5"}, id="escaped dollar"),
+        pytest.param('X="run \\`id\\`"', {"X": "run `id`"}, id="escaped backtick"),
+        pytest.param('X="keep \\n and \\a"', {"X": "keep \\n and \\a"}, id="other backslash kept"),
+        pytest.param(
+            "X='it\\s \\\\ \\$ literal'", {"X": "it\\s \\\\ \\$ literal"}, id="single literal"
+        ),
+        pytest.param("X=Debian\\ GNU", {"X": "Debian GNU"}, id="unquoted escape"),
+        pytest.param('X=""', {"X": ""}, id="empty"),
+        pytest.param('X="Hệ điều hành Việt"', {"X": "Hệ điều hành Việt"}, id="utf-8"),
+        pytest.param('X="unterminated', {}, id="unterminated double is skipped"),
+        pytest.param("X='unterminated", {}, id="unterminated single is skipped"),
+        pytest.param('X="', {}, id="lone quote is skipped"),
+        pytest.param("X=trailing\\", {"X": "trailing"}, id="trailing backslash"),
+        pytest.param("no equals sign", {}, id="no equals"),
+        pytest.param("=value", {}, id="no key"),
+        pytest.param("# NAME=comment", {}, id="comment"),
+    ],
+)
+def test_os_release_unquoting(line: str, expected: dict[str, str]) -> None:
+    assert linux_os._env_file(f"{line}\nID=ok\n") == {**expected, "ID": "ok"}

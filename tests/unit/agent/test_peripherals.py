@@ -300,6 +300,28 @@ def _patched_batch(monkeypatch: pytest.MonkeyPatch, case: str, **changes: Any) -
     monkeypatch.setattr(_ps, "runner", lambda name, script: json.dumps(data))
 
 
+def test_windows_listener_query_treats_nothing_listening_as_empty() -> None:
+    script = win._SCRIPT
+    block = script[script.index("Get-NetTCPConnection") :]
+    block = block[: block.index("$r.listeners = @{error")]
+    # "No MSFT_NetTCPConnection objects found" (ObjectNotFound) is an empty answer; any other
+    # error is thrown again so that it reaches the catch.
+    assert "-ErrorAction SilentlyContinue -ErrorVariable lerr" in block
+    assert "$_.CategoryInfo.Category -ne 'ObjectNotFound'" in block
+    assert "throw $bad[0].Exception" in block
+
+
+def test_windows_nothing_listening_means_not_listening(
+    windows_host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    windows_host(WIN11)
+    _patched_batch(monkeypatch, WIN11, listeners=[])
+    assert win.signing_ports([8987, 4433]) == [
+        SigningPort(port=8987, name="VGCA Sign Service", listening=False),
+        SigningPort(port=4433, name="VNPT-CA Plugin", listening=False),
+    ]
+
+
 @pytest.mark.parametrize(
     ("account", "noted"),
     [

@@ -8,6 +8,7 @@ the documented registry and CIM formats (see each fixture's README.md).
 from __future__ import annotations
 
 import gzip
+import json
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -22,7 +23,7 @@ from agent.config import AgentConfig
 from agent.errors import FactUnavailable, collecting_fact
 from agent.platform._linux import _sw_packages
 from agent.platform._linux import software as lin
-from agent.platform._windows import _registry, _sec_common, _winshared
+from agent.platform._windows import _ps, _registry, _sec_common, _winshared
 from agent.platform._windows import software as win
 from agent.report.software import AutostartEntry, Package, Service, Software
 from tests.support.replay import FIXTURES, ReplayRunner
@@ -336,6 +337,44 @@ def test_windows_autostart_run_keys_folders_and_startup_commands(windows_host: H
     assert startup == ["OneDrive"]
     assert keyed[("startup_command", "OneDrive")].user == "DESKTOP-UBNDTL\\ketoan"
     assert not any(e.name == "" for e in entries)  # the (Default) value is not an entry
+
+
+def test_windows_startup_folders_come_from_profile_list_one_at_a_time() -> None:
+    script = win._SCRIPT
+    assert "'C:\\Users'" not in script  # the old hard-coded profile root
+    assert "CurrentVersion\\ProfileList" in script and "GetValue('ProfileImagePath')" in script
+    folders = script[script.index("$r.startup_folders = @(foreach") :]
+    # The try is inside the loop over folders: one unreadable folder is skipped, not all.
+    assert folders.index("foreach ($d in $dirs)") < folders.index("try {")
+    assert "skipped = $d" in folders
+
+
+def test_windows_unreadable_startup_folder_keeps_the_others(
+    windows_host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    windows_host(WIN11)
+    path = FIXTURES / "windows" / WIN11 / "ps" / "software.json"
+    data = json.loads(path.read_text(encoding="utf-8-sig"))
+    denied = (
+        "D:\\Profiles\\ketoan\\AppData\\Roaming\\Microsoft\\Windows\\Start Menu\\Programs\\Startup"
+    )
+    data["startup_folders"] = [
+        *_ps.as_list(data["startup_folders"]),
+        {"skipped": denied, "reason": "Access to the path is denied."},
+    ]
+    _ps.clear_cache()
+    monkeypatch.setattr(_ps, "runner", lambda name, script: json.dumps(data))
+    unknown: dict[str, str] = {}
+    with collecting_fact(unknown, "autostart"):
+        entries = win.autostart()
+    folder = [e.name for e in entries if e.kind == "startup_folder"]
+    assert folder == ["Máy chấm công.lnk"]
+    assert "None" not in [e.name for e in entries]
+    assert unknown == {
+        "autostart.startup_folders": (
+            f"unreadable Startup folders: {denied} (Access to the path is denied.)"
+        )
+    }
 
 
 def test_windows_vietnamese_text(windows_host: Host) -> None:
