@@ -7,6 +7,7 @@ default that is safe on a real office PC; the file only says what differs.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -43,6 +44,13 @@ class HttpsTarget(_Strict):
     #: Statuses that count as success; empty means any 2xx or 3xx (CQĐT-04 names 200 and 302).
     ok_statuses: list[Annotated[int, Meta(ge=100, le=599)]] = []
 
+    def __post_init__(self) -> None:
+        # An out-of-range port would reach socket.connect as OverflowError (not OSError).
+        hostport = self.url.removeprefix("https://").partition("/")[0]
+        port = hostport.rpartition("]")[2] if hostport.startswith("[") else hostport
+        if ":" in port:
+            _check_port(port.rpartition(":")[2], "url")
+
 
 class TcpTarget(_Strict):
     """A TCP endpoint to connect to: reachable or not, and the connect latency."""
@@ -61,12 +69,11 @@ class DnsProbe(_Strict):
     """
 
     names: list[Annotated[str, Meta(min_length=1, max_length=253)]] = []
-    servers: list[
-        Annotated[
-            str,
-            Meta(pattern=r"^(\[[0-9A-Fa-f:.]+\](:\d{1,5})?|[0-9A-Fa-f:]+|[^\s:\[\]]+(:\d{1,5})?)$"),
-        ]
-    ] = []
+    servers: list[Annotated[str, Meta(min_length=1, max_length=64)]] = []
+
+    def __post_init__(self) -> None:
+        for i, entry in enumerate(self.servers):
+            _check_server(entry, f"servers[{i}]")
 
 
 class ProbeConfig(_Strict):
@@ -82,6 +89,48 @@ class ProbeConfig(_Strict):
     #: Internet-role HTTPS targets that must succeed (with DNS) for "Internet reachable";
     #: RULES.md CQĐT-01 asks for 2. Capped at the number of internet targets configured.
     min_internet: Annotated[int, Meta(ge=1, le=20)] = 2
+
+    def __post_init__(self) -> None:
+        # A probe longer than the deadline would always be cut off, and so never decide anything.
+        timeouts = [("timeout_seconds", self.timeout_seconds)]
+        timeouts += [(f"https[{i}].timeout_seconds", t.timeout_seconds) for i, t in
+                     enumerate(self.https) if t.timeout_seconds is not None]  # fmt: skip
+        timeouts += [(f"tcp[{i}].timeout_seconds", t.timeout_seconds) for i, t in
+                     enumerate(self.tcp) if t.timeout_seconds is not None]  # fmt: skip
+        for key, timeout in timeouts:
+            if timeout > self.deadline_seconds:
+                raise ValueError(
+                    f"deadline_seconds ({self.deadline_seconds:g}) must be at least {key} "
+                    f"({timeout:g}): a probe longer than the deadline is always cut off"
+                )
+
+
+def _check_port(text: str, key: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ValueError(f"{key}: port must be a number from 1 to 65535, got {text!r}")
+    return int(text)
+
+
+def _check_server(entry: str, key: str) -> None:
+    """``v4``, ``v4:port``, ``v6`` or ``[v6]:port``: an IP literal, since the probes send the
+    queries themselves and there is nothing to resolve a server name with."""
+    host, port = entry, None
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError(f"{key}: expected [IPv6]:port, got {entry!r}")
+            port = rest[1:]
+    elif entry.count(":") == 1:
+        host, _, port = entry.partition(":")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"{key}: DNS server must be an IP address, got {entry!r}") from None
+    if entry.startswith("[") and ip.version != 6:
+        raise ValueError(f"{key}: brackets are for IPv6 addresses, got {entry!r}")
+    if port is not None:
+        _check_port(port, key)
 
 
 class AgentConfig(_Strict):
@@ -124,6 +173,10 @@ def load_config(path: Path | None) -> AgentConfig:
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{path}{where}: not valid YAML: {problem}") from exc
+    except RecursionError as exc:  # PyYAML's composer recurses once per nesting level
+        raise ConfigError(f"{path}: lists or mappings nested too deeply") from exc
+    except Exception as exc:  # a PyYAML bug on odd input must not become a traceback
+        raise ConfigError(f"{path}: cannot be read as a config: {exc!r:.80}") from exc
     if raw is None:
         return AgentConfig()
     if not isinstance(raw, dict):
@@ -132,7 +185,11 @@ def load_config(path: Path | None) -> AgentConfig:
     try:
         return msgspec.convert(raw, type=AgentConfig)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"{path}: {_readable(str(exc))}") from exc
+        raise ConfigError(f"{path}: {_readable(str(exc), raw)}") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: lists or mappings nested too deeply") from exc
+    except Exception as exc:  # backstop: one clear line, never a traceback
+        raise ConfigError(f"{path}: cannot be read as a config: {exc!r:.80}") from exc
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -160,10 +217,35 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
-def _readable(message: str) -> str:
-    """Turn msgspec's ``... - at `$.probes.https[0].url``` into ``probes.https[0].url: ...``."""
+def _readable(message: str, raw: object = None) -> str:
+    """Turn msgspec's ``... - at `$.probes.https[0].url``` into ``probes.https[0].url: ...``.
+
+    A mapping key that is not a string (``1: x``) comes as ``Expected `str` - at `key` in
+    `$.probes```: that one is said in words, with the key found in ``raw``.
+    """
     text, sep, where = message.rpartition(" - at `")
     if not sep:
         return message
+    if where.startswith("key` in `"):
+        path = where.removeprefix("key` in `").rstrip("`").removeprefix("$").lstrip(".")
+        bad = _non_text_key(raw, path)
+        got = f", got {bad[0]!r:.40}" if bad else ""
+        return f"{path or 'top level'}: option names must be text{got}"
     key = where.rstrip("`").removeprefix("$").lstrip(".")
     return f"{key}: {text}" if key else text
+
+
+def _non_text_key(raw: object, path: str) -> tuple[object] | None:
+    """The first key that is not a string in the mapping at ``path`` (``probes.https[0]``)."""
+    node = raw
+    for part in path.replace("[", ".[").split(".") if path else []:
+        if not part:
+            continue
+        if part.startswith("[") and isinstance(node, list):
+            index = int(part.strip("[]"))
+            node = node[index] if index < len(node) else None
+        elif isinstance(node, dict):
+            node = node.get(part)
+    if isinstance(node, dict):
+        return next(((k,) for k in node if not isinstance(k, str)), None)
+    return None

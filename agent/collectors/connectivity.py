@@ -47,29 +47,34 @@ class ConnectivityCollector(Collector[Connectivity]):
             servers = f.get("dns", platform.network.dns_servers) or []
             if not servers and "dns" not in f.unknown and cfg.dns.names:
                 f.unknown["dns"] = "no DNS server configured on this computer"
-        timeout = cfg.timeout_seconds
+        # Each probe must end a little before the deadline, or one whose timeout equals it
+        # (allowed: deadline_seconds >= timeout_seconds) races the deadline and loses: its own,
+        # determined "no answer" would become "cut off". The slack covers thread start-up.
+        limit = max(cfg.deadline_seconds - 0.25, cfg.deadline_seconds * 0.9)
+        timeout = min(cfg.timeout_seconds, limit)
 
         tasks: list[Callable[[], Any]] = []
-        timeouts: list[Callable[[], Any]] = []
+        missing: list[Callable[..., Any]] = []
 
-        def add(task: Callable[[], Any], on_timeout: Callable[[], Any]) -> None:
+        def add(task: Callable[[], Any], on_missing: Callable[..., Any]) -> None:
+            # on_missing(error=reason) builds the undetermined result of a probe that was cut
+            # off by the deadline or crashed: "unknown", not "unreachable".
             tasks.append(task)
-            timeouts.append(on_timeout)
+            missing.append(on_missing)
 
-        late = "overall deadline"
         gateways = [r for r in routes or [] if r.gateway] if cfg.gateway else []
         for r in gateways:
             gw, iface = str(r.gateway), r.interface
             zone = str(r.interface_index) if r.interface_index else None
             add(
                 partial(probes.probe_gateway, gw, iface, timeout, zone),
-                partial(GatewayResult, address=gw, interface=iface, reachable=False, error=late),
+                partial(GatewayResult, address=gw, interface=iface, reachable=None),
             )
         for name in cfg.dns.names:
             for server in servers:
                 add(
                     partial(probes.probe_dns, name, server, timeout),
-                    partial(DnsResult, name=name, server=server, ok=False, error=late),
+                    partial(DnsResult, name=name, server=server, ok=None),
                 )
         for h in cfg.https:
             spec = probes.HttpsSpec(
@@ -77,22 +82,22 @@ class ConnectivityCollector(Collector[Connectivity]):
                 url=h.url,
                 role=h.role,
                 ca_file=h.ca_file,
-                timeout=h.timeout_seconds or timeout,
+                timeout=min(h.timeout_seconds or timeout, limit),
                 ok_statuses=h.ok_statuses,
             )
             add(
                 partial(probes.probe_https, spec, servers),
-                partial(HttpsResult, name=h.name, url=h.url, role=h.role, ok=False, error=late),
+                partial(HttpsResult, name=h.name, url=h.url, role=h.role, ok=None),
             )
         for t in cfg.tcp:
             add(
                 partial(
                     probes.probe_tcp,
-                    t.name, t.host, t.port, t.role, servers, t.timeout_seconds or timeout,
+                    t.name, t.host, t.port, t.role, servers,
+                    min(t.timeout_seconds or timeout, limit),
                 ),
                 partial(
-                    TcpResult, name=t.name, host=t.host, port=t.port, role=t.role, ok=False,
-                    error=late,
+                    TcpResult, name=t.name, host=t.host, port=t.port, role=t.role, ok=None,
                 ),
             )  # fmt: skip
         if not cfg.gateway:
@@ -101,7 +106,9 @@ class ConnectivityCollector(Collector[Connectivity]):
             f.unknown["gateways"] = "default routes unknown: " + f.unknown["default_route"]
         if not cfg.dns.names:
             f.unknown.setdefault("dns", "no names to resolve configured (probes.dns.names)")
-        results = probes.run_bounded(tasks, cfg.deadline_seconds, lambda i: timeouts[i]())
+        results = probes.run_bounded(
+            tasks, cfg.deadline_seconds, lambda i, reason: missing[i](error=reason)
+        )
         gw_results = [r for r in results if isinstance(r, GatewayResult)]
         dns_results = [r for r in results if isinstance(r, DnsResult)]
         https_results = [r for r in results if isinstance(r, HttpsResult)]
@@ -123,23 +130,37 @@ class ConnectivityCollector(Collector[Connectivity]):
     def _internet(self, f: Facts, dns: list[DnsResult], https: list[HttpsResult]) -> Internet:
         """Reachable when DNS answers and at least ``min_internet`` internet targets succeed.
 
-        Unreachable as soon as DNS fails or too few targets succeed; unknown when no internet
-        target is configured (nothing can decide it).
+        Unreachable only on evidence: every DNS query failed, or too few targets succeeded even
+        if every undetermined one had. Unknown when no internet target is configured, or when
+        undetermined probes (cut off, crashed) could still change the answer.
         """
         targets = [r for r in https if r.role == "internet"]
-        dns_ok = any(r.ok for r in dns) if dns else None
+        dns_ok = _any_ok([r.ok for r in dns]) if dns else None
         required = min(self.config.probes.min_internet, len(targets))
-        succeeded = sum(r.ok for r in targets)
-        out = Internet(succeeded=succeeded, total=len(targets), required=required, dns_ok=dns_ok)
+        oks = [r.ok for r in targets]
+        succeeded, pending = oks.count(True), oks.count(None)
+        out = Internet(
+            succeeded=succeeded,
+            total=len(targets),
+            undetermined=pending,
+            required=required,
+            dns_ok=dns_ok,
+        )
         if not targets:
             f.unknown["internet"] = "no HTTPS target with role internet configured"
             return out
-        out.reachable = succeeded >= required and dns_ok is not False
-        if out.reachable and dns_ok is None:
+        if dns_ok is False or succeeded + pending < required:
+            out.reachable = False
+        elif succeeded >= required and dns_ok:
+            out.reachable = True
+        elif succeeded >= required and not dns:
             # HTTPS worked by name or address, but nothing checked DNS on its own: CQĐT-01
             # wants both, so a success without a DNS check stays undecided.
-            out.reachable = None
             f.unknown["internet"] = "HTTPS targets answered but no DNS check ran (probes.dns)"
+        else:
+            f.unknown["internet"] = _undetermined(
+                [r.error for r in targets if r.ok is None] + [r.error for r in dns if r.ok is None]
+            )
         return out
 
     def _lan(
@@ -149,27 +170,54 @@ class ConnectivityCollector(Collector[Connectivity]):
         https: list[HttpsResult],
         tcp: list[TcpResult],
     ) -> Lan:
-        """Reachable when a gateway or a lan/controller-role target answers."""
+        """Reachable when a gateway or a lan/controller-role target answers.
+
+        Unreachable only when every one of them was probed and failed.
+        """
         lan_roles = ("lan", "controller")
-        targets = [r.ok for r in https if r.role in lan_roles]
-        targets += [r.ok for r in tcp if r.role in lan_roles]
-        gateway_ok = any(g.reachable for g in gateways) if gateways else None
-        checks = [g.reachable for g in gateways] + targets
-        out = Lan(succeeded=sum(checks), total=len(checks), gateway_ok=gateway_ok)
+        targets: list[HttpsResult | TcpResult] = [
+            *(r for r in https if r.role in lan_roles),
+            *(r for r in tcp if r.role in lan_roles),
+        ]
+        gateway_ok = _any_ok([g.reachable for g in gateways]) if gateways else None
+        checks = [g.reachable for g in gateways] + [r.ok for r in targets]
+        out = Lan(
+            succeeded=checks.count(True),
+            total=len(checks),
+            undetermined=checks.count(None),
+            gateway_ok=gateway_ok,
+        )
         if not checks:
             f.unknown["lan"] = "no default gateway to probe and no lan or controller target"
             return out
-        out.reachable = any(checks)
+        out.reachable = _any_ok(checks)
+        if out.reachable is None:
+            errors = [g.error for g in gateways if g.reachable is None]
+            f.unknown["lan"] = _undetermined(errors + [r.error for r in targets if r.ok is None])
         return out
 
     def _roles(self, f: Facts, https: list[HttpsResult], tcp: list[TcpResult]) -> RoleStatus:
         status: dict[str, Reachability] = {}
         for role in _ROLES:
-            oks = [r.ok for r in https if r.role == role] + [r.ok for r in tcp if r.role == role]
-            if not oks:
+            results: list[HttpsResult | TcpResult] = [
+                *(r for r in https if r.role == role),
+                *(r for r in tcp if r.role == role),
+            ]
+            if not results:
                 f.unknown[f"roles.{role}"] = f"no {role} target configured"
                 continue
-            status[role] = Reachability(reachable=any(oks), succeeded=sum(oks), total=len(oks))
+            oks = [r.ok for r in results]
+            reachable = _any_ok(oks)
+            if reachable is None:
+                f.unknown[f"roles.{role}"] = _undetermined(
+                    [r.error for r in results if r.ok is None]
+                )
+            status[role] = Reachability(
+                reachable=reachable,
+                succeeded=oks.count(True),
+                total=len(oks),
+                undetermined=oks.count(None),
+            )
         return RoleStatus(**status)
 
     def summary(self, section: Connectivity) -> list[tuple[str, str]]:
@@ -186,3 +234,16 @@ class ConnectivityCollector(Collector[Connectivity]):
             ("LAN", UNKNOWN if lan is None else flag(lan.reachable)),
             ("Default route", flag(section.default_route)),
         ]
+
+
+def _any_ok(oks: list[bool | None]) -> bool | None:
+    """True if any succeeded; False only if all were determined and failed; else None."""
+    if True in oks:
+        return True
+    return None if None in oks else False
+
+
+def _undetermined(errors: list[str | None]) -> str:
+    """The ``unknown`` reason of a derived fact its undetermined probes could still decide."""
+    first = next((e for e in errors if e), "no result")
+    return f"not determined: {len(errors)} probe(s) without a result ({first})"

@@ -36,21 +36,29 @@ def _ms(start: float) -> float:
 
 
 def run_bounded(
-    tasks: Sequence[Callable[[], T]], deadline_seconds: float, on_timeout: Callable[[int], T]
+    tasks: Sequence[Callable[[], T]],
+    deadline_seconds: float,
+    on_missing: Callable[[int, str], T],
 ) -> list[T]:
-    """Run ``tasks`` concurrently; a task still running after the deadline gets ``on_timeout(i)``.
+    """Run ``tasks`` concurrently under one deadline.
+
+    A task without a result gets ``on_missing(i, reason)``: the reason says whether it was cut
+    off by the deadline or raised (``probe failed: <ExcType>: <message>``), so neither is
+    mistaken for a probe that ran and saw the target fail.
 
     Daemon threads, not a ThreadPoolExecutor: the executor's workers are joined at interpreter
     exit, so one stuck probe would keep the agent from exiting.
     """
     results: list[Any] = [None] * len(tasks)
     done = [False] * len(tasks)
+    failed: list[str | None] = [None] * len(tasks)
 
     def runner(i: int, task: Callable[[], T]) -> None:
         try:
             results[i] = task()
             done[i] = True
-        except Exception:  # a probe bug must not lose the other results
+        except Exception as exc:  # a probe bug must not lose the other results
+            failed[i] = f"probe failed: {type(exc).__name__}: {exc}"
             log.warning("probe %d failed", i, exc_info=True)
 
     threads = [
@@ -62,7 +70,14 @@ def run_bounded(
         thread.start()
     for thread in threads:
         thread.join(max(0.0, end - time.monotonic()))
-    return [results[i] if done[i] else on_timeout(i) for i in range(len(tasks))]
+    late = f"cut off by the overall deadline ({deadline_seconds:g} s)"
+    out: list[T] = []
+    for i in range(len(tasks)):
+        if done[i]:
+            out.append(results[i])
+        else:
+            out.append(on_missing(i, failed[i] or late))
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -31,6 +31,17 @@ def build_query(name: str, qtype: int, ident: int) -> bytes:
     return struct.pack("!HHHHHH", ident, 0x0100, 1, 0, 0, 0) + qname + struct.pack("!HH", qtype, 1)
 
 
+class NotOurs(ValueError):  # noqa: N818 - a state, like FactUnavailable
+    """A datagram that is not the answer to our query: ignored, the wait goes on."""
+
+
+class Truncated(Exception):  # noqa: N818 - a state, like FactUnavailable
+    """TC set: the answer did not fit in UDP (RFC 1035 4.1.1), so its content is not known."""
+
+
+_TC = 0x0200
+
+
 def _skip_name(packet: bytes, offset: int) -> int:
     while True:
         length = packet[offset]
@@ -41,23 +52,65 @@ def _skip_name(packet: bytes, offset: int) -> int:
             return offset
 
 
-def parse_response(packet: bytes, ident: int) -> tuple[int, list[str]]:
-    """(rcode, addresses of A/AAAA answers) of a response; ValueError if it is not ours."""
+def _question(packet: bytes, offset: int) -> tuple[bytes, int, int, int]:
+    """(lower-case wire name, qtype, qclass, next offset) of the question at ``offset``."""
+    labels: list[bytes] = []
+    while True:
+        length = packet[offset]
+        if length & 0xC0:  # a pointer here could only point backwards into the header
+            raise IndexError("compressed question name")
+        offset += 1
+        if length == 0:
+            break
+        if offset + length > len(packet):
+            raise IndexError("label past the end")
+        labels.append(packet[offset : offset + length].lower())
+        offset += length
+    qtype, qclass = struct.unpack("!HH", packet[offset : offset + 4])
+    return b".".join(labels), qtype, qclass, offset + 4
+
+
+def parse_response(
+    packet: bytes, ident: int, name: str | None = None, qtype: int | None = None
+) -> tuple[int, list[str]]:
+    """(rcode, addresses of A/AAAA answers) of the response to our query.
+
+    Raises NotOurs for a datagram that is not the answer (another id, not a response, or a
+    question other than ``name``/``qtype``: RFC 5452 section 4.3), Truncated when TC is set,
+    and ValueError for a malformed response that carries our id.
+    """
+    if len(packet) < 2 or int.from_bytes(packet[:2], "big") != ident:
+        raise NotOurs("not the response to our query")
     if len(packet) < 12:
-        raise ValueError("short DNS response")
-    rid, flags, qd, an, _ns, _ar = struct.unpack("!HHHHHH", packet[:12])
-    if rid != ident or not flags & 0x8000:
-        raise ValueError("not the response to our query")
+        raise ValueError("malformed DNS response (short header)")
+    _rid, flags, qd, an, _ns, _ar = struct.unpack("!HHHHHH", packet[:12])
+    if not flags & 0x8000:
+        raise NotOurs("not a response")
     rcode = flags & 0xF
     offset = 12
     try:
-        for _ in range(qd):
-            offset = _skip_name(packet, offset) + 4
+        if name is not None and qtype is not None and (qd or rcode == 0):
+            # An error answer may leave the question out; a NOERROR one must echo it.
+            want = name.rstrip(".").encode("idna").lower()
+            if qd != 1:
+                raise NotOurs("the question is not ours")
+            qname, rtype, rclass, offset = _question(packet, offset)
+            if (qname, rtype, rclass) != (want, qtype, 1):
+                raise NotOurs("the question is not ours")
+        else:
+            for _ in range(qd):
+                offset = _skip_name(packet, offset) + 4
+        if flags & _TC:
+            raise Truncated("truncated (TC): answer did not fit in UDP")
         addresses: list[str] = []
         for _ in range(an):
             offset = _skip_name(packet, offset)
+            if offset + 10 > len(packet):
+                raise IndexError("record header past the end")
             rtype, _cls, _ttl, rdlen = struct.unpack("!HHIH", packet[offset : offset + 10])
             offset += 10
+            if offset + rdlen > len(packet):
+                raise IndexError("record data past the end")
             rdata = packet[offset : offset + rdlen]
             offset += rdlen
             if rtype == _TYPE_A and rdlen == 4:
@@ -72,7 +125,8 @@ def parse_response(packet: bytes, ident: int) -> tuple[int, list[str]]:
 def dns_query(name: str, server: str, qtype: int, timeout: float) -> tuple[int, list[str], float]:
     """Send one query over UDP and wait for its answer: (rcode, addresses, latency ms).
 
-    Raises OSError (TimeoutError, ConnectionRefusedError) or ValueError.
+    Raises OSError (TimeoutError, ConnectionRefusedError), Truncated, or ValueError (a server
+    given by name, a malformed answer: reported at once rather than waited out).
     """
     host, port = split_server(server)
     if not _is_ip(host):
@@ -86,10 +140,13 @@ def dns_query(name: str, server: str, qtype: int, timeout: float) -> tuple[int, 
         start = time.perf_counter()
         sock.send(query)
         while True:
-            sock.settimeout(max(0.001, end - time.monotonic()))
+            left = end - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("timed out")
+            sock.settimeout(left)
             packet = sock.recv(4096)
-            with contextlib.suppress(ValueError):
-                rcode, addresses = parse_response(packet, ident)
+            with contextlib.suppress(NotOurs):
+                rcode, addresses = parse_response(packet, ident, name, qtype)
                 return rcode, addresses, _ms(start)
 
 
@@ -99,13 +156,18 @@ def probe_dns(name: str, server: str, timeout: float) -> DnsResult:
     try:
         rcode, addresses, _lat = dns_query(name, server, _TYPE_A, timeout)
         if rcode == 0 and not addresses:
-            rest = max(0.05, timeout - (time.perf_counter() - start))
+            rest = timeout - (time.perf_counter() - start)
+            if rest <= 0:
+                raise TimeoutError("timed out")  # the A query used the whole budget
             rcode, addresses, _lat = dns_query(name, server, _TYPE_AAAA, rest)
     except TimeoutError:
         return DnsResult(name=name, server=server, ok=False, error=f"no answer in {timeout:g} s")
     except ConnectionRefusedError:
         return DnsResult(name=name, server=server, ok=False, error="refused (port unreachable)")
-    except (OSError, ValueError, UnicodeError) as exc:
+    except Truncated as exc:
+        # The server answered, but what it said is not known: neither success nor failure.
+        return DnsResult(name=name, server=server, ok=None, error=str(exc))
+    except (OSError, ValueError, UnicodeError, OverflowError) as exc:
         return DnsResult(name=name, server=server, ok=False, error=_reason(exc))
     ok = rcode == 0 and bool(addresses)
     return DnsResult(

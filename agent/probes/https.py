@@ -90,10 +90,24 @@ def _request(host: str, port: int, path: str) -> bytes:
     return head.encode("ascii")  # a non-ASCII path raises UnicodeEncodeError: invalid URL
 
 
-def _read_status(sock: Any) -> int:
-    """The status code of the response's status line (``HTTP/1.1 200 OK``)."""
+def _left(end: float) -> float:
+    """Seconds to ``end`` (a time.monotonic() value); TimeoutError once it has passed."""
+    left = end - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("timed out")
+    return left
+
+
+def _read_status(sock: Any, end: float = float("inf")) -> int:
+    """The status code of the response's status line (``HTTP/1.1 200 OK``).
+
+    Each recv gets only the time left until ``end``: a server trickling one byte at a time
+    would otherwise restart a per-recv timeout again and again.
+    """
     buf = b""
     while b"\r\n" not in buf:
+        if end != float("inf"):
+            sock.settimeout(_left(end))
         chunk = sock.recv(1024)
         if not chunk:
             raise ConnectionError("connection closed before an HTTP status line")
@@ -101,7 +115,9 @@ def _read_status(sock: Any) -> int:
         if len(buf) > _MAX_STATUS_LINE:
             raise ValueError("no HTTP status line in the first 8 KiB")
     parts = buf.split(b"\r\n", 1)[0].split(b" ", 2)
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
+    # status-code = 3DIGIT (RFC 9112 section 4)
+    code = parts[1] if len(parts) >= 2 else b""
+    if not parts[0].startswith(b"HTTP/") or len(code) != 3 or not code.isdigit():
         raise ValueError("the server did not answer with an HTTP status line")
     return int(parts[1])
 
@@ -115,7 +131,7 @@ def probe_https(spec: HttpsSpec, servers: Sequence[str]) -> HttpsResult:
     # Imported here: ssl costs ~13 ms of CPU, paid only when a target exists.
     import ssl
 
-    start = time.perf_counter()
+    end = time.monotonic() + spec.timeout  # one budget for resolve, connect, TLS and reading
     base: dict[str, Any] = {"name": spec.name, "url": spec.url, "role": spec.role}
     try:
         host, port, path = _split_url(spec.url)
@@ -131,17 +147,18 @@ def probe_https(spec: HttpsSpec, servers: Sequence[str]) -> HttpsResult:
         ctx = _tls_context(spec.ca_file)
     except (OSError, ssl.SSLError) as exc:
         return HttpsResult(**base, ok=False, error=f"cannot load ca_file: {_reason(exc)}")
-    left = max(0.05, spec.timeout - (time.perf_counter() - start))
     t0 = time.perf_counter()
+    raw = None
     try:
         # Connect to the addresses we resolved ourselves; TLS still checks the URL's host name.
-        raw, base["address"] = connect_any(addresses, port, left)
-        raw.settimeout(max(0.05, spec.timeout - (time.perf_counter() - start)))
+        raw, base["address"] = connect_any(addresses, port, _left(end))
+        raw.settimeout(_left(end))  # the handshake: do_handshake() runs inside wrap_socket
         with ctx.wrap_socket(raw, server_hostname=host) as tls:
             cert = tls.getpeercert()
             tls_version = tls.version()
+            tls.settimeout(_left(end))
             tls.sendall(request)
-            status = _read_status(tls)
+            status = _read_status(tls, end)
         latency = _ms(t0)
     except ssl.SSLCertVerificationError as exc:
         return HttpsResult(
@@ -151,8 +168,11 @@ def probe_https(spec: HttpsSpec, servers: Sequence[str]) -> HttpsResult:
             verify_error=exc.verify_message or _reason(exc),
             error="certificate verification failed",
         )
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, OverflowError) as exc:
         return HttpsResult(**base, ok=False, error=_reason(exc))
+    finally:
+        if raw is not None:
+            raw.close()  # wrap_socket detaches it on success; on a failed handshake it is ours
     not_after: datetime | None = None
     days_left: float | None = None
     if cert and cert.get("notAfter"):

@@ -60,7 +60,7 @@ def probe_tcp(
         t0 = time.perf_counter()
         sock, address = connect_any(addresses, port, left)
         sock.close()
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, OverflowError) as exc:  # Overflow: port > 65535 (connect)
         return TcpResult(
             name=name, host=host, port=port, role=role, ok=False, address=address,
             error=_reason(exc),

@@ -2,8 +2,10 @@
 
 The raw probe results come with derived facts the policies read: ``internet.reachable``
 (CQĐT-01, and BMNN-11 expecting False), ``lan.reachable`` (CQĐT-02) and one status per target
-role (CQĐT-03/04). A derived fact is ``None`` when nothing was configured to decide it (reason in
-``unknown`` under ``internet``, ``lan`` or ``roles.<role>``): never a guess.
+role (CQĐT-03/04). A derived fact is ``None`` when nothing was configured to decide it, or when
+the probes that could decide it were cut off or failed (reason in ``unknown`` under ``internet``,
+``lan`` or ``roles.<role>``): never a guess. A probe result's ``ok``/``reachable`` is ``None``
+when its outcome is not known; derived facts leave such results out.
 """
 
 from __future__ import annotations
@@ -19,7 +21,15 @@ class GatewayResult(Record, kw_only=True):
 
     address: Annotated[str, Meta(description="Gateway address.")]
     interface: Annotated[str | None, Meta(description="Interface the route goes out of.")] = None
-    reachable: Annotated[bool, Meta(description="The gateway answered within the timeout.")]
+    reachable: Annotated[
+        bool | None,
+        Meta(
+            description=(
+                "The gateway answered within the timeout; None when not determined (the probe "
+                "was cut off by the overall deadline, failed, or could not send): see error."
+            )
+        ),
+    ]
     method: Annotated[
         Literal["icmp", "icmp_raw", "tcp"] | None,
         Meta(
@@ -30,7 +40,9 @@ class GatewayResult(Record, kw_only=True):
         ),
     ] = None
     latency_ms: Annotated[float | None, Meta(description="Round trip, milliseconds.")] = None
-    error: Annotated[str | None, Meta(description="Why it is not reachable.")] = None
+    error: Annotated[
+        str | None, Meta(description="Why it is not reachable, or why that is not known.")
+    ] = None
 
 
 class DnsResult(Record, kw_only=True):
@@ -38,7 +50,15 @@ class DnsResult(Record, kw_only=True):
 
     name: Annotated[str, Meta(description="Name asked for (A record, then AAAA if none).")]
     server: Annotated[str, Meta(description="Server asked, host or host:port.")]
-    ok: Annotated[bool, Meta(description="The server answered NOERROR with an address.")]
+    ok: Annotated[
+        bool | None,
+        Meta(
+            description=(
+                "The server answered NOERROR with an address; None when not determined (cut "
+                "off by the overall deadline, the probe failed, a truncated answer): see error."
+            )
+        ),
+    ]
     rcode: Annotated[
         int | None, Meta(description="DNS response code (0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN).")
     ] = None
@@ -53,7 +73,15 @@ class HttpsResult(Record, kw_only=True):
     name: Annotated[str, Meta(description="Target name from the configuration.")]
     url: Annotated[str, Meta(description="URL fetched.")]
     role: Annotated[str, Meta(description="Role of the target (internet, document_system, ...).")]
-    ok: Annotated[bool, Meta(description="Certificate verified and the status is an expected one.")]
+    ok: Annotated[
+        bool | None,
+        Meta(
+            description=(
+                "Certificate verified and the status is an expected one; None when not "
+                "determined (cut off by the overall deadline, the probe failed): see error."
+            )
+        ),
+    ]
     status: Annotated[int | None, Meta(description="HTTP status code.")] = None
     address: Annotated[str | None, Meta(description="Address connected to.")] = None
     latency_ms: Annotated[
@@ -86,7 +114,15 @@ class TcpResult(Record, kw_only=True):
     host: Annotated[str, Meta(description="Host connected to.")]
     port: Annotated[int, Meta(description="TCP port.")]
     role: Annotated[str, Meta(description="Role of the target (lan, controller, tslcd, ...).")]
-    ok: Annotated[bool, Meta(description="The connection was accepted.")]
+    ok: Annotated[
+        bool | None,
+        Meta(
+            description=(
+                "The connection was accepted; None when not determined (cut off by the overall "
+                "deadline, the probe failed): see error."
+            )
+        ),
+    ]
     address: Annotated[str | None, Meta(description="Address connected to.")] = None
     latency_ms: Annotated[float | None, Meta(description="Connect time, ms.")] = None
     error: Annotated[str | None, Meta(description="Refused, timed out, unresolvable.")] = None
@@ -101,6 +137,15 @@ class Reachability(Record, kw_only=True):
     ] = None
     succeeded: Annotated[int, Meta(description="Probes behind it that succeeded.")] = 0
     total: Annotated[int, Meta(description="Probes behind it.")] = 0
+    undetermined: Annotated[
+        int,
+        Meta(
+            description=(
+                "Probes behind it whose outcome is not known (cut off by the overall deadline, "
+                "failed, truncated answer); they count neither as success nor as failure."
+            )
+        ),
+    ] = 0
 
 
 class Internet(Reachability, kw_only=True):
@@ -111,7 +156,13 @@ class Internet(Reachability, kw_only=True):
         Meta(description="Internet-role HTTPS targets that must succeed (probes.min_internet)."),
     ] = 0
     dns_ok: Annotated[
-        bool | None, Meta(description="At least one DNS query got an address; None if none ran.")
+        bool | None,
+        Meta(
+            description=(
+                "At least one DNS query got an address; False when every query failed; None if "
+                "none ran, or none succeeded and some could not be judged."
+            )
+        ),
     ] = None
 
 
@@ -119,7 +170,13 @@ class Lan(Reachability, kw_only=True):
     """Agency LAN connectivity (CQĐT-02)."""
 
     gateway_ok: Annotated[
-        bool | None, Meta(description="A default gateway answered; None if none was probed.")
+        bool | None,
+        Meta(
+            description=(
+                "A default gateway answered; False when every gateway probed failed; None if "
+                "none was probed, or none answered and some could not be judged."
+            )
+        ),
     ] = None
 
 

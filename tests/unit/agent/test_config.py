@@ -196,6 +196,64 @@ def test_target_defaults(tmp_path: Path, text: str, defaults: dict[str, object])
             r"agent\.yaml: expected a mapping of options \(key: value\), got a single value",
             id="top level is a word",
         ),
+        pytest.param(
+            "probes:\n  timeout_seconds: 5\n  deadline_seconds: 2\n",
+            r"agent\.yaml: probes: deadline_seconds \(2\) must be at least timeout_seconds \(5\)",
+            id="deadline shorter than the timeout",
+        ),
+        pytest.param(
+            "probes:\n  tcp:\n    - {name: a, host: 10.0.0.1, port: 1, timeout_seconds: 30}\n",
+            r"agent\.yaml: probes: deadline_seconds \(10\) must be at least "
+            r"tcp\[0\]\.timeout_seconds \(30\)",
+            id="target timeout longer than the deadline",
+        ),
+        pytest.param(
+            "probes:\n  dns:\n    servers: ['10.0.0.53:99999']\n",
+            r"agent\.yaml: probes\.dns: servers\[0\]: port must be a number from 1 to 65535, "
+            r"got '99999'",
+            id="DNS server port too large",
+        ),
+        pytest.param(
+            "probes:\n  dns:\n    servers: ['[2001:db8::53]:0']\n",
+            r"agent\.yaml: probes\.dns: servers\[0\]: port must be a number from 1 to 65535",
+            id="DNS server port zero",
+        ),
+        pytest.param(
+            "probes:\n  dns:\n    servers: [10.0.0.53, dns.ubnd.test]\n",
+            r"agent\.yaml: probes\.dns: servers\[1\]: DNS server must be an IP address, "
+            r"got 'dns\.ubnd\.test'",
+            id="DNS server by name",
+        ),
+        pytest.param(
+            "probes:\n  dns:\n    servers: ['[10.0.0.53]:53']\n",
+            r"agent\.yaml: probes\.dns: servers\[0\]: brackets are for IPv6 addresses",
+            id="IPv4 DNS server in brackets",
+        ),
+        pytest.param(
+            "probes:\n  https:\n    - {name: dvc, url: 'https://dichvucong.gov.vn:99999/'}\n",
+            r"agent\.yaml: probes\.https\[0\]: url: port must be a number from 1 to 65535",
+            id="URL port too large",
+        ),
+        pytest.param(
+            "probes:\n  https:\n    - {name: dvc, url: 'https://[2001:db8::1]:0/'}\n",
+            r"agent\.yaml: probes\.https\[0\]: url: port must be a number from 1 to 65535",
+            id="URL port zero, IPv6 host",
+        ),
+        pytest.param(
+            "remote_tools: " + "[" * 5000 + "]" * 5000 + "\n",
+            r"agent\.yaml: lists or mappings nested too deeply",
+            id="nested 5000 levels deep",
+        ),
+        pytest.param(
+            "1: x\n",
+            r"agent\.yaml: top level: option names must be text, got 1$",
+            id="number as an option name",
+        ),
+        pytest.param(
+            "probes:\n  https:\n    - {name: a, url: 'https://a.vn/', true: 1}\n",
+            r"agent\.yaml: probes\.https\[0\]: option names must be text, got True$",
+            id="boolean as a nested option name",
+        ),
     ],
 )
 def test_mistakes_name_the_file_and_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -263,3 +321,34 @@ def test_the_documented_example_loads(repo_root: Path, tmp_path: Path) -> None:
     for n, text in enumerate(examples):
         config = load_config(_write(tmp_path, text, f"example-{n}.yaml"))
         assert config.probes.https, "the documented example should configure HTTPS targets"
+
+
+@pytest.mark.parametrize(
+    "servers",
+    [
+        pytest.param(["10.0.0.53"], id="IPv4"),
+        pytest.param(["10.0.0.53:5353"], id="IPv4 with port"),
+        pytest.param(["2001:db8::53"], id="IPv6"),
+        pytest.param(["[2001:db8::53]:53", "[::1]"], id="IPv6 in brackets"),
+    ],
+)
+def test_dns_server_forms_accepted(tmp_path: Path, servers: list[str]) -> None:
+    text = "probes:\n  dns:\n    servers: [" + ", ".join(f"'{s}'" for s in servers) + "]\n"
+    assert load_config(_write(tmp_path, text)).probes.dns.servers == servers
+
+
+def test_deadline_equal_to_the_timeout_is_accepted(tmp_path: Path) -> None:
+    probes = load_config(_write(tmp_path, "probes:\n  timeout_seconds: 5\n  deadline_seconds: 5\n"))
+    assert (probes.probes.timeout_seconds, probes.probes.deadline_seconds) == (5, 5)
+
+
+def test_unexpected_loader_failure_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> object:
+        raise TypeError("bug in the YAML library")
+
+    monkeypatch.setattr("agent.config.yaml.load", broken)
+    path = _write(tmp_path, "probes: {}\n")
+    with pytest.raises(ConfigError, match=r"agent\.yaml: cannot be read as a config"):
+        load_config(path)

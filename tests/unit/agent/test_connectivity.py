@@ -12,11 +12,13 @@ import msgspec
 import pytest
 import trustme
 
-from agent import platform
+from agent import platform, probes
+from agent.collectors.base import Facts
 from agent.collectors.connectivity import ConnectivityCollector
 from agent.config import AgentConfig
 from agent.errors import FactUnavailable
 from agent.report import Connectivity
+from agent.report.connectivity import DnsResult, GatewayResult, HttpsResult
 from agent.report.network import Route
 from tests.support.servers import dns_server, https_server, tcp_listener
 
@@ -198,17 +200,126 @@ def test_dead_network_is_bounded_by_the_deadline() -> None:
         start = time.monotonic()
         c = _collect(
             {
-                "timeout_seconds": 5,
-                "deadline_seconds": 0.5,
+                "timeout_seconds": 1,
+                "deadline_seconds": 1,
                 "dns": {"names": ["dichvucong.test"], "servers": [dead.address]},
                 "https": [{"name": "a", "url": "https://dichvucong.test/"}],
             }
         )
         elapsed = time.monotonic() - start
     assert elapsed < 1.5
-    assert [d.error for d in c.dns or []] == ["overall deadline"]
-    assert c.https[0].error == "overall deadline"
+    # A silent server is evidence: the probe ran to its own timeout (kept just inside the
+    # deadline, even when both are equal) and failed; it was not cut off.
+    assert [(d.ok, d.error) for d in c.dns or []] == [(False, "no answer in 0.9 s")]
+    assert c.https[0].ok is False
     assert c.internet is not None and c.internet.reachable is False
+
+
+def _stuck(*_args: object) -> Any:
+    time.sleep(3)  # outlives the deadline; what it returns then is never looked at
+
+
+def _crash(*_args: object) -> Any:
+    raise RuntimeError("lỗi lập trình")
+
+
+def test_probes_cut_off_by_the_deadline_are_undetermined(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(probes, "probe_dns", _stuck)
+    monkeypatch.setattr(probes, "probe_https", _stuck)
+    monkeypatch.setattr(probes, "probe_tcp", _stuck)
+    start = time.monotonic()
+    c = _collect(
+        {
+            "timeout_seconds": 0.3,
+            "deadline_seconds": 0.3,
+            "dns": {"names": ["dichvucong.test"], "servers": ["127.0.0.1"]},
+            "https": [{"name": "a", "url": "https://dichvucong.test/"}],
+            "tcp": [{"name": "QLVB", "host": LOCAL, "port": 1, "role": "document_system"}],
+        }
+    )
+    assert time.monotonic() - start < 1.0
+    late = "cut off by the overall deadline (0.3 s)"
+    assert [(d.ok, d.error) for d in c.dns or []] == [(None, late)]
+    assert (c.https[0].ok, c.https[0].error) == (None, late)
+    assert (c.tcp[0].ok, c.tcp[0].error) == (None, late)
+    assert c.internet is not None and c.internet.dns_ok is None
+    assert (c.internet.reachable, c.internet.undetermined) == (None, 1)
+    assert c.unknown["internet"].startswith("not determined: 2 probe(s) without a result")
+    assert c.lan is not None and c.lan.reachable is None  # nothing lan-role configured
+    assert c.roles is not None and c.roles.document_system is not None
+    assert c.roles.document_system.reachable is None
+    assert late in c.unknown["roles.document_system"]
+
+
+def test_crashed_probes_are_undetermined(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(probes, "probe_tcp", _crash)
+    c = _collect({"tcp": [{"name": "controller", "host": LOCAL, "port": 1, "role": "controller"}]})
+    error = "probe failed: RuntimeError: lỗi lập trình"
+    assert (c.tcp[0].ok, c.tcp[0].error) == (None, error)
+    assert c.lan is not None and (c.lan.reachable, c.lan.undetermined) == (None, 1)
+    assert error in c.unknown["lan"]
+    assert c.roles is not None and c.roles.controller is not None
+    assert c.roles.controller.reachable is None
+
+
+def _gw(ok: bool | None) -> GatewayResult:
+    return GatewayResult(address="10.0.0.1", reachable=ok, error=None if ok else "x")
+
+
+def _web(ok: bool | None, role: str = "internet") -> HttpsResult:
+    return HttpsResult(name="w", url="https://a.test/", role=role, ok=ok, error=None if ok else "x")
+
+
+def _dns(ok: bool | None) -> DnsResult:
+    return DnsResult(name="a.test", server="10.0.0.53", ok=ok, error=None if ok else "x")
+
+
+@pytest.mark.parametrize(
+    ("dns", "web", "expected"),
+    [
+        pytest.param([True], [True, True], True, id="all answered"),
+        pytest.param([True], [True, None], None, id="one of two required undetermined"),
+        pytest.param([True], [False, None], False, id="too few even if the rest succeeded"),
+        pytest.param([True], [None, None], None, id="nothing determined"),
+        pytest.param([False], [None, None], False, id="DNS failed everywhere"),
+        pytest.param([None], [True, True], None, id="DNS undetermined"),
+        pytest.param([None, False], [True, True], None, id="DNS one failed one undetermined"),
+        pytest.param([None, True], [True, True], True, id="DNS one answered"),
+    ],
+)
+def test_internet_leaves_undetermined_results_out(
+    dns: list[bool | None], web: list[bool | None], expected: bool | None
+) -> None:
+    f = Facts()
+    out = ConnectivityCollector(AgentConfig())._internet(
+        f, [_dns(d) for d in dns], [_web(w) for w in web]
+    )
+    assert out.reachable is expected
+    assert (out.succeeded, out.undetermined) == (web.count(True), web.count(None))
+    assert ("internet" in f.unknown) is (expected is None)
+
+
+@pytest.mark.parametrize(
+    ("gateways", "targets", "expected", "gateway_ok"),
+    [
+        pytest.param([None], [False], None, None, id="gateway undetermined, target failed"),
+        pytest.param([None], [True], True, None, id="a target answered"),
+        pytest.param([False], [False], False, False, id="all failed"),
+        pytest.param([False, None], [], None, None, id="one gateway failed, one undetermined"),
+    ],
+)
+def test_lan_leaves_undetermined_results_out(
+    gateways: list[bool | None],
+    targets: list[bool | None],
+    expected: bool | None,
+    gateway_ok: bool | None,
+) -> None:
+    f = Facts()
+    out = ConnectivityCollector(AgentConfig())._lan(
+        f, [_gw(g) for g in gateways], [_web(t, "lan") for t in targets], []
+    )
+    assert (out.reachable, out.gateway_ok) == (expected, gateway_ok)
+    assert ("lan" in f.unknown) is (expected is None)
 
 
 def test_summary(lab: Lab) -> None:

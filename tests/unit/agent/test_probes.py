@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import socket
+import ssl
+import struct
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import trustme
@@ -274,22 +281,30 @@ def test_icmp_checksum_of_a_known_packet() -> None:
 # -------------------------------------------------------------------------------- Deadline
 
 
+def _missing(i: int, reason: str) -> str:
+    return f"{i}: {reason}"
+
+
 def test_run_bounded_abandons_stuck_probes() -> None:
     def stuck() -> str:
         time.sleep(5)
         return "late"
 
     start = time.monotonic()
-    results = probes.run_bounded([lambda: "fast", stuck], 0.3, lambda i: f"timeout {i}")
-    assert results == ["fast", "timeout 1"]
+    results = probes.run_bounded([lambda: "fast", stuck], 0.3, _missing)
+    assert results == ["fast", "1: cut off by the overall deadline (0.3 s)"]
     assert time.monotonic() - start < 1.0
 
 
-def test_run_bounded_survives_a_crashing_probe() -> None:
+def test_run_bounded_tells_a_crash_from_the_deadline(caplog: pytest.LogCaptureFixture) -> None:
     def boom() -> str:
-        raise RuntimeError("bug")
+        raise RuntimeError("lỗi trong probe")
 
-    assert probes.run_bounded([boom, lambda: "ok"], 1.0, lambda i: "lost") == ["lost", "ok"]
+    with caplog.at_level(logging.WARNING, logger="agent.probes._base"):
+        results = probes.run_bounded([boom, lambda: "ok"], 1.0, _missing)
+    assert results == ["0: probe failed: RuntimeError: lỗi trong probe", "ok"]
+    [record] = [r for r in caplog.records if r.name == "agent.probes._base"]
+    assert record.levelno == logging.WARNING and record.exc_info is not None
 
 
 def test_connect_any_tries_the_next_address() -> None:
@@ -333,6 +348,8 @@ def test_status_line(chunks: tuple[bytes, ...], expected: int) -> None:
     [
         pytest.param((b"SSH-2.0-OpenSSH_9.2\r\n",), ValueError, id="not an HTTP server"),
         pytest.param((b"HTTP/1.1 OK\r\n",), ValueError, id="no status code"),
+        pytest.param((b"HTTP/1.1 2000 OK\r\n",), ValueError, id="four-digit status"),
+        pytest.param((b"HTTP/1.1 20 OK\r\n",), ValueError, id="two-digit status"),
         pytest.param((b"HTTP/1.1 200",), ConnectionError, id="closed mid-line"),
         pytest.param((b"x" * 9000,), ValueError, id="endless line"),
     ],
@@ -366,3 +383,214 @@ def test_non_ascii_path_is_an_invalid_url() -> None:
     )
     result = probes.probe_https(spec, [])
     assert (result.ok, result.error) == (False, "invalid URL")
+
+
+class _Trickle:
+    """A socket stand-in that sends one byte every 0.1 s and never ends the line."""
+
+    def __init__(self) -> None:
+        self.timeouts: list[float] = []
+
+    def settimeout(self, value: float) -> None:
+        self.timeouts.append(value)
+
+    def recv(self, _size: int) -> bytes:
+        time.sleep(0.1)
+        return b"H"
+
+
+def test_status_read_stops_at_the_end_time() -> None:
+    sock = _Trickle()
+    start = time.monotonic()
+    with pytest.raises(TimeoutError):
+        probes.https._read_status(sock, time.monotonic() + 0.35)
+    assert time.monotonic() - start < 0.6
+    # every recv got only what was left, not a fresh full timeout
+    assert sock.timeouts == sorted(sock.timeouts, reverse=True) and sock.timeouts[0] <= 0.35
+
+
+@contextlib.contextmanager
+def _trickling_tls_server(ca: trustme.CA) -> Iterator[int]:
+    """TLS on 127.0.0.1 that, after the handshake, sends the status line one byte at a time."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert(LOCAL).configure_cert(ctx)
+    listener = socket.create_server((LOCAL, 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = listener.accept()
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(4096)
+                for byte in b"HTTP/1.1 200 OK" * 10:
+                    if stop.wait(0.1):
+                        break
+                    tls.sendall(bytes([byte]))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(2)
+
+
+def test_https_trickling_server_is_bounded_by_the_timeout(ca: trustme.CA, tmp_path: Path) -> None:
+    ca_file = str(tmp_path / "ca.pem")
+    ca.cert_pem.write_to_path(ca_file)
+    with _trickling_tls_server(ca) as port:
+        start = time.monotonic()
+        spec = _spec(f"https://{LOCAL}:{port}/", ca_file)._replace(timeout=0.8)
+        result = probes.probe_https(spec, [])
+        elapsed = time.monotonic() - start
+    assert (result.ok, result.error) == (False, "timed out")
+    assert elapsed < 1.2  # the spec's timeout is 0.8 s; before, each byte restarted it
+
+
+# ------------------------------------------------------------------- Ports out of range
+
+
+def test_out_of_range_ports_are_results_not_crashes() -> None:
+    dns = probes.probe_dns("a.test", f"{LOCAL}:99999", 0.5)
+    tcp = probes.probe_tcp("x", LOCAL, 70000, "lan", [], 0.5)
+    https = probes.probe_https(_spec(f"https://{LOCAL}:99999/", None), [])
+    assert (dns.ok, tcp.ok, https.ok) == (False, False, False)
+    assert all("65535" in (r.error or "") for r in (dns, tcp, https))
+
+
+# ------------------------------------------------------------------- Gateway: budget, zones
+
+
+def test_gateway_probe_shares_one_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    def silent_echo(address: str, timeout: float, raw: bool) -> float:
+        time.sleep(timeout)
+        raise TimeoutError("timed out")
+
+    def black_hole(address: str, port: int, timeout: float) -> socket.socket:
+        time.sleep(timeout)
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(probes.gateway, "_echo", silent_echo)
+    monkeypatch.setattr(probes.gateway, "connect", black_hole)
+    start = time.monotonic()
+    result = probes.probe_gateway(LOCAL, "lo", 0.6)
+    elapsed = time.monotonic() - start
+    assert (result.reachable, result.method, result.error) == (False, "tcp", "timed out")
+    assert elapsed < 0.85  # ICMP then TCP within one 0.6 s timeout, not 2 x 0.6 s
+
+
+@pytest.mark.parametrize(
+    ("address", "interface"),
+    [
+        pytest.param("fe80::1", "khongco0", id="unknown zone (if_nametoindex fails)"),
+        pytest.param("fe80::1", None, id="link-local without scope (EINVAL)"),
+    ],
+)
+def test_gateway_local_errors_are_undetermined(address: str, interface: str | None) -> None:
+    result = probes.probe_gateway(address, interface, 0.5)
+    assert result.reachable is None
+    assert result.error
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        pytest.param("::1", "0:0:0:0:0:0:0:1", True, id="compressed and full IPv6"),
+        pytest.param("FE80::1%eth0", "fe80::1", True, id="case and zone"),
+        pytest.param("10.0.0.1", "10.0.0.10", False, id="different hosts"),
+        pytest.param("garbage", "10.0.0.1", False, id="not an address"),
+    ],
+)
+def test_gateway_replies_matched_by_address(a: str, b: str, same: bool) -> None:
+    assert probes.gateway._same_ip(a, b) is same
+
+
+def test_gateway_echo_to_an_uncompressed_ipv6_address() -> None:
+    try:
+        rtt = probes.gateway._echo("0:0:0:0:0:0:0:1", 1.0, raw=os.geteuid() == 0)
+    except (probes.gateway._NoMethod, PermissionError):
+        pytest.skip("no ICMP method allowed for this user")
+    assert rtt >= 0
+
+
+# --------------------------------------------------------------------- DNS: TC, bounds, RFC 5452
+
+
+@contextlib.contextmanager
+def _udp_responder(reply: Callable[[bytes], bytes | None]) -> Iterator[str]:
+    """A UDP server on 127.0.0.1 answering each datagram with ``reply(query)``."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((LOCAL, 0))
+    sock.settimeout(0.05)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                query, peer = sock.recvfrom(4096)
+            except OSError:
+                continue
+            answer = reply(query)
+            if answer is not None:
+                sock.sendto(answer, peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"{LOCAL}:{sock.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(2)
+        sock.close()
+
+
+def _reply(
+    query: bytes, flags: int, answers: bytes = b"", count: int = 0, qname: bytes = b""
+) -> bytes:
+    """A response echoing the query's id and question (or ``qname``'s)."""
+    question = query[12:] if not qname else probes.build_query(qname.decode(), 1, 0)[12:]
+    head = struct.pack("!HHHHHH", int.from_bytes(query[:2], "big"), flags, 1, count, 0, 0)
+    return head + question + answers
+
+
+_A_RECORD = struct.pack("!HHHIH", 0xC00C, 1, 1, 60, 4) + bytes([127, 0, 0, 1])
+
+
+def test_dns_truncated_answer_is_undetermined() -> None:
+    with _udp_responder(lambda q: _reply(q, 0x8380)) as server:  # QR, TC, RD, RA, NOERROR
+        result = probes.probe_dns("dichvucong.test", server, 1.0)
+    assert (result.ok, result.error) == (None, "truncated (TC): answer did not fit in UDP")
+
+
+def test_dns_malformed_answer_with_our_id_is_reported_at_once() -> None:
+    # rdlength says 100 bytes of data, the packet ends after 4
+    bad = struct.pack("!HHHIH", 0xC00C, 1, 1, 60, 100) + bytes([127, 0, 0, 1])
+    with _udp_responder(lambda q: _reply(q, 0x8180, bad, 1)) as server:
+        start = time.monotonic()
+        result = probes.probe_dns("dichvucong.test", server, 2.0)
+        elapsed = time.monotonic() - start
+    assert (result.ok, result.error) == (False, "malformed DNS response")
+    assert elapsed < 0.5
+
+
+def test_dns_rdata_past_the_end_is_malformed() -> None:
+    query = probes.build_query("a.test", 1, 0x1234)
+    packet = _reply(query, 0x8180, struct.pack("!HHHIH", 0xC00C, 1, 1, 60, 16) + b"\x7f\0\0\1", 1)
+    with pytest.raises(ValueError, match="malformed"):
+        probes.parse_response(packet, 0x1234, "a.test", 1)
+
+
+def test_dns_answer_to_another_question_is_ignored() -> None:
+    # right id, an address, but for another name: RFC 5452 4.3 says discard it
+    spoof = _udp_responder(lambda q: _reply(q, 0x8180, _A_RECORD, 1, qname=b"lua-dao.test"))
+    with spoof as server:
+        result = probes.probe_dns("dichvucong.test", server, 0.3)
+    assert (result.ok, result.error) == (False, "no answer in 0.3 s")
+
+
+def test_dns_question_compared_case_insensitively() -> None:
+    query = probes.build_query("DichVuCong.test", 1, 7)
+    packet = _reply(query, 0x8180, _A_RECORD, 1)
+    assert probes.parse_response(packet, 7, "dichvucong.TEST", 1) == (0, ["127.0.0.1"])
