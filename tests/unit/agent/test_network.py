@@ -18,6 +18,7 @@ from agent.collectors.network import NetworkCollector
 from agent.config import AgentConfig
 from agent.errors import FactUnavailable
 from agent.platform import _common
+from agent.platform._linux import _net_profiles
 from agent.platform._linux import network as linux
 from agent.platform._windows import _ps
 from agent.platform._windows import network as windows
@@ -156,8 +157,8 @@ def test_linux_odd_netplan_files_are_skipped_not_fatal(
     linux_net: Callable[[str], None], caplog: pytest.LogCaptureFixture
 ) -> None:
     linux_net("laptop-wifi-nm")
-    with caplog.at_level("INFO", logger=linux.__name__):
-        profiles = linux._netplan_profiles()
+    with caplog.at_level("INFO", logger=_net_profiles.__name__):
+        profiles = _net_profiles._netplan_profiles()
     assert [(p.name, p.kind) for p in profiles] == [("UBND-Xa-HoiTruong", "wifi")]
     skipped = sorted(r.getMessage() for r in caplog.records)
     assert skipped == [
@@ -180,7 +181,7 @@ def test_linux_odd_netplan_files_are_skipped_not_fatal(
     ],
 )
 def test_linux_nm_ssid(value: str, expected: str | None) -> None:
-    assert linux._nm_ssid(value) == expected
+    assert _net_profiles._nm_ssid(value) == expected
 
 
 def test_linux_isolated_pc_has_nothing(linux_net: Callable[[str], None]) -> None:
@@ -258,7 +259,7 @@ def test_linux_profiles_unreadable_without_root(
             raise FactUnavailable(f"permission denied listing {path} (run as root)")
         return real(path)
 
-    monkeypatch.setattr(linux, "list_dir", denied)
+    monkeypatch.setattr(_net_profiles, "list_dir", denied)
     net = _collect()
     # "Never connected" cannot be claimed when the main source was unreadable.
     assert net.profiles is None
