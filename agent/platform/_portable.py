@@ -8,17 +8,20 @@ commands; the callers pass in what only they can learn (installed software, serv
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shlex
 import socket
+import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Literal
 
 import psutil
 
 from agent.catalog import ProductSignature
 from agent.errors import FactUnavailable
+from agent.platform._common import host_path
 from agent.report.security import ListeningPort, RemoteTool
 
 log = logging.getLogger(__name__)
@@ -56,16 +59,62 @@ def process_names() -> set[str]:
     now = time.monotonic()
     if _process_cache is not None and now - _process_cache[0] < PROCESS_CACHE_SECONDS:
         return set(_process_cache[1])
-    names: set[str] = set()
     try:
-        for proc in psutil.process_iter(["name"]):
-            name = proc.info.get("name")
-            if name:
-                names.add(str(name))
+        names = list_process_names()
     except (psutil.Error, OSError) as exc:
         raise FactUnavailable(f"cannot list processes: {exc}") from exc
     _process_cache = (now, frozenset(names))
     return names
+
+
+def psutil_process_names() -> set[str]:
+    """Process names through psutil (every OS)."""
+    names: set[str] = set()
+    for proc in psutil.process_iter(["name"]):
+        name = proc.info.get("name")
+        if name:
+            names.add(str(name))
+    return names
+
+
+#: The kernel truncates /proc/<pid>/comm to TASK_COMM_LEN - 1 characters (proc(5)).
+_COMM_MAX = 15
+
+
+def proc_comm_names() -> set[str]:
+    """Process names read straight from /proc/<pid>/comm (Linux).
+
+    psutil builds a Process object and parses /proc/<pid>/stat for each process, about 0.2 ms
+    each on the development VM: 50 ms on a desktop with 250 processes. One small read per
+    process gives the same names. As psutil does, a name cut at 15 characters is completed from
+    the first argument of cmdline when that starts with it.
+    """
+    # Plain strings and open(), not a Path per process: this loop runs for every process.
+    proc = str(host_path("/proc"))
+    names: set[str] = set()
+    for entry in os.listdir(proc):  # noqa: PTH208
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"{proc}/{entry}/comm", encoding="utf-8", errors="replace") as fh:  # noqa: PTH123
+                name = fh.read().rstrip("\n")
+            if len(name) >= _COMM_MAX:
+                with open(f"{proc}/{entry}/cmdline", "rb") as fh:  # noqa: PTH123
+                    first = fh.read().split(b"\0", 1)[0].decode("utf-8", "replace")
+                full = first.rsplit("/", 1)[-1]
+                if full.startswith(name):
+                    name = full
+        except OSError:
+            continue  # the process ended, or hides its details (hidepid=): skip it
+        if name:
+            names.add(name)
+    return names
+
+
+#: Lists the running process names; chosen once for the OS, replaceable in tests.
+list_process_names: Callable[[], set[str]] = (
+    proc_comm_names if sys.platform.startswith("linux") else psutil_process_names
+)
 
 
 def _process_name(pid: int | None, cache: dict[int, str | None]) -> str | None:

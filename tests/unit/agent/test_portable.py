@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import socket
+import sys
 from collections import namedtuple
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -13,7 +15,7 @@ import pytest
 
 from agent import catalog
 from agent.errors import FactUnavailable
-from agent.platform import _portable
+from agent.platform import _common, _portable
 from agent.report.security import ListeningPort, RemoteTool
 
 Addr = namedtuple("Addr", "ip port")
@@ -69,6 +71,7 @@ def install_fake_psutil(monkeypatch: pytest.MonkeyPatch, fake: FakePsutil) -> Fa
         return list(fake.sockets)
 
     monkeypatch.setattr(psutil, "process_iter", process_iter)
+    monkeypatch.setattr(_portable, "list_process_names", _portable.psutil_process_names)
     monkeypatch.setattr(psutil, "net_connections", net_connections)
     monkeypatch.setattr(psutil, "Process", lambda pid: _Proc(fake, pid))
     _portable.clear_cache()
@@ -156,8 +159,53 @@ def test_process_names_failure_is_unknown(monkeypatch: pytest.MonkeyPatch) -> No
         raise psutil.AccessDenied()
 
     monkeypatch.setattr(psutil, "process_iter", broken)
+    monkeypatch.setattr(_portable, "list_process_names", _portable.psutil_process_names)
     with pytest.raises(FactUnavailable, match="cannot list processes"):
         _portable.process_names()
+
+
+def _proc_tree(root: Path, processes: dict[str, tuple[str, bytes]]) -> None:
+    """A /proc with comm and cmdline files, as proc(5) describes them."""
+    (root / "proc" / "self").mkdir(parents=True)  # not a pid: skipped
+    for pid, (comm, cmdline) in processes.items():
+        folder = root / "proc" / pid
+        folder.mkdir()
+        (folder / "comm").write_text(comm + "\n", encoding="utf-8")
+        (folder / "cmdline").write_bytes(cmdline)
+
+
+def test_proc_comm_names_completes_truncated_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _proc_tree(
+        tmp_path,
+        {
+            "1": ("systemd", b"/sbin/init\0splash\0"),
+            "812": ("clamd", b"/usr/sbin/clamd\0--foreground=true\0"),
+            # comm keeps 15 characters; cmdline gives the whole name (psutil does the same).
+            "1604": ("chrome-remote-d", b"/opt/google/chrome-remote-desktop-host\0"),
+            # a kernel thread: empty cmdline, the comm name stays.
+            "25": ("kworker/0:1-eve", b""),
+        },
+    )
+    (tmp_path / "proc" / "999").mkdir()  # a process that ended between listdir and read
+    monkeypatch.setattr(_common, "HOST_ROOT", tmp_path)
+    assert _portable.proc_comm_names() == {
+        "systemd",
+        "clamd",
+        "chrome-remote-desktop-host",
+        "kworker/0:1-eve",
+    }
+
+
+def test_proc_comm_names_agrees_with_psutil_on_this_machine() -> None:
+    """The point of this one is the real /proc: both readers must see the same processes."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("/proc is Linux")
+    ours, theirs = _portable.proc_comm_names(), _portable.psutil_process_names()
+    # Processes start and end between the two listings; the long-lived ones must agree.
+    assert {"python", "python3", "pytest"} & (ours | theirs)
+    assert len(ours ^ theirs) <= max(3, len(ours) // 10), ours ^ theirs
 
 
 # --- remote tools ------------------------------------------------------------------------------

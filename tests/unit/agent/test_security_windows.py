@@ -64,6 +64,7 @@ def fake_psutil(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]
         monkeypatch.setattr(
             psutil, "process_iter", lambda attrs=None: [FakeProcess(p) for p in processes]
         )
+        monkeypatch.setattr(_portable, "list_process_names", _portable.psutil_process_names)
         monkeypatch.setattr(psutil, "net_connections", lambda kind="inet": list(conns or []))
 
     _portable.clear_cache()
