@@ -28,6 +28,11 @@ from tests.support.servers import (
 
 LOCAL = "127.0.0.1"
 
+#: Wall-clock checks here are hang guards, not speed goals (those live in bench/): they only
+#: tell "gave up near its timeout" from "waited many timeouts or forever", with a margin wide
+#: enough for a loaded CI machine. The behaviour itself is asserted on results and messages.
+HANG_SLACK_S = 3.0
+
 
 def _free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -75,7 +80,7 @@ def test_dns_answer_is_recorded_with_server_and_latency(dns: str) -> None:
     assert (result.ok, result.rcode, result.addresses, result.server) == (
         True, 0, ["127.0.0.1"], dns,
     )  # fmt: skip
-    assert result.latency_ms is not None and result.latency_ms < 2000
+    assert result.latency_ms is not None and result.latency_ms >= 0
 
 
 def test_dns_falls_back_to_aaaa(dns: str) -> None:
@@ -107,7 +112,7 @@ def test_dns_silent_server_is_bounded_by_the_timeout() -> None:
         result = probes.probe_dns("a.test", server.address, 0.3)
         elapsed = time.monotonic() - start
     assert (result.ok, result.error) == (False, "no answer in 0.3 s")
-    assert elapsed < 1.0
+    assert elapsed < 0.3 + HANG_SLACK_S
     assert server.queries == [("a.test", 1)]
 
 
@@ -293,7 +298,7 @@ def test_run_bounded_abandons_stuck_probes() -> None:
     start = time.monotonic()
     results = probes.run_bounded([lambda: "fast", stuck], 0.3, _missing)
     assert results == ["fast", "1: cut off by the overall deadline (0.3 s)"]
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 0.3 + HANG_SLACK_S
 
 
 def test_run_bounded_tells_a_crash_from_the_deadline(caplog: pytest.LogCaptureFixture) -> None:
@@ -404,7 +409,7 @@ def test_status_read_stops_at_the_end_time() -> None:
     start = time.monotonic()
     with pytest.raises(TimeoutError):
         probes.https._read_status(sock, time.monotonic() + 0.35)
-    assert time.monotonic() - start < 0.6
+    assert time.monotonic() - start < 0.35 + HANG_SLACK_S
     # every recv got only what was left, not a fresh full timeout
     assert sock.timeouts == sorted(sock.timeouts, reverse=True) and sock.timeouts[0] <= 0.35
 
@@ -446,7 +451,8 @@ def test_https_trickling_server_is_bounded_by_the_timeout(ca: trustme.CA, tmp_pa
         result = probes.probe_https(spec, [])
         elapsed = time.monotonic() - start
     assert (result.ok, result.error) == (False, "timed out")
-    assert elapsed < 1.2  # the spec's timeout is 0.8 s; before, each byte restarted it
+    # The spec's timeout is 0.8 s; before the fix each byte restarted it (up to 8192 x 0.8 s).
+    assert elapsed < 0.8 + HANG_SLACK_S
 
 
 # ------------------------------------------------------------------- Ports out of range
@@ -464,21 +470,28 @@ def test_out_of_range_ports_are_results_not_crashes() -> None:
 
 
 def test_gateway_probe_shares_one_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    given: list[tuple[str, float]] = []
+
     def silent_echo(address: str, timeout: float, raw: bool) -> float:
+        given.append(("icmp", timeout))
         time.sleep(timeout)
         raise TimeoutError("timed out")
 
     def black_hole(address: str, port: int, timeout: float) -> socket.socket:
+        given.append(("tcp", timeout))
         time.sleep(timeout)
         raise TimeoutError("timed out")
 
     monkeypatch.setattr(probes.gateway, "_echo", silent_echo)
     monkeypatch.setattr(probes.gateway, "connect", black_hole)
-    start = time.monotonic()
     result = probes.probe_gateway(LOCAL, "lo", 0.6)
-    elapsed = time.monotonic() - start
     assert (result.reachable, result.method, result.error) == (False, "tcp", "timed out")
-    assert elapsed < 0.85  # ICMP then TCP within one 0.6 s timeout, not 2 x 0.6 s
+    # ICMP and the TCP knock (its ports tried in parallel) share one 0.6 s budget instead of
+    # taking 0.6 s each: the echo gets at most half, each knock at most what is left.
+    icmp = [t for kind, t in given if kind == "icmp"]
+    tcp = [t for kind, t in given if kind == "tcp"]
+    assert len(icmp) == 1 and icmp[0] <= 0.3 + 1e-6, given
+    assert tcp and icmp[0] + max(tcp) <= 0.6 + 1e-6, given
 
 
 @pytest.mark.parametrize(
@@ -569,10 +582,11 @@ def test_dns_malformed_answer_with_our_id_is_reported_at_once() -> None:
     bad = struct.pack("!HHHIH", 0xC00C, 1, 1, 60, 100) + bytes([127, 0, 0, 1])
     with _udp_responder(lambda q: _reply(q, 0x8180, bad, 1)) as server:
         start = time.monotonic()
-        result = probes.probe_dns("dichvucong.test", server, 2.0)
+        result = probes.probe_dns("dichvucong.test", server, 2 * HANG_SLACK_S)
         elapsed = time.monotonic() - start
     assert (result.ok, result.error) == (False, "malformed DNS response")
-    assert elapsed < 0.5
+    # At once: well before the probe's own timeout, which it used to wait out.
+    assert elapsed < HANG_SLACK_S
 
 
 def test_dns_rdata_past_the_end_is_malformed() -> None:
