@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from agent.errors import FactUnavailable, note_unknown
@@ -63,21 +62,6 @@ $r
 
 def _batch(key: str) -> list[Any]:
     return _ps.as_list(_winshared.part("peripherals", _SCRIPT, key))
-
-
-def _cim_datetime(raw: Any) -> datetime | None:
-    """A DateTime from ConvertTo-Json: "/Date(ms)/" (PowerShell 5.1) or ISO 8601 (7.x), UTC."""
-    if raw is None:
-        return None
-    text = str(raw)
-    m = re.fullmatch(r"/Date\((-?\d+)(?:[+-]\d{4})?\)/", text)
-    if m:
-        return datetime.fromtimestamp(int(m.group(1)) / 1000, UTC)
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 #: Win32_Printer.PrinterStatus values (the class documentation's table).
@@ -249,8 +233,8 @@ def certificates() -> list[Certificate]:
             Certificate(
                 subject=str(subject or ""),
                 issuer=str(issuer or ""),
-                not_before=_cim_datetime(c.get("NotBefore")),
-                not_after=_cim_datetime(c.get("NotAfter")),
+                not_before=_ps.parse_datetime(c.get("NotBefore")),
+                not_after=_ps.parse_datetime(c.get("NotAfter")),
                 thumbprint=str(c.get("Thumbprint") or "").upper() or None,
                 serial=str(c.get("SerialNumber") or "").upper() or None,
                 store=str(c.get("Store") or "My"),

@@ -412,22 +412,6 @@ def test_windows_failures_are_unknown_never_a_crash(
         assert section.usb_devices == [] and section.smart_card_readers == []
 
 
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        pytest.param("/Date(1797386400000)/", datetime(2026, 12, 16, 2, tzinfo=UTC), id="PS 5.1"),
-        pytest.param(
-            "2027-06-30T09:00:00+07:00", datetime(2027, 6, 30, 2, tzinfo=UTC), id="PS 7 offset"
-        ),
-        pytest.param("2027-06-30T02:00:00Z", datetime(2027, 6, 30, 2, tzinfo=UTC), id="ISO Z"),
-        pytest.param("ngày 30/06/2027", None, id="localized text is not parsed"),
-        pytest.param(None, None, id="missing"),
-    ],
-)
-def test_cim_dates(raw: str | None, expected: datetime | None) -> None:
-    assert win._cim_datetime(raw) == expected
-
-
 # --- Issuer markers ------------------------------------------------------------------------------
 
 

@@ -31,6 +31,8 @@ from agent.platform._windows import _ps
             datetime(1970, 1, 1, tzinfo=UTC),
             id="DateTime with DisplayHint",
         ),
+        pytest.param("2027-06-30T02:00:00Z", datetime(2027, 6, 30, 2, tzinfo=UTC), id="ISO with Z"),
+        pytest.param("ngày 30/06/2027", None, id="localized text is not parsed"),
         pytest.param(None, None, id="null"),
         pytest.param("không rõ", None, id="garbage"),
     ],
