@@ -167,7 +167,8 @@ def load_config(path: Path | None) -> AgentConfig:
             f"{path}: not UTF-8 text (byte {exc.start}): save the file as UTF-8"
         ) from exc
     try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        # Safe: _UniqueKeyLoader is yaml.SafeLoader (plain data only) plus a duplicate-key check.
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""

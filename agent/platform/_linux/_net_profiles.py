@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from agent.data import parse_yaml
 from agent.errors import FactUnavailable
 from agent.platform._common import host_path, list_dir, read_optional, read_text
 from agent.report.network import NetworkProfile
@@ -246,7 +247,7 @@ def _netplan_profiles() -> list[NetworkProfile]:
         if not entry.endswith(".yaml"):
             continue
         try:
-            doc = yaml.safe_load(read_text(f"/etc/netplan/{entry}"))
+            doc = parse_yaml(read_text(f"/etc/netplan/{entry}"))
         except yaml.YAMLError:
             log.info("unparseable netplan file %s", entry)
             continue
