@@ -19,6 +19,7 @@ import msgspec
 
 from agent import __version__
 from agent.errors import AgentError
+from agent.i18n import Translate, english
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -47,6 +48,12 @@ def _build_parser() -> argparse.ArgumentParser:
         help=f"only this section (repeatable): {', '.join(SECTION_NAMES)}",
     )
     once.add_argument("--summary", action="store_true", help="a short table instead of JSON")
+    once.add_argument(
+        "--lang",
+        choices=("vi", "en"),
+        default="vi",
+        help="language of --summary: vi (Vietnamese, default) or en",
+    )
     once.add_argument("--out", type=Path, help="write the report to this file instead of stdout")
 
     schema = sub.add_parser("schema", help="print the report's JSON Schema")
@@ -57,13 +64,15 @@ def _build_parser() -> argparse.ArgumentParser:
 def _cmd_once(args: argparse.Namespace) -> int:
     from agent.collectors import collect_report, summary_lines
     from agent.config import load_config
+    from agent.i18n import translator
     from agent.report import encode
 
     config = load_config(args.config)
     sections = frozenset(args.section) | {"identity"} if args.section else None
     report = collect_report(config, sections)
     if args.summary:
-        text = _format_summary(summary_lines(config, report), report)
+        t = translator(args.lang)
+        text = _format_summary(summary_lines(config, report, t), report, t)
     elif args.pretty:
         text = json.dumps(json.loads(encode(report)), indent=2, ensure_ascii=False) + "\n"
     else:
@@ -72,22 +81,23 @@ def _cmd_once(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _format_summary(lines: list[tuple[str, str]], report: object) -> str:
+def _format_summary(lines: list[tuple[str, str]], report: object, t: Translate = english) -> str:
     from agent.report import Report
 
     assert isinstance(report, Report)  # noqa: S101 - narrows for mypy
-    # The closing "Collectors" and "  failed" lines share the column with the sections' labels.
-    width = max([len("Collectors"), *(len(label) for label, _ in lines)])
+    collectors, failed = t("Collectors"), f"  {t('failed')}"
+    # The closing lines share the column with the sections' labels.
+    width = max([len(collectors), len(failed), *(len(label) for label, _ in lines)])
     out = [f"{label.ljust(width)}  {value}" for label, value in lines]
     unknown = sum(
         len(getattr(report, c.name).unknown) for c in report.collectors if getattr(report, c.name)
     )
-    out.append(
-        f"{'Collectors'.ljust(width)}  {len(report.collectors)} run, "
-        f"{len(report.errors)} failed, {unknown} facts unknown"
+    totals = t("{run} run, {failed} failed, {unknown} facts unknown").format(
+        run=len(report.collectors), failed=len(report.errors), unknown=unknown
     )
+    out.append(f"{collectors.ljust(width)}  {totals}")
     for err in report.errors:
-        out.append(f"{'  failed'.ljust(width)}  {err.collector}: {err.message}")
+        out.append(f"{failed.ljust(width)}  {err.collector}: {err.message}")
     return "\n".join(out) + "\n"
 
 

@@ -20,6 +20,7 @@ from agent.collectors.os_info import OsCollector
 from agent.collectors.peripherals import PeripheralsCollector
 from agent.collectors.security import SecurityCollector
 from agent.collectors.software import SoftwareCollector
+from agent.i18n import Translate, english
 from agent.report import SCHEMA_VERSION, Report
 
 if TYPE_CHECKING:
@@ -62,11 +63,13 @@ def collect_report(config: AgentConfig, sections: frozenset[str] | None = None) 
     return report
 
 
-def summary_lines(config: AgentConfig, report: Report) -> list[tuple[str, str]]:
-    """(label, value) lines of every collector's summary, in collector order."""
+def summary_lines(
+    config: AgentConfig, report: Report, t: Translate = english
+) -> list[tuple[str, str]]:
+    """(label, value) lines of every collector's summary, in order, in ``t``'s language."""
     lines: list[tuple[str, str]] = []
     for cls in COLLECTORS:
         section = getattr(report, cls.name, None)
         if section is not None:
-            lines.extend(cls(config).summary(section))
+            lines.extend(cls(config).summary(section, t))
     return lines

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence, Sized
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from agent.errors import FactUnavailable, collecting_fact
+from agent.i18n import Translate, english
 from agent.report import CollectorError, CollectorRun
 from agent.report._base import Section
 
@@ -63,8 +64,12 @@ class Collector(ABC, Generic[S]):
     def collect(self) -> S:
         """Collect the section. Raise only for a failure of the whole collector."""
 
-    def summary(self, section: S) -> list[tuple[str, str]]:
-        """Short (label, value) lines for ``govguard-agent once --summary``."""
+    def summary(self, section: S, t: Translate = english) -> list[tuple[str, str]]:
+        """Short (label, value) lines for ``govguard-agent once --summary``, in ``t``'s language.
+
+        Every fixed text goes through ``t`` (labels, words, ``str.format`` templates); values taken
+        from the report (names, reasons) are shown as they are.
+        """
         return []
 
 
@@ -87,24 +92,29 @@ def run_collector(
 
 # --- summary formatting, shared by every collector's summary() ------------------------------
 
-#: How the summary shows a fact that could not be determined.
+#: How the summary shows a fact that could not be determined (an English text for ``t``).
 UNKNOWN = "unknown"
 
 
-def flag(value: bool | None, yes: str = "yes", no: str = "NO") -> str:
+def flag(value: bool | None, yes: str = "yes", no: str = "NO", t: Translate = english) -> str:
     """A yes/no fact for the summary; a bad answer in capitals so it stands out."""
     if value is None:
-        return UNKNOWN
-    return yes if value else no
+        return t(UNKNOWN)
+    return t(yes if value else no)
 
 
-def listing(items: Sequence[T] | None, text: Callable[[T], str], empty: str = "none") -> str:
+def listing(
+    items: Sequence[T] | None,
+    text: Callable[[T], str],
+    empty: str = "none",
+    t: Translate = english,
+) -> str:
     """A list fact for the summary: unknown, the items joined, or what "looked, found none" is."""
     if items is None:
-        return UNKNOWN
-    return ", ".join(text(item) for item in items) or empty
+        return t(UNKNOWN)
+    return ", ".join(text(item) for item in items) or t(empty)
 
 
-def count(items: Sized | None) -> str:
+def count(items: Sized | None, t: Translate = english) -> str:
     """How many items a list fact holds, or unknown."""
-    return UNKNOWN if items is None else str(len(items))
+    return t(UNKNOWN) if items is None else str(len(items))

@@ -13,6 +13,7 @@ from typing import Any
 
 from agent import platform, probes
 from agent.collectors.base import UNKNOWN, Collector, Facts, flag
+from agent.i18n import Translate, english
 from agent.report import Connectivity
 from agent.report.connectivity import (
     DnsResult,
@@ -220,19 +221,25 @@ class ConnectivityCollector(Collector[Connectivity]):
             )
         return RoleStatus(**status)
 
-    def summary(self, section: Connectivity) -> list[tuple[str, str]]:
+    def summary(self, section: Connectivity, t: Translate = english) -> list[tuple[str, str]]:
         """Internet, LAN and default route at a glance."""
 
         inet = section.internet
         lan = section.lan
-        inet_text = UNKNOWN if inet is None else (
-            f"{flag(inet.reachable)} ({inet.succeeded}/{inet.total} targets, "
-            f"DNS {flag(inet.dns_ok)})"
-        )  # fmt: skip
+        inet_text = (
+            t(UNKNOWN)
+            if inet is None
+            else t("{state} ({ok}/{total} targets, DNS {dns})").format(
+                state=flag(inet.reachable, t=t),
+                ok=inet.succeeded,
+                total=inet.total,
+                dns=flag(inet.dns_ok, t=t),
+            )
+        )
         return [
-            ("Internet", inet_text),
-            ("LAN", UNKNOWN if lan is None else flag(lan.reachable)),
-            ("Default route", flag(section.default_route)),
+            (t("Internet"), inet_text),
+            (t("LAN"), t(UNKNOWN) if lan is None else flag(lan.reachable, t=t)),
+            (t("Default route"), flag(section.default_route, t=t)),
         ]
 
 

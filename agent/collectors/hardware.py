@@ -6,9 +6,10 @@ from collections.abc import Callable
 from datetime import date
 
 from agent import platform
-from agent.collectors.base import Collector, Facts
+from agent.collectors.base import Collector, Facts, listing
 from agent.config import AgentConfig
 from agent.errors import FactUnavailable
+from agent.i18n import Translate, english
 from agent.report import Hardware
 from agent.report.hardware import Bios, HardwareAge
 
@@ -60,26 +61,23 @@ class HardwareCollector(Collector[Hardware]):
         section.unknown = f.unknown
         return section
 
-    def summary(self, section: Hardware) -> list[tuple[str, str]]:
+    def summary(self, section: Hardware, t: Translate = english) -> list[tuple[str, str]]:
         """Model, CPU and memory, disks at a glance."""
         sys_ = section.system
         model = " ".join(x for x in (sys_.vendor, sys_.model) if x) if sys_ else ""
-        kind = section.form_factor or "unknown type"
-        cpu = section.cpu.model if section.cpu and section.cpu.model else "unknown CPU"
+        kind = section.form_factor or t("unknown type")
+        cpu = section.cpu.model if section.cpu and section.cpu.model else t("unknown CPU")
         ram = section.memory.total_bytes / 2**30 if section.memory else None
         disks = section.disks
-        disks_text = (
-            "unknown"
-            if disks is None
-            else ", ".join(
-                f"{d.name} {(d.size_bytes or 0) / 1e9:.0f} GB {d.media or ''}".strip()
-                for d in disks
-            )
-            or "none"
+        disks_text = listing(
+            disks,
+            lambda d: f"{d.name} {(d.size_bytes or 0) / 1e9:.0f} GB {d.media or ''}".strip(),
+            t=t,
         )
-        age = f", {section.age.age_years:g} years old" if section.age else ""
+        age = t(", {age} years old").format(age=f"{section.age.age_years:g}") if section.age else ""
+        ram_text = f"{ram:.1f} GiB" if ram is not None else t("unknown")
         return [
-            ("Computer", f"{model or 'unknown model'} ({kind}{age})"),
-            ("CPU / RAM", f"{cpu} / {f'{ram:.1f} GiB' if ram is not None else 'unknown'}"),
-            ("Disks", disks_text),
+            (t("Computer"), f"{model or t('unknown model')} ({kind}{age})"),
+            (t("CPU / RAM"), f"{cpu} / {ram_text}"),
+            (t("Disks"), disks_text),
         ]

@@ -2,6 +2,7 @@
 
 from agent import platform
 from agent.collectors.base import Collector, Facts
+from agent.i18n import Translate, english
 from agent.report import Identity
 
 
@@ -25,10 +26,10 @@ class IdentityCollector(Collector[Identity]):
             unknown=facts.unknown,
         )
 
-    def summary(self, section: Identity) -> list[tuple[str, str]]:
+    def summary(self, section: Identity, t: Translate = english) -> list[tuple[str, str]]:
         """Host name, serial and MACs."""
         return [
-            ("Host", section.hostname),
-            ("Serial", section.system_serial or "unknown"),
-            ("MACs", ", ".join(section.macs) or "none"),
+            (t("Host"), section.hostname),
+            (t("Serial"), section.system_serial or t("unknown")),
+            (t("MACs"), ", ".join(section.macs) or t("none")),
         ]

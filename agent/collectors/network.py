@@ -1,7 +1,8 @@
 """Network collector: interfaces, default routes, DNS servers, radios and saved profiles."""
 
 from agent import platform
-from agent.collectors.base import UNKNOWN, Collector, Facts, count
+from agent.collectors.base import UNKNOWN, Collector, Facts, count, listing
+from agent.i18n import Translate, english
 from agent.report import Network
 
 
@@ -24,33 +25,28 @@ class NetworkCollector(Collector[Network]):
             unknown=f.unknown,
         )
 
-    def summary(self, section: Network) -> list[tuple[str, str]]:
+    def summary(self, section: Network, t: Translate = english) -> list[tuple[str, str]]:
         """Interfaces up, default route and radios at a glance."""
         ifaces = section.interfaces
-        up = (
-            "unknown"
-            if ifaces is None
-            else ", ".join(i.name for i in ifaces if i.up and not i.loopback) or "none"
+        up = listing(
+            None if ifaces is None else [i for i in ifaces if i.up and not i.loopback],
+            lambda i: i.name,
+            t=t,
         )
-        routes = section.default_routes
-        gw = (
-            "unknown"
-            if routes is None
-            else ", ".join(r.gateway or r.interface or "?" for r in routes) or "NONE"
+        gw = listing(
+            section.default_routes, lambda r: r.gateway or r.interface or "?", empty="NONE", t=t
         )
         radios = section.radios
         if radios is None:
-            on = UNKNOWN
+            on = t(UNKNOWN)
         elif not radios:
-            on = "none"
+            on = t("none")
         else:
             on = ", ".join(f"{r.kind} {r.name}" for r in radios if r.enabled is not False)
-            on = on or "all disabled"
-        profiles = section.profiles
-        saved = count(profiles)
+            on = on or t("all disabled")
         return [
-            ("Interfaces up", up),
-            ("Gateways", gw),
-            ("Radios", on),
-            ("Saved networks", saved),
+            (t("Interfaces up"), up),
+            (t("Gateways"), gw),
+            (t("Radios"), on),
+            (t("Saved networks"), count(section.profiles, t)),
         ]

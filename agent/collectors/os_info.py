@@ -8,6 +8,7 @@ from datetime import date
 from agent import platform
 from agent.collectors.base import Collector, Facts
 from agent.config import AgentConfig
+from agent.i18n import Translate, english
 from agent.report import OperatingSystem
 
 
@@ -39,17 +40,17 @@ class OsCollector(Collector[OperatingSystem]):
             unknown=f.unknown,
         )
 
-    def summary(self, section: OperatingSystem) -> list[tuple[str, str]]:
+    def summary(self, section: OperatingSystem, t: Translate = english) -> list[tuple[str, str]]:
         """OS name and build, and whether the vendor still supports it."""
         ver = section.version
-        name = (ver.name if ver else None) or "unknown"
-        build = f" (build {ver.build})" if ver and ver.build else ""
+        name = (ver.name if ver else None) or t("unknown")
+        build = t(" (build {build})").format(build=ver.build) if ver and ver.build else ""
         sup = section.support
         if sup is None or sup.supported is None:
-            why = sup.reason if sup and sup.reason else section.unknown.get("support", "unknown")
-            support = f"unknown: {why}"
+            why = sup.reason if sup and sup.reason else section.unknown.get("support", t("unknown"))
+            support = t("unknown: {why}").format(why=why)
         elif sup.supported:
-            support = f"yes, until {sup.eol_date}"
+            support = t("yes, until {date}").format(date=sup.eol_date)
         else:
-            support = f"NO, ended {sup.eol_date}"
-        return [("OS", f"{name}{build}"), ("OS supported", support)]
+            support = t("NO, ended {date}").format(date=sup.eol_date)
+        return [(t("OS"), f"{name}{build}"), (t("OS supported"), support)]

@@ -13,6 +13,7 @@ import msgspec
 from agent import data, platform
 from agent.collectors.base import Collector, Facts, listing
 from agent.config import AgentConfig
+from agent.i18n import Translate, english
 from agent.report import Peripherals
 from agent.report.peripherals import Certificate
 
@@ -81,20 +82,26 @@ class PeripheralsCollector(Collector[Peripherals]):
             unknown=f.unknown,
         )
 
-    def summary(self, section: Peripherals) -> list[tuple[str, str]]:
+    def summary(self, section: Peripherals, t: Translate = english) -> list[tuple[str, str]]:
         """Printers, tokens, signing certificates and middleware at a glance."""
-        printers = listing(section.printers, lambda p: f"{p.name} ({p.connection})", empty="NONE")
-        tokens_text = listing(section.smart_card_readers, lambda t: t.name)
+        printers = listing(
+            section.printers, lambda p: f"{p.name} ({p.connection})", empty="NONE", t=t
+        )
+        tokens_text = listing(section.smart_card_readers, lambda r: r.name, t=t)
+        left = t("{days} days left")
         certs_text = listing(
             section.certificates,
-            lambda c: f"{c.issuer_marker or 'other CA'} ({c.days_to_expiry} days left)",
+            lambda c: f"{c.issuer_marker or t('other CA')} ({left.format(days=c.days_to_expiry)})",
+            t=t,
         )
         ports_text = listing(
-            section.signing_ports, lambda p: f"{p.port} {'listening' if p.listening else 'closed'}"
+            section.signing_ports,
+            lambda p: f"{p.port} {t('listening') if p.listening else t('closed')}",
+            t=t,
         )
         return [
-            ("Printers", printers),
-            ("Signing tokens", tokens_text),
-            ("Signing certificates", certs_text),
-            ("Signing middleware", ports_text),
+            (t("Printers"), printers),
+            (t("Signing tokens"), tokens_text),
+            (t("Signing certificates"), certs_text),
+            (t("Signing middleware"), ports_text),
         ]

@@ -3,6 +3,7 @@
 from agent import catalog, platform
 from agent.collectors.base import UNKNOWN, Collector, Facts, flag, listing
 from agent.config import AgentConfig
+from agent.i18n import Translate, english
 from agent.report.security import Security
 
 
@@ -39,20 +40,23 @@ class SecurityCollector(Collector[Security]):
             unknown=f.unknown,
         )
 
-    def summary(self, section: Security) -> list[tuple[str, str]]:
+    def summary(self, section: Security, t: Translate = english) -> list[tuple[str, str]]:
         """Firewall, anti-malware, updates and remote tools at a glance."""
 
         def on_off(value: bool | None) -> str:
-            return flag(value, yes="on", no="OFF")
+            return flag(value, yes="on", no="OFF", t=t)
 
         av_text = listing(
-            section.antimalware, lambda a: f"{a.name} ({on_off(a.enabled)})", empty="NONE FOUND"
+            section.antimalware,
+            lambda a: f"{a.name} ({on_off(a.enabled)})",
+            empty="NONE FOUND",
+            t=t,
         )
         upd = section.updates
-        pending = UNKNOWN if upd is None or upd.pending is None else str(upd.pending)
+        pending = t(UNKNOWN) if upd is None or upd.pending is None else str(upd.pending)
         return [
-            ("Firewall", on_off(section.firewall.enabled if section.firewall else None)),
-            ("Anti-malware", av_text),
-            ("Updates pending", pending),
-            ("Remote tools", listing(section.remote_tools, lambda t: t.name)),
+            (t("Firewall"), on_off(section.firewall.enabled if section.firewall else None)),
+            (t("Anti-malware"), av_text),
+            (t("Updates pending"), pending),
+            (t("Remote tools"), listing(section.remote_tools, lambda r: r.name, t=t)),
         ]

@@ -2,6 +2,7 @@
 
 from agent import platform
 from agent.collectors.base import UNKNOWN, Collector, Facts, count
+from agent.i18n import Translate, english
 from agent.report import Software
 
 
@@ -28,25 +29,29 @@ class SoftwareCollector(Collector[Software]):
             unknown=f.unknown,
         )
 
-    def summary(self, section: Software) -> list[tuple[str, str]]:
+    def summary(self, section: Software, t: Translate = english) -> list[tuple[str, str]]:
         """Package and service counts, Times New Roman and input methods at a glance."""
 
         running = (
-            UNKNOWN
+            t(UNKNOWN)
             if section.services is None or "services.running" in section.unknown
             else str(sum(1 for s in section.services if s.running))
         )
         vn = section.vietnamese_text
         if vn is None:
-            vn_text = UNKNOWN
+            vn_text = t(UNKNOWN)
         else:
-            ims = ", ".join(i.name for i in vn.input_methods) or "no input method"
-            legacy = f", legacy fonts: {', '.join(vn.legacy_fonts)}" if vn.legacy_fonts else ""
-            tnr = "Times New Roman" if vn.times_new_roman else "NO Times New Roman"
+            ims = ", ".join(i.name for i in vn.input_methods) or t("no input method")
+            fonts = ", ".join(vn.legacy_fonts)
+            legacy = t(", legacy fonts: {fonts}").format(fonts=fonts) if vn.legacy_fonts else ""
+            tnr = "Times New Roman" if vn.times_new_roman else t("NO Times New Roman")
             vn_text = f"{tnr}, {ims}{legacy}"
+        services = t("{running} of {total}").format(
+            running=running, total=count(section.services, t)
+        )
         return [
-            ("Packages", count(section.packages)),
-            ("Services running", f"{running} of {count(section.services)}"),
-            ("Autostart entries", count(section.autostart)),
-            ("Vietnamese text", vn_text),
+            (t("Packages"), count(section.packages, t)),
+            (t("Services running"), services),
+            (t("Autostart entries"), count(section.autostart, t)),
+            (t("Vietnamese text"), vn_text),
         ]

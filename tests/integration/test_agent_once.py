@@ -208,15 +208,33 @@ def test_section_limits_the_report(
     assert {name for name in SECTION_NAMES if name in report} == wanted
 
 
-def test_summary_is_a_readable_table(loopback: Loopback) -> None:
-    run = run_agent("once", "--config", loopback.config, "--summary")
+@pytest.mark.parametrize(
+    ("lang", "host", "closing"),
+    [
+        pytest.param(
+            [],
+            "Tên máy",
+            r"Bộ thu thập\s+8 đã chạy, 0 lỗi, \d+ thông tin không rõ",
+            id="Vietnamese by default",
+        ),
+        pytest.param(
+            ["--lang", "en"],
+            "Host",
+            r"Collectors\s+8 run, 0 failed, \d+ facts unknown",
+            id="English",
+        ),
+    ],
+)
+def test_summary_is_a_readable_table(
+    loopback: Loopback, lang: list[str], host: str, closing: str
+) -> None:
+    run = run_agent("once", "--config", loopback.config, "--summary", *lang)
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     with pytest.raises(json.JSONDecodeError):
         json.loads(run.stdout)
-    assert lines[0].split(maxsplit=1) == ["Host", os.uname().nodename]
-    last = lines[-1]
-    assert re.fullmatch(r"Collectors\s+8 run, 0 failed, \d+ facts unknown", last), last
+    assert re.fullmatch(rf"{host}\s+{re.escape(os.uname().nodename)}", lines[0]), lines[0]
+    assert re.fullmatch(closing, lines[-1]), lines[-1]
     # One value column: every value starts at the same offset.
     starts = {re.match(r"\S.*?\s{2,}", line).end() for line in lines if line[:1] != " "}  # type: ignore[union-attr]
     assert len(starts) == 1, run.stdout

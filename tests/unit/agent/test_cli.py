@@ -16,6 +16,7 @@ import pytest
 from agent import __version__, cli
 from agent import collectors as collectors_module
 from agent.config import AgentConfig
+from agent.i18n import Translate, english
 from agent.report import SCHEMA_VERSION, CollectorError, CollectorRun, Identity, Report, decode
 
 HOST = "MAY-TINH-PHONG-TAI-CHINH"
@@ -53,8 +54,10 @@ class FakeAgent:
         self.calls.append((config, sections))
         return self.report
 
-    def summary_lines(self, config: AgentConfig, report: Report) -> list[tuple[str, str]]:
-        return [("Host", HOST), ("Firewall", "unknown")]
+    def summary_lines(
+        self, config: AgentConfig, report: Report, t: Translate = english
+    ) -> list[tuple[str, str]]:
+        return [(t("Host"), HOST), (t("Firewall"), t("unknown"))]
 
 
 @pytest.fixture
@@ -111,7 +114,7 @@ def test_pretty_json_is_indented_and_keeps_vietnamese(
 
 
 def test_summary_is_an_aligned_table(fake: FakeAgent, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["once", "--summary"]) == cli.EXIT_OK
+    assert cli.main(["once", "--summary", "--lang", "en"]) == cli.EXIT_OK
     lines = capsys.readouterr().out.splitlines()
     assert lines == [
         f"Host        {HOST}",
@@ -124,7 +127,8 @@ def test_summary_lists_failed_collectors(
     fake: FakeAgent, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fake.report = _report(failed=True)
-    assert cli.main(["once", "--summary"]) == cli.EXIT_OK  # a failed collector is not a failure
+    # a failed collector is not a failure of the agent
+    assert cli.main(["once", "--summary", "--lang", "en"]) == cli.EXIT_OK
     lines = capsys.readouterr().out.splitlines()
     assert lines[-2:] == [
         "Collectors  2 run, 1 failed, 1 facts unknown",

@@ -1,0 +1,102 @@
+"""The agent's few human-facing texts in Vietnamese (the default) and English.
+
+Only ``govguard-agent once --summary`` speaks to people; the report itself is data. Texts are
+written in English in the code and looked up here by that English text, gettext-style; a
+contract test runs every collector's summary with :func:`strict` so that a text missing from the
+catalogue fails the build. Product names, host names and reasons taken from the report are data
+and are shown as they are.
+"""
+
+from collections.abc import Callable
+from typing import Literal
+
+Lang = Literal["vi", "en"]
+LANGUAGES: tuple[Lang, ...] = ("vi", "en")
+DEFAULT_LANG: Lang = "vi"
+
+#: Translates one English text (a label, a word or a str.format template).
+Translate = Callable[[str], str]
+
+VI: dict[str, str] = {
+    # summary labels
+    "Host": "Tên máy",
+    "Serial": "Số sê-ri",
+    "MACs": "Địa chỉ MAC",
+    "Computer": "Máy tính",
+    "CPU / RAM": "CPU / RAM",
+    "Disks": "Ổ đĩa",
+    "OS": "Hệ điều hành",
+    "OS supported": "Còn được hỗ trợ",
+    "Packages": "Gói phần mềm",
+    "Services running": "Dịch vụ đang chạy",
+    "Autostart entries": "Mục tự khởi động",
+    "Vietnamese text": "Tiếng Việt (phông, bộ gõ)",
+    "Interfaces up": "Card mạng hoạt động",
+    "Gateways": "Cổng mặc định",
+    "Radios": "Thiết bị không dây",
+    "Saved networks": "Mạng đã lưu",
+    "Internet": "Internet",
+    "LAN": "Mạng LAN",
+    "Default route": "Tuyến mặc định",
+    "Firewall": "Tường lửa",
+    "Anti-malware": "Phòng chống mã độc",
+    "Updates pending": "Bản cập nhật chờ cài",
+    "Remote tools": "Phần mềm điều khiển từ xa",
+    "Printers": "Máy in",
+    "Signing tokens": "Thiết bị ký số (token)",
+    "Signing certificates": "Chứng thư số",
+    "Signing middleware": "Phần mềm hỗ trợ ký số",
+    "Collectors": "Bộ thu thập",
+    "failed": "lỗi",
+    # values
+    "unknown": "không rõ",
+    "none": "không có",
+    "NONE": "KHÔNG CÓ",
+    "NONE FOUND": "KHÔNG TÌM THẤY",
+    "yes": "có",
+    "NO": "KHÔNG",
+    "on": "bật",
+    "OFF": "TẮT",
+    "unknown type": "không rõ loại",
+    "unknown CPU": "không rõ CPU",
+    "unknown model": "không rõ kiểu máy",
+    "no input method": "không có bộ gõ",
+    "NO Times New Roman": "KHÔNG có Times New Roman",
+    "all disabled": "đều tắt",
+    "other CA": "CA khác",
+    "listening": "đang mở",
+    "closed": "đóng",
+    # templates (str.format)
+    ", {age} years old": ", {age} năm tuổi",
+    " (build {build})": " (bản dựng {build})",
+    "unknown: {why}": "không rõ: {why}",
+    "yes, until {date}": "có, đến {date}",
+    "NO, ended {date}": "KHÔNG, đã hết từ {date}",
+    ", legacy fonts: {fonts}": ", phông cũ: {fonts}",
+    "{running} of {total}": "{running}/{total}",
+    "{state} ({ok}/{total} targets, DNS {dns})": "{state} ({ok}/{total} địa chỉ, DNS {dns})",
+    "{days} days left": "còn {days} ngày",
+    "{run} run, {failed} failed, {unknown} facts unknown": (
+        "{run} đã chạy, {failed} lỗi, {unknown} thông tin không rõ"
+    ),
+}
+
+
+def english(text: str) -> str:
+    """The English text as written in the code."""
+    return text
+
+
+def vietnamese(text: str) -> str:
+    """The Vietnamese text; the English one if the catalogue lacks it (a test forbids that)."""
+    return VI.get(text, text)
+
+
+def translator(lang: Lang) -> Translate:
+    """The translator for a language."""
+    return vietnamese if lang == "vi" else english
+
+
+def strict(text: str) -> str:
+    """Like :func:`vietnamese`, but a text missing from the catalogue raises KeyError (tests)."""
+    return VI[text]
