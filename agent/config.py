@@ -168,7 +168,7 @@ def load_config(path: Path | None) -> AgentConfig:
         ) from exc
     try:
         # Safe: _UniqueKeyLoader is yaml.SafeLoader (plain data only) plus a duplicate-key check.
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
