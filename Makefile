@@ -2,8 +2,9 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 VENV := .venv/bin
-# System packages the tests need: iproute2 for the network-namespace scenarios.
-TEST_APT := iproute2
+# System packages the tests need: iproute2 for the network-namespace scenarios, postgresql for the
+# store tests (they use the server on 127.0.0.1:5432 when one answers, else start a private one).
+TEST_APT := iproute2 postgresql
 # The peers the footprint benchmark compares the agent with.
 BENCH_APT := fusioninventory-agent ocsinventory-agent
 

@@ -12,6 +12,9 @@ from agent.platform._windows import _ps, _registry
 from tests.support.replay import FIXTURES, ReplayRunner
 from tests.support.windows import PsReplay, RegistryReplay
 
+# db_url / engine / session fixtures: every store test runs on SQLite and PostgreSQL.
+pytest_plugins = ["tests.support.database"]
+
 
 @pytest.fixture
 def linux_host(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], ReplayRunner]]:

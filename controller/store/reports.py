@@ -1,0 +1,270 @@
+"""Reports: the batched ingest write path, host facts, listing and retention.
+
+:func:`store_batch` is the hot path (thousands of reports per second on one controller). It
+issues a fixed number of statements per batch whatever its size: one multi-row ``INSERT ... ON
+CONFLICT DO NOTHING RETURNING`` for the reports, then one executemany each for the host facts
+upsert, the agents' last-seen update and the audit entries. It never reads a row first:
+duplicates are found by the unique (agent_id, seq) constraint, and host facts are kept as "full
+report + newest heartbeat sections", merged only when read (:func:`latest_facts`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, bindparam, case, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from controller.store.models import Base, HostFacts, Report
+
+#: Rows per INSERT statement; keeps the bound parameters (11 per row) far below SQLite's 32766
+#: and PostgreSQL's 65535 limits. Ingest batches (``batch_max``, 256) fit in one statement.
+INSERT_CHUNK = 1000
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+# Core tables for the bulk statements (typed as Table, unlike the classes' __table__).
+_REPORTS = Base.metadata.tables["reports"]
+_HOST_FACTS = Base.metadata.tables["host_facts"]
+_AGENTS = Base.metadata.tables["agents"]
+_AUDIT = Base.metadata.tables["audit_log"]
+
+
+@dataclass(frozen=True, slots=True)
+class NewReport:
+    """One verified report ready to store.
+
+    ``body`` is the gzip JSON exactly as received. ``sections_json`` is, for a heartbeat, the
+    JSON object of its non-null sections (plain or already gzip-compressed); None for a full
+    report, or for a heartbeat that carried no section.
+    """
+
+    agent_id: str
+    seq: int
+    report_id: str
+    kind: str
+    sent_at: datetime
+    received_at: datetime
+    collected_at: datetime | None
+    clock_skew_s: float | None
+    body: bytes
+    sections_json: bytes | None = None
+
+
+def _insert_for(s: Session) -> Any:
+    """The dialect's INSERT construct (both have on_conflict_do_nothing/_do_update)."""
+    return postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _gzip(data: bytes) -> bytes:
+    if data.startswith(_GZIP_MAGIC):
+        return data
+    # Level 1: heartbeat sections are small and written at ingest speed.
+    return gzip.compress(data, compresslevel=1, mtime=0)
+
+
+def store_batch(s: Session, batch: Sequence[NewReport], at: datetime) -> set[tuple[str, int]]:
+    """Store a batch of reports; returns the (agent_id, seq) pairs actually inserted.
+
+    Pairs already stored (retries) and repeats inside the batch are skipped and not returned.
+    For the inserted reports only: host facts are upserted (the newest seq per agent wins and
+    an older stored state is never overwritten), each agent's ``last_seen_at``/``last_seq``
+    move forward and one ``report.stored`` audit entry is added per report. ``at`` is the
+    server time of the write.
+    """
+    unique: dict[tuple[str, int], NewReport] = {}
+    for item in batch:
+        unique.setdefault((item.agent_id, item.seq), item)
+    if not unique:
+        return set()
+    insert = _insert_for(s)
+    table = _REPORTS
+    inserted: set[tuple[str, int]] = set()
+    items = list(unique.values())
+    for start in range(0, len(items), INSERT_CHUNK):
+        rows = [
+            {
+                "agent_id": r.agent_id,
+                "seq": r.seq,
+                "report_id": r.report_id,
+                "kind": r.kind,
+                "sent_at": r.sent_at,
+                "received_at": r.received_at,
+                "collected_at": r.collected_at,
+                "clock_skew_s": r.clock_skew_s,
+                "size_bytes": len(r.body),
+                "body": r.body,
+            }
+            for r in items[start : start + INSERT_CHUNK]
+        ]
+        statement = (
+            insert(table)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["agent_id", "seq"])
+            .returning(table.c.agent_id, table.c.seq)
+        )
+        inserted.update((row[0], row[1]) for row in s.execute(statement))
+    stored = [unique[key] for key in sorted(inserted)]
+    if stored:
+        _upsert_host_facts(s, stored, at)
+        _touch_agents(s, stored, at)
+        _audit(s, stored, at)
+    return inserted
+
+
+def _upsert_host_facts(s: Session, stored: Sequence[NewReport], at: datetime) -> None:
+    newest: dict[str, NewReport] = {}
+    newest_full: dict[str, NewReport] = {}
+    newest_beat: dict[str, NewReport] = {}
+    for r in stored:
+        if r.agent_id not in newest or r.seq > newest[r.agent_id].seq:
+            newest[r.agent_id] = r
+        if r.kind == "full":
+            if r.agent_id not in newest_full or r.seq > newest_full[r.agent_id].seq:
+                newest_full[r.agent_id] = r
+        elif r.sections_json is not None and (
+            r.agent_id not in newest_beat or r.seq > newest_beat[r.agent_id].seq
+        ):
+            newest_beat[r.agent_id] = r
+    rows = []
+    # Sorted, so concurrent writers lock host_facts rows in the same order (no deadlocks).
+    for agent_id in sorted(newest):
+        last = newest[agent_id]
+        full = newest_full.get(agent_id)
+        beat = newest_beat.get(agent_id)
+        # A heartbeat overlays the full report only while it is newer than that report.
+        if beat is not None and full is not None and full.seq > beat.seq:
+            beat = None
+        rows.append(
+            {
+                "agent_id": agent_id,
+                "updated_at": at,
+                "last_report_at": last.sent_at,
+                "last_full_at": full.sent_at if full else None,
+                "last_seq": last.seq,
+                "clock_skew_s": last.clock_skew_s,
+                "full_body": full.body if full else None,
+                "heartbeat": _gzip(beat.sections_json)
+                if beat is not None and beat.sections_json is not None
+                else None,
+            }
+        )
+    table = _HOST_FACTS
+    statement = _insert_for(s)(table)
+    excluded = statement.excluded
+    heartbeat: ColumnElement[Any] = case(
+        # Newest in the batch is a heartbeat with sections: it becomes the overlay.
+        (excluded.heartbeat.is_not(None), excluded.heartbeat),
+        # Newest with data is a full report: it is fresher than any stored heartbeat.
+        (excluded.full_body.is_not(None), None),
+        # Only section-less heartbeats: keep the stored overlay.
+        else_=table.c.heartbeat,
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["agent_id"],
+        set_={
+            "updated_at": excluded.updated_at,
+            "last_report_at": excluded.last_report_at,
+            "last_seq": excluded.last_seq,
+            "clock_skew_s": excluded.clock_skew_s,
+            "full_body": func.coalesce(excluded.full_body, table.c.full_body),
+            "last_full_at": func.coalesce(excluded.last_full_at, table.c.last_full_at),
+            "heartbeat": heartbeat,
+        },
+        # Reports can arrive out of order (retries, queued backlogs): never go backwards.
+        where=excluded.last_seq > table.c.last_seq,
+    )
+    s.execute(statement, rows)
+
+
+def _touch_agents(s: Session, stored: Sequence[NewReport], at: datetime) -> None:
+    newest: dict[str, int] = {}
+    for r in stored:
+        newest[r.agent_id] = max(r.seq, newest.get(r.agent_id, 0))
+    table = _AGENTS
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(
+            last_seen_at=bindparam("b_at"),
+            last_seq=case(
+                (table.c.last_seq < bindparam("b_seq"), bindparam("b_seq")),
+                else_=table.c.last_seq,
+            ),
+        )
+    )
+    rows = [
+        {"b_id": agent_id, "b_at": at, "b_seq": seq} for agent_id, seq in sorted(newest.items())
+    ]
+    s.connection().execute(statement, rows)
+
+
+def _audit(s: Session, stored: Sequence[NewReport], at: datetime) -> None:
+    rows = [
+        {
+            "at": at,
+            "actor": f"agent:{r.agent_id}",
+            "action": "report.stored",
+            "target": f"report:{r.agent_id}:{r.seq}",
+            "details": {"report_id": r.report_id, "kind": r.kind, "size_bytes": len(r.body)},
+        }
+        for r in stored
+    ]
+    s.execute(_AUDIT.insert(), rows)
+
+
+def count_reports(s: Session, agent_id: str | None = None) -> int:
+    """How many reports are stored (of one agent if given)."""
+    query = select(func.count()).select_from(Report)
+    if agent_id is not None:
+        query = query.where(Report.agent_id == agent_id)
+    return s.scalar(query) or 0
+
+
+def list_reports(s: Session, agent_id: str, limit: int = 100) -> list[Report]:
+    """The newest ``limit`` reports of an agent, highest seq first."""
+    query = select(Report).where(Report.agent_id == agent_id).order_by(Report.seq.desc())
+    return list(s.scalars(query.limit(limit)))
+
+
+def _json_object(compressed: bytes | None) -> dict[str, Any]:
+    if compressed is None:
+        return {}
+    value = json.loads(gzip.decompress(compressed))
+    return value if isinstance(value, dict) else {}
+
+
+def latest_facts(s: Session, agent_id: str) -> dict[str, object] | None:
+    """The newest known facts of an agent's computer, or None when it never reported.
+
+    The latest full report with the sections of the newest later heartbeat laid over it.
+    """
+    # Plain columns, not s.get(): ingest writes host_facts behind the ORM's back, so an object
+    # cached in this session's identity map may be stale.
+    row = s.execute(
+        select(HostFacts.full_body, HostFacts.heartbeat).where(HostFacts.agent_id == agent_id)
+    ).first()
+    if row is None:
+        return None
+    merged: dict[str, object] = _json_object(row.full_body)
+    merged.update(_json_object(row.heartbeat))
+    return merged
+
+
+def purge_reports(s: Session, before: datetime) -> int:
+    """Delete reports received before ``before``; returns how many went.
+
+    Host facts keep their own copy of the newest full report, so they survive the purge.
+    """
+    result = s.execute(
+        delete(Report)
+        .where(Report.received_at < before)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0))

@@ -1,0 +1,33 @@
+"""Organisational units (district, communes, departments)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from controller.store.models import Unit
+
+
+def ensure_unit(
+    s: Session, unit_id: str, name: str, parent_id: str | None = None, kind: str = "unit"
+) -> Unit:
+    """Return the unit ``unit_id``, creating it first when it does not exist yet.
+
+    An existing unit is returned unchanged, so ``init`` can run again safely.
+    """
+    unit = s.get(Unit, unit_id)
+    if unit is None:
+        unit = Unit(id=unit_id, name=name, parent_id=parent_id, kind=kind)
+        s.add(unit)
+        s.flush()
+    return unit
+
+
+def get_unit(s: Session, unit_id: str) -> Unit | None:
+    """The unit with this id, or None."""
+    return s.get(Unit, unit_id)
+
+
+def list_units(s: Session) -> list[Unit]:
+    """Every unit, ordered by id."""
+    return list(s.scalars(select(Unit).order_by(Unit.id)))

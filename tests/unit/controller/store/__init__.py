@@ -1,0 +1,1 @@
+"""Tests of controller.store on SQLite and PostgreSQL."""

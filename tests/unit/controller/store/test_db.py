@@ -1,0 +1,220 @@
+"""Engines, migrations, time zones and error classification of controller.store.db."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, exc, inspect, text
+from sqlalchemy.orm import Session
+
+from controller.store import db, units
+from controller.store.models import Base, Unit
+from tests.support.postgres import Server, TempCluster
+
+TABLES = {
+    "agents",
+    "audit_log",
+    "enrollment_tokens",
+    "host_facts",
+    "reports",
+    "units",
+    "users",
+}
+
+
+def test_upgrade_reaches_head_and_is_repeatable(db_url: str) -> None:
+    engine = db.make_engine(db_url)
+    try:
+        assert db.current_revision(engine) is None
+        db.upgrade(engine)
+        assert db.current_revision(engine) == db.head_revision() == "0001"
+        db.upgrade(engine)  # a second start of the controller changes nothing
+        assert db.current_revision(engine) == "0001"
+        assert set(inspect(engine).get_table_names()) >= TABLES
+    finally:
+        engine.dispose()
+
+
+def test_models_and_migrations_agree(engine: Engine) -> None:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "compare_server_default": True}
+        )
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
+    engine = db.make_engine(db.sqlite_url(tmp_path / "govguard.db"))
+    try:
+        with engine.connect() as connection:
+            pragmas = {
+                name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+                for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+            }
+    finally:
+        engine.dispose()
+    assert pragmas == {
+        "journal_mode": "wal",
+        "foreign_keys": 1,
+        "busy_timeout": 5000,
+        "synchronous": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("url", "driver"),
+    [
+        pytest.param("postgresql://postgres@127.0.0.1/x", "psycopg", id="plain postgresql"),
+        pytest.param("postgres://postgres@127.0.0.1/x", "psycopg", id="postgres alias"),
+        pytest.param("postgresql+psycopg://postgres@127.0.0.1/x", "psycopg", id="explicit"),
+        pytest.param("sqlite:////tmp/x.db", "pysqlite", id="sqlite"),
+    ],
+)
+def test_make_engine_picks_the_driver(url: str, driver: str) -> None:
+    engine = db.make_engine(url)
+    assert engine.dialect.driver == driver
+    engine.dispose()
+
+
+def test_make_engine_refuses_other_databases() -> None:
+    with pytest.raises(ValueError, match="unsupported database URL scheme 'mysql'"):
+        db.make_engine("mysql://root@127.0.0.1/x")
+
+
+def test_times_come_back_aware_utc(engine: Engine) -> None:
+    created = datetime(2026, 11, 28, 15, 30, tzinfo=timezone(timedelta(hours=7)))  # Hà Nội
+    factory = db.session_factory(engine)
+    with factory() as s, s.begin():
+        s.add(Unit(id="huyen", name="Huyện", kind="district", created_at=created))
+    with factory() as s:
+        unit = units.get_unit(s, "huyen")
+        assert unit is not None
+        assert unit.created_at == created
+        assert unit.created_at.tzinfo is UTC
+        assert unit.created_at.hour == 8
+
+
+def test_naive_times_are_refused(session: Session) -> None:
+    session.add(Unit(id="huyen", name="Huyện", created_at=datetime(2026, 11, 28)))
+    with pytest.raises(exc.StatementError, match="naive datetime"):
+        session.flush()
+
+
+def test_query_errors_are_not_unavailability(engine: Engine) -> None:
+    with engine.connect() as connection, pytest.raises(exc.DBAPIError) as caught:
+        connection.execute(text("SELECT * FROM no_such_table"))
+    assert not db.is_unavailable(caught.value)
+
+
+_INSERT_AUDIT = (
+    "INSERT INTO audit_log (at, actor, action, target) VALUES ('2026-01-01', 'a', 'b', 'c')"
+)
+
+
+def test_sqlite_still_locked_is_unavailability(tmp_path: Path) -> None:
+    url = db.sqlite_url(tmp_path / "govguard.db")
+    holder, waiter = db.make_engine(url), db.make_engine(url)
+    try:
+        db.upgrade(holder)
+        with holder.begin() as locked:
+            # An open write transaction holds SQLite's single writer lock.
+            locked.execute(text(_INSERT_AUDIT))
+            with waiter.connect() as connection:
+                # The default 5 s wait is right in production; here it only slows the test.
+                connection.exec_driver_sql("PRAGMA busy_timeout=50")
+                with pytest.raises(exc.OperationalError) as caught:
+                    connection.execute(text(_INSERT_AUDIT))
+    finally:
+        holder.dispose()
+        waiter.dispose()
+    assert "locked" in str(caught.value)
+    assert db.is_unavailable(caught.value)
+
+
+def test_refused_connection_is_unavailability() -> None:
+    # A port just released by TempCluster-style probing: nothing listens there.
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    engine = db.make_engine(Server("127.0.0.1", port).url("postgres"))
+    try:
+        with pytest.raises(exc.OperationalError) as caught, engine.connect():
+            pass
+    finally:
+        engine.dispose()
+    assert db.is_unavailable(caught.value)
+
+
+def test_server_restart_is_unavailability_then_recovers() -> None:
+    with TempCluster() as cluster:
+        engine = db.make_engine(cluster.url("postgres"))
+        try:
+            db.upgrade(engine)
+            with engine.connect() as connection:
+                cluster.stop("immediate")
+                with pytest.raises(exc.DBAPIError) as caught:
+                    connection.execute(text("SELECT 1"))
+            assert db.is_unavailable(caught.value)
+            cluster.start()
+            # pool_pre_ping replaces the dead pooled connection transparently.
+            assert db.current_revision(engine) == "0001"
+        finally:
+            engine.dispose()
+
+
+def test_upgrade_works_from_an_installed_copy(tmp_path: Path, repo_root: Path, db_url: str) -> None:
+    """The migrations ship as package data: install a copy and migrate without the checkout."""
+    source = tmp_path / "src"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("agent", "controller"):
+        shutil.copytree(repo_root / name, source / name, ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(repo_root / name, source / name)
+    lib = tmp_path / "lib"
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from setuptools import setup; setup()",
+            "-q",
+            "build_py",
+            "--build-lib",
+            str(lib),
+        ],
+        cwd=source,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert not list(lib.rglob("alembic.ini"))
+    script = textwrap.dedent(
+        f"""
+        import controller.store.db as db
+        assert db.__file__.startswith({str(lib)!r}), db.__file__
+        engine = db.make_engine({db_url!r})
+        db.upgrade(engine)
+        print(db.current_revision(engine))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(lib)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0001"
