@@ -1,20 +1,32 @@
 """govguard: the controller's command line.
 
-The controller (enrollment, storage, policies, dashboard) is built by the following issues. For
-now it offers what the report schema already allows: validating a report file with the same
-models the agent writes it with.
+This module only builds the parser and dispatches; the commands live in
+:mod:`controller.commands`, one module per group, imported only when their command runs (so
+``govguard validate`` does not load the database layer, nor ``tokens list`` the web server).
+Every failure the operator can fix is one line on stderr and exit status 1, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
+import logging
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
 
 from agent import __version__
 from agent.report import decode
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+log = logging.getLogger(__name__)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -35,18 +47,178 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``govguard``; returns the process exit status."""
+def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="govguard", description="govguard controller")
     parser.add_argument("--version", action="version", version=f"govguard {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log progress (and tracebacks) to stderr"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    # Every command that works on a data directory takes --data-dir.
+    dd = argparse.ArgumentParser(add_help=False)
+    dd.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="the controller's data directory "
+        "(default: $GOVGUARD_DATA_DIR, else /var/lib/govguard)",
+    )
+
     validate = sub.add_parser("validate", help="check report files against the report schema")
     validate.add_argument("files", nargs="+", type=Path, metavar="REPORT.json")
+    validate.set_defaults(handler=_cmd_validate)
+
+    init = sub.add_parser(
+        "init",
+        parents=[dd],
+        # No prefix matching: `--password x` must not be taken for `--password-file x`.
+        allow_abbrev=False,
+        help="create a data directory: config, CA and TLS certificate, database, administrator",
+    )
+    init.add_argument(
+        "--server-name",
+        action="append",
+        required=True,
+        metavar="NAME",
+        help="DNS name or IP address agents use to reach the controller (repeatable)",
+    )
+    init.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="postgresql://user@host/db (default: SQLite file in the data directory)",
+    )
+    init.add_argument("--admin", default="admin", metavar="USER", help="administrator login")
+    init.add_argument(
+        "--password-file",
+        type=Path,
+        metavar="FILE",
+        help="read the administrator's password from the first line of FILE (- = stdin) "
+        "instead of asking",
+    )
+    init.add_argument("--unit-id", default="root", metavar="ID", help="id of the top unit")
+    init.add_argument("--unit-name", default="Root unit", metavar="NAME", help="its name")
+    init.add_argument("--unit-kind", default="organization", metavar="KIND", help="its kind")
+    init.set_defaults(handler="init:run")
+
+    serve = sub.add_parser("serve", parents=[dd], help="run the controller (HTTPS)")
+    serve.set_defaults(handler="server:serve")
+
+    config = _group(sub, "config", "check the configuration")
+    config.add_parser(
+        "check", parents=[dd], help="validate config.yaml and the TLS files"
+    ).set_defaults(handler="server:check")
+
+    units = _group(sub, "units", "organisation units (province, commune, department, ...)")
+    add = units.add_parser("add", parents=[dd], help="add a unit")
+    add.add_argument("id", metavar="ID", help="short id: lower-case letters, digits, '-'")
+    add.add_argument("--name", required=True, help="the unit's name")
+    add.add_argument("--parent", metavar="ID", help="the unit it belongs to")
+    add.add_argument("--kind", default="unit", help="commune, department, ... (default: unit)")
+    add.set_defaults(handler="units:add")
+    units.add_parser("list", parents=[dd], help="list the units").set_defaults(
+        handler="units:list_"
+    )
+
+    tokens = _group(sub, "tokens", "enrollment tokens for new computers")
+    create = tokens.add_parser("create", parents=[dd], help="create an enrollment token")
+    create.add_argument("--unit", required=True, metavar="ID", help="unit the computers join")
+    create.add_argument(
+        "--expires", default="72h", metavar="DURATION", help="30m, 72h, 7d, ... (default: 72h)"
+    )
+    create.add_argument(
+        "--uses", type=int, default=1, metavar="N", help="how many computers may use it"
+    )
+    create.add_argument("--note", metavar="TEXT", help="a note shown by `tokens list`")
+    create.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="write the token to FILE (mode 0600) for `govguard-agent enroll --token-file`",
+    )
+    create.set_defaults(handler="tokens:create")
+    tokens.add_parser("list", parents=[dd], help="list tokens (never their secrets)").set_defaults(
+        handler="tokens:list_"
+    )
+    revoke = tokens.add_parser("revoke", parents=[dd], help="revoke a token")
+    revoke.add_argument("id", metavar="ID", help="token id (the 8 hex digits after gg1.)")
+    revoke.set_defaults(handler="tokens:revoke")
+
+    agents = _group(sub, "agents", "enrolled computers and the approval queue")
+    listing = agents.add_parser("list", parents=[dd], help="list agents")
+    listing.add_argument("--status", choices=("active", "pending", "revoked"))
+    listing.set_defaults(handler="agents:list_")
+    for name, text in (
+        ("approve", "approve a pending agent (revokes the one it replaces)"),
+        ("revoke", "revoke an agent: its reports are refused from now on"),
+    ):
+        action = agents.add_parser(name, parents=[dd], help=text)
+        action.add_argument("id", metavar="ID", help="agent id (see `govguard agents list`)")
+        action.set_defaults(handler=f"agents:{name}")
+    return parser
+
+
+def _group(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, text: str
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    group = sub.add_parser(name, help=text)
+    group.set_defaults(handler=None, group_parser=group)
+    return group.add_subparsers(dest="action", metavar="ACTION")
+
+
+def _resolve(handler: str) -> Callable[[argparse.Namespace], int]:
+    module_name, _, function = handler.partition(":")
+    module = importlib.import_module(f"controller.commands.{module_name}")
+    func: Callable[[argparse.Namespace], int] = getattr(module, function)
+    return func
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``govguard``; returns the process exit status."""
+    parser = _build_parser()
     args = parser.parse_args(argv)
-    if args.command == "validate":
-        return _cmd_validate(args)
-    parser.print_help(sys.stderr)
-    return 2
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        # No command, or a group without its action (`govguard tokens`).
+        getattr(args, "group_parser", parser).print_help(sys.stderr)
+        return EXIT_USAGE
+    if callable(handler):
+        return int(handler(args))
+    try:
+        from controller.commands.common import CliError
+        from controller.settings import SettingsError
+
+        run = _resolve(handler)
+    except ImportError as exc:
+        print(
+            f"govguard: error: cannot load the controller ({exc}); "
+            "is govguard installed with its controller extra?",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    try:
+        return run(args)
+    except (CliError, SettingsError) as exc:
+        print(f"govguard: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("govguard: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader left (`govguard agents list | head`); see agent.cli for the dup2.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILURE
+    except Exception as exc:
+        # A bug must still end in one line; -v shows the traceback for the report.
+        if args.verbose:
+            log.error("unexpected error", exc_info=True)
+        print(f"govguard: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":

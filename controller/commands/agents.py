@@ -1,0 +1,64 @@
+"""``govguard agents list|approve|revoke``: enrolled computers and the pending queue."""
+
+from __future__ import annotations
+
+import argparse
+
+from controller.commands.common import CliError, actor, now, open_store, print_table, settings, when
+from controller.store import agents, audit
+
+
+def list_(args: argparse.Namespace) -> int:
+    """Print the agents, optionally only those with one status."""
+    with open_store(settings(args)) as session:
+        rows = [
+            (
+                agent.id,
+                agent.status,
+                agent.unit_id,
+                agent.hostname,
+                agent.os or "-",
+                when(agent.last_seen_at),
+                agent.replaces or "-",
+            )
+            for agent in agents.list_agents(session, args.status)
+        ]
+    empty = f"no {args.status} agents" if args.status else "no agents"
+    print_table(("ID", "STATUS", "UNIT", "HOSTNAME", "OS", "LAST SEEN", "REPLACES"), rows, empty)
+    return 0
+
+
+def approve(args: argparse.Namespace) -> int:
+    """Accept a pending agent; the agent it replaces (same hardware, old key) is revoked."""
+    agent_id = args.id.strip().lower()
+    with open_store(settings(args)) as session:
+        agent = agents.get_agent(session, agent_id)
+        if agent is None:
+            raise CliError(f"no agent with id {agent_id!r} (see `govguard agents list`)")
+        if agent.status != "pending":
+            raise CliError(f"agent {agent_id} is {agent.status}; only pending agents are approved")
+        replaces = agent.replaces
+        agents.approve_agent(session, agent_id, now())
+        audit.record(
+            session, actor(), "agent.approved", f"agent:{agent_id}", {"replaces": replaces}
+        )
+    extra = f"; agent {replaces} (the old key) is revoked" if replaces else ""
+    print(f"approved agent {agent_id}{extra}")
+    return 0
+
+
+def revoke(args: argparse.Namespace) -> int:
+    """Revoke an agent: its reports are refused from now on; it must enroll again."""
+    agent_id = args.id.strip().lower()
+    with open_store(settings(args)) as session:
+        agent = agents.get_agent(session, agent_id)
+        if agent is None:
+            raise CliError(f"no agent with id {agent_id!r} (see `govguard agents list`)")
+        if agent.status == "revoked":
+            raise CliError(f"agent {agent_id} is already revoked")
+        agents.revoke_agent(session, agent_id, now())
+        audit.record(
+            session, actor(), "agent.revoked", f"agent:{agent_id}", {"hostname": agent.hostname}
+        )
+    print(f"revoked agent {agent_id}")
+    return 0

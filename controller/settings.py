@@ -1,0 +1,324 @@
+"""The controller's data directory and its validated ``config.yaml``.
+
+Layout of a data directory (``govguard init`` creates it)::
+
+    <data_dir>/config.yaml        this module's ControllerConfig
+    <data_dir>/tls/ca.crt         the CA agents pin (its SHA-256 is in every enrollment token)
+    <data_dir>/tls/ca.key         0600; used only to issue server certificates
+    <data_dir>/tls/server.crt     the HTTPS certificate (DNS and IP SANs from server_names)
+    <data_dir>/tls/server.key     0600
+    <data_dir>/govguard.db        SQLite database, unless database_url points elsewhere
+
+Unknown keys are errors (a typo must not silently fall back to a default), and every error is
+one line naming the file and the key, like the agent's config.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import zlib
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+import yaml
+from msgspec import Meta
+
+# Shared with the agent's config so both report YAML errors the same way.
+from agent.config import ProbeConfig, _readable, _UniqueKeyLoader
+from agent.wire import AgentSettings
+from controller.pki import PkiError, check_server_name
+from controller.store.db import sqlite_url
+
+CONFIG_FILE = "config.yaml"
+TLS_DIR = "tls"
+DB_FILE = "govguard.db"
+
+_ANY = "0.0.0.0"  # noqa: S104 - the agents' listener must be reachable from the LAN
+_Port = Annotated[int, Meta(ge=1, le=65535)]
+
+
+class SettingsError(Exception):
+    """The data directory or its config file is missing or invalid; the message is one line."""
+
+
+class _Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Unknown keys are errors."""
+
+
+class Endpoint(_Strict):
+    """An address to listen on."""
+
+    host: Annotated[str, Meta(min_length=1, max_length=253)]
+    port: _Port
+
+    def __post_init__(self) -> None:
+        try:
+            ipaddress.ip_address(self.host)
+        except ValueError:
+            try:
+                check_server_name(self.host)
+            except PkiError:
+                raise ValueError(f"not an IP address or host name: {self.host!r}") from None
+
+
+class ListenConfig(_Strict):
+    """Where the controller listens: agents always, the admin UI/API optionally on its own port."""
+
+    #: All addresses by default: agents connect from every office LAN.
+    agents: Endpoint = msgspec.field(default_factory=lambda: Endpoint(host=_ANY, port=8443))
+    #: None: the admin UI/API is served on the agents' listener.
+    admin: Endpoint | None = None
+
+    def __post_init__(self) -> None:
+        if self.admin is not None and self.admin.port == self.agents.port:
+            # Two listeners on one port fail at start-up with an obscure "address in use".
+            raise ValueError(
+                f"admin.port ({self.admin.port}) must differ from agents.port; "
+                "set admin to null to serve both on one port"
+            )
+
+
+class AgentsConfig(_Strict):
+    """What agents are told to do (sent to them as ``agent.wire.AgentSettings``)."""
+
+    #: Seconds between heartbeats.
+    interval_s: Annotated[int, Meta(ge=30, le=86400)] = 300
+    #: Seconds between full inventories.
+    full_every_s: Annotated[int, Meta(ge=60, le=30 * 86400)] = 86400
+    #: Random spread of each interval (0.1 = ±10 %), so thousands of PCs do not report at once.
+    jitter: Annotated[float, Meta(ge=0, le=0.5)] = 0.1
+    #: Probe targets for every agent (the agent config's ``probes`` block); null keeps the
+    #: agents' local configuration.
+    probes: ProbeConfig | None = None
+
+    def __post_init__(self) -> None:
+        if self.full_every_s < self.interval_s:
+            raise ValueError(
+                f"full_every_s ({self.full_every_s}) must be at least interval_s "
+                f"({self.interval_s})"
+            )
+
+
+class IngestConfig(_Strict):
+    """Limits on what agents may send, and how reports are written in batches."""
+
+    max_body_bytes: Annotated[int, Meta(ge=1024, le=256 * 1024 * 1024)] = 1024 * 1024
+    max_decompressed_bytes: Annotated[int, Meta(ge=1024, le=1024 * 1024 * 1024)] = 16 * 1024 * 1024
+    max_depth: Annotated[int, Meta(ge=4, le=256)] = 32
+    batch_max: Annotated[int, Meta(ge=1, le=10000)] = 256
+    batch_wait_ms: Annotated[int, Meta(ge=0, le=1000)] = 5
+
+    def __post_init__(self) -> None:
+        if self.max_decompressed_bytes < self.max_body_bytes:
+            raise ValueError(
+                "max_decompressed_bytes must be at least max_body_bytes "
+                f"({self.max_decompressed_bytes} < {self.max_body_bytes})"
+            )
+
+
+class RetentionConfig(_Strict):
+    """How long stored reports are kept (the latest facts of each host are always kept)."""
+
+    reports_days: Annotated[int, Meta(ge=1, le=36500)] = 90
+
+
+class ControllerConfig(_Strict):
+    """Everything ``config.yaml`` may hold."""
+
+    #: null: SQLite in the data directory. Otherwise ``sqlite:///PATH`` or ``postgresql://...``.
+    database_url: Annotated[str, Meta(min_length=1)] | None = None
+    #: DNS names and IP addresses agents use to reach the controller (in the TLS certificate).
+    server_names: Annotated[list[str], Meta(min_length=1)] = msgspec.field(
+        default_factory=lambda: ["localhost"]
+    )
+    listen: ListenConfig = msgspec.field(default_factory=ListenConfig)
+    agents: AgentsConfig = msgspec.field(default_factory=AgentsConfig)
+    ingest: IngestConfig = msgspec.field(default_factory=IngestConfig)
+    retention: RetentionConfig = msgspec.field(default_factory=RetentionConfig)
+
+    def __post_init__(self) -> None:
+        for i, name in enumerate(self.server_names):
+            try:
+                check_server_name(name)
+            except PkiError as exc:
+                raise ValueError(f"server_names[{i}]: {exc}") from None
+        if self.database_url is not None:
+            scheme = self.database_url.partition("://")[0].partition("+")[0]
+            if scheme not in ("sqlite", "postgresql") or "://" not in self.database_url:
+                raise ValueError(
+                    "database_url must start with sqlite:/// or postgresql:// "
+                    "(or be null for SQLite in the data directory)"
+                )
+
+
+class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """The loaded configuration of one data directory; what every controller part receives."""
+
+    data_dir: Path
+    #: Resolved: never None (SQLite in the data directory when config.yaml says null).
+    database_url: str
+    server_names: list[str]
+    listen: ListenConfig
+    agents: AgentsConfig
+    ingest: IngestConfig
+    retention: RetentionConfig
+
+    @property
+    def config_path(self) -> Path:
+        """``<data_dir>/config.yaml``."""
+        return self.data_dir / CONFIG_FILE
+
+    @property
+    def tls_dir(self) -> Path:
+        """``<data_dir>/tls``."""
+        return self.data_dir / TLS_DIR
+
+    @property
+    def ca_cert(self) -> Path:
+        """The CA certificate agents pin."""
+        return self.tls_dir / "ca.crt"
+
+    @property
+    def ca_key(self) -> Path:
+        """The CA private key (0600)."""
+        return self.tls_dir / "ca.key"
+
+    @property
+    def tls_cert(self) -> Path:
+        """The HTTPS server certificate."""
+        return self.tls_dir / "server.crt"
+
+    @property
+    def tls_key(self) -> Path:
+        """The HTTPS server private key (0600)."""
+        return self.tls_dir / "server.key"
+
+    @property
+    def settings_version(self) -> int:
+        """A number that changes whenever what agents are told (the ``agents`` block) changes.
+
+        Derived instead of stored, so editing config.yaml and restarting is enough; several
+        controller processes with the same file agree on it. Never 0, the version of an agent
+        that has no settings yet.
+        """
+        block = msgspec.json.encode(msgspec.to_builtins(self.agents), order="deterministic")
+        return (zlib.crc32(block) & 0x7FFFFFFF) or 1
+
+    def agent_settings(self) -> AgentSettings:
+        """What the controller sends agents (enroll reply, ingest reply on a version change)."""
+        probes = self.agents.probes
+        return AgentSettings(
+            version=self.settings_version,
+            interval_s=self.agents.interval_s,
+            full_every_s=self.agents.full_every_s,
+            jitter=self.agents.jitter,
+            probes=None if probes is None else msgspec.to_builtins(probes),
+        )
+
+
+def settings_for(data_dir: Path, config: ControllerConfig | None = None) -> Settings:
+    """Settings of ``data_dir`` from an already validated config (defaults when None)."""
+    config = config or ControllerConfig()
+    data_dir = data_dir.absolute()
+    return Settings(
+        data_dir=data_dir,
+        database_url=config.database_url or sqlite_url(data_dir / DB_FILE),
+        server_names=[check_server_name(name) for name in config.server_names],
+        listen=config.listen,
+        agents=config.agents,
+        ingest=config.ingest,
+        retention=config.retention,
+    )
+
+
+def load_settings(data_dir: Path) -> Settings:
+    """Load and validate ``<data_dir>/config.yaml``.
+
+    Raises :class:`SettingsError` with one line naming the file (and line or key) at fault.
+    """
+    if not data_dir.is_dir():
+        raise SettingsError(
+            f"{data_dir}: data directory not found (create one with `govguard init`, "
+            "or pass --data-dir / set GOVGUARD_DATA_DIR)"
+        )
+    path = data_dir / CONFIG_FILE
+    raw = _read_yaml(path)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        kind = "a list" if isinstance(raw, list) else f"a single value ({raw!r:.40})"
+        raise SettingsError(f"{path}: expected a mapping of options (key: value), got {kind}")
+    try:
+        config = msgspec.convert(raw, type=ControllerConfig)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(f"{path}: {_readable(str(exc), raw)}") from exc
+    except RecursionError as exc:
+        raise SettingsError(f"{path}: lists or mappings nested too deeply") from exc
+    return settings_for(data_dir, config)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise SettingsError(
+            f"{path}: config file not found (is {path.parent} a govguard data directory?)"
+        ) from exc
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read config file: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise SettingsError(
+            f"{path}: not UTF-8 text (byte {exc.start}): save the file as UTF-8"
+        ) from exc
+    try:
+        # Safe: _UniqueKeyLoader is yaml.SafeLoader (plain data only) plus a duplicate-key check.
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SettingsError(f"{path}{where}: not valid YAML: {problem}") from exc
+    except RecursionError as exc:  # PyYAML's composer recurses once per nesting level
+        raise SettingsError(f"{path}: lists or mappings nested too deeply") from exc
+
+
+def default_config_text(server_names: list[str], database_url: str | None = None) -> str:
+    """The commented ``config.yaml`` that ``govguard init`` writes."""
+    names = ", ".join(_yaml_scalar(check_server_name(name)) for name in server_names)
+    db = "null" if database_url is None else _yaml_scalar(database_url)
+    return f"""\
+# govguard controller configuration. Unknown keys are errors.
+# After editing, check it with `govguard config check` and restart the service.
+
+# null = SQLite in this directory (govguard.db). PostgreSQL: postgresql://user@host/dbname
+# (put the password in ~/.pgpass or PGPASSWORD, not here).
+database_url: {db}
+
+# Names and addresses agents use to reach this controller; they are in the TLS certificate.
+# Changing them needs a new server certificate.
+server_names: [{names}]
+
+listen:
+  agents: {{host: 0.0.0.0, port: 8443}}
+  # {{host: 127.0.0.1, port: 9443}} serves the admin UI/API on its own port; null = same port.
+  admin: null
+
+# What agents are told: seconds between heartbeats and full inventories, random spread.
+# A `probes:` block here (same shape as the agent config's) replaces the agents' own probes.
+agents: {{interval_s: 300, full_every_s: 86400, jitter: 0.1}}
+
+ingest:
+  max_body_bytes: 1048576           # compressed report size limit
+  max_decompressed_bytes: 16777216
+  max_depth: 32                     # JSON nesting limit
+  batch_max: 256                    # reports written per transaction
+  batch_wait_ms: 5
+
+retention: {{reports_days: 90}}
+"""
+
+
+def _yaml_scalar(text: str) -> str:
+    # json is a subset of YAML flow style: a quoted string can never break the document.
+    return msgspec.json.encode(text).decode("utf-8")
