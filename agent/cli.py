@@ -58,6 +58,39 @@ def _build_parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print the report's JSON Schema")
     schema.add_argument("--out", type=Path, help="write to this file instead of stdout")
+
+    # -- run / status (agent-daemon) --
+    run = sub.add_parser("run", help="the service: collect, queue and deliver reports")
+    run.add_argument("--state-dir", type=Path, help="agent state directory")
+    run.add_argument("--config", type=Path, help="agent config file (YAML)")
+    run.add_argument(
+        "--once-cycle",
+        action="store_true",
+        help="one collect-and-deliver round, then exit (tests, scheduled tasks)",
+    )
+    status = sub.add_parser("status", help="enrollment, outbox and last delivery")
+    status.add_argument("--state-dir", type=Path, help="agent state directory")
+    status.add_argument("--json", action="store_true", help="JSON instead of text")
+
+    # enroll: the token comes from a file only; a command line is visible to every local user.
+    # allow_abbrev=False so that `--token` is not taken as an abbreviation of --token-file.
+    enroll = sub.add_parser(
+        "enroll", help="enroll this computer with a govguard controller", allow_abbrev=False
+    )
+    enroll.add_argument("--controller", required=True, metavar="URL", help="https://host[:port]")
+    enroll.add_argument(
+        "--token-file",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="file holding the enrollment token from `govguard tokens create`",
+    )
+    enroll.add_argument(
+        "--state-dir", type=Path, help="state directory (default /var/lib/govguard-agent)"
+    )
+    enroll.add_argument(
+        "--force", action="store_true", help="enroll again; the old files are kept as *.bak"
+    )
     return parser
 
 
@@ -108,6 +141,82 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_enroll(args: argparse.Namespace) -> int:
+    from agent.enrollment import enroll
+    from agent.state import default_state_dir
+
+    state_dir = args.state_dir or default_state_dir()
+    state = enroll(args.controller, _read_token_file(args.token_file), state_dir, force=args.force)
+    if state.status == "pending":
+        print(
+            f"pending: enrolled as agent {state.agent_id}, but this computer was enrolled "
+            "before with another key: an administrator must approve it on the controller "
+            f"(govguard agents approve {state.agent_id})"
+        )
+    else:
+        print(f"enrolled: this computer is agent {state.agent_id} of {state.controller_url}")
+    return EXIT_OK
+
+
+def _read_token_file(path: Path) -> str:
+    """The token text from ``path``: one line, small, never echoed."""
+    from agent.token import TokenFormatError, parse_token
+
+    try:
+        data = path.read_bytes()[:4096]
+    except OSError as exc:
+        try:
+            parse_token(str(path))
+        except TokenFormatError:
+            raise AgentError(f"{path}: cannot read the token file: {exc.strerror or exc}") from exc
+        raise AgentError(
+            "--token-file takes a file that holds the token, not the token itself "
+            "(command lines are visible to other users)"
+        ) from exc
+    text = data.decode("utf-8", errors="replace").strip()
+    if not text:
+        raise AgentError(f"{path}: the token file is empty")
+    return text
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import signal
+
+    from agent.config import load_config
+    from agent.daemon import open_daemon
+    from agent.state import default_state_dir
+
+    daemon = open_daemon(args.state_dir or default_state_dir(), load_config(args.config))
+
+    def _stop(signum: int, frame: object) -> None:
+        daemon.stop()  # the loop ends between two steps, never inside a database write
+
+    for name in ("SIGTERM", "SIGINT", "SIGBREAK"):  # SIGBREAK: Ctrl+Break on Windows
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _stop)
+    try:
+        cycle = daemon.run(once=args.once_cycle)
+        if cycle is not None:
+            queued = f"queued {cycle.queued_kind} #{cycle.queued_seq}" if cycle.queued_seq else ""
+            print(
+                f"{queued or 'nothing queued'}; delivered {len(cycle.acked)}, "
+                f"waiting {daemon.outbox.stats().queued}"
+                + (f"; error: {cycle.error}" if cycle.error else "")
+            )
+    finally:
+        daemon.close()
+    return EXIT_OK
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from agent.state import default_state_dir
+    from agent.status import format_status, read_status
+
+    info = read_status(args.state_dir or default_state_dir())
+    sys.stdout.write(json.dumps(info, indent=2) + "\n" if args.json else format_status(info))
+    return EXIT_OK
+
+
 def _write(path: Path | None, text: str) -> None:
     if path is None:
         sys.stdout.write(text)
@@ -126,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.ERROR,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    handlers = {"once": _cmd_once, "schema": _cmd_schema}
+    handlers = {"once": _cmd_once, "schema": _cmd_schema, "enroll": _cmd_enroll}
+    handlers.update(run=_cmd_run, status=_cmd_status)
     if args.command not in handlers:
         parser.print_help(sys.stderr)
         return EXIT_USAGE

@@ -13,6 +13,7 @@ import msgspec
 
 from agent.report._base import Meta, Record
 from agent.report.connectivity import Connectivity
+from agent.report.delivery import Delivery
 from agent.report.hardware import Hardware
 from agent.report.identity import Identity
 from agent.report.network import Network
@@ -61,8 +62,15 @@ class Report(Record, kw_only=True):
         int, Meta(ge=1, description="Version of this schema the report follows.")
     ]
     kind: Annotated[
-        Literal["full"],
-        Meta(description="full: every section; later versions add a small heartbeat kind."),
+        Literal["full", "heartbeat"],
+        Meta(
+            description=(
+                "full: every section (the daily inventory, or sooner when it changed); "
+                "heartbeat: between inventories; no section when nothing changed, else the "
+                "connectivity and security sections that changed or still differ from the last "
+                "full report."
+            )
+        ),
     ]
     agent_version: Annotated[str, Meta(description="Version of govguard-agent that wrote it.")]
     collected_at: Annotated[datetime, Meta(description="When collection started, UTC, RFC 3339.")]
@@ -82,6 +90,10 @@ class Report(Record, kw_only=True):
     errors: Annotated[
         list[CollectorError], Meta(description="Collectors that failed as a whole.")
     ] = []
+    delivery: Annotated[
+        Delivery | None,
+        Meta(description="Reports the agent's outbox dropped or holds back; absent when none."),
+    ] = None
 
 
 def json_schema() -> dict[str, object]:
@@ -110,6 +122,7 @@ __all__ = [
     "CollectorError",
     "CollectorRun",
     "Connectivity",
+    "Delivery",
     "Hardware",
     "Identity",
     "Network",

@@ -1,0 +1,98 @@
+"""``govguard-agent status``: enrollment, outbox and the last delivery outcome, read-only.
+
+Safe to run while the service runs: the outbox is in WAL mode, so reading does not block it.
+The outbox file is never created here (a computer that never ran the service has none).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agent.daemon import NotEnrolledError
+from agent.outbox import Outbox
+from agent.state import load_state, state_paths
+
+
+def read_status(state_dir: Path) -> dict[str, Any]:
+    """The status as a JSON-ready mapping; :class:`NotEnrolledError` when not enrolled."""
+    state = load_state(state_dir)
+    if state is None:
+        raise NotEnrolledError(state_dir)
+    out: dict[str, Any] = {
+        "agent_id": state.agent_id,
+        "key_id": state.key_id,
+        "controller": state.controller_url,
+        "status": state.status,
+        "enrolled_at": state.enrolled_at,
+        "last_success_at": None,
+        "last_full_acked_at": None,
+        "queued": 0,
+        "queued_bytes": 0,
+        "queued_full": 0,
+        "next_attempt_at": None,
+        "dropped_heartbeats": 0,
+        "dropped_full": 0,
+        "rejected": 0,
+        "next_seq": 1,
+        "last_error": None,
+        "last_error_at": None,
+    }
+    path = state_paths(state_dir).outbox
+    if not path.exists():
+        return out
+    with Outbox(path) as outbox:
+        stats = outbox.stats()
+        full_acked = outbox.get("daemon.full_acked_at")
+    out.update(
+        last_success_at=_stamp(stats.last_success_at),
+        last_full_acked_at=_stamp(float(full_acked) if full_acked else None),
+        queued=stats.queued,
+        queued_bytes=stats.queued_bytes,
+        queued_full=stats.queued_full,
+        next_attempt_at=_stamp(stats.next_attempt_at) if stats.queued else None,
+        dropped_heartbeats=stats.dropped_heartbeats,
+        dropped_full=stats.dropped_full,
+        rejected=stats.rejected,
+        next_seq=stats.next_seq,
+        last_error=stats.last_error,
+        last_error_at=_stamp(stats.last_error_at),
+    )
+    return out
+
+
+def format_status(info: dict[str, Any]) -> str:
+    """Human-readable lines of :func:`read_status`'s mapping."""
+    never = "never"
+    lines = [
+        ("Agent", f"{info['agent_id']} (key {info['key_id']})"),
+        ("Controller", info["controller"]),
+        ("Enrollment", f"{info['status']} since {info['enrolled_at']}"),
+        ("Last delivery", info["last_success_at"] or never),
+        ("Last inventory", info["last_full_acked_at"] or never),
+        (
+            "Queue",
+            f"{info['queued']} report{'' if info['queued'] == 1 else 's'} "
+            f"({info['queued_full']} full), "
+            f"{info['queued_bytes']} bytes"
+            + (f", next attempt {info['next_attempt_at']}" if info["next_attempt_at"] else ""),
+        ),
+        (
+            "Dropped",
+            f"{info['dropped_heartbeats']} heartbeats, {info['dropped_full']} full inventories, "
+            f"{info['rejected']} refused by the controller",
+        ),
+        (
+            "Last error",
+            f"{info['last_error']} ({info['last_error_at']})" if info["last_error"] else "none",
+        ),
+    ]
+    width = max(len(label) for label, _ in lines)
+    return "".join(f"{label.ljust(width)}  {value}\n" for label, value in lines)
+
+
+def _stamp(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

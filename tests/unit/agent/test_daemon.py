@@ -1,0 +1,623 @@
+"""The daemon's loop against a real HTTPS endpoint that verifies every signature.
+
+Real pieces: Ed25519 signing, the SQLite outbox, the urllib3 transport with the pinned CA, and
+``tests.support.ack_server`` (which checks envelope, digest and signature like the controller).
+Only the clock (no real sleeping) and the collected facts are the test's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from agent import keys
+from agent.daemon import AUTH_RETRY_S, Cycle, Daemon, backoff_delay, open_daemon
+from agent.outbox import Outbox
+from agent.report.delivery import Delivery
+from agent.state import load_key, state_paths
+from agent.transport import Transport
+from agent.wire import AgentSettings
+from tests.support.ack_server import AckServer, FakeClock, FakeHost, ack_server, enroll_into
+
+DAY = 86400.0
+
+
+@pytest.fixture
+def server() -> Iterator[AckServer]:
+    with ack_server() as srv:
+        yield srv
+
+
+@pytest.fixture
+def make_daemon(
+    tmp_path: Path, server: AckServer
+) -> Iterator[Callable[..., tuple[Daemon, FakeHost, FakeClock]]]:
+    """Build an enrolled daemon in ``tmp_path/state``: ``daemon, host, clock = make_daemon()``."""
+    made: list[Daemon] = []
+
+    def make(
+        *, status: str = "active", max_items: int = 5000
+    ) -> tuple[Daemon, FakeHost, FakeClock]:
+        state_dir = tmp_path / "state"
+        state = enroll_into(state_dir, server, status=status)
+        paths = state_paths(state_dir)
+        host, clock = FakeHost(), FakeClock()
+        daemon = Daemon(
+            state_dir,
+            state=state,
+            key=load_key(state_dir),
+            outbox=Outbox(paths.outbox, max_items=max_items),
+            sender=Transport(state.controller_url, paths.ca, timeout_s=10),
+            collect=host.collect,
+            clock=clock,
+            sleep=clock.sleep,
+            rng=random.Random(7),  # noqa: S311 - seeded jitter
+        )
+        made.append(daemon)
+        return daemon, host, clock
+
+    yield make
+    for daemon in made:
+        daemon.outbox.close()
+
+
+def test_first_round_sends_a_signed_full_inventory_then_heartbeats(
+    make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]], server: AckServer
+) -> None:
+    daemon, _host, clock = make_daemon()
+    first = daemon.cycle()
+    assert (first.queued_kind, first.acked) == ("full", [1])
+    clock.now += 300
+    second = daemon.cycle()
+    assert (second.queued_kind, second.sections, second.acked) == ("heartbeat", (), [2])
+    assert [r.envelope.seq for r in server.stored] == [1, 2]
+    assert [r.report.kind for r in server.stored] == ["full", "heartbeat"]
+    heartbeat = server.stored[1].report
+    assert heartbeat.software is None and heartbeat.security is None
+    assert heartbeat.connectivity is None and heartbeat.identity is None
+    assert daemon.outbox.stats().queued == 0
+
+
+def test_volatile_values_alone_do_not_make_a_full_inventory(
+    make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]],
+) -> None:
+    daemon, host, clock = make_daemon()
+    daemon.cycle()
+    kinds = []
+    for _ in range(5):  # free space, latencies, durations, service states change every run
+        clock.now += 300
+        kinds.append(daemon.cycle().queued_kind)
+    assert host.runs == 6
+    assert kinds == ["heartbeat"] * 5
+
+
+def test_an_inventory_change_sends_a_full_inventory_at_once(
+    make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]], server: AckServer
+) -> None:
+    daemon, host, clock = make_daemon()
+    daemon.cycle()
+    clock.now += 300
+    host.extra_package = "UltraViewer 6.6"
+    assert daemon.cycle().queued_kind == "full"
+    software = server.stored[-1].report.software
+    assert software is not None and software.packages is not None
+    assert "UltraViewer 6.6" in [p.name for p in software.packages]
+    clock.now += 300
+    assert daemon.cycle().queued_kind == "heartbeat"
+
+
+def test_a_full_inventory_is_sent_daily_even_without_changes(
+    make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]],
+) -> None:
+    daemon, _host, clock = make_daemon()
+    daemon.cycle()
+    clock.now += DAY - 300
+    assert daemon.cycle().queued_kind == "heartbeat"
+    clock.now += 300
+    assert daemon.cycle().queued_kind == "full"
+
+
+def test_an_unavailable_controller_gets_the_same_bytes_again_after_a_backoff(
+    make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]], server: AckServer
+) -> None:
+    daemon, _host, clock = make_daemon()
+    server.forced.extend([503, 503])
+    cycle = daemon.cycle()
+    assert cycle.acked == [] and cycle.error is not None and "503" in cycle.error
+    item = daemon.outbox.items()[0]
+    assert item.attempts == 1
+    assert clock.now <= item.next_attempt_at <= clock.now + 5  # first retry: within base
+    clock.now = item.next_attempt_at
+    daemon.deliver(cycle)
+    second = daemon.outbox.items()[0]
+    assert second.attempts == 2 and second.next_attempt_at <= clock.now + 10
+    clock.now = second.next_attempt_at
+    daemon.deliver(cycle)
+    assert cycle.acked == [1]
+    assert server.answers == [503, 503, 200]
+    stored = server.stored[0]
+    assert (stored.header, stored.body) == (item.header, item.body)  # a retry resends the bytes
+
+
+def test_a_controller_that_cannot_be_reached_keeps_the_report(
+    tmp_path: Path, make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]]
+) -> None:
+    daemon, _host, clock = make_daemon()
+    # Nothing listens on this port: the transport gets no HTTP answer at all.
+    daemon.sender = Transport("https://localhost:9", state_paths(tmp_path / "state").ca)
+    cycle = daemon.cycle()
+    assert cycle.acked == [] and cycle.error is not None
+    stats = daemon.outbox.stats()
+    assert stats.queued == 1 and stats.last_error == cycle.error
+    assert stats.next_attempt_at is not None and stats.next_attempt_at <= clock.now + 5
+
+
+@pytest.mark.parametrize(
+    ("agent_status", "code"),
+    [
+        pytest.param("revoked", "revoked", id="403 revoked"),
+        pytest.param("pending", "pending_approval", id="403 pending approval"),
+        pytest.param("unknown", "unknown_agent", id="401 unknown agent"),
+    ],
+)
+def test_a_refused_agent_stops_sending_and_keeps_its_queue(
+    make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]],
+    server: AckServer,
+    agent_status: str,
+    code: str,
+) -> None:
+    daemon, _host, clock = make_daemon()
+    daemon.cycle()  # delivered while active
+    if agent_status == "unknown":
+        server.agents.clear()
+    else:
+        server.register(
+            daemon.state.agent_id, server.agents[daemon.state.agent_id][0], agent_status
+        )
+    refused_at = clock.now + 300
+    for _ in range(3):
+        clock.now += 300
+        assert daemon.cycle().acked == []
+    stats = daemon.outbox.stats()
+    assert stats.queued == 3  # nothing lost
+    assert stats.last_error is not None and code in stats.last_error
+    assert stats.next_attempt_at is not None
+    assert stats.next_attempt_at >= refused_at + 0.9 * AUTH_RETRY_S
+    assert server.answers[1:] == [403 if agent_status != "unknown" else 401]  # asked once only
+
+
+@pytest.mark.parametrize("status", [400, 413, 422], ids=lambda s: f"HTTP {s}")
+def test_a_report_the_controller_refuses_for_good_is_dropped_and_counted(
+    make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]],
+    server: AckServer,
+    status: int,
+) -> None:
+    daemon, _host, clock = make_daemon()
+    daemon.cycle()
+    clock.now += 300
+    server.forced.append(status)
+    refused = daemon.cycle()
+    assert refused.rejected == [2] and refused.acked == []
+    assert daemon.outbox.stats().rejected == 1
+    clock.now += 300
+    after = daemon.cycle()
+    assert after.acked == [3]
+    assert server.stored[-1].report.delivery == Delivery(rejected=1)
+    clock.now += 300
+    daemon.cycle()
+    assert server.stored[-1].report.delivery is None  # the controller knows now
+
+
+def test_a_full_inventory_lost_to_the_cap_is_queued_again(
+    make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]], server: AckServer
+) -> None:
+    daemon, _host, clock = make_daemon(max_items=1)
+    server.forced.extend([503, 503])
+    assert daemon.cycle().queued_kind == "full"
+    clock.now += 300
+    second = daemon.cycle()  # the heartbeat pushes the only (undelivered) inventory out
+    assert second.queued_kind == "heartbeat"
+    assert [(d.seq, d.kind) for d in second.dropped] == [(1, "full")]
+    clock.now += 300
+    third = daemon.cycle()
+    assert third.queued_kind == "full" and third.acked == [3]
+    assert server.stored[0].report.kind == "full"
+    # Queued while heartbeat #2 still waited (the cap dropped that one right after).
+    assert server.stored[0].report.delivery == Delivery(dropped_full=1, queued=1)
+
+
+def test_a_refused_inventory_is_not_sent_again_until_it_changes(
+    make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]], server: AckServer
+) -> None:
+    daemon, host, clock = make_daemon()
+    server.forced.append(413)
+    assert daemon.cycle().rejected == [1]
+    clock.now += 300
+    assert daemon.cycle().queued_kind == "heartbeat"  # the same bytes would be refused again
+    clock.now += 300
+    host.extra_package = "Zalo 24.1"
+    assert daemon.cycle().queued_kind == "full"
+
+
+def test_a_duplicate_answer_acknowledges_the_report(
+    make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]], server: AckServer
+) -> None:
+    daemon, _host, _clock = make_daemon()
+    # The controller stored seq 1 before, but its answer never reached the agent.
+    server.seen[(daemon.state.agent_id, 1)] = "0" * 32
+    cycle = daemon.cycle()
+    assert cycle.acked == [1] and server.stored == []
+    assert daemon.outbox.stats().queued == 0
+
+
+def test_settings_from_the_controller_are_saved_and_applied(
+    tmp_path: Path,
+    make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]],
+    server: AckServer,
+) -> None:
+    daemon, host, clock = make_daemon()
+    server.settings = AgentSettings(
+        version=3,
+        interval_s=600,
+        full_every_s=3600,
+        jitter=0.0,
+        probes={"gateway": False, "tcp": [{"name": "qlvb", "host": "10.0.0.5", "port": 443}]},
+    )
+    daemon.cycle()
+    assert daemon.settings.version == 3
+    saved = json.loads(state_paths(tmp_path / "state").settings.read_text(encoding="utf-8"))
+    assert saved["version"] == 3 and saved["interval_s"] == 600
+    clock.now += 600
+    daemon.cycle()
+    assert server.stored[-1].settings_version == "3"  # the agent says what it has now
+    assert host.configs[-1].probes.gateway is False
+    assert [t.name for t in host.configs[-1].probes.tcp] == ["qlvb"]
+    assert daemon.next_interval() == 600.0
+    clock.now += 3600
+    assert daemon.cycle().queued_kind == "full"  # full_every_s applied
+
+
+def test_saved_settings_are_used_after_a_restart(
+    tmp_path: Path,
+    make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]],
+    server: AckServer,
+) -> None:
+    daemon, _host, _clock = make_daemon()
+    server.settings = AgentSettings(version=5, interval_s=900)
+    daemon.cycle()
+    again = open_daemon(tmp_path / "state")
+    try:
+        assert (again.settings.version, again.settings.interval_s) == (5, 900)
+    finally:
+        again.outbox.close()
+
+
+def test_the_loop_collects_on_the_interval_with_jitter_and_stops_between_steps(
+    make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]], server: AckServer
+) -> None:
+    daemon, host, clock = make_daemon()
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if len(clock.sleeps) == 10:
+            daemon.stop()  # what the SIGTERM handler does
+
+    daemon.sleep = sleep
+    assert daemon.run() is None
+    assert host.runs == 10 and len(server.stored) == 10
+    assert all(270 <= s <= 330 for s in clock.sleeps)  # 300 s ± 10 %
+    assert len(set(clock.sleeps)) > 1  # jittered, not a fixed beat
+
+
+def test_the_loop_wakes_up_for_a_retry_before_the_next_collection(
+    make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]], server: AckServer
+) -> None:
+    daemon, host, clock = make_daemon()
+    server.forced.append(503)
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if len(clock.sleeps) == 2:
+            daemon.stop()
+
+    daemon.sleep = sleep
+    daemon.run()
+    assert clock.sleeps[0] <= 5  # the retry, not the 300 s interval
+    assert host.runs == 1 and server.answers == [503, 200]
+
+
+@pytest.mark.parametrize("attempt", range(1, 14))
+def test_backoff_grows_exponentially_with_full_jitter_up_to_an_hour(attempt: int) -> None:
+    rng = random.Random(attempt)  # noqa: S311 - seeded jitter
+    ceiling = min(3600.0, 5.0 * 2 ** (attempt - 1))
+    delays = [backoff_delay(attempt, rng) for _ in range(200)]
+    assert all(0.0 <= d <= ceiling for d in delays)
+    assert max(delays) > 0.8 * ceiling  # the whole window is used, not only its start
+
+
+# -- the command line ----------------------------------------------------------------------
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "agent.cli", *args]
+
+
+def _quiet_config(tmp_path: Path) -> Path:
+    # No probe leaves the machine: no gateway probe, no targets.
+    config = tmp_path / "agent.yaml"
+    config.write_text("probes: {gateway: false}\n", encoding="utf-8")
+    return config
+
+
+def test_run_once_cycle_collects_this_computer_and_delivers(
+    tmp_path: Path, server: AckServer, repo_root: Path
+) -> None:
+    state_dir = tmp_path / "state"
+    enroll_into(state_dir, server)
+    done = subprocess.run(
+        _cli(
+            "run",
+            "--state-dir",
+            str(state_dir),
+            "--config",
+            str(_quiet_config(tmp_path)),
+            "--once-cycle",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=repo_root,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "queued full #1; delivered 1, waiting 0" in done.stdout
+    assert [r.report.kind for r in server.stored] == ["full"]
+    assert server.stored[0].report.identity is not None
+
+
+def test_run_stops_cleanly_on_sigterm(tmp_path: Path, server: AckServer, repo_root: Path) -> None:
+    state_dir = tmp_path / "state"
+    enroll_into(state_dir, server)
+    proc = subprocess.Popen(
+        _cli("run", "--state-dir", str(state_dir), "--config", str(_quiet_config(tmp_path))),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=repo_root,
+    )
+    try:
+        deadline = time.monotonic() + 180  # hang guard only
+        while not server.stored and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert server.stored, "the service delivered nothing"
+        os.kill(proc.pid, signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+
+
+def test_run_and_status_refuse_an_agent_that_is_not_enrolled(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    for command in ("run", "status"):
+        done = subprocess.run(
+            _cli(command, "--state-dir", str(tmp_path / "nothing")),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=repo_root,
+        )
+        assert done.returncode == 1
+        assert "not enrolled" in done.stderr and "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_status_shows_enrollment_queue_drops_and_last_error(
+    tmp_path: Path,
+    make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]],
+    server: AckServer,
+    repo_root: Path,
+) -> None:
+    daemon, _host, clock = make_daemon(max_items=2)
+    daemon.cycle()
+    server.forced.extend([503] * 10)
+    for _ in range(3):
+        clock.now += 300
+        daemon.cycle()  # queued, refused with 503
+        daemon.collect_and_queue(Cycle())  # and one more waiting
+    daemon.outbox.close()
+    state_dir = tmp_path / "state"
+    text = subprocess.run(
+        _cli("status", "--state-dir", str(state_dir)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=repo_root,
+        check=True,
+    ).stdout
+    assert daemon.state.agent_id in text and server.url in text
+    assert "active" in text
+    assert "2 reports (0 full)" in text
+    assert "heartbeats" in text and "HTTP 503" in text
+    info = json.loads(
+        subprocess.run(
+            _cli("status", "--state-dir", str(state_dir), "--json"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=repo_root,
+            check=True,
+        ).stdout
+    )
+    assert info["agent_id"] == daemon.state.agent_id
+    assert info["queued"] == 2 and info["queued_bytes"] > 0
+    assert info["dropped_heartbeats"] == 4 and info["dropped_full"] == 0
+    assert info["last_success_at"] is not None
+    assert info["last_error"].startswith("HTTP 503")
+    daemon.outbox = Outbox(state_paths(state_dir).outbox)  # for the fixture's close
+
+
+def test_signatures_are_made_with_the_enrolled_key(
+    make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]], server: AckServer
+) -> None:
+    daemon, _host, _clock = make_daemon()
+    daemon.cycle()
+    env = server.stored[0].envelope
+    assert env.agent_id == daemon.state.agent_id and env.key_id == daemon.state.key_id
+    assert keys.verify(keys.public_raw(daemon.key), env)
+    assert len(env.report_id) == 32 and env.kind == "full"
+
+
+def test_status_of_an_agent_that_never_ran_shows_an_empty_queue(
+    tmp_path: Path, server: AckServer
+) -> None:
+    from agent.status import format_status, read_status
+
+    state = enroll_into(tmp_path / "state", server)
+    info = read_status(tmp_path / "state")
+    assert info["agent_id"] == state.agent_id and info["queued"] == 0
+    assert info["last_success_at"] is None and info["last_error"] is None
+    assert not state_paths(tmp_path / "state").outbox.exists()  # status creates nothing
+    assert "Last delivery   never" in format_status(info)
+
+
+def test_a_pending_agent_records_its_approval_when_a_report_is_accepted(
+    tmp_path: Path,
+    make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]],
+    server: AckServer,
+) -> None:
+    from agent.state import load_state
+
+    daemon, _host, clock = make_daemon(status="pending")
+    assert daemon.cycle().acked == [] and daemon.state.status == "pending"
+    server.register(daemon.state.agent_id, server.agents[daemon.state.agent_id][0], "active")
+    clock.now += AUTH_RETRY_S * 1.1
+    assert daemon.cycle().acked == [1, 2]
+    saved = load_state(tmp_path / "state")
+    assert saved is not None and saved.status == "active"
+
+
+# -- against the real controller -----------------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen[str]) -> None:
+    import socket
+
+    deadline = time.monotonic() + 60  # hang guard only
+    while time.monotonic() < deadline and proc.poll() is None:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError("the controller did not start listening")
+
+
+@pytest.mark.integration
+def test_enroll_run_and_status_against_the_real_controller(tmp_path: Path, repo_root: Path) -> None:
+    """Every step through the public command lines: init, serve, token, enroll, run, revoke."""
+    bin_dir = Path(sys.executable).parent
+    govguard, agent = str(bin_dir / "govguard"), str(bin_dir / "govguard-agent")
+    data, state = tmp_path / "data", tmp_path / "agent"
+    (tmp_path / "pw").write_text("a-long-test-password\n", encoding="utf-8")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            args, capture_output=True, text=True, timeout=120, cwd=repo_root, check=False
+        )
+
+    done = run(govguard, "init", "--data-dir", str(data), "--server-name", "localhost",
+               "--admin", "admin", "--password-file", str(tmp_path / "pw"),
+               "--unit-id", "huyen", "--unit-name", "Huyen")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    port = _free_port()
+    config = data / "config.yaml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace(
+            "agents: {host: 0.0.0.0, port: 8443}", f"agents: {{host: 127.0.0.1, port: {port}}}"
+        ),
+        encoding="utf-8",
+    )
+    server = subprocess.Popen(
+        [govguard, "serve", "--data-dir", str(data)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=repo_root,
+    )
+    try:
+        _wait_for_port(port, server)
+        token = tmp_path / "token"
+        done = run(govguard, "tokens", "create", "--data-dir", str(data), "--unit", "huyen",
+                   "--out", str(token))  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        done = run(agent, "enroll", "--controller", f"https://localhost:{port}",
+                   "--token-file", str(token), "--state-dir", str(state))  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        cycle = [agent, "run", "--state-dir", str(state), "--config",
+                 str(_quiet_config(tmp_path)), "--once-cycle"]  # fmt: skip
+        first, second = run(*cycle), run(*cycle)
+        assert "queued full #1; delivered 1, waiting 0" in first.stdout, first.stderr
+        assert "queued heartbeat #2; delivered 1, waiting 0" in second.stdout, second.stderr
+        assert json.loads(state_paths(state).settings.read_text(encoding="utf-8"))["version"]
+        agent_id = json.loads(run(agent, "status", "--state-dir", str(state), "--json").stdout)[
+            "agent_id"
+        ]
+        assert run(govguard, "agents", "revoke", "--data-dir", str(data), agent_id).returncode == 0
+        from controller.ingest import CREDENTIALS_TTL_S
+
+        time.sleep(CREDENTIALS_TTL_S + 0.5)  # the controller caches credentials this long
+        third = run(*cycle)
+        assert "delivered 0, waiting 1; error: HTTP 403 revoked" in third.stdout, third.stderr
+        info = json.loads(run(agent, "status", "--state-dir", str(state), "--json").stdout)
+        assert info["queued"] == 1 and info["last_error"].startswith("HTTP 403 revoked")
+        assert info["last_success_at"] is not None and info["next_seq"] == 4
+    finally:
+        server.terminate()
+        server.communicate(timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("sent", "used"),
+    [
+        pytest.param((10, 30, -1.0), (60, 60, 0.0), id="too short: clamped up"),
+        pytest.param((10**6, 3600, 0.9), (86400, 86400, 0.5), id="too long: clamped down"),
+        pytest.param((600, 7200, 0.2), (600, 7200, 0.2), id="sane: as sent"),
+    ],
+)
+def test_settings_out_of_bounds_are_clamped_not_refused(
+    make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]],
+    server: AckServer,
+    sent: tuple[int, int, float],
+    used: tuple[int, int, float],
+) -> None:
+    daemon, _host, clock = make_daemon()
+    interval, full_every, jitter = sent
+    server.settings = AgentSettings(
+        version=9, interval_s=interval, full_every_s=full_every, jitter=jitter
+    )
+    daemon.cycle()
+    settings = daemon.settings
+    assert (settings.interval_s, settings.full_every_s, settings.jitter) == used
+    clock.now += 60
+    daemon.cycle()
+    assert server.stored[-1].settings_version == "9"  # adopted, so not sent again

@@ -1,0 +1,382 @@
+"""Enrollment against a real HTTPS server playing the controller (tests/support/tls_echo.py)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import socket
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+import pytest
+import trustme
+from cryptography import x509
+
+from agent import keys
+from agent.cli import main
+from agent.enrollment import EnrollmentError, enroll
+from agent.errors import AgentError
+from agent.report import Identity
+from agent.state import load_key, load_state, save_state, state_paths
+from agent.token import EnrollmentToken, format_token
+from agent.wire import EnrollRequest
+from tests.support.tls_echo import Answer, Recorded, Route, json_answer, tls_echo
+
+ENROLL = ("POST", "/api/v1/enroll")
+AGENT_ID = "00112233445566aa"
+PC = Identity(
+    hostname="ubnd-xa-01",
+    machine_id="4c4c4544004a3010",
+    system_uuid="4c4c4544-004a-3010-8052-b4c04f4e4d32",
+    system_serial="5CG1234XYZ",
+    macs=["3c:52:82:00:00:01"],
+)
+
+
+def _fingerprint(ca: trustme.CA) -> str:
+    cert = x509.load_pem_x509_certificate(ca.cert_pem.bytes())
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
+
+
+def _token(ca: trustme.CA) -> str:
+    return format_token(
+        EnrollmentToken(token_id="0a1b2c3d", secret="5" * 32, ca_fingerprint=_fingerprint(ca))  # noqa: S106
+    )
+
+
+def _controller(status: int = 201, agent_id: str = AGENT_ID) -> Callable[[Recorded], Answer]:
+    """An /enroll route that answers like the controller: key id computed from the request."""
+
+    def answer(request: Recorded) -> Answer:
+        sent = msgspec.json.decode(request.body, type=EnrollRequest)
+        key_id = keys.key_id(base64.b64decode(sent.public_key))
+        reply: dict[str, object] = {
+            "agent_id": agent_id,
+            "key_id": key_id,
+            "status": "active" if status == 201 else "pending",
+            "settings": {"version": 3, "interval_s": 600, "full_every_s": 86400, "jitter": 0.1},
+        }
+        if status == 202:
+            reply["message"] = "This computer is already enrolled with another key"
+        return json_answer(status, reply)
+
+    return answer
+
+
+def _routes(route: Route) -> dict[tuple[str, str], Route]:
+    return {ENROLL: route}
+
+
+def test_enroll_active_writes_state_that_load_state_reads(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    state_dir = tmp_path / "state"
+    with tls_echo(ca=ca, routes=_routes(_controller(201))) as srv:
+        state = enroll(srv.url, _token(ca) + "\n", state_dir, identity=PC, timeout_s=5)
+    assert load_state(state_dir) == state
+    assert (state.agent_id, state.status, state.server_hostname) == (
+        AGENT_ID,
+        "active",
+        "localhost",
+    )
+    assert state.controller_url == srv.url
+    # The key on disk is the one whose public half the controller received.
+    get_ca, post = srv.requests
+    assert (get_ca.method, get_ca.path) == ("GET", "/api/v1/ca")
+    sent = msgspec.json.decode(post.body, type=EnrollRequest)
+    public = keys.public_raw(load_key(state_dir))
+    assert base64.b64decode(sent.public_key) == public
+    assert state.key_id == keys.key_id(public)
+    assert sent.token == _token(ca)
+    assert (sent.hostname, sent.system_serial, sent.macs) == (
+        PC.hostname,
+        PC.system_serial,
+        PC.macs,
+    )
+    assert sent.os in ("linux", "windows")
+    paths = state_paths(state_dir)
+    assert paths.ca.read_bytes() == ca.cert_pem.bytes()
+    assert msgspec.json.decode(paths.settings.read_bytes())["interval_s"] == 600
+    assert sorted(p.name for p in state_dir.iterdir()) == [
+        "agent.key",
+        "ca.pem",
+        "identity.json",
+        "settings.json",
+    ]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_enrolled_key_is_0600_in_a_0700_directory(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    state_dir = tmp_path / "state"
+    with tls_echo(ca=ca, routes=_routes(_controller(201))) as srv:
+        enroll(srv.url, _token(ca), state_dir, identity=PC, timeout_s=5)
+    assert stat.S_IMODE(state_paths(state_dir).key.stat().st_mode) == 0o600
+    assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
+
+
+def test_enroll_pending_when_the_controller_knows_the_hardware(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    with tls_echo(ca=ca, routes=_routes(_controller(202))) as srv:
+        state = enroll(srv.url, _token(ca), tmp_path, identity=PC, timeout_s=5)
+    assert state.status == "pending"
+    loaded = load_state(tmp_path)
+    assert loaded is not None
+    assert loaded.status == "pending"
+
+
+def test_identity_comes_from_the_identity_collector(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    with tls_echo(ca=ca, routes=_routes(_controller(201))) as srv:
+        enroll(srv.url, _token(ca), tmp_path, timeout_s=5)
+    sent = msgspec.json.decode(srv.requests[-1].body, type=EnrollRequest)
+    assert sent.hostname == socket.gethostname()
+
+
+def test_fingerprint_mismatch_posts_nothing(tmp_path: Path) -> None:
+    ca, other = trustme.CA(), trustme.CA()
+    with tls_echo(ca=ca, routes=_routes(_controller(201))) as srv:
+        with pytest.raises(EnrollmentError) as info:
+            enroll(srv.url, _token(other), tmp_path, identity=PC, timeout_s=5)
+        assert [(r.method, r.path) for r in srv.requests] == [("GET", "/api/v1/ca")]
+    assert "the controller's CA does not match the token" in str(info.value)
+    assert "nothing was sent" in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_only_the_checked_ca_is_pinned(tmp_path: Path) -> None:
+    """A second certificate appended to the download (an interceptor's) is not trusted."""
+    ca, intruder = trustme.CA(), trustme.CA()
+    served = ca.cert_pem.bytes() + intruder.cert_pem.bytes()
+    with tls_echo(ca=ca, ca_pem=served, routes=_routes(_controller(201))) as srv:
+        enroll(srv.url, _token(ca), tmp_path, identity=PC, timeout_s=5)
+    assert state_paths(tmp_path).ca.read_bytes() == ca.cert_pem.bytes()
+
+
+def test_controller_certificate_for_another_name_gets_no_token(tmp_path: Path) -> None:
+    """The CA matches the token but the certificate does not name the URL's host."""
+    ca = trustme.CA()
+    with tls_echo(ca=ca, names=("other.example",), routes=_routes(_controller(201))) as srv:
+        with pytest.raises(AgentError, match="does not match the host name"):
+            enroll(srv.address_url, _token(ca), tmp_path, identity=PC, timeout_s=5)
+        assert srv.wait_for(lambda: srv.handshake_failures >= 1)
+        assert [r.method for r in srv.requests] == ["GET"]  # the CA download only
+    assert load_state(tmp_path) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        pytest.param(
+            json_answer(401, {"error": "token_unknown", "message": "x"}),
+            "does not know this enrollment token",
+            id="401 token_unknown",
+        ),
+        pytest.param(
+            json_answer(401, {"error": "token_expired", "message": "x"}),
+            "token has expired",
+            id="401 token_expired",
+        ),
+        pytest.param(
+            json_answer(401, {"error": "token_used", "message": "x"}),
+            "already been used",
+            id="401 token_used",
+        ),
+        pytest.param(
+            json_answer(401, {"error": "token_revoked", "message": "x"}),
+            "revoked by an administrator",
+            id="401 token_revoked",
+        ),
+        pytest.param(
+            json_answer(401, {"error": "token_invalid", "message": "x"}),
+            "could not read the enrollment token",
+            id="401 token_invalid",
+        ),
+        pytest.param(
+            json_answer(409, {"error": "key_exists", "message": "Key already registered."}),
+            "already has this agent's public key",
+            id="409 key_exists",
+        ),
+        pytest.param(
+            json_answer(422, {"error": "invalid_request", "message": "hostname: too long"}),
+            "rejected the enrollment request: hostname: too long",
+            id="422 invalid_request",
+        ),
+        pytest.param(
+            Answer(500, b"<html>oops</html>", "text/html"),
+            "could not enroll this computer: HTTP 500",
+            id="500 without JSON",
+        ),
+        pytest.param(
+            json_answer(201, {"agent_id": "nope"}),
+            "answer was not understood",
+            id="201 with a broken body",
+        ),
+    ],
+)
+def test_refusals_give_one_line_and_leave_no_state(
+    tmp_path: Path, answer: Answer, expected: str
+) -> None:
+    ca = trustme.CA()
+    with (
+        tls_echo(ca=ca, routes=_routes(answer)) as srv,
+        pytest.raises(EnrollmentError, match=expected) as info,
+    ):
+        enroll(srv.url, _token(ca), tmp_path, identity=PC, timeout_s=5)
+    assert "\n" not in str(info.value)
+    assert load_state(tmp_path) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # staged key and CA removed
+
+
+def test_bad_token_text_sends_nothing(tmp_path: Path) -> None:
+    with tls_echo() as srv, pytest.raises(EnrollmentError, match="not a govguard enrollment token"):
+        enroll(srv.url, "gg1.nothex", tmp_path, identity=PC, timeout_s=5)
+    assert srv.requests == []
+
+
+def test_existing_identity_is_kept_without_force(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    with tls_echo(ca=ca, routes=_routes(_controller(201))) as srv:
+        first = enroll(srv.url, _token(ca), tmp_path, identity=PC, timeout_s=5)
+        with pytest.raises(EnrollmentError, match=r"already enrolled.*--force"):
+            enroll(srv.url, _token(ca), tmp_path, identity=PC, timeout_s=5)
+        assert len(srv.requests) == 2  # the refused second attempt contacted nobody
+    assert load_state(tmp_path) == first
+
+
+def test_force_keeps_the_old_files_as_bak(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    with tls_echo(ca=ca, routes=_routes(_controller(201))) as srv:
+        first = enroll(srv.url, _token(ca), tmp_path, identity=PC, timeout_s=5)
+        old_key = state_paths(tmp_path).key.read_bytes()
+        srv.routes[ENROLL] = _controller(202, agent_id="99887766554433bb")
+        second = enroll(srv.url, _token(ca), tmp_path, identity=PC, timeout_s=5, force=True)
+    assert load_state(tmp_path) == second
+    assert second.agent_id == "99887766554433bb"
+    assert second.key_id != first.key_id
+    assert (tmp_path / "agent.key.bak").read_bytes() == old_key
+    assert msgspec.json.decode((tmp_path / "identity.json.bak").read_bytes())["agent_id"] == (
+        first.agent_id
+    )
+
+
+def test_force_with_a_refusal_keeps_the_old_identity(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    with tls_echo(ca=ca, routes=_routes(_controller(201))) as srv:
+        first = enroll(srv.url, _token(ca), tmp_path, identity=PC, timeout_s=5)
+        srv.routes[ENROLL] = json_answer(401, {"error": "token_used", "message": "x"})
+        with pytest.raises(EnrollmentError, match="already been used"):
+            enroll(srv.url, _token(ca), tmp_path, identity=PC, timeout_s=5, force=True)
+    assert load_state(tmp_path) == first
+    assert not any(p.name.endswith(".bak") for p in tmp_path.iterdir())
+
+
+def test_corrupt_identity_is_reported_when_loading(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    with tls_echo(ca=ca, routes=_routes(_controller(201))) as srv:
+        enroll(srv.url, _token(ca), tmp_path, identity=PC, timeout_s=5)
+    state_paths(tmp_path).identity.write_text("{", encoding="utf-8")
+    with pytest.raises(AgentError, match="corrupt"):
+        load_state(tmp_path)
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+def _cli_enroll(url: str, token_file: Path, state_dir: str) -> int:
+    return main(
+        ["enroll", "--controller", url, "--token-file", str(token_file), "--state-dir", state_dir]
+    )
+
+
+def test_cli_enroll_prints_the_agent_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ca = trustme.CA()
+    token_file = tmp_path / "token.txt"
+    token_file.write_text(_token(ca) + "\n", encoding="utf-8")
+    state_dir = tmp_path / "state"
+    with tls_echo(ca=ca, routes=_routes(_controller(201))) as srv:
+        code = _cli_enroll(srv.url, token_file, str(state_dir))
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert AGENT_ID in out.out
+    assert "enrolled" in out.out
+    assert load_state(state_dir) is not None
+
+
+def test_cli_enroll_pending_says_an_administrator_must_approve(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ca = trustme.CA()
+    token_file = tmp_path / "token.txt"
+    token_file.write_text(_token(ca), encoding="utf-8")
+    with tls_echo(ca=ca, routes=_routes(_controller(202))) as srv:
+        code = _cli_enroll(srv.url, token_file, str(tmp_path / "state"))
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "pending" in out
+    assert f"govguard agents approve {AGENT_ID}" in out
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [
+        pytest.param(None, "cannot read the token file", id="missing token file"),
+        pytest.param("hello", "not a govguard enrollment token", id="not a token"),
+        pytest.param("", "token file is empty", id="empty token file"),
+    ],
+)
+def test_cli_enroll_failures_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], token: str | None, expected: str
+) -> None:
+    token_file = tmp_path / "token.txt"
+    if token is not None:
+        token_file.write_text(token, encoding="utf-8")
+    code = _cli_enroll("https://127.0.0.1:9", token_file, str(tmp_path / "state"))
+    err = capsys.readouterr().err
+    assert code == 1
+    assert expected in err
+    assert err.count("\n") == 1
+
+
+def test_cli_enroll_refusal_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ca = trustme.CA()
+    token_file = tmp_path / "token.txt"
+    token_file.write_text(_token(ca), encoding="utf-8")
+    routes = _routes(json_answer(401, {"error": "token_expired", "message": "x"}))
+    with tls_echo(ca=ca, routes=routes) as srv:
+        code = _cli_enroll(srv.url, token_file, str(tmp_path / "state"))
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "token has expired" in err
+    assert err.count("\n") == 1
+
+
+def test_cli_has_no_token_option(capsys: pytest.CaptureFixture[str]) -> None:
+    """The token never travels on the command line (other users can read the process list)."""
+    with pytest.raises(SystemExit):
+        main(["enroll", "--controller", "https://x", "--token", "gg1.x"])
+    assert "--token-file" in capsys.readouterr().err
+
+
+def test_save_state_then_enroll_refuses(tmp_path: Path) -> None:
+    """An identity written by anyone (not only enroll) counts as enrolled."""
+    from agent.state import AgentState
+
+    save_state(
+        tmp_path,
+        AgentState(
+            controller_url="https://c",
+            server_hostname="c",
+            agent_id=AGENT_ID,
+            key_id="fedcba9876543210",
+            status="active",
+            enrolled_at="2026-11-28T10:00:00Z",
+        ),
+    )
+    with pytest.raises(EnrollmentError, match="already enrolled"):
+        enroll("https://127.0.0.1:9", _token(trustme.CA()), tmp_path, identity=PC, timeout_s=1)
