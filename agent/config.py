@@ -9,13 +9,15 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 import yaml
 from msgspec import Meta
 
 from agent.errors import ConfigError
+
+_T = TypeVar("_T")
 
 #: What a probe target stands for; the policy engine groups results by it (RULES.md CQĐT-01..04).
 Role = Literal[
@@ -156,16 +158,31 @@ def load_config(path: Path | None) -> AgentConfig:
     """
     if path is None:
         return AgentConfig()
+    return load_yaml_struct(path, AgentConfig, ConfigError)
+
+
+def load_yaml_struct(
+    path: Path,
+    kind: type[_T],
+    error: type[Exception],
+    *,
+    missing: str = "config file not found",
+) -> _T:
+    """Read a YAML mapping from ``path`` and convert it to the msgspec struct ``kind``.
+
+    Every problem becomes one ``error`` naming the file and the line or key at fault: missing or
+    unreadable file (``missing`` says what to do), not UTF-8, YAML syntax, duplicate keys, a
+    top level that is not a mapping, and msgspec validation. Shared with the controller's
+    settings so both explain mistakes the same way.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: config file not found") from exc
+        raise error(f"{path}: {missing}") from exc
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from exc
+        raise error(f"{path}: cannot read config file: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{path}: not UTF-8 text (byte {exc.start}): save the file as UTF-8"
-        ) from exc
+        raise error(f"{path}: not UTF-8 text (byte {exc.start}): save the file as UTF-8") from exc
     try:
         # Safe: _UniqueKeyLoader is yaml.SafeLoader (plain data only) plus a duplicate-key check.
         raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
@@ -173,24 +190,24 @@ def load_config(path: Path | None) -> AgentConfig:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}{where}: not valid YAML: {problem}") from exc
+        raise error(f"{path}{where}: not valid YAML: {problem}") from exc
     except RecursionError as exc:  # PyYAML's composer recurses once per nesting level
-        raise ConfigError(f"{path}: lists or mappings nested too deeply") from exc
+        raise error(f"{path}: lists or mappings nested too deeply") from exc
     except Exception as exc:  # a PyYAML bug on odd input must not become a traceback
-        raise ConfigError(f"{path}: cannot be read as a config: {exc!r:.80}") from exc
+        raise error(f"{path}: cannot be read as a config: {exc!r:.80}") from exc
     if raw is None:
-        return AgentConfig()
+        raw = {}
     if not isinstance(raw, dict):
-        kind = "a list" if isinstance(raw, list) else f"a single value ({raw!r:.40})"
-        raise ConfigError(f"{path}: expected a mapping of options (key: value), got {kind}")
+        what = "a list" if isinstance(raw, list) else f"a single value ({raw!r:.40})"
+        raise error(f"{path}: expected a mapping of options (key: value), got {what}")
     try:
-        return msgspec.convert(raw, type=AgentConfig)
+        return msgspec.convert(raw, type=kind)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"{path}: {_readable(str(exc), raw)}") from exc
+        raise error(f"{path}: {_readable(str(exc), raw)}") from exc
     except RecursionError as exc:
-        raise ConfigError(f"{path}: lists or mappings nested too deeply") from exc
+        raise error(f"{path}: lists or mappings nested too deeply") from exc
     except Exception as exc:  # backstop: one clear line, never a traceback
-        raise ConfigError(f"{path}: cannot be read as a config: {exc!r:.80}") from exc
+        raise error(f"{path}: cannot be read as a config: {exc!r:.80}") from exc
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -18,14 +18,13 @@ from __future__ import annotations
 import ipaddress
 import zlib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
-import yaml
 from msgspec import Meta
 
 # Shared with the agent's config so both report YAML errors the same way.
-from agent.config import ProbeConfig, _readable, _UniqueKeyLoader
+from agent.config import ProbeConfig, load_yaml_struct
 from agent.wire import AgentSettings
 from controller.pki import PkiError, check_server_name
 from controller.store.db import sqlite_url
@@ -243,44 +242,9 @@ def load_settings(data_dir: Path) -> Settings:
             "or pass --data-dir / set GOVGUARD_DATA_DIR)"
         )
     path = data_dir / CONFIG_FILE
-    raw = _read_yaml(path)
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        kind = "a list" if isinstance(raw, list) else f"a single value ({raw!r:.40})"
-        raise SettingsError(f"{path}: expected a mapping of options (key: value), got {kind}")
-    try:
-        config = msgspec.convert(raw, type=ControllerConfig)
-    except msgspec.ValidationError as exc:
-        raise SettingsError(f"{path}: {_readable(str(exc), raw)}") from exc
-    except RecursionError as exc:
-        raise SettingsError(f"{path}: lists or mappings nested too deeply") from exc
+    missing = f"config file not found (is {data_dir} a govguard data directory?)"
+    config = load_yaml_struct(path, ControllerConfig, SettingsError, missing=missing)
     return settings_for(data_dir, config)
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise SettingsError(
-            f"{path}: config file not found (is {path.parent} a govguard data directory?)"
-        ) from exc
-    except OSError as exc:
-        raise SettingsError(f"{path}: cannot read config file: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise SettingsError(
-            f"{path}: not UTF-8 text (byte {exc.start}): save the file as UTF-8"
-        ) from exc
-    try:
-        # Safe: _UniqueKeyLoader is yaml.SafeLoader (plain data only) plus a duplicate-key check.
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SettingsError(f"{path}{where}: not valid YAML: {problem}") from exc
-    except RecursionError as exc:  # PyYAML's composer recurses once per nesting level
-        raise SettingsError(f"{path}: lists or mappings nested too deeply") from exc
 
 
 def default_config_text(server_names: list[str], database_url: str | None = None) -> str:
