@@ -1,0 +1,99 @@
+"""The controller's web application: wiring only (settings, database, ingest, routers).
+
+``surface`` picks what one listener serves: ``"all"`` (one port for everything), ``"agents"``
+(the port agents reach from every office LAN) or ``"admin"`` (the port of the admin UI/API,
+when ``listen.admin`` gives it its own). Each surface is its own application, so an admin route
+can never be reached through the agents' port by mistake.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Literal
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from controller.api import Context, install_error_handlers
+from controller.api import agents as agents_api
+from controller.ingest import Ingest, Limits
+from controller.settings import Settings
+from controller.store.db import make_engine, session_factory
+
+log = logging.getLogger(__name__)
+
+Surface = Literal["all", "agents", "admin"]
+
+
+def create_app(
+    settings: Settings, *, engine: Engine | None = None, surface: Surface = "all"
+) -> FastAPI:
+    """Build the application for ``settings``.
+
+    ``engine`` lets the caller share one engine between listeners (and tests pass their own);
+    an engine created here is disposed of when the application shuts down. The schema must
+    already be migrated (``govguard init`` / ``serve`` do it).
+    """
+    own_engine = engine is None
+    db = engine if engine is not None else make_engine(settings.database_url)
+    sessions = session_factory(db)
+    takes_reports = surface in ("all", "agents")
+    ingest = None
+    if takes_reports:
+        ingest = Ingest(
+            sessions,
+            Limits(
+                max_body_bytes=settings.ingest.max_body_bytes,
+                max_decompressed_bytes=settings.ingest.max_decompressed_bytes,
+                max_depth=settings.ingest.max_depth,
+            ),
+            batch_max=settings.ingest.batch_max,
+            batch_wait_ms=settings.ingest.batch_wait_ms,
+        )
+    agent_settings = settings.agent_settings()
+    ctx = Context(
+        settings=settings,
+        engine=db,
+        sessions=sessions,
+        ingest=ingest,
+        ca_pem=_read_ca(settings) if takes_reports else None,
+        agent_settings=agent_settings,
+        settings_version=str(agent_settings.version),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if ingest is not None:
+            ingest.start()
+        try:
+            yield
+        finally:
+            if ingest is not None:
+                await ingest.aclose()  # stores what is queued first
+            if own_engine:
+                db.dispose()
+
+    app = FastAPI(
+        title="govguard controller",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.govguard = ctx
+    if takes_reports:
+        app.include_router(agents_api.router)
+    else:
+        app.add_api_route("/api/v1/health", agents_api.get_health, methods=["GET"])
+    install_error_handlers(app)
+    return app
+
+
+def _read_ca(settings: Settings) -> bytes | None:
+    try:
+        return settings.ca_cert.read_bytes()
+    except OSError as exc:
+        log.warning("no CA certificate at %s (%s): agents cannot bootstrap", settings.ca_cert, exc)
+        return None

@@ -1,0 +1,248 @@
+"""Enrollment of an agent: a token, a public key and a hardware identity become an agent row.
+
+Nothing is ever auto-accepted or silently replaced: a computer that is already enrolled (same
+machine id, system UUID or serial) and comes back with a new key gets a *pending* row that
+names the agent it would replace, and an administrator decides (``govguard agents approve``).
+The old key keeps working until then. Either way the token use is consumed, atomically, so
+two PCs racing for the last use of a token cannot both win.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, Literal
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from agent import keys
+from agent.token import TokenFormatError, parse_token, secret_hash, secrets_equal
+from agent.wire import AgentSettings, EnrollReply, EnrollRequest
+from controller.settings import Settings
+from controller.store import agents as agent_store
+from controller.store import audit
+from controller.store import tokens as token_store
+from controller.store.models import Agent, EnrollmentToken
+
+log = logging.getLogger(__name__)
+
+#: HTTP status of each refusal code (the API renders them; the domain only names them).
+STATUS: Final[dict[str, int]] = {
+    "token_invalid": 401,
+    "token_unknown": 401,
+    "token_revoked": 401,
+    "token_expired": 401,
+    "token_used": 401,
+    "key_exists": 409,
+    "invalid_request": 422,
+}
+
+_MAX_TEXT = 256  # hostnames, hardware ids, versions: generous, but bounded
+_MAX_MACS = 64
+
+PENDING_MESSAGE = (
+    "This computer is already enrolled with another key; an administrator must approve "
+    "this enrollment (govguard agents approve {agent_id}) before its reports are accepted."
+)
+
+
+class EnrollmentRefused(Exception):  # noqa: N818 - the name is the API contract's
+    """Enrollment refused: a stable ``code`` (see :data:`STATUS`) and an English sentence."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    @property
+    def status(self) -> int:
+        """The HTTP status the API answers with."""
+        return STATUS.get(self.code, 400)
+
+
+@dataclass(frozen=True)
+class EnrollOutcome:
+    """A new agent row: active (201) or pending an administrator's approval (202)."""
+
+    agent_id: str
+    key_id: str
+    status: Literal["active", "pending"]
+    settings: AgentSettings
+    replaces: str | None = None
+
+    @property
+    def http_status(self) -> int:
+        """201 for an active agent, 202 for a pending one."""
+        return 201 if self.status == "active" else 202
+
+    def reply(self) -> EnrollReply:
+        """The body sent back to the agent."""
+        return EnrollReply(
+            agent_id=self.agent_id,
+            key_id=self.key_id,
+            status=self.status,
+            settings=self.settings,
+            message=PENDING_MESSAGE.format(agent_id=self.agent_id)
+            if self.status == "pending"
+            else None,
+        )
+
+
+def _invalid(message: str) -> EnrollmentRefused:
+    return EnrollmentRefused("invalid_request", message)
+
+
+def _text(name: str, value: str | None, *, required: bool = False) -> str | None:
+    """A bounded, NUL-free text field; empty optional values become None."""
+    if value is None or not value.strip():
+        if required:
+            raise _invalid(f"{name} must not be empty.")
+        return None
+    if len(value) > _MAX_TEXT:
+        raise _invalid(f"{name} is longer than {_MAX_TEXT} characters.")
+    if "\x00" in value:
+        # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
+        raise _invalid(f"{name} contains a NUL character.")
+    return value.strip()
+
+
+def public_key_bytes(text: str) -> bytes:
+    """The raw 32-byte Ed25519 key from its standard base64 text; 422 otherwise."""
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _invalid("public_key is not base64 text.") from exc
+    if len(raw) != keys.PUBLIC_KEY_BYTES:
+        raise _invalid(
+            f"public_key must be a raw {keys.PUBLIC_KEY_BYTES}-byte Ed25519 key, got {len(raw)}."
+        )
+    return raw
+
+
+def _check_token(session: Session, token_text: str, now: datetime) -> EnrollmentToken:
+    """Checks in a fixed order: parse, unknown, revoked, expired, used."""
+    try:
+        parsed = parse_token(token_text)
+    except TokenFormatError as exc:
+        raise EnrollmentRefused("token_invalid", "The enrollment token is not valid.") from exc
+    token = token_store.get_token(session, parsed.token_id)
+    # A wrong secret is reported like an unknown token: it must not confirm that the id exists.
+    if token is None or not secrets_equal(token.secret_hash, secret_hash(parsed.secret)):
+        raise EnrollmentRefused("token_unknown", "The enrollment token is not known here.")
+    if token.revoked_at is not None:
+        raise EnrollmentRefused("token_revoked", "The enrollment token has been revoked.")
+    if token.expires_at <= now:
+        raise EnrollmentRefused("token_expired", "The enrollment token has expired.")
+    if token.uses >= token.max_uses:
+        raise EnrollmentRefused("token_used", "The enrollment token has been used up.")
+    return token
+
+
+def _new_agent_id(session: Session) -> str:
+    # 64 random bits: a collision is astronomically rare, but checking costs one lookup.
+    while True:
+        agent_id = secrets.token_hex(8)
+        if agent_store.get_agent(session, agent_id) is None:
+            return agent_id
+
+
+def _replaced(same: list[Agent]) -> Agent:
+    """Which existing row a new key of the same computer would replace: the newest active one."""
+    active = [agent for agent in same if agent.status == "active"]
+    return (active or same)[-1]
+
+
+def enroll(
+    session: Session, request: EnrollRequest, now: datetime, settings: Settings
+) -> EnrollOutcome:
+    """Enroll an agent in ``session`` (the caller commits); raises :class:`EnrollmentRefused`.
+
+    The outcome carries ``settings.agent_settings()``, what the new agent is told to do.
+    """
+    public_key = public_key_bytes(request.public_key)
+    hostname = _text("hostname", request.hostname, required=True)
+    machine_id = _text("machine_id", request.machine_id)
+    system_uuid = _text("system_uuid", request.system_uuid)
+    system_serial = _text("system_serial", request.system_serial)
+    os_name = _text("os", request.os) or ""
+    agent_version = _text("agent_version", request.agent_version) or ""
+    if len(request.macs) > _MAX_MACS:
+        raise _invalid(f"macs has more than {_MAX_MACS} entries.")
+    macs = [mac for i, m in enumerate(request.macs) if (mac := _text(f"macs[{i}]", m))]
+
+    token = _check_token(session, request.token, now)
+    token_id, unit_id = token.id, token.unit_id
+    key_id = keys.key_id(public_key)
+    if agent_store.get_agent_by_key(session, key_id) is not None:
+        raise EnrollmentRefused("key_exists", "This public key is already enrolled.")
+    if not token_store.consume_token(session, token_id, now):
+        # Another enrollment took the last use (or an administrator revoked it) just now.
+        raise EnrollmentRefused("token_used", "The enrollment token has been used up.")
+
+    same = agent_store.find_same_hardware(session, machine_id, system_uuid, system_serial)
+    replaces = _replaced(same).id if same else None
+    status: Literal["active", "pending"] = "pending" if replaces else "active"
+    agent_id = _new_agent_id(session)
+    agent_store.add_agent(
+        session,
+        id=agent_id,
+        key_id=key_id,
+        public_key=public_key,
+        status=status,
+        unit_id=unit_id,
+        token_id=token_id,
+        replaces=replaces,
+        hostname=hostname,
+        machine_id=machine_id,
+        system_uuid=system_uuid,
+        system_serial=system_serial,
+        macs=macs,
+        os=os_name,
+        agent_version=agent_version,
+        created_at=now,
+        approved_at=now if status == "active" else None,
+    )
+    details: dict[str, object] = {
+        "hostname": hostname,
+        "key_id": key_id,
+        "token_id": token_id,
+        "unit_id": unit_id,
+    }
+    if replaces:
+        details["replaces"] = replaces
+    action = "agent.enrolled" if status == "active" else "agent.pending"
+    audit.record(session, f"agent:{agent_id}", action, f"agent:{agent_id}", details, at=now)
+    log.info("agent %s (%s) enrolled: %s", agent_id, hostname, status)
+    return EnrollOutcome(
+        agent_id=agent_id,
+        key_id=key_id,
+        status=status,
+        settings=settings.agent_settings(),
+        replaces=replaces,
+    )
+
+
+def enroll_committed(
+    sessions: sessionmaker[Session], request: EnrollRequest, now: datetime, settings: Settings
+) -> EnrollOutcome:
+    """:func:`enroll` in its own transaction, committed before returning (blocking)."""
+    try:
+        with sessions() as session, session.begin():
+            return enroll(session, request, now, settings)
+    except IntegrityError as exc:
+        # Two requests with the same new key raced past the lookup; the unique key_id index let
+        # only one in. Anything else is a real error.
+        try:
+            key_id = keys.key_id(public_key_bytes(request.public_key))
+            with sessions() as session:
+                taken = agent_store.get_agent_by_key(session, key_id) is not None
+        except Exception:
+            taken = False
+        if taken:
+            raise EnrollmentRefused("key_exists", "This public key is already enrolled.") from exc
+        raise

@@ -1,0 +1,271 @@
+"""``govguard serve``: the controller's HTTPS listeners under uvicorn.
+
+One listener for agents (``listen.agents``) and, when ``listen.admin`` is set, a second one for
+the admin UI/API; both run in one event loop and share one database engine. With
+``GOVGUARD_WORKERS=N`` several worker processes share the listening sockets, each with its own
+loop, engine and report writer. TLS uses the data
+directory's ``tls/server.crt`` and ``tls/server.key``. Responses carry no ``Server`` header (it
+would tell a scanner which software and version to try) and no ``Date`` header (bytes on slow
+links; agents use ``GG-Clock`` for skew instead).
+
+SIGTERM or SIGINT stops accepting connections, lets requests in flight finish (up to
+:data:`GRACEFUL_S`), stores the reports already queued and exits; a second signal stops at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Final
+
+import uvicorn
+from sqlalchemy import Engine
+
+from controller.app import Surface, create_app
+from controller.settings import Endpoint, Settings
+from controller.store.db import is_unavailable, make_engine, upgrade
+
+log = logging.getLogger(__name__)
+
+#: Seconds open requests get to finish after a stop signal.
+GRACEFUL_S: Final = 20
+
+
+class ServeError(Exception):
+    """The controller cannot start; the message is one line for the operator."""
+
+
+@dataclass(frozen=True)
+class _Listener:
+    name: str
+    endpoint: Endpoint
+    surface: Surface
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals to :func:`serve` (two servers share one loop)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def listeners(settings: Settings) -> list[_Listener]:
+    """What to listen on: one port for everything, or agents and admin apart."""
+    admin = settings.listen.admin
+    if admin is None:
+        return [_Listener("agents and admin", settings.listen.agents, "all")]
+    return [
+        _Listener("agents", settings.listen.agents, "agents"),
+        _Listener("admin", admin, "admin"),
+    ]
+
+
+def check_tls(settings: Settings) -> None:
+    """Refuse to start without a usable certificate and key (one clear line, not a traceback)."""
+    for path in (settings.tls_cert, settings.tls_key):
+        if not path.is_file():
+            raise ServeError(f"{path}: not found (create the data directory with `govguard init`)")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ServeError(
+            f"{settings.tls_cert}: cannot use the certificate and key: {exc.strerror or exc}"
+        ) from exc
+
+
+def bind(endpoint: Endpoint) -> socket.socket:
+    """A listening socket on ``endpoint``; :class:`ServeError` when the port is taken."""
+    try:
+        infos = socket.getaddrinfo(
+            endpoint.host, endpoint.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        family, _, _, _, address = infos[0]
+        sock = socket.create_server(address, family=family, backlog=2048)
+    except OSError as exc:
+        raise ServeError(
+            f"cannot listen on {endpoint.host}:{endpoint.port}: {exc.strerror or exc}"
+        ) from exc
+    return sock
+
+
+def _config(settings: Settings, surface: Surface, engine: Engine) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(settings, engine=engine, surface=surface),
+        ssl_certfile=str(settings.tls_cert),
+        ssl_keyfile=str(settings.tls_key),
+        server_header=False,
+        date_header=False,
+        # Agents connect directly (or through a TCP proxy); never trust forwarded addresses.
+        proxy_headers=False,
+        # One line per heartbeat from thousands of PCs would drown the log.
+        access_log=False,
+        # Logging is configured by the command line, not by uvicorn.
+        log_config=None,
+        lifespan="on",
+        ws="none",
+        timeout_graceful_shutdown=GRACEFUL_S,
+    )
+
+
+async def _run(settings: Settings, engine: Engine, sockets: list[socket.socket]) -> None:
+    plan = listeners(settings)
+    servers = [_Server(_config(settings, item.surface, engine)) for item in plan]
+    loop = asyncio.get_running_loop()
+
+    def request_stop() -> None:
+        for server in servers:
+            if server.should_exit:
+                server.force_exit = True  # second signal: do not wait for connections
+            server.should_exit = True
+
+    installed: list[signal.Signals] = []
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, request_stop)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows loop
+                signal.signal(sig, lambda _s, _f: loop.call_soon_threadsafe(request_stop))
+    try:
+        await asyncio.gather(
+            *(server.serve(sockets=[sock]) for server, sock in zip(servers, sockets, strict=True))
+        )
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def _loop_factory() -> type[asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard] on Linux
+        return None
+    return uvloop.Loop
+
+
+def _serve_here(settings: Settings, sockets: list[socket.socket]) -> None:
+    """One controller process: its own engine, event loop, writer thread."""
+    engine = make_engine(settings.database_url)
+    try:
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(_run(settings, engine, sockets))
+    finally:
+        engine.dispose()
+
+
+def default_workers() -> int:
+    """``GOVGUARD_WORKERS`` when set, else 1.
+
+    Python runs one thread at a time per process, so more cores only help with more processes
+    (they share nothing but the database, see :mod:`controller.ingest`). One is the default:
+    on a 2-core machine that also runs PostgreSQL, a second worker measured +18 % heartbeats/s
+    on SQLite but -9 % on PostgreSQL, and SQLite writers of several processes wait for each
+    other's lock in sleeps of up to 100 ms.
+    """
+    text = os.environ.get("GOVGUARD_WORKERS", "").strip()
+    if not text:
+        return 1
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise ServeError(f"GOVGUARD_WORKERS must be a number from 1 to 64, got {text!r}")
+    return int(text)
+
+
+def _supervise(settings: Settings, sockets: list[socket.socket], workers: int) -> None:
+    """Fork ``workers`` processes on the shared listening sockets; restart any that dies."""
+    children: dict[int, int] = {}  # pid -> slot
+    stopping = False
+
+    def spawn(slot: int) -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 0
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                _serve_here(settings, sockets)
+            except BaseException:
+                log.exception("worker %d failed", slot)
+                code = 1
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        children[pid] = slot
+
+    def stop(_sig: int, _frame: object) -> None:
+        nonlocal stopping
+        force = stopping  # a second signal: workers stop without waiting for connections
+        stopping = True
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGINT if force else signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for slot in range(workers):
+            spawn(slot)
+        last_restart = 0.0
+        while children:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            except InterruptedError:  # pragma: no cover - PEP 475 retries wait() itself
+                continue
+            slot = children.pop(pid, -1)
+            if stopping or slot < 0:
+                continue
+            log.error("worker %d (pid %d) exited with status %d; restarting it", slot, pid, status)
+            # A worker that dies at once (bad database, broken config) must not spin.
+            time.sleep(max(0.0, 1.0 - (time.monotonic() - last_restart)))
+            last_restart = time.monotonic()
+            spawn(slot)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def serve(settings: Settings, *, workers: int | None = None) -> None:
+    """Migrate the database and serve until SIGTERM/SIGINT; raises :class:`ServeError`.
+
+    ``workers`` processes (default :func:`default_workers`) share the listening sockets; on
+    Windows, or with one worker, everything runs in this process.
+    """
+    check_tls(settings)
+    count = workers or default_workers()
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+    except Exception as exc:
+        if is_unavailable(exc):
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
+            raise ServeError(f"the database is unavailable: {first_line}") from exc
+        raise
+    finally:
+        # Workers make their own connections; none may be inherited across fork().
+        engine.dispose()
+    plan = listeners(settings)
+    sockets = [bind(item.endpoint) for item in plan]
+    try:
+        for item, sock in zip(plan, sockets, strict=True):
+            host, port = sock.getsockname()[:2]
+            log.info("govguard listening for %s on https://%s:%s", item.name, host, port)
+        if count > 1 and hasattr(os, "fork"):
+            log.info("govguard runs %d worker processes", count)
+            _supervise(settings, sockets, count)
+        else:
+            _serve_here(settings, sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
+    log.info("govguard stopped")
