@@ -148,6 +148,11 @@ def _build_parser() -> argparse.ArgumentParser:
     listing = agents.add_parser("list", parents=[dd], help="list agents")
     listing.add_argument("--status", choices=("active", "pending", "revoked"))
     listing.set_defaults(handler="agents:list_")
+    show = agents.add_parser("show", parents=[dd], help="one agent and its newest reports")
+    show.add_argument("id", metavar="ID", help="agent id (see `govguard agents list`)")
+    show.add_argument("--limit", type=int, default=10, metavar="N", help="reports shown (10)")
+    show.add_argument("--facts", action="store_true", help="print its latest facts as JSON")
+    show.set_defaults(handler="agents:show")
     for name, text in (
         ("approve", "approve a pending agent (revokes the one it replaces)"),
         ("revoke", "revoke an agent: its reports are refused from now on"),
@@ -155,6 +160,17 @@ def _build_parser() -> argparse.ArgumentParser:
         action = agents.add_parser(name, parents=[dd], help=text)
         action.add_argument("id", metavar="ID", help="agent id (see `govguard agents list`)")
         action.set_defaults(handler=f"agents:{name}")
+
+    stored = _group(sub, "reports", "stored raw reports")
+    purge = stored.add_parser(
+        "purge", parents=[dd], help="delete raw reports older than the retention period"
+    )
+    purge.add_argument(
+        "--older-than",
+        metavar="DURATION",
+        help="e.g. 30d (default: retention.reports_days of config.yaml)",
+    )
+    purge.set_defaults(handler="reports:purge")
     return parser
 
 

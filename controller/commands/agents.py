@@ -1,11 +1,12 @@
-"""``govguard agents list|approve|revoke``: enrolled computers and the pending queue."""
+"""``govguard agents list|show|approve|revoke``: enrolled computers and the pending queue."""
 
 from __future__ import annotations
 
 import argparse
+import json
 
 from controller.commands.common import CliError, actor, now, open_store, print_table, settings, when
-from controller.store import agents, audit
+from controller.store import agents, audit, reports
 
 
 def list_(args: argparse.Namespace) -> int:
@@ -25,6 +26,53 @@ def list_(args: argparse.Namespace) -> int:
         ]
     empty = f"no {args.status} agents" if args.status else "no agents"
     print_table(("ID", "STATUS", "UNIT", "HOSTNAME", "OS", "LAST SEEN", "REPLACES"), rows, empty)
+    return 0
+
+
+def show(args: argparse.Namespace) -> int:
+    """One agent: who it is, its newest reports, and (``--facts``) its latest facts as JSON."""
+    agent_id = args.id.strip().lower()
+    with open_store(settings(args)) as session:
+        agent = agents.get_agent(session, agent_id)
+        if agent is None:
+            raise CliError(f"no agent with id {agent_id!r} (see `govguard agents list`)")
+        if args.facts:
+            facts = reports.latest_facts(session, agent_id)
+            if facts is None:
+                raise CliError(f"agent {agent_id} has not sent a report yet")
+            print(json.dumps(facts, indent=2, ensure_ascii=False))
+            return 0
+        total = reports.count_reports(session, agent_id)
+        newest = reports.list_reports(session, agent_id, args.limit)
+        fields = (
+            ("agent", agent.id),
+            ("status", agent.status),
+            ("unit", agent.unit_id),
+            ("hostname", agent.hostname),
+            ("os", agent.os or "-"),
+            ("agent version", agent.agent_version or "-"),
+            ("machine id", agent.machine_id or "-"),
+            ("serial", agent.system_serial or "-"),
+            ("key id", agent.key_id),
+            ("enrolled", when(agent.created_at)),
+            ("last seen", when(agent.last_seen_at)),
+            ("replaces", agent.replaces or "-"),
+            ("reports stored", str(total)),
+        )
+        for name, value in fields:
+            print(f"{name + ':':<16}{value}")
+        rows = [
+            (
+                str(r.seq),
+                r.kind,
+                when(r.received_at),
+                str(r.size_bytes),
+                "-" if r.clock_skew_s is None else f"{r.clock_skew_s:+.0f}",
+            )
+            for r in newest
+        ]
+    print()
+    print_table(("SEQ", "KIND", "RECEIVED", "BYTES", "CLOCK SKEW S"), rows, "no reports yet")
     return 0
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import stat
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from agent.token import parse_token, secret_hash
 from controller import pki
 from controller.cli import main
 from controller.settings import load_settings
-from controller.store import agents, audit, db
+from controller.store import agents, audit, db, reports
 from controller.store import tokens as token_store
 
 
@@ -347,3 +349,63 @@ def test_group_without_action_prints_its_help(capsys: pytest.CaptureFixture[str]
     err = capsys.readouterr().err
     assert "create" in err
     assert "revoke" in err
+
+
+def _store_report(session: Session, agent_id: str, seq: int, received: datetime) -> None:
+    body = gzip.compress(json.dumps({"kind": "full", "identity": {"hostname": "pc-1"}}).encode())
+    new = reports.NewReport(
+        agent_id=agent_id, seq=seq, report_id=f"{seq:032x}", kind="full", sent_at=received,
+        received_at=received, collected_at=received, clock_skew_s=-4.0, body=body,
+    )  # fmt: skip
+    assert reports.store_batch(session, [new], received) == {(agent_id, seq)}
+    session.commit()
+
+
+def test_agents_show_lists_reports_and_facts(
+    data_dir: Path, store: Session, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _add_agent(store, OLD, "active")
+    assert _run(data_dir, "agents", "show", OLD) == 0
+    out = capsys.readouterr().out
+    assert "reports stored: 0" in out
+    assert "no reports yet" in out
+    assert _run(data_dir, "agents", "show", OLD, "--facts") == 1
+    assert "has not sent a report yet" in _one_error_line(capsys.readouterr().err)
+
+    _store_report(store, OLD, 1, datetime(2026, 11, 27, 8, 0, tzinfo=UTC))
+    _store_report(store, OLD, 2, datetime(2026, 11, 28, 8, 0, tzinfo=UTC))
+    assert _run(data_dir, "agents", "show", OLD, "--limit", "1") == 0
+    out = capsys.readouterr().out
+    assert "reports stored: 2" in out
+    table = out.split("\n\n", 1)[1].splitlines()
+    assert table[0].split() == ["SEQ", "KIND", "RECEIVED", "BYTES", "CLOCK", "SKEW", "S"]
+    assert table[1].split()[:2] == ["2", "full"]
+    assert table[1].split()[-1] == "-4"
+    assert len(table) == 2
+
+    assert _run(data_dir, "agents", "show", OLD, "--facts") == 0
+    assert json.loads(capsys.readouterr().out)["identity"] == {"hostname": "pc-1"}
+    assert _run(data_dir, "agents", "show", NEW) == 1
+    assert "no agent with id" in _one_error_line(capsys.readouterr().err)
+
+
+def test_reports_purge_keeps_recent_reports_and_host_facts(
+    data_dir: Path, store: Session, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _add_agent(store, OLD, "active")
+    today = datetime.now(UTC)
+    _store_report(store, OLD, 1, today - timedelta(days=120))
+    _store_report(store, OLD, 2, today - timedelta(days=10))
+    assert _run(data_dir, "reports", "purge") == 0  # the default retention is 90 days
+    assert capsys.readouterr().out.startswith("removed 1 raw reports received before ")
+    assert _run(data_dir, "reports", "purge", "--older-than", "30d") == 0
+    assert capsys.readouterr().out.startswith("removed 0 raw reports")
+    assert _run(data_dir, "reports", "purge", "--older-than", "1d") == 0
+    assert capsys.readouterr().out.startswith("removed 1 raw reports")
+    store.rollback()
+    assert reports.count_reports(store, OLD) == 0
+    assert reports.latest_facts(store, OLD) is not None
+    purged = audit.list_entries(store, action="reports.purged")
+    assert sorted(e.details["removed"] for e in purged if e.details) == [0, 1, 1]
+    assert _run(data_dir, "reports", "purge", "--older-than", "soon") == 1
+    assert "--older-than" in _one_error_line(capsys.readouterr().err)
