@@ -8,7 +8,7 @@ TEST_APT := iproute2 postgresql
 # The peers the footprint benchmark compares the agent with.
 BENCH_APT := fusioninventory-agent ocsinventory-agent
 
-.PHONY: help setup demo check lint typecheck test test-unit schema bench clean
+.PHONY: help setup demo clean-demo check lint typecheck test test-unit schema bench bench-ingest clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -16,8 +16,12 @@ help: ## list the targets
 setup: ## create .venv and install govguard with its development tools
 	@scripts/setup.sh
 
-demo: setup ## set up and run the agent once, printing a short summary
+demo: setup ## set up and run a controller on SQLite with this PC's agent enrolled (Ctrl-C stops)
 	$(VENV)/govguard-agent once --summary --config examples/agent-demo.yaml
+	@scripts/demo.sh
+
+clean-demo: ## forget the demo controller and agent (.demo/)
+	rm -rf .demo
 
 check: ## set up everything and run lint, type checks and the whole test suite (what CI runs)
 	@scripts/setup.sh $(TEST_APT)
@@ -33,7 +37,7 @@ typecheck: ## mypy (strict on agent/ and controller/)
 test: ## the whole pytest suite, integration tests included (needs root for namespaces)
 	$(VENV)/pytest
 
-test-unit: ## only the unit tests (no root, no services)
+test-unit: ## only the unit tests (no root; PostgreSQL on 127.0.0.1:5432 or its binaries)
 	$(VENV)/pytest tests/unit
 
 schema: ## regenerate docs/report-schema.json from the report models
@@ -48,5 +52,8 @@ bench: ## footprint benchmark against fusioninventory-agent and ocsinventory-age
 	@.bench-venv/bin/python -m pip install -q . >/dev/null
 	$(VENV)/python bench/agent_footprint.py --agent .bench-venv/bin/govguard-agent
 
-clean: ## remove the virtual environment and caches
-	rm -rf .venv .bench-venv .mypy_cache .pytest_cache .ruff_cache build *.egg-info
+bench-ingest: setup ## ingest benchmark: signed reports into a controller vs a bare endpoint
+	$(VENV)/python bench/ingest.py
+
+clean: ## remove the virtual environment, caches and the demo
+	rm -rf .demo .venv .bench-venv .mypy_cache .pytest_cache .ruff_cache build *.egg-info
