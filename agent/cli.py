@@ -25,6 +25,11 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
+PENDING_TEXT = (
+    "pending: enrolled as agent {agent}, but this computer was enrolled before with another "
+    "key: an administrator must approve it on the controller (govguard agents approve {agent})"
+)
+
 
 def _build_parser() -> argparse.ArgumentParser:
     from agent.report import SECTION_NAMES
@@ -91,6 +96,13 @@ def _build_parser() -> argparse.ArgumentParser:
     enroll.add_argument(
         "--force", action="store_true", help="enroll again; the old files are kept as *.bak"
     )
+    for command in (run, status, enroll):
+        command.add_argument(
+            "--lang",
+            choices=("vi", "en"),
+            default="vi",
+            help="language of the output: vi (Vietnamese, default) or en",
+        )
     return parser
 
 
@@ -146,15 +158,16 @@ def _cmd_enroll(args: argparse.Namespace) -> int:
     from agent.state import default_state_dir
 
     state_dir = args.state_dir or default_state_dir()
+    from agent.i18n import translator
+
+    t = translator(args.lang)
     state = enroll(args.controller, _read_token_file(args.token_file), state_dir, force=args.force)
     if state.status == "pending":
-        print(
-            f"pending: enrolled as agent {state.agent_id}, but this computer was enrolled "
-            "before with another key: an administrator must approve it on the controller "
-            f"(govguard agents approve {state.agent_id})"
-        )
+        text = t(PENDING_TEXT)
+        print(text.format(agent=state.agent_id))
     else:
-        print(f"enrolled: this computer is agent {state.agent_id} of {state.controller_url}")
+        text = t("enrolled: this computer is agent {agent} of {controller}")
+        print(text.format(agent=state.agent_id, controller=state.controller_url))
     return EXIT_OK
 
 
@@ -197,23 +210,33 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         cycle = daemon.run(once=args.once_cycle)
         if cycle is not None:
-            queued = f"queued {cycle.queued_kind} #{cycle.queued_seq}" if cycle.queued_seq else ""
-            print(
-                f"{queued or 'nothing queued'}; delivered {len(cycle.acked)}, "
-                f"waiting {daemon.outbox.stats().queued}"
-                + (f"; error: {cycle.error}" if cycle.error else "")
+            from agent.i18n import translator
+
+            t = translator(args.lang)
+            queued = t("nothing queued")
+            if cycle.queued_seq:
+                queued = t("queued {kind} #{seq}").format(
+                    kind=t(cycle.queued_kind or ""), seq=cycle.queued_seq
+                )
+            line = t("{queued}; delivered {sent}, waiting {waiting}").format(
+                queued=queued, sent=len(cycle.acked), waiting=daemon.outbox.stats().queued
             )
+            if cycle.error:
+                line += t("; error: {error}").format(error=cycle.error)
+            print(line)
     finally:
         daemon.close()
     return EXIT_OK
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
+    from agent.i18n import translator
     from agent.state import default_state_dir
     from agent.status import format_status, read_status
 
     info = read_status(args.state_dir or default_state_dir())
-    sys.stdout.write(json.dumps(info, indent=2) + "\n" if args.json else format_status(info))
+    text = format_status(info, translator(args.lang))
+    sys.stdout.write(json.dumps(info, indent=2) + "\n" if args.json else text)
     return EXIT_OK
 
 

@@ -1,7 +1,8 @@
 """The agent's few human-facing texts in Vietnamese (the default) and English.
 
-Only ``govguard-agent once --summary`` speaks to people; the report itself is data. Texts are
-written in English in the code and looked up here by that English text, gettext-style; a
+Only ``once --summary``, ``status`` and the outcome lines of ``enroll`` and ``run`` speak to
+people; the report itself is data, and error messages stay English (they are searched for).
+Texts are written in English in the code and looked up here by that English text, gettext-style; a
 contract test runs every collector's summary with :func:`strict` so that a text missing from the
 catalogue fails the build. Product names, host names and reasons taken from the report are data
 and are shown as they are.
@@ -48,6 +49,45 @@ VI: dict[str, str] = {
     "Signing middleware": "Phần mềm hỗ trợ ký số",
     "Collectors": "Bộ thu thập",
     "failed": "lỗi",
+    # govguard-agent status
+    "never": "chưa có",
+    "Agent": "Mã máy (agent)",
+    "Controller": "Máy chủ quản lý",
+    "Enrollment": "Đăng ký",
+    "Last delivery": "Gửi thành công gần nhất",
+    "Last inventory": "Kiểm kê đầy đủ gần nhất",
+    "Queue": "Hàng đợi",
+    "Dropped": "Đã bỏ",
+    "Last error": "Lỗi gần nhất",
+    "{agent} (key {key})": "{agent} (khóa {key})",
+    "{status} since {when}": "{status} từ {when}",
+    "active": "đang hoạt động",
+    "pending": "chờ phê duyệt",
+    "{queued} reports ({full} full), {size} bytes": (
+        "{queued} báo cáo ({full} kiểm kê đầy đủ), {size} byte"
+    ),
+    ", next attempt {when}": ", lần gửi tiếp theo {when}",
+    "{hb} heartbeats, {full} full inventories, {rejected} refused by the controller": (
+        "{hb} báo cáo định kỳ, {full} kiểm kê đầy đủ, {rejected} bị máy chủ từ chối"
+    ),
+    # govguard-agent enroll and run
+    "enrolled: this computer is agent {agent} of {controller}": (
+        "đã đăng ký: máy tính này là agent {agent} của {controller}"
+    ),
+    (
+        "pending: enrolled as agent {agent}, but this computer was enrolled before with another "
+        "key: an administrator must approve it on the controller (govguard agents approve {agent})"
+    ): (
+        "chờ phê duyệt: đã đăng ký là agent {agent}, nhưng máy tính này đã đăng ký trước đây với "
+        "khóa khác: quản trị viên cần phê duyệt trên máy chủ quản lý "
+        "(govguard agents approve {agent})"
+    ),
+    "queued {kind} #{seq}": "đã xếp hàng báo cáo {kind} #{seq}",
+    "nothing queued": "không có báo cáo mới",
+    "{queued}; delivered {sent}, waiting {waiting}": "{queued}; đã gửi {sent}, đang chờ {waiting}",
+    "; error: {error}": "; lỗi: {error}",
+    "full": "đầy đủ",
+    "heartbeat": "định kỳ",
     # values
     "unknown": "không rõ",
     "none": "không có",

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.daemon import NotEnrolledError
+from agent.i18n import Translate, english
 from agent.outbox import Outbox
 from agent.state import load_state, state_paths
 
@@ -62,30 +63,38 @@ def read_status(state_dir: Path) -> dict[str, Any]:
     return out
 
 
-def format_status(info: dict[str, Any]) -> str:
-    """Human-readable lines of :func:`read_status`'s mapping."""
-    never = "never"
+DROPPED_TEXT = "{hb} heartbeats, {full} full inventories, {rejected} refused by the controller"
+
+
+def format_status(info: dict[str, Any], t: Translate = english) -> str:
+    """Human-readable lines of :func:`read_status`'s mapping, in ``t``'s language."""
+    never = t("never")
+    queue = t("{queued} reports ({full} full), {size} bytes").format(
+        queued=info["queued"], full=info["queued_full"], size=info["queued_bytes"]
+    )
+    if info["next_attempt_at"]:
+        queue += t(", next attempt {when}").format(when=info["next_attempt_at"])
     lines = [
-        ("Agent", f"{info['agent_id']} (key {info['key_id']})"),
-        ("Controller", info["controller"]),
-        ("Enrollment", f"{info['status']} since {info['enrolled_at']}"),
-        ("Last delivery", info["last_success_at"] or never),
-        ("Last inventory", info["last_full_acked_at"] or never),
+        (t("Agent"), t("{agent} (key {key})").format(agent=info["agent_id"], key=info["key_id"])),
+        (t("Controller"), info["controller"]),
         (
-            "Queue",
-            f"{info['queued']} report{'' if info['queued'] == 1 else 's'} "
-            f"({info['queued_full']} full), "
-            f"{info['queued_bytes']} bytes"
-            + (f", next attempt {info['next_attempt_at']}" if info["next_attempt_at"] else ""),
+            t("Enrollment"),
+            t("{status} since {when}").format(status=t(info["status"]), when=info["enrolled_at"]),
+        ),
+        (t("Last delivery"), info["last_success_at"] or never),
+        (t("Last inventory"), info["last_full_acked_at"] or never),
+        (t("Queue"), queue),
+        (
+            t("Dropped"),
+            t(
+                "{hb} heartbeats, {full} full inventories, {rejected} refused by the controller"
+            ).format(
+                hb=info["dropped_heartbeats"], full=info["dropped_full"], rejected=info["rejected"]
+            ),
         ),
         (
-            "Dropped",
-            f"{info['dropped_heartbeats']} heartbeats, {info['dropped_full']} full inventories, "
-            f"{info['rejected']} refused by the controller",
-        ),
-        (
-            "Last error",
-            f"{info['last_error']} ({info['last_error_at']})" if info["last_error"] else "none",
+            t("Last error"),
+            f"{info['last_error']} ({info['last_error_at']})" if info["last_error"] else t("none"),
         ),
     ]
     width = max(len(label) for label, _ in lines)

@@ -378,7 +378,8 @@ def test_run_once_cycle_collects_this_computer_and_delivers(
         cwd=repo_root,
     )
     assert done.returncode == 0, done.stderr
-    assert "queued full #1; delivered 1, waiting 0" in done.stdout
+    # Vietnamese by default (the officers who read it); --lang en below.
+    assert "đã xếp hàng báo cáo đầy đủ #1; đã gửi 1, đang chờ 0" in done.stdout
     assert [r.report.kind for r in server.stored] == ["full"]
     assert server.stored[0].report.identity is not None
 
@@ -439,7 +440,7 @@ def test_status_shows_enrollment_queue_drops_and_last_error(
     daemon.outbox.close()
     state_dir = tmp_path / "state"
     text = subprocess.run(
-        _cli("status", "--state-dir", str(state_dir)),
+        _cli("status", "--state-dir", str(state_dir), "--lang", "en"),
         capture_output=True,
         text=True,
         timeout=60,
@@ -450,6 +451,16 @@ def test_status_shows_enrollment_queue_drops_and_last_error(
     assert "active" in text
     assert "2 reports (0 full)" in text
     assert "heartbeats" in text and "HTTP 503" in text
+    vietnamese = subprocess.run(
+        _cli("status", "--state-dir", str(state_dir)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=repo_root,
+        check=True,
+    ).stdout
+    assert "Máy chủ quản lý" in vietnamese and "đang hoạt động" in vietnamese
+    assert "2 báo cáo (0 kiểm kê đầy đủ)" in vietnamese
     info = json.loads(
         subprocess.run(
             _cli("status", "--state-dir", str(state_dir), "--json"),
@@ -482,6 +493,7 @@ def test_signatures_are_made_with_the_enrolled_key(
 def test_status_of_an_agent_that_never_ran_shows_an_empty_queue(
     tmp_path: Path, server: AckServer
 ) -> None:
+    from agent.i18n import strict
     from agent.status import format_status, read_status
 
     state = enroll_into(tmp_path / "state", server)
@@ -490,6 +502,8 @@ def test_status_of_an_agent_that_never_ran_shows_an_empty_queue(
     assert info["last_success_at"] is None and info["last_error"] is None
     assert not state_paths(tmp_path / "state").outbox.exists()  # status creates nothing
     assert "Last delivery   never" in format_status(info)
+    # Every text of the status has its Vietnamese form (strict raises on a missing one).
+    assert "Gửi thành công gần nhất" in format_status(info, strict)
 
 
 def test_a_pending_agent_records_its_approval_when_a_report_is_accepted(
@@ -574,7 +588,7 @@ def test_enroll_run_and_status_against_the_real_controller(tmp_path: Path, repo_
                    "--token-file", str(token), "--state-dir", str(state))  # fmt: skip
         assert done.returncode == 0, done.stderr
         cycle = [agent, "run", "--state-dir", str(state), "--config",
-                 str(_quiet_config(tmp_path)), "--once-cycle"]  # fmt: skip
+                 str(_quiet_config(tmp_path)), "--once-cycle", "--lang", "en"]  # fmt: skip
         first, second = run(*cycle), run(*cycle)
         assert "queued full #1; delivered 1, waiting 0" in first.stdout, first.stderr
         assert "queued heartbeat #2; delivered 1, waiting 0" in second.stdout, second.stderr
