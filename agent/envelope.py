@@ -32,6 +32,7 @@ _SIGNING_PREFIX = b"govguard-envelope-v1\n"
 _AGENT_ID = re.compile(r"[0-9a-f]{16}")
 _KEY_ID = re.compile(r"[0-9a-f]{16}")
 _REPORT_ID = re.compile(r"[0-9a-f]{32}")
+_SEQ = re.compile(r"[1-9][0-9]{0,18}")
 _STAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 _DIGEST_LEN = 43  # base64url of 32 bytes without padding
@@ -134,7 +135,9 @@ def from_header(text: str) -> Envelope:
         raise EnvelopeError(f"unsupported envelope version {version[:10]!r} (expected {VERSION})")
     _expect(_AGENT_ID, agent_id, "agent id", "16 lower-case hex digits")
     _expect(_KEY_ID, key_id, "key id", "16 lower-case hex digits")
-    if not seq_text.isdigit() or not 1 <= int(seq_text) <= _MAX_SEQ or seq_text.startswith("0"):
+    # ASCII digits only: str.isdigit() also accepts "²" and other Unicode digits, which int()
+    # then refuses with a plain ValueError.
+    if not _SEQ.fullmatch(seq_text) or int(seq_text) > _MAX_SEQ:
         raise EnvelopeError(f"sequence number {seq_text[:24]!r} is not a positive integer")
     _expect(_REPORT_ID, report_id, "report id", "32 lower-case hex digits")
     parse_stamp(stamp)

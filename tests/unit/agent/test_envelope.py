@@ -105,6 +105,8 @@ def test_malformed_headers_are_refused_with_a_reason(header: str, message: str) 
         pytest.param("0", id="zero"),
         pytest.param("-1", id="negative"),
         pytest.param("01", id="leading zero"),
+        pytest.param("²", id="a Unicode digit"),
+        pytest.param("١٢", id="Arabic-Indic digits"),
         pytest.param(str(2**63), id="over 64 bits"),
     ],
 )
