@@ -106,8 +106,18 @@ def _build_parser() -> argparse.ArgumentParser:
 
     config = _group(sub, "config", "check the configuration")
     config.add_parser(
-        "check", parents=[dd], help="validate config.yaml and the TLS files"
+        "check",
+        parents=[dd],
+        help="validate config.yaml, the TLS certificate (CA, key, names, expiry) and the database",
     ).set_defaults(handler="server:check")
+
+    tls = _group(sub, "tls", "the controller's TLS certificate")
+    tls.add_parser(
+        "renew",
+        parents=[dd],
+        help="issue a new server certificate from the existing CA for the current server_names "
+        "(agents keep working; restart the controller afterwards)",
+    ).set_defaults(handler="server:renew")
 
     units = _group(sub, "units", "organisation units (province, commune, department, ...)")
     add = units.add_parser("add", parents=[dd], help="add a unit")

@@ -5,6 +5,11 @@ machine id, system UUID or serial) and comes back with a new key gets a *pending
 names the agent it would replace, and an administrator decides (``govguard agents approve``).
 The old key keeps working until then. Either way the token use is consumed, atomically, so
 two PCs racing for the last use of a token cannot both win.
+
+An agent whose answer was lost sends the same request again; it gets the same answer (same
+agent, no further token use). Enrollments of one computer are serialised on its hardware
+identity (:func:`controller.store.agents.lock_hardware`), so two keys of one PC racing each
+other end as one active and one pending agent, never two active ones.
 """
 
 from __future__ import annotations
@@ -74,6 +79,8 @@ class EnrollOutcome:
     status: Literal["active", "pending"]
     settings: AgentSettings
     replaces: str | None = None
+    #: True when this answers a repeated request (the agent lost the first answer).
+    repeated: bool = False
 
     @property
     def http_status(self) -> int:
@@ -124,8 +131,8 @@ def public_key_bytes(text: str) -> bytes:
     return raw
 
 
-def _check_token(session: Session, token_text: str, now: datetime) -> EnrollmentToken:
-    """Checks in a fixed order: parse, unknown, revoked, expired, used."""
+def _find_token(session: Session, token_text: str) -> EnrollmentToken:
+    """The token the text names, if its secret is right; refused as invalid or unknown."""
     try:
         parsed = parse_token(token_text)
     except TokenFormatError as exc:
@@ -134,13 +141,17 @@ def _check_token(session: Session, token_text: str, now: datetime) -> Enrollment
     # A wrong secret is reported like an unknown token: it must not confirm that the id exists.
     if token is None or not secrets_equal(token.secret_hash, secret_hash(parsed.secret)):
         raise EnrollmentRefused("token_unknown", "The enrollment token is not known here.")
+    return token
+
+
+def _check_usable(token: EnrollmentToken, now: datetime) -> None:
+    """Checks in a fixed order: revoked, expired, used."""
     if token.revoked_at is not None:
         raise EnrollmentRefused("token_revoked", "The enrollment token has been revoked.")
     if token.expires_at <= now:
         raise EnrollmentRefused("token_expired", "The enrollment token has expired.")
     if token.uses >= token.max_uses:
         raise EnrollmentRefused("token_used", "The enrollment token has been used up.")
-    return token
 
 
 def _new_agent_id(session: Session) -> str:
@@ -157,12 +168,56 @@ def _replaced(same: list[Agent]) -> Agent:
     return (active or same)[-1]
 
 
+def _repeated(
+    session: Session,
+    existing: Agent,
+    token_id: str,
+    hardware: tuple[str | None, str | None, str | None],
+    now: datetime,
+    settings: Settings,
+) -> EnrollOutcome:
+    """The answer to an enrollment whose key is already registered.
+
+    An agent whose 201/202 was lost on the way sends the very same request again (same key,
+    token and computer): it gets the same answer, and no further token use is consumed. Any
+    other request with a registered key (another token, another computer, a revoked agent) is
+    refused: a key identifies one enrollment.
+    """
+    same = (
+        existing.token_id == token_id
+        and (existing.machine_id, existing.system_uuid, existing.system_serial) == hardware
+        and existing.status in ("active", "pending")
+    )
+    if not same:
+        raise EnrollmentRefused("key_exists", "This public key is already enrolled.")
+    status: Literal["active", "pending"] = "active" if existing.status == "active" else "pending"
+    audit.record(
+        session,
+        f"agent:{existing.id}",
+        "agent.enroll_repeated",
+        f"agent:{existing.id}",
+        {"key_id": existing.key_id, "token_id": token_id, "status": status},
+        at=now,
+    )
+    log.info("agent %s repeated its enrollment: %s", existing.id, status)
+    return EnrollOutcome(
+        agent_id=existing.id,
+        key_id=existing.key_id,
+        status=status,
+        settings=settings.agent_settings(),
+        replaces=existing.replaces,
+        repeated=True,
+    )
+
+
 def enroll(
     session: Session, request: EnrollRequest, now: datetime, settings: Settings
 ) -> EnrollOutcome:
     """Enroll an agent in ``session`` (the caller commits); raises :class:`EnrollmentRefused`.
 
-    The outcome carries ``settings.agent_settings()``, what the new agent is told to do.
+    The outcome carries ``settings.agent_settings()``, what the new agent is told to do. A
+    repeated request (same key, token and hardware: the agent lost the answer) gets the
+    existing agent back without using the token again.
     """
     public_key = public_key_bytes(request.public_key)
     hostname = _text("hostname", request.hostname, required=True)
@@ -175,11 +230,19 @@ def enroll(
         raise _invalid(f"macs has more than {_MAX_MACS} entries.")
     macs = [mac for i, m in enumerate(request.macs) if (mac := _text(f"macs[{i}]", m))]
 
-    token = _check_token(session, request.token, now)
+    # First statement of the transaction: the same computer enrolling twice at once (two
+    # tokens, or a retry racing the first request) is decided one after the other.
+    agent_store.lock_hardware(session, machine_id, system_uuid, system_serial)
+    token = _find_token(session, request.token)
     token_id, unit_id = token.id, token.unit_id
     key_id = keys.key_id(public_key)
-    if agent_store.get_agent_by_key(session, key_id) is not None:
-        raise EnrollmentRefused("key_exists", "This public key is already enrolled.")
+    existing = agent_store.get_agent_by_key(session, key_id)
+    if existing is not None:
+        # Checked before the token's state: the first request may have used the last use, or
+        # the token may have expired since, and the retry must still get its answer.
+        hardware = (machine_id, system_uuid, system_serial)
+        return _repeated(session, existing, token_id, hardware, now, settings)
+    _check_usable(token, now)
     if not token_store.consume_token(session, token_id, now):
         # Another enrollment took the last use (or an administrator revoked it) just now.
         raise EnrollmentRefused("token_used", "The enrollment token has been used up.")
@@ -234,15 +297,17 @@ def enroll_committed(
     try:
         with sessions() as session, session.begin():
             return enroll(session, request, now, settings)
-    except IntegrityError as exc:
-        # Two requests with the same new key raced past the lookup; the unique key_id index let
-        # only one in. Anything else is a real error.
+    except IntegrityError:
+        # Two requests with the same new key raced past the lookup (a computer without hardware
+        # ids takes no lock); the unique key_id index let only one in. Asked again, the loser
+        # sees that row: the same enrollment repeated gets its answer, anything else 409.
         try:
             key_id = keys.key_id(public_key_bytes(request.public_key))
             with sessions() as session:
                 taken = agent_store.get_agent_by_key(session, key_id) is not None
         except Exception:
             taken = False
-        if taken:
-            raise EnrollmentRefused("key_exists", "This public key is already enrolled.") from exc
-        raise
+        if not taken:
+            raise
+        with sessions() as session, session.begin():
+            return enroll(session, request, now, settings)

@@ -18,10 +18,12 @@ import ipaddress
 import os
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -108,12 +110,17 @@ def create_ca(common_name: str) -> tuple[bytes, bytes]:
 
 
 def issue_server_cert(
-    ca_cert_pem: bytes, ca_key_pem: bytes, names: list[str]
+    ca_cert_pem: bytes,
+    ca_key_pem: bytes,
+    names: list[str],
+    *,
+    validity: timedelta = SERVER_VALIDITY,
 ) -> tuple[bytes, bytes]:
     """A TLS server certificate for ``names`` (DNS names and IP addresses), signed by the CA.
 
     Returns ``(certificate PEM, private key PEM)``. Raises :class:`PkiError` for an empty list,
-    a bad name, or a CA certificate and key that do not belong together.
+    a bad name, or a CA certificate and key that do not belong together. ``validity`` is never
+    longer than the CA's own remaining lifetime.
     """
     if not names:
         raise PkiError("at least one server name (DNS name or IP address) is needed")
@@ -137,7 +144,7 @@ def issue_server_cert(
         .public_key(key.public_key())
         .serial_number(_serial())
         .not_valid_before(now - _BACKDATE)
-        .not_valid_after(min(now + SERVER_VALIDITY, ca_cert.not_valid_after_utc))
+        .not_valid_after(min(now + validity, ca_cert.not_valid_after_utc))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -198,8 +205,17 @@ def write_private(path: Path, data: bytes) -> None:
     The file is created with mode 0600 from the start, so the key is never readable by others,
     not even for an instant; an existing file is replaced only once the new one is complete.
     """
+    _write_atomic(path, data, 0o600)
+
+
+def write_public(path: Path, data: bytes) -> None:
+    """Write a certificate (public, mode 0644) atomically: readers see the old or the new file."""
+    _write_atomic(path, data, 0o644)
+
+
+def _write_atomic(path: Path, data: bytes, mode: int) -> None:
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
@@ -210,6 +226,80 @@ def write_private(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+@dataclass(frozen=True)
+class ServerCertCheck:
+    """What :func:`check_server_cert` found: errors break agents, warnings will soon."""
+
+    errors: list[str]
+    warnings: list[str]
+    not_after: datetime | None
+
+
+#: ``govguard config check`` warns this long before the server certificate expires.
+EXPIRY_WARNING = timedelta(days=30)
+
+
+def check_server_cert(
+    ca_cert_pem: bytes,
+    cert_pem: bytes,
+    key_pem: bytes,
+    names: list[str],
+    now: datetime,
+    *,
+    warn_within: timedelta = EXPIRY_WARNING,
+) -> ServerCertCheck:
+    """Check what agents will check, before they do: the server certificate is signed by the
+    CA they pin, its key is the one served with it, it covers every server name and is valid.
+
+    Messages are short clauses without the file names (the caller knows them).
+    """
+    errors: list[str] = []
+    warnings: list[str] = []
+    cert = load_certificate(cert_pem)
+    ca_cert = load_certificate(ca_cert_pem)
+    try:
+        cert.verify_directly_issued_by(ca_cert)
+    except (ValueError, TypeError, InvalidSignature):
+        errors.append(
+            "not signed by ca.crt: agents pin that CA and would refuse the controller "
+            "(issue a new one with `govguard tls renew`)"
+        )
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError) as exc:
+        errors.append(f"the key is not an unencrypted PEM private key: {exc}")
+    else:
+        if key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        ) != cert.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        ):
+            errors.append("the key does not belong to the certificate: TLS would not start")
+    covered = set(certificate_names(cert_pem))
+    missing = [name for name in names if check_server_name(name) not in covered]
+    if missing:
+        errors.append(
+            f"not valid for {', '.join(missing)} (in server_names): agents using that name "
+            "would refuse the controller (`govguard tls renew` issues one for server_names)"
+        )
+    not_after = cert.not_valid_after_utc
+    if cert.not_valid_before_utc > now:
+        errors.append(f"not valid before {_day(cert.not_valid_before_utc)}")
+    if not_after <= now:
+        errors.append(f"expired on {_day(not_after)}: renew it with `govguard tls renew`")
+    elif not_after - now <= warn_within:
+        days = (not_after - now).days
+        warnings.append(
+            f"expires on {_day(not_after)} (in {days} day{'s' if days != 1 else ''}): "
+            "renew it with `govguard tls renew`"
+        )
+    return ServerCertCheck(errors, warnings, not_after)
+
+
+def _day(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ")
 
 
 def _serial() -> int:

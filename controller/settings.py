@@ -78,13 +78,22 @@ class ListenConfig(_Strict):
             )
 
 
+#: Bounds of the agents' timings. The agent clamps what it is sent to the same interval range
+#: (agent.daemon MIN_INTERVAL_S / MAX_INTERVAL_S); refusing it here tells the operator instead of
+#: every agent silently using another value.
+MIN_INTERVAL_S = 60
+MAX_INTERVAL_S = 86400
+#: A full inventory at least monthly: older facts are not worth keeping a host for.
+MAX_FULL_EVERY_S = 30 * 86400
+
+
 class AgentsConfig(_Strict):
     """What agents are told to do (sent to them as ``agent.wire.AgentSettings``)."""
 
     #: Seconds between heartbeats.
-    interval_s: Annotated[int, Meta(ge=30, le=86400)] = 300
-    #: Seconds between full inventories.
-    full_every_s: Annotated[int, Meta(ge=60, le=30 * 86400)] = 86400
+    interval_s: Annotated[int, Meta(ge=MIN_INTERVAL_S, le=MAX_INTERVAL_S)] = 300
+    #: Seconds between full inventories (at least interval_s).
+    full_every_s: Annotated[int, Meta(ge=MIN_INTERVAL_S, le=MAX_FULL_EVERY_S)] = 86400
     #: Random spread of each interval (0.1 = ±10 %), so thousands of PCs do not report at once.
     jitter: Annotated[float, Meta(ge=0, le=0.5)] = 0.1
     #: Probe targets for every agent (the agent config's ``probes`` block); null keeps the
@@ -95,7 +104,7 @@ class AgentsConfig(_Strict):
         if self.full_every_s < self.interval_s:
             raise ValueError(
                 f"full_every_s ({self.full_every_s}) must be at least interval_s "
-                f"({self.interval_s})"
+                f"({self.interval_s}): agents send at most one report per interval"
             )
 
 

@@ -77,7 +77,7 @@ def show(args: argparse.Namespace) -> int:
 
 
 def approve(args: argparse.Namespace) -> int:
-    """Accept a pending agent; the agent it replaces (same hardware, old key) is revoked."""
+    """Accept a pending agent; every other agent of the same computer is revoked."""
     agent_id = args.id.strip().lower()
     with open_store(settings(args)) as session:
         agent = agents.get_agent(session, agent_id)
@@ -86,12 +86,32 @@ def approve(args: argparse.Namespace) -> int:
         if agent.status != "pending":
             raise CliError(f"agent {agent_id} is {agent.status}; only pending agents are approved")
         replaces = agent.replaces
-        agents.approve_agent(session, agent_id, now())
+        at = now()
+        approval = agents.approve_and_replace(session, agent_id, at)
+        revoked = [(old.id, old.hostname) for old in approval.revoked]
+        who = actor()
         audit.record(
-            session, actor(), "agent.approved", f"agent:{agent_id}", {"replaces": replaces}
+            session,
+            who,
+            "agent.approved",
+            f"agent:{agent_id}",
+            {"replaces": replaces, "revoked": [old_id for old_id, _ in revoked]},
+            at=at,
         )
-    extra = f"; agent {replaces} (the old key) is revoked" if replaces else ""
-    print(f"approved agent {agent_id}{extra}")
+        for old_id, hostname in revoked:
+            # One entry per key that stops working, so the log answers "why was X refused?".
+            audit.record(
+                session,
+                who,
+                "agent.revoked",
+                f"agent:{old_id}",
+                {"hostname": hostname, "reason": f"replaced by agent {agent_id}"},
+                at=at,
+            )
+    print(f"approved agent {agent_id}")
+    for old_id, hostname in revoked:
+        label = " (the old key)" if old_id == replaces else ""
+        print(f"revoked agent {old_id}{label}: same computer ({hostname})")
     return 0
 
 

@@ -133,6 +133,13 @@ def _read_password(password_file: Path | None, username: str) -> str:
             raise CliError(f"{password_file}: not UTF-8 text") from exc
         password = text.rstrip("\r\n")
     else:
+        if not _stdin_is_terminal():
+            # getpass would fall back to reading stdin, warn about echoing and fail on EOF:
+            # three confusing lines for what is one mistake.
+            raise CliError(
+                "no terminal to ask for the administrator's password: "
+                "use --password-file FILE (or --password-file - to read it from stdin)"
+            )
         try:
             password = getpass.getpass(f"Password for the administrator {username!r}: ")
             again = getpass.getpass("Repeat the password: ")
@@ -147,6 +154,13 @@ def _read_password(password_file: Path | None, username: str) -> str:
     except PasswordPolicyError as exc:
         raise CliError(f"administrator password refused: {exc}") from exc
     return password
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stdin
+        return False
 
 
 def _write_files(target: Path, names: list[str], database_url: str | None) -> Settings:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from controller.store.models import AGENT_STATUSES, Agent
@@ -78,6 +79,57 @@ def find_same_hardware(
     return list(s.scalars(query))
 
 
+def hardware_lock_keys(
+    machine_id: str | None, system_uuid: str | None, system_serial: str | None
+) -> list[int]:
+    """The advisory lock numbers of a hardware identity, ascending (see :func:`lock_hardware`).
+
+    One signed 64-bit number per non-empty identifier, from SHA-256 of the identifier's kind
+    and value: stable across processes and Python versions (``hash()`` is salted per process).
+    """
+    keys: set[int] = set()
+    for kind, value in (
+        ("machine_id", machine_id),
+        ("system_uuid", system_uuid),
+        ("system_serial", system_serial),
+    ):
+        if value:
+            digest = hashlib.sha256(f"govguard-hw\0{kind}\0{value}".encode()).digest()
+            keys.add(int.from_bytes(digest[:8], "big", signed=True))
+    return sorted(keys)
+
+
+def lock_hardware(
+    s: Session, machine_id: str | None, system_uuid: str | None, system_serial: str | None
+) -> None:
+    """Serialise transactions about one computer until the caller's transaction ends.
+
+    Call it before :func:`find_same_hardware` when the answer decides what to write (enrollment,
+    approval). PostgreSQL's READ COMMITTED lets two transactions both see "no agent for this
+    machine" and both insert an active one; a transaction-scoped advisory lock per non-empty
+    identifier makes the second wait until the first has committed, and then its lookup sees the
+    new row. The locks are taken in ascending order, so two transactions sharing several
+    identifiers cannot deadlock. Empty identifiers never match, so they take no lock.
+
+    SQLite allows one writer at a time; a no-op UPDATE takes the write lock now (what BEGIN
+    IMMEDIATE would do), so the lookup after it sees every committed row and another writer waits
+    for the busy timeout instead of failing on a stale snapshot. Call it as the transaction's
+    first statement there: a transaction that has already read cannot upgrade after another
+    writer committed.
+    """
+    dialect = s.get_bind().dialect.name
+    if dialect == "postgresql":
+        for key in hardware_lock_keys(machine_id, system_uuid, system_serial):
+            s.execute(select(func.pg_advisory_xact_lock(key)))
+    elif dialect == "sqlite":
+        s.execute(
+            update(Agent)
+            .where(false())
+            .values(last_seq=Agent.last_seq)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def list_agents(s: Session, status: str | None = None) -> list[Agent]:
     """Every agent (or those with ``status``), oldest first."""
     query = select(Agent).order_by(Agent.created_at, Agent.id)
@@ -93,25 +145,52 @@ def _require(s: Session, agent_id: str) -> Agent:
     return agent
 
 
-def approve_agent(s: Session, agent_id: str, at: datetime) -> Agent:
-    """Activate a pending agent and revoke the agent it replaces (the computer's old key).
+@dataclass(frozen=True)
+class Approval:
+    """An approved agent and the agents its approval revoked (oldest first)."""
 
-    Approving an active agent changes nothing; a revoked one raises :class:`AgentStateError`.
+    agent: Agent
+    revoked: list[Agent] = field(default_factory=list)
+
+
+def approve_and_replace(s: Session, agent_id: str, at: datetime) -> Approval:
+    """Activate a pending agent and revoke every other non-revoked agent of the same computer.
+
+    One computer has one active key: the agent it ``replaces`` and any other agent sharing a
+    hardware identifier with it (an older active key, another pending request) are revoked in
+    the same transaction. Approving an active agent changes nothing; a revoked one raises
+    :class:`AgentStateError`.
     """
     agent = _require(s, agent_id)
     if agent.status == "active":
-        return agent
+        return Approval(agent)
     if agent.status != "pending":
         raise AgentStateError(f"agent {agent_id} is {agent.status} and cannot be approved")
-    agent.status = "active"
-    agent.approved_at = at
-    if agent.replaces:
+    # An enrollment of the same computer running now must not slip an agent in beside this one.
+    lock_hardware(s, agent.machine_id, agent.system_uuid, agent.system_serial)
+    others = [
+        other
+        for other in find_same_hardware(s, agent.machine_id, agent.system_uuid, agent.system_serial)
+        if other.id != agent.id
+    ]
+    if agent.replaces and all(other.id != agent.replaces for other in others):
+        # Its hardware identifiers may have changed since (new board, reinstalled OS).
         old = s.get(Agent, agent.replaces)
         if old is not None and old.status != "revoked":
-            old.status = "revoked"
-            old.revoked_at = at
+            others.insert(0, old)
+    agent.status = "active"
+    agent.approved_at = at
+    for other in others:
+        other.status = "revoked"
+        other.revoked_at = at
     s.flush()
-    return agent
+    return Approval(agent, others)
+
+
+def approve_agent(s: Session, agent_id: str, at: datetime) -> Agent:
+    """Activate a pending agent, revoking the other agents of its computer (see
+    :func:`approve_and_replace`, which also says which ones)."""
+    return approve_and_replace(s, agent_id, at).agent
 
 
 def revoke_agent(s: Session, agent_id: str, at: datetime) -> Agent:

@@ -6,6 +6,7 @@ import base64
 import gzip
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,10 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 from agent import keys
 from agent.token import EnrollmentToken, format_token, secret_hash
+from agent.wire import EnrollRequest
+from controller.enrollment import EnrollOutcome, enroll, enroll_committed
 from controller.settings import Settings
 from controller.store import agents, audit, db, units
 from controller.store import tokens as token_store
@@ -348,3 +352,172 @@ def test_not_json_and_too_large_are_refused(client: httpx.Client, engine: Engine
     assert too_large.status_code == 413
     assert too_large.json()["error"] == "too_large"
     assert all_agents(engine) == []
+
+
+# --------------------------------------------------------------------------- lost answers, races
+
+
+def _enroll_twice_then_repeat(
+    client: httpx.Client, engine: Engine, status: str
+) -> tuple[EnrollmentToken, dict[str, Any], httpx.Response]:
+    """Enroll (a second key of the same PC when ``status`` is pending); returns the last request."""
+    token = make_token(engine, max_uses=1 if status == "active" else 2)
+    hardware = {"machine_id": "lost-reply-mid", "system_serial": "SN-1"}
+    if status == "pending":
+        old = request_body(token, keys.public_raw(keys.generate()), **hardware)
+        assert client.post("/api/v1/enroll", json=old).status_code == 201
+    body = request_body(token, keys.public_raw(keys.generate()), **hardware)
+    first = client.post("/api/v1/enroll", json=body)
+    assert first.json()["status"] == status, first.text
+    return token, body, first
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "uses"),
+    [
+        pytest.param("active", 201, 1, id="active agent, single-use token"),
+        pytest.param("pending", 202, 2, id="pending agent"),
+    ],
+)
+def test_a_repeated_enrollment_gets_the_same_answer(
+    client: httpx.Client, engine: Engine, status: str, code: int, uses: int
+) -> None:
+    token, body, first = _enroll_twice_then_repeat(client, engine, status)
+    # The agent never saw `first` (the answer was lost) and sends the same request again.
+    again = client.post("/api/v1/enroll", json=body)
+    assert again.status_code == code, again.text
+    assert again.json()["agent_id"] == first.json()["agent_id"]
+    assert again.json()["key_id"] == first.json()["key_id"]
+    assert again.json()["status"] == status
+    assert uses_of(engine, token) == uses  # no further use of the token
+    assert len(all_agents(engine)) == uses
+    assert actions(engine)[-1] == "agent.enroll_repeated"
+
+
+def test_a_repeat_after_approval_is_active(client: httpx.Client, engine: Engine) -> None:
+    _, body, first = _enroll_twice_then_repeat(client, engine, "pending")
+    with db.session_factory(engine)() as s, s.begin():
+        agents.approve_agent(s, first.json()["agent_id"], datetime.now(UTC))
+    again = client.post("/api/v1/enroll", json=body)
+    assert again.status_code == 201, again.text
+    assert (again.json()["agent_id"], again.json()["status"]) == (
+        first.json()["agent_id"],
+        "active",
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param("token", id="another token"),
+        pytest.param("machine_id", id="another machine id"),
+        pytest.param("system_serial", id="serial gone"),
+        pytest.param("revoked", id="agent revoked since"),
+    ],
+)
+def test_a_registered_key_with_anything_else_is_a_conflict(
+    client: httpx.Client, engine: Engine, change: str
+) -> None:
+    token, body, first = _enroll_twice_then_repeat(client, engine, "active")
+    other = make_token(engine)
+    if change == "token":
+        body["token"] = format_token(other)
+    elif change == "machine_id":
+        body["machine_id"] = "another-mid"
+    elif change == "system_serial":
+        body["system_serial"] = None
+    else:
+        with db.session_factory(engine)() as s, s.begin():
+            agents.revoke_agent(s, first.json()["agent_id"], datetime.now(UTC))
+    again = client.post("/api/v1/enroll", json=body)
+    assert again.status_code == 409, again.text
+    assert again.json()["error"] == "key_exists"
+    assert (uses_of(engine, token), uses_of(engine, other)) == (1, 0)
+    assert "agent.enroll_repeated" not in actions(engine)
+
+
+def _advisory_lock_waiters(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(
+            connection.execute(
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            ).scalar_one()
+        )
+
+
+def test_one_computer_enrolling_twice_at_once_gets_one_active_agent(
+    engine: Engine, settings: Settings
+) -> None:
+    """Two keys of one PC (two tokens) enroll while the first transaction is still open."""
+    sessions = db.session_factory(engine)
+    tokens = [make_token(engine), make_token(engine)]
+
+    def request(token: EnrollmentToken) -> EnrollRequest:
+        return EnrollRequest(
+            token=format_token(token),
+            public_key=base64.b64encode(keys.public_raw(keys.generate())).decode(),
+            hostname="pc",
+            machine_id="same-mid",
+            system_uuid=None,
+            system_serial=None,
+            macs=[],
+            os="linux",
+            agent_version="0.1.0",
+        )
+
+    second: list[object] = []
+
+    def enroll_second() -> None:
+        try:
+            second.append(
+                enroll_committed(sessions, request(tokens[1]), datetime.now(UTC), settings)
+            )
+        except Exception as exc:  # reported by the assertion below
+            second.append(exc)
+
+    with sessions() as s, s.begin():
+        first = enroll(s, request(tokens[0]), datetime.now(UTC), settings)
+        thread = threading.Thread(target=enroll_second)
+        thread.start()
+        if engine.dialect.name == "postgresql":
+            # Without the hardware lock the second enrollment does not wait for this one: it sees
+            # no agent for "same-mid" and commits a second active one.
+            deadline = time.monotonic() + HANG_GUARD_S
+            while not second and not _advisory_lock_waiters(engine):
+                assert time.monotonic() < deadline, "the second enrollment neither ran nor waited"
+                time.sleep(0.01)
+    thread.join(HANG_GUARD_S)
+    [outcome] = second
+    assert isinstance(outcome, EnrollOutcome), outcome
+    assert (first.status, outcome.status, outcome.replaces) == ("active", "pending", first.agent_id)
+    assert sorted(a.status for a in all_agents(engine)) == ["active", "pending"]
+
+
+def test_lock_hardware_holds_until_the_transaction_ends(engine: Engine) -> None:
+    """PostgreSQL: advisory locks per identifier; SQLite: the write lock (BEGIN IMMEDIATE)."""
+    sessions = db.session_factory(engine)
+    keys_of = agents.hardware_lock_keys("m-1", None, "SN-1")
+    assert keys_of == sorted(keys_of) and len(keys_of) == 2
+    assert agents.hardware_lock_keys(None, "", None) == []
+    with sessions() as holder, holder.begin():
+        agents.lock_hardware(holder, "m-1", None, "SN-1")
+        with engine.connect() as other:
+            if engine.dialect.name == "postgresql":
+                taken = [
+                    other.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": k}).scalar()
+                    for k in [*keys_of, *agents.hardware_lock_keys("m-2", None, None)]
+                ]
+                assert taken == [False, False, True]  # another computer is not held up
+            else:
+                other.exec_driver_sql("PRAGMA busy_timeout=0")
+                with pytest.raises(OperationalError, match="locked"):
+                    other.execute(text("UPDATE units SET name = name"))
+            other.rollback()
+    with engine.connect() as other:  # released with the transaction
+        if engine.dialect.name == "postgresql":
+            assert other.execute(
+                text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": keys_of[0]}
+            ).scalar()
+        else:
+            other.execute(text("UPDATE units SET name = name"))
+        other.rollback()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
+import socket
+import ssl
 import stat
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +23,8 @@ from controller.cli import main
 from controller.settings import load_settings
 from controller.store import agents, audit, db, reports
 from controller.store import tokens as token_store
+
+HANG_GUARD_S = 30
 
 
 @pytest.fixture
@@ -193,7 +199,13 @@ def test_tokens_list_and_revoke(
     assert "no token with id '0badc0de'" in _one_error_line(capsys.readouterr().err)
 
 
-def _add_agent(session: Session, agent_id: str, status: str, replaces: str | None = None) -> None:
+def _add_agent(
+    session: Session,
+    agent_id: str,
+    status: str,
+    replaces: str | None = None,
+    machine_id: str = "m-1",
+) -> None:
     agents.add_agent(
         session,
         id=agent_id,
@@ -203,7 +215,7 @@ def _add_agent(session: Session, agent_id: str, status: str, replaces: str | Non
         unit_id="root",
         replaces=replaces,
         hostname=f"pc-{agent_id[:4]}",
-        machine_id="m-1",
+        machine_id=machine_id,
         macs=["52:54:00:12:34:56"],
         os="linux",
         agent_version="0.1.0",
@@ -229,13 +241,17 @@ def test_agents_list_approve_revoke(
     assert [line.split()[:2] for line in lines[1:]] == [[NEW, "pending"]]
 
     assert _run(data_dir, "agents", "approve", NEW.upper()) == 0
-    assert f"agent {OLD} (the old key) is revoked" in capsys.readouterr().out
+    assert capsys.readouterr().out.splitlines() == [
+        f"approved agent {NEW}",
+        f"revoked agent {OLD} (the old key): same computer (pc-{OLD[:4]})",
+    ]
     store.rollback()  # a new transaction: SQLite WAL readers keep their snapshot until then
     statuses = {a.id: a.status for a in agents.list_agents(store)}
     assert statuses == {OLD: "revoked", NEW: "active"}
     [entry] = audit.list_entries(store, action="agent.approved")
-    assert (entry.target, entry.details) == (f"agent:{NEW}", {"replaces": OLD})
+    assert (entry.target, entry.details) == (f"agent:{NEW}", {"replaces": OLD, "revoked": [OLD]})
     assert entry.actor.startswith("cli:")
+    assert [e.target for e in audit.list_entries(store, action="agent.revoked")] == [f"agent:{OLD}"]
 
     assert _run(data_dir, "agents", "approve", NEW) == 1
     assert "is active; only pending agents" in _one_error_line(capsys.readouterr().err)
@@ -246,7 +262,10 @@ def test_agents_list_approve_revoke(
     assert agent is not None
     assert agent.status == "revoked"
     assert agent.revoked_at is not None
-    assert [e.target for e in audit.list_entries(store, action="agent.revoked")] == [f"agent:{NEW}"]
+    assert [e.target for e in audit.list_entries(store, action="agent.revoked")] == [
+        f"agent:{NEW}",
+        f"agent:{OLD}",
+    ]
     assert _run(data_dir, "agents", "revoke", NEW) == 1
     assert "already revoked" in capsys.readouterr().err
 
@@ -257,6 +276,34 @@ def test_agents_list_approve_revoke(
     ]
 
 
+def test_approving_one_of_two_pending_agents_leaves_one_active_agent(
+    data_dir: Path, store: Session, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The PC enrolled twice more (e.g. two reinstalls) before an administrator looked."""
+    first, second = "c" * 16, "d" * 16
+    _add_agent(store, OLD, "active")
+    _add_agent(store, first, "pending", replaces=OLD)
+    _add_agent(store, second, "pending", replaces=OLD)
+    _add_agent(store, "e" * 16, "active", machine_id="m-other")  # another computer
+
+    assert _run(data_dir, "agents", "approve", second) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        f"approved agent {second}",
+        f"revoked agent {OLD} (the old key): same computer (pc-{OLD[:4]})",
+        f"revoked agent {first}: same computer (pc-{first[:4]})",
+    ]
+    store.rollback()
+    statuses = {a.id: a.status for a in agents.list_agents(store)}
+    assert statuses == {OLD: "revoked", first: "revoked", second: "active", "e" * 16: "active"}
+    revoked = audit.list_entries(store, action="agent.revoked")
+    assert sorted(e.target for e in revoked) == [f"agent:{OLD}", f"agent:{first}"]
+    assert all(e.details and e.details["reason"] == f"replaced by agent {second}" for e in revoked)
+    # The other pending request cannot come back: it is revoked, not pending.
+    assert _run(data_dir, "agents", "approve", first) == 1
+    assert "is revoked; only pending agents" in _one_error_line(capsys.readouterr().err)
+
+
 @pytest.mark.parametrize("action", ["approve", "revoke"])
 def test_agents_unknown_id(data_dir: Path, capsys: pytest.CaptureFixture[str], action: str) -> None:
     assert _run(data_dir, "agents", action, "0123456789abcdef") == 1
@@ -265,19 +312,183 @@ def test_agents_unknown_id(data_dir: Path, capsys: pytest.CaptureFixture[str], a
 
 def test_config_check(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(data_dir, "config", "check") == 0
-    out = capsys.readouterr().out
-    assert "config.yaml: ok" in out
-    assert "https://govguard.test:8443" in out
+    captured = capsys.readouterr()
+    assert "config.yaml: ok" in captured.out
+    assert "https://govguard.test:8443" in captured.out
+    assert f"(schema {db.head_revision()}, current)" in captured.out
+    assert "certificate:     valid until" in captured.out
+    assert captured.err == ""
     # A server name the certificate does not cover is found before agents trip over it.
-    config = data_dir / "config.yaml"
-    config.write_text(
-        config.read_text(encoding="utf-8").replace(
-            "server_names: [", 'server_names: ["other.test", '
-        ),
-        encoding="utf-8",
-    )
+    _set_server_names(data_dir, '["other.test", govguard.test]')
     assert _run(data_dir, "config", "check") == 1
     assert "not valid for other.test" in _one_error_line(capsys.readouterr().err)
+
+
+def _set_server_names(data_dir: Path, names: str) -> None:
+    config = data_dir / "config.yaml"
+    text_ = config.read_text(encoding="utf-8")
+    start = text_.index("server_names: [")
+    end = text_.index("]", start) + 1
+    config.write_text(text_[:start] + f"server_names: {names}" + text_[end:], encoding="utf-8")
+
+
+def _replace_server_cert(data_dir: Path, how: str) -> None:
+    tls = data_dir / "tls"
+    ca = ((tls / "ca.crt").read_bytes(), (tls / "ca.key").read_bytes())
+    if how == "another CA":
+        cert, key = pki.issue_server_cert(*pki.create_ca("intruder"), ["govguard.test"])
+    elif how == "expired":
+        cert, key = pki.issue_server_cert(*ca, ["govguard.test"], validity=timedelta(minutes=-5))
+    elif how == "expires in 10 days":
+        cert, key = pki.issue_server_cert(*ca, ["govguard.test"], validity=timedelta(days=10))
+    else:  # the key of another certificate
+        cert = (tls / "server.crt").read_bytes()
+        key = pki.issue_server_cert(*ca, ["govguard.test"])[1]
+    (tls / "server.crt").write_bytes(cert)
+    pki.write_private(tls / "server.key", key)
+
+
+@pytest.mark.parametrize(
+    ("how", "message"),
+    [
+        pytest.param("another CA", "server.crt: not signed by ca.crt", id="other CA"),
+        pytest.param(
+            "wrong key", "server.crt: the key does not belong to the certificate", id="wrong key"
+        ),
+        pytest.param("expired", "server.crt: expired on", id="expired"),
+    ],
+)
+def test_config_check_finds_certificate_errors(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], how: str, message: str
+) -> None:
+    _replace_server_cert(data_dir, how)
+    assert _run(data_dir, "config", "check") == 1
+    captured = capsys.readouterr()
+    assert message in _one_error_line(captured.err)
+    assert captured.out == ""
+
+
+def test_config_check_warns_before_the_certificate_expires(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _replace_server_cert(data_dir, "expires in 10 days")
+    assert _run(data_dir, "config", "check") == 0
+    captured = capsys.readouterr()
+    [warning] = captured.err.strip().splitlines()
+    assert warning.startswith("govguard: warning: ")
+    assert "server.crt: expires on" in warning
+    assert "(in 9 days)" in warning
+    assert "govguard tls renew" in warning
+    assert "config.yaml: ok" in captured.out
+
+
+def _use_database(data_dir: Path, url: str) -> None:
+    config = data_dir / "config.yaml"
+    text_ = config.read_text(encoding="utf-8")
+    start = text_.index("database_url: ")
+    end = text_.index("\n", start)
+    config.write_text(text_[:start] + f"database_url: {url}" + text_[end:], encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        pytest.param(
+            "postgresql://postgres:hunter2@127.0.0.1:1/x",
+            "cannot reach the database postgresql://postgres:***@127.0.0.1:1/x",
+            id="unreachable",
+        ),
+        pytest.param(
+            "sqlite:///{dir}/nowhere.db", "nowhere.db: the file does not exist", id="no file"
+        ),
+    ],
+)
+def test_config_check_finds_database_errors(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], url: str, message: str
+) -> None:
+    _use_database(data_dir, url.format(dir=data_dir))
+    assert _run(data_dir, "config", "check") == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert message in line
+    assert "hunter2" not in line
+    assert not (data_dir / "nowhere.db").exists()  # checking must not create a database
+
+
+def test_config_check_finds_a_schema_it_does_not_know(
+    data_dir: Path, store: Session, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    store.commit()
+    assert _run(data_dir, "config", "check") == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert "has schema 9999_future, unknown to this govguard" in line
+
+
+def _handshake(tls: Path, hostname: str) -> str:
+    """A real TLS handshake: the server with tls/server.*, the client pinning tls/ca.crt."""
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(tls / "server.crt", tls / "server.key")
+    client_ctx = ssl.create_default_context(cafile=str(tls / "ca.crt"))
+    left, right = socket.socketpair()
+    with left, right:
+        left.settimeout(HANG_GUARD_S)
+        right.settimeout(HANG_GUARD_S)
+
+        def serve() -> None:
+            with contextlib.suppress(OSError), server_ctx.wrap_socket(right, server_side=True):
+                pass
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        try:
+            with client_ctx.wrap_socket(left, server_hostname=hostname) as client:
+                return str(client.version())
+        finally:
+            thread.join(HANG_GUARD_S)
+
+
+def test_tls_renew_issues_a_certificate_for_the_current_names(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tls = data_dir / "tls"
+    old_cert, old_key = (tls / "server.crt").read_bytes(), (tls / "server.key").read_bytes()
+    ca_before = (tls / "ca.crt").read_bytes()
+    _set_server_names(data_dir, "[govguard.test, 192.0.2.10]")
+    assert _run(data_dir, "config", "check") == 1
+    assert "not valid for 192.0.2.10" in _one_error_line(capsys.readouterr().err)
+
+    assert _run(data_dir, "tls", "renew") == 0
+    out = capsys.readouterr().out
+    assert "new server certificate for govguard.test, 192.0.2.10" in out
+    assert "Restart the controller" in out
+    assert "Agents keep working" in out
+
+    [cert_backup] = tls.glob("server.crt.*.bak")
+    [key_backup] = tls.glob("server.key.*.bak")
+    assert (cert_backup.read_bytes(), key_backup.read_bytes()) == (old_cert, old_key)
+    assert f"old files kept as: {cert_backup.name}, {key_backup.name}" in out
+    for key in (tls / "server.key", key_backup):
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert (tls / "ca.crt").read_bytes() == ca_before  # tokens and agents pin this one
+    assert (tls / "server.crt").read_bytes() != old_cert
+    assert pki.certificate_names((tls / "server.crt").read_bytes()) == [
+        "govguard.test",
+        "192.0.2.10",
+    ]
+    assert _run(data_dir, "config", "check") == 0
+    assert capsys.readouterr().err == ""
+    # What an agent does: verify the server against the pinned CA and the name it connects to.
+    assert _handshake(tls, "192.0.2.10").startswith("TLS")
+    assert _handshake(tls, "govguard.test").startswith("TLS")
+
+
+def test_tls_renew_without_the_ca_key(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (data_dir / "tls" / "ca.key").unlink()
+    before = (data_dir / "tls" / "server.crt").read_bytes()
+    assert _run(data_dir, "tls", "renew") == 1
+    assert "ca.key: missing" in _one_error_line(capsys.readouterr().err)
+    assert (data_dir / "tls" / "server.crt").read_bytes() == before
+    assert list((data_dir / "tls").glob("*.bak")) == []
 
 
 def test_serve_without_tls_files(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -313,7 +524,7 @@ def test_missing_data_dir(
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        pytest.param("agents: {interval_s: 1}\n", "agents.interval_s: Expected `int` >= 30",
+        pytest.param("agents: {interval_s: 1}\n", "agents.interval_s: Expected `int` >= 60",
                      id="bad config"),
         pytest.param("database_url: postgresql://postgres@127.0.0.1:1/x\n",
                      "cannot reach the database postgresql://postgres@127.0.0.1:1/x",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -206,6 +208,13 @@ def test_password_from_stdin(
         engine.dispose()
 
 
+class _Terminal(io.StringIO):
+    """What ``sys.stdin`` is at an operator's prompt, as far as ``isatty`` tells."""
+
+    def isatty(self) -> bool:
+        return True
+
+
 @pytest.mark.parametrize(
     ("answers", "code", "message"),
     [
@@ -230,6 +239,7 @@ def test_password_prompt(
         return answers[len(prompts) - 1]
 
     monkeypatch.setattr("controller.commands.init.getpass.getpass", fake_getpass)
+    monkeypatch.setattr("sys.stdin", _Terminal())
     data_dir = tmp_path / "gg"
     result = main(["init", "--data-dir", str(data_dir), "--server-name", "ubnd"])
     assert result == code
@@ -278,3 +288,24 @@ def test_missing_password_file(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert _init(tmp_path / "gg", tmp_path / "nope.pw") == 1
     assert "nope.pw: cannot read: No such file" in _one_error_line(capsys.readouterr().err)
     assert not (tmp_path / "gg").exists()
+
+
+def test_no_terminal_and_no_password_file_is_one_line(tmp_path: Path) -> None:
+    """Run from a script or a service unit: no GetPassWarning noise, nothing written."""
+    data_dir = tmp_path / "gg"
+    done = subprocess.run(
+        [sys.executable, "-m", "controller.cli", "init", "--data-dir", str(data_dir),
+         "--server-name", "ubnd"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[3],
+        timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    line = _one_error_line(done.stderr)
+    assert "no terminal to ask for the administrator's password" in line
+    assert "--password-file" in line
+    assert done.stdout == ""
+    assert not data_dir.exists()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import os
 import socket
 import ssl
 import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -160,3 +162,43 @@ def test_private_files_are_owner_only(tmp_path: Path) -> None:
     assert path.read_bytes() == b"second"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["ca.key"]  # no temporary file left
+
+
+def test_check_server_cert(ca: tuple[bytes, bytes]) -> None:
+    now = datetime.now(UTC)
+    cert, key = pki.issue_server_cert(*ca, ["govguard.test", "2001:DB8::1"])
+    good = pki.check_server_cert(ca[0], cert, key, ["GOVGUARD.test", "2001:db8:0::1"], now)
+    assert (good.errors, good.warnings) == ([], [])
+    assert good.not_after is not None and good.not_after > now + timedelta(days=800)
+
+    other_key = pki.issue_server_cert(*ca, ["govguard.test"])[1]
+    bad = pki.check_server_cert(
+        pki.create_ca("another")[0], cert, other_key, ["govguard.test", "ubnd"], now
+    )
+    assert [message.split(":")[0] for message in bad.errors] == [
+        "not signed by ca.crt",
+        "the key does not belong to the certificate",
+        "not valid for ubnd (in server_names)",
+    ]
+    soon = pki.check_server_cert(ca[0], cert, key, ["govguard.test"], now + timedelta(days=800))
+    assert soon.errors == []
+    assert [w.split(" (")[0] for w in soon.warnings] == [
+        f"expires on {good.not_after.strftime('%Y-%m-%d %H:%MZ')}"
+    ]
+    late = pki.check_server_cert(ca[0], cert, key, ["govguard.test"], now + timedelta(days=900))
+    assert late.errors[0].startswith("expired on")
+
+
+def test_certificates_are_written_atomically_and_readable(tmp_path: Path) -> None:
+    path = tmp_path / "server.crt"
+    pki.write_public(path, b"one")
+    pki.write_public(path, b"two")
+    assert path.read_bytes() == b"two"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644 & ~_umask()  # readable by all
+    assert [p.name for p in tmp_path.iterdir()] == ["server.crt"]
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current

@@ -97,8 +97,29 @@ def test_settings_version_follows_the_agents_block_only(tmp_path: Path) -> None:
     [
         pytest.param(
             "agents: {interval_s: 5}\n",
-            "config.yaml: agents.interval_s: Expected `int` >= 30",
+            "config.yaml: agents.interval_s: Expected `int` >= 60",
             id="too small",
+        ),
+        pytest.param(
+            # The agent would clamp 30 to 60 and report at another pace than configured.
+            "agents: {interval_s: 30, full_every_s: 600}\n",
+            "config.yaml: agents.interval_s: Expected `int` >= 60",
+            id="below the agents' minimum",
+        ),
+        pytest.param(
+            "agents: {interval_s: 86401}\n",
+            "config.yaml: agents.interval_s: Expected `int` <= 86400",
+            id="heartbeat less than daily",
+        ),
+        pytest.param(
+            "agents: {full_every_s: 2592001}\n",
+            "config.yaml: agents.full_every_s: Expected `int` <= 2592000",
+            id="full inventory less than monthly",
+        ),
+        pytest.param(
+            "agents: {full_every_s: 120}\n",
+            "config.yaml: agents: full_every_s (120) must be at least interval_s (300)",
+            id="full inventories more often than the default heartbeat",
         ),
         pytest.param(
             "listen: {agents: {host: 0.0.0.0, port: 70000}}\n",
@@ -129,7 +150,7 @@ def test_settings_version_follows_the_agents_block_only(tmp_path: Path) -> None:
         ),
         pytest.param(
             "agents: {interval_s: 3600, full_every_s: 600}\n",
-            "full_every_s (600) must be at least interval_s",
+            "agents: full_every_s (600) must be at least interval_s (3600)",
             id="full less often than heartbeats",
         ),
         pytest.param(

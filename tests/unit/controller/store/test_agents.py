@@ -101,3 +101,34 @@ def test_revoke_keeps_the_first_time(session: Session) -> None:
 def test_unknown_status_is_refused(session: Session) -> None:
     with pytest.raises(ValueError, match="unknown agent status 'asleep'"):
         make_agent(session, "a1", status="asleep")
+
+
+def test_approve_revokes_every_other_agent_of_the_computer(session: Session) -> None:
+    make_agent(session, "old", machine_id="m-1", system_serial="s-1")
+    make_agent(session, "p1", machine_id="m-1", status="pending", replaces="old")
+    # Same board (serial) under a reinstalled OS (new machine id): the same computer.
+    make_agent(session, "p2", machine_id="m-9", system_serial="s-1", status="pending")
+    make_agent(session, "new", machine_id="m-1", system_serial="s-1", status="pending")
+    make_agent(session, "other", machine_id="m-2")
+
+    approval = agents.approve_and_replace(session, "new", LATER)
+
+    assert approval.agent.status == "active"
+    assert [a.id for a in approval.revoked] == ["old", "p1", "p2"]
+    statuses = {a.id: (a.status, a.revoked_at) for a in agents.list_agents(session)}
+    assert statuses == {
+        "old": ("revoked", LATER),
+        "p1": ("revoked", LATER),
+        "p2": ("revoked", LATER),
+        "new": ("active", None),
+        "other": ("active", None),
+    }
+    assert [a.id for a in agents.find_same_hardware(session, "m-1", None, "s-1")] == ["new"]
+
+
+def test_approve_revokes_the_replaced_agent_even_with_changed_hardware(session: Session) -> None:
+    make_agent(session, "old", machine_id="m-1")
+    make_agent(session, "new", machine_id="m-2", status="pending", replaces="old")
+    approval = agents.approve_and_replace(session, "new", LATER)
+    assert [a.id for a in approval.revoked] == ["old"]
+    assert agents.approve_and_replace(session, "new", LATER).revoked == []
