@@ -89,7 +89,9 @@ def parse_stamp(text: str) -> datetime:
     if not _STAMP.fullmatch(text):
         raise EnvelopeError(f"time {text[:40]!r} is not RFC 3339 UTC (YYYY-MM-DDTHH:MM:SSZ)")
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        # fromisoformat after the regex: about 1 µs where strptime takes 20 (the controller
+        # parses every report's time). Python 3.11 reads the trailing "Z" as UTC.
+        return datetime.fromisoformat(text)
     except ValueError as exc:
         raise EnvelopeError(f"time {text!r} is not a real date") from exc
 

@@ -15,7 +15,9 @@ from typing import Literal
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
+from starlette.types import Receive, Scope, Send
 
+from agent.wire import REPORTS_PATH
 from controller.api import Context, install_error_handlers
 from controller.api import agents as agents_api
 from controller.ingest import Ingest, Limits
@@ -25,6 +27,24 @@ from controller.store.db import make_engine, session_factory
 log = logging.getLogger(__name__)
 
 Surface = Literal["all", "agents", "admin"]
+
+
+class ControllerApp(FastAPI):
+    """FastAPI with the reports hot path answered before routing (:class:`ReportEndpoint`)."""
+
+    reports: agents_api.ReportEndpoint | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Hand ``POST /api/v1/reports`` to the bare handler, everything else to FastAPI."""
+        if (
+            self.reports is not None
+            and scope["type"] == "http"
+            and scope["path"] == REPORTS_PATH
+            and scope["method"] == "POST"
+        ):
+            await self.reports(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -75,7 +95,7 @@ def create_app(
             if own_engine:
                 db.dispose()
 
-    app = FastAPI(
+    app = ControllerApp(
         title="govguard controller",
         openapi_url=None,
         docs_url=None,
@@ -85,6 +105,8 @@ def create_app(
     app.state.govguard = ctx
     if takes_reports:
         app.include_router(agents_api.router)
+    if ingest is not None:
+        app.reports = agents_api.ReportEndpoint(ctx, ingest)
     else:
         app.add_api_route("/api/v1/health", agents_api.get_health, methods=["GET"])
     install_error_handlers(app)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -157,6 +158,11 @@ def _loop_factory() -> type[asyncio.AbstractEventLoop] | None:
 def _serve_here(settings: Settings, sockets: list[socket.socket]) -> None:
     """One controller process: its own engine, event loop, writer thread."""
     engine = make_engine(settings.database_url)
+    # Everything loaded so far lives as long as the process: move it out of the collector's
+    # reach, so the full collections that thousands of requests per second trigger do not
+    # walk every module, class and SQLAlchemy construct again (latency spikes).
+    gc.collect()
+    gc.freeze()
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             runner.run(_run(settings, engine, sockets))
@@ -168,10 +174,11 @@ def default_workers() -> int:
     """``GOVGUARD_WORKERS`` when set, else 1.
 
     Python runs one thread at a time per process, so more cores only help with more processes
-    (they share nothing but the database, see :mod:`controller.ingest`). One is the default:
-    on a 2-core machine that also runs PostgreSQL, a second worker measured +18 % heartbeats/s
-    on SQLite but -9 % on PostgreSQL, and SQLite writers of several processes wait for each
-    other's lock in sleeps of up to 100 ms.
+    (they share nothing but the database, see :mod:`controller.ingest`). One is the default.
+    On the 2-core bench VM that also runs PostgreSQL and the load clients, two workers measured
+    1.3-1.5x the full reports per second of one and a lower p99 on both databases
+    (``bench/ingest.py --workers 2``, bench/README.md), although SQLite writers of several
+    processes wait for each other's lock.
     """
     text = os.environ.get("GOVGUARD_WORKERS", "").strip()
     if not text:
