@@ -224,6 +224,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             if cycle.error:
                 line += t("; error: {error}").format(error=cycle.error)
             print(line)
+            if cycle.error:
+                # The report stays queued (``waiting`` above), but a script or a technician
+                # running one cycle by hand must see that it was not delivered.
+                return EXIT_FAILURE
     finally:
         daemon.close()
     return EXIT_OK
@@ -280,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
         # signal module, "Note on SIGPIPE").
         with contextlib.suppress(OSError, ValueError):  # stdout may have no descriptor
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILURE
+    except Exception as exc:  # last resort: one line, never a traceback
+        print(f"govguard-agent: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
 
 

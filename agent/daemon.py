@@ -91,6 +91,9 @@ MIN_SLEEP_S = 1.0
 #: Statuses that mean "this report is wrong and will always be": drop it.
 REJECTED = frozenset({400, 413, 422})
 AUTH_REFUSED = frozenset({401, 403})
+# 401 codes that concern one report only (its digest, signature or envelope), not the agent: that
+# report is dropped like a 400 so it does not block the reports queued behind it.
+REPORT_REFUSED_CODES = frozenset({"bad_digest", "bad_signature", "bad_envelope"})
 
 # Keys of the outbox's meta table where the daemon remembers what it queued last.
 _FULL_DIGEST = "daemon.full_digest"
@@ -188,6 +191,8 @@ class Daemon:
         self.sleep: Callable[[float], object] = sleep or self._stop.wait
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
         self.settings = AgentSettings()
+        # The last settings reported as clamped, so the same clamping is logged only once.
+        self._clamp_logged: AgentSettings | None = None
         self._load_settings()
 
     # -- control ----------------------------------------------------------------------------
@@ -219,6 +224,10 @@ class Daemon:
         while not self.stopping:
             cycle = Cycle()
             now = self.clock()
+            if next_collect - now > self.settings.interval_s * 1.5:
+                # Beyond any interval with jitter: the wall clock was moved back. Collect now
+                # rather than wait for the lost hours to pass again.
+                next_collect = now
             if now >= next_collect:
                 self.collect_and_queue(cycle)
                 next_collect = now + self.next_interval()
@@ -230,7 +239,9 @@ class Daemon:
             due = self.outbox.stats().next_attempt_at
             if due is not None:
                 wake = min(wake, due)
-            self.sleep(max(wake - self.clock(), MIN_SLEEP_S))
+            # Capped: a wall clock moved back must never make the agent sleep for hours.
+            longest = self.settings.interval_s * (1.0 + self.settings.jitter)
+            self.sleep(min(max(wake - self.clock(), MIN_SLEEP_S), longest))
         return None
 
     def cycle(self) -> Cycle:
@@ -383,7 +394,9 @@ class Daemon:
                 self._approved()
                 continue
             error = _describe(reply)
-            if reply.status in REJECTED:
+            if reply.status in REJECTED or (
+                reply.status in AUTH_REFUSED and reply.data.get("error") in REPORT_REFUSED_CODES
+            ):
                 log.error("controller refused report #%d for good: %s", item.seq, error)
                 self.outbox.reject(item.seq, error, now=self.clock())
                 cycle.rejected.append(item.seq)
@@ -468,8 +481,15 @@ class Daemon:
             full_every_s=max(settings.full_every_s, interval),
             jitter=min(max(settings.jitter, 0.0), 0.5),
         )
-        if clamped != settings:
-            log.warning("settings out of bounds, using %s", clamped)
+        if clamped != settings and settings != self._clamp_logged:
+            # Defence only (the controller refuses such values): info, once per version.
+            self._clamp_logged = settings
+            log.info(
+                "settings out of bounds (interval %d..%d s), using %s",
+                MIN_INTERVAL_S,
+                MAX_INTERVAL_S,
+                clamped,
+            )
         settings = clamped
         config = self.local_config
         if settings.probes is not None:

@@ -44,6 +44,9 @@ from agent.report.delivery import Delivery
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_ITEMS = 5000
+#: No retry is ever scheduled further ahead than this (backoff cap and the 401/403 pause, with
+#: jitter). A retry time beyond it means the wall clock was moved back: the report is due now.
+MAX_RETRY_WAIT_S = 3600.0 * 1.1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -277,7 +280,7 @@ class Outbox:
             "SELECT seq, kind, report_id, header, body, created_at, attempts, next_attempt_at,"
             " last_error, sections FROM items ORDER BY seq LIMIT 1"
         ).fetchone()
-        if row is None or row[7] > now:
+        if row is None or now < row[7] <= now + MAX_RETRY_WAIT_S:
             return None
         return _item(row)
 

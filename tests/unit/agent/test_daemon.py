@@ -8,6 +8,7 @@ Only the clock (no real sleeping) and the collected facts are the test's.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import signal
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from agent import keys
-from agent.daemon import AUTH_RETRY_S, Cycle, Daemon, backoff_delay, open_daemon
+from agent.daemon import AUTH_RETRY_S, MIN_INTERVAL_S, Cycle, Daemon, backoff_delay, open_daemon
 from agent.outbox import Outbox
 from agent.report.delivery import Delivery
 from agent.state import load_key, state_paths
@@ -217,6 +218,33 @@ def test_a_report_the_controller_refuses_for_good_is_dropped_and_counted(
     assert server.stored[-1].report.delivery is None  # the controller knows now
 
 
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        pytest.param(401, "bad_digest", id="401 bad digest"),
+        pytest.param(401, "bad_signature", id="401 bad signature"),
+        pytest.param(401, "bad_envelope", id="401 bad envelope"),
+        pytest.param(400, "bad_envelope", id="400 bad envelope"),
+    ],
+)
+def test_a_report_refused_for_its_own_envelope_does_not_block_the_queue(
+    make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]],
+    server: AckServer,
+    status: int,
+    code: str,
+) -> None:
+    daemon, _host, clock = make_daemon()
+    daemon.cycle()
+    clock.now += 300
+    server.forced.append((status, {"error": code, "message": "Refused by the test."}))
+    refused = daemon.cycle()
+    assert refused.rejected == [2] and refused.error is None
+    stats = daemon.outbox.stats()
+    assert stats.rejected == 1 and stats.queued == 0
+    clock.now += 300
+    assert daemon.cycle().acked == [3]  # the next report goes out at once, no long pause
+
+
 def test_a_full_inventory_lost_to_the_cap_is_queued_again(
     make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]], server: AckServer
 ) -> None:
@@ -382,6 +410,74 @@ def test_run_once_cycle_collects_this_computer_and_delivers(
     assert "đã xếp hàng báo cáo đầy đủ #1; đã gửi 1, đang chờ 0" in done.stdout
     assert [r.report.kind for r in server.stored] == ["full"]
     assert server.stored[0].report.identity is not None
+
+
+def test_run_once_cycle_exits_1_when_the_report_was_not_delivered(
+    tmp_path: Path, server: AckServer, repo_root: Path
+) -> None:
+    state_dir = tmp_path / "state"
+    enroll_into(state_dir, server)
+    server.forced.append(503)
+    done = subprocess.run(
+        _cli(
+            "run",
+            "--state-dir",
+            str(state_dir),
+            "--config",
+            str(_quiet_config(tmp_path)),
+            "--once-cycle",
+            "--lang",
+            "en",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=repo_root,
+    )
+    assert done.returncode == 1
+    assert "waiting 1" in done.stdout and "forced_503" in done.stdout
+    assert "forced_503" not in done.stderr  # said once, not again by a log line
+    assert server.stored == []
+
+
+def test_a_corrupt_outbox_is_one_error_line_never_a_traceback(
+    tmp_path: Path, server: AckServer, repo_root: Path
+) -> None:
+    state_dir = tmp_path / "state"
+    enroll_into(state_dir, server)
+    state_paths(state_dir).outbox.write_bytes(b"this is not a database" * 100)
+    done = subprocess.run(
+        _cli(
+            "run",
+            "--state-dir",
+            str(state_dir),
+            "--config",
+            str(_quiet_config(tmp_path)),
+            "--once-cycle",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=repo_root,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("govguard-agent: error:") and done.stderr.count("\n") == 1
+
+
+def test_an_unexpected_failure_is_one_error_line_and_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agent import cli, daemon
+
+    def broken(*_args: object, **_kwargs: object) -> Daemon:
+        raise RuntimeError("disk on fire")  # a fault no handler foresaw
+
+    monkeypatch.setattr(daemon, "open_daemon", broken)
+    status = cli.main(["run", "--state-dir", str(tmp_path), "--once-cycle"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err == "govguard-agent: error: RuntimeError: disk on fire\n"
 
 
 def test_run_stops_cleanly_on_sigterm(tmp_path: Path, server: AckServer, repo_root: Path) -> None:
@@ -635,3 +731,19 @@ def test_settings_out_of_bounds_are_clamped_not_refused(
     clock.now += 60
     daemon.cycle()
     assert server.stored[-1].settings_version == "9"  # adopted, so not sent again
+
+
+def test_clamping_is_logged_once_at_info(
+    make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]],
+    server: AckServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    daemon, _host, clock = make_daemon()
+    server.settings = AgentSettings(version=4, interval_s=30, full_every_s=86400, jitter=0.1)
+    caplog.set_level(logging.INFO, logger="agent.daemon")
+    for _ in range(3):
+        daemon._use(server.settings)  # as after a restart or a repeated settings reply
+        clock.now += 60
+    clamping = [r for r in caplog.records if "out of bounds" in r.getMessage()]
+    assert [r.levelno for r in clamping] == [logging.INFO]
+    assert daemon.settings.interval_s == MIN_INTERVAL_S

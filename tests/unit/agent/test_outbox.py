@@ -63,6 +63,17 @@ def test_a_failed_report_and_everything_after_it_wait_for_the_retry_time(tmp_pat
         assert stats.last_error == "HTTP 503 unavailable" and stats.next_attempt_at == 1200.0
 
 
+def test_a_retry_time_beyond_any_backoff_is_due_after_the_clock_went_back(
+    tmp_path: Path,
+) -> None:
+    with Outbox(tmp_path / "o.sqlite") as box:
+        _put(box, "full")
+        box.fail(1, "HTTP 503 unavailable", 1100.0, now=1000.0)
+        assert box.next_due(1050.0) is None  # an ordinary retry still waits
+        due = box.next_due(1000.0 - 5 * 3600)  # the wall clock was moved back five hours
+        assert due is not None and due.seq == 1
+
+
 _KILL_SCRIPT = textwrap.dedent(
     """
     import sys, time
