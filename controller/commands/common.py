@@ -120,6 +120,9 @@ def open_store(current: Settings, *, require_schema: bool = True) -> Iterator[Se
                     "one needs the newer govguard)"
                 )
         with db.session_factory(engine)() as session:
+            # Commands read, then write while agents keep reporting: take SQLite's write lock
+            # first, or the upgrade fails at once with "database is locked".
+            db.write_session(session)
             yield session
             session.commit()
     except SQLAlchemyError as exc:

@@ -79,9 +79,10 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA journal_mode=WAL")
-            # NORMAL is durable in WAL mode except for the last commits before a power loss;
-            # agents resend whatever was not acknowledged, so that is safe and much faster.
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            # FULL: a report is acknowledged after its commit and the agent then deletes its copy,
+            # so a commit must survive a power cut too (NORMAL in WAL mode may lose the last
+            # ones). Batched commits keep the fsync per report small.
+            cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         finally:
@@ -89,7 +90,24 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock at once. A deferred transaction that read first cannot
+        # upgrade to a writer once another connection has committed (WAL: SQLITE_BUSY_SNAPSHOT,
+        # returned at once, busy_timeout does not help): administrative commands that read,
+        # then write while agents report, ask for it with write_session().
+        immediate = connection.get_execution_options().get(IMMEDIATE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+#: Execution option asking SQLite for BEGIN IMMEDIATE (see :func:`write_session`).
+IMMEDIATE_OPTION = "govguard_sqlite_immediate"
+
+
+def write_session(session: Session) -> None:
+    """Make ``session``'s transaction a writer from its start (SQLite; no-op elsewhere).
+
+    Call it before the session's first statement when the transaction reads and then writes.
+    """
+    session.connection(execution_options={IMMEDIATE_OPTION: True})
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -66,8 +67,32 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
         "journal_mode": "wal",
         "foreign_keys": 1,
         "busy_timeout": 5000,
-        "synchronous": 1,
+        "synchronous": 2,  # FULL: an acknowledged report survives a power cut
     }
+
+
+def test_write_session_takes_the_sqlite_write_lock_before_reading(tmp_path: Path) -> None:
+    """A read-then-write transaction cannot fail the upgrade once another writer committed."""
+    path = tmp_path / "govguard.db"
+    engine = db.make_engine(db.sqlite_url(path))
+    other = sqlite3.connect(path, timeout=0.05, isolation_level=None)
+    try:
+        db.upgrade(engine)
+        with db.session_factory(engine)() as writer:
+            db.write_session(writer)
+            writer.execute(text("SELECT count(*) FROM agents"))
+            # The lock is already held: another writer must wait (and here gives up).
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+            writer.execute(text("UPDATE agents SET last_seq = last_seq"))
+            writer.commit()
+        with db.session_factory(engine)() as reader:  # without it: a plain deferred BEGIN
+            reader.execute(text("SELECT count(*) FROM agents"))
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+    finally:
+        other.close()
+        engine.dispose()
 
 
 @pytest.mark.parametrize(
