@@ -61,8 +61,11 @@ class IngestReply(msgspec.Struct, kw_only=True):
     settings: AgentSettings | None = None
 
 
-class ErrorReply(msgspec.Struct, kw_only=True):
+class ErrorReply(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Every refusal: a stable code for programs and a sentence for people."""
 
     error: str
     message: str
+    #: ``409 seq_conflict`` only: the highest sequence number the controller holds for the
+    #: agent, which renumbers its queued reports after it.
+    last_seq: int | None = None

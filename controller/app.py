@@ -67,7 +67,6 @@ def create_app(
             Limits(
                 max_body_bytes=settings.ingest.max_body_bytes,
                 max_decompressed_bytes=settings.ingest.max_decompressed_bytes,
-                max_depth=settings.ingest.max_depth,
             ),
             batch_max=settings.ingest.batch_max,
             batch_wait_ms=settings.ingest.batch_wait_ms,

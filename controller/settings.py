@@ -113,7 +113,6 @@ class IngestConfig(_Strict):
 
     max_body_bytes: Annotated[int, Meta(ge=1024, le=256 * 1024 * 1024)] = 1024 * 1024
     max_decompressed_bytes: Annotated[int, Meta(ge=1024, le=1024 * 1024 * 1024)] = 16 * 1024 * 1024
-    max_depth: Annotated[int, Meta(ge=4, le=256)] = 32
     batch_max: Annotated[int, Meta(ge=1, le=10000)] = 256
     batch_wait_ms: Annotated[int, Meta(ge=0, le=1000)] = 5
 
@@ -284,7 +283,6 @@ agents: {{interval_s: 300, full_every_s: 86400, jitter: 0.1}}
 ingest:
   max_body_bytes: 1048576           # compressed report size limit
   max_decompressed_bytes: 16777216
-  max_depth: 32                     # JSON nesting limit
   batch_max: 256                    # reports written per transaction
   batch_wait_ms: 5
 

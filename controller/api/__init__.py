@@ -81,11 +81,17 @@ def json_response(status: int, payload: object, headers: dict[str, str] | None =
 
 
 def error_response(
-    status: int, code: str, message: str, *, retry_after: int | None = None
+    status: int,
+    code: str,
+    message: str,
+    *,
+    retry_after: int | None = None,
+    last_seq: int | None = None,
 ) -> Response:
     """The one error body of the API."""
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-    return json_response(status, ErrorReply(error=code, message=message), headers)
+    body = ErrorReply(error=code, message=message, last_seq=last_seq)
+    return json_response(status, body, headers)
 
 
 def unavailable_response() -> Response:
@@ -119,7 +125,13 @@ async def read_body(request: Request, limit: int) -> bytes:
 def render_error(exc: Exception) -> Response:
     """The JSON error response for a refusal of any layer."""
     if isinstance(exc, IngestError):
-        return error_response(exc.status, exc.code, exc.message, retry_after=exc.retry_after)
+        return error_response(
+            exc.status,
+            exc.code,
+            exc.message,
+            retry_after=exc.retry_after,
+            last_seq=exc.last_seq,
+        )
     if isinstance(exc, EnrollmentRefused | ApiError):
         return error_response(exc.status, exc.code, exc.message)
     if isinstance(exc, StarletteHTTPException):

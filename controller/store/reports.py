@@ -19,7 +19,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from sqlalchemy import ColumnElement, Text, bindparam, case, delete, func, select, update
@@ -57,6 +57,24 @@ class NewReport:
     clock_skew_s: float | None
     body: bytes
     sections_json: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SeqConflict:
+    """The report's sequence number is already taken by *another* report of the same agent.
+
+    Happens when an agent lost its outbox and started its numbering again: answering
+    "duplicate" would make it delete a report the controller never stored. ``last_seq`` is the
+    highest sequence number stored for the agent; it renumbers its queue past it.
+    """
+
+    last_seq: int
+
+
+#: A report the controller has: stored now, or a retry of one stored before.
+Accepted = Literal["stored", "duplicate"]
+#: What became of one report of a batch.
+Outcome = Accepted | SeqConflict
 
 
 @dataclass(frozen=True)
@@ -142,6 +160,66 @@ def store_batch(s: Session, batch: Sequence[NewReport], at: datetime) -> set[tup
         _touch_agents(s, statements.agents, stored, at)
         _audit(s, statements.audit, stored, at)
     return inserted
+
+
+def outcomes(
+    s: Session, batch: Sequence[NewReport], inserted: set[tuple[str, int]]
+) -> list[Outcome]:
+    """What became of each report of ``batch`` (in order), after :func:`store_batch` inserted
+    ``inserted`` in the same transaction.
+
+    A report that was not inserted is a duplicate only if the stored report of that
+    ``(agent, seq)`` has the same report id (a retry); otherwise it is a :class:`SeqConflict`.
+    Costs a query only when something was not inserted, which is rare (retries after a lost
+    answer).
+    """
+    # The report id that holds each (agent, seq): the first of the batch for inserted ones.
+    holder: dict[tuple[str, int], str] = {}
+    for item in batch:
+        key = (item.agent_id, item.seq)
+        if key in inserted:
+            holder.setdefault(key, item.report_id)
+    missing = {(r.agent_id, r.seq) for r in batch} - inserted
+    if missing:
+        agents = sorted({agent for agent, _ in missing})
+        seqs = sorted({seq for _, seq in missing})
+        rows = s.execute(
+            select(Report.agent_id, Report.seq, Report.report_id).where(
+                Report.agent_id.in_(agents), Report.seq.in_(seqs)
+            )
+        )
+        for agent_id, seq, report_id in rows:
+            if (agent_id, seq) in missing:
+                holder[(agent_id, seq)] = report_id
+    results: list[Outcome] = []
+    answered: set[tuple[str, int]] = set()
+    conflicted: list[int] = []
+    for item in batch:
+        key = (item.agent_id, item.seq)
+        if key in inserted and key not in answered:
+            results.append("stored")
+        elif holder.get(key) == item.report_id:
+            # A retry (also of a report stored a moment ago in this very batch).
+            results.append("duplicate")
+        else:
+            # Another report holds this seq (or it was purged meanwhile: renumbering is safe).
+            results.append(SeqConflict(0))
+            conflicted.append(len(results) - 1)
+        answered.add(key)
+    if conflicted:
+        last = _last_seqs(s, {batch[i].agent_id for i in conflicted})
+        for i in conflicted:
+            item = batch[i]
+            results[i] = SeqConflict(max(last.get(item.agent_id, 0), item.seq))
+    return results
+
+
+def _last_seqs(s: Session, agent_ids: set[str]) -> dict[str, int]:
+    """The highest sequence number stored for each agent (reports may have been purged)."""
+    rows = s.execute(
+        select(_AGENTS.c.id, _AGENTS.c.last_seq).where(_AGENTS.c.id.in_(sorted(agent_ids)))
+    )
+    return {agent_id: int(last_seq or 0) for agent_id, last_seq in rows}
 
 
 def _upsert_host_facts(

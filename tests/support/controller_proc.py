@@ -496,7 +496,9 @@ class CountingSender:
         except TransportError:
             self.tally.transport_errors += 1
             raise
-        if reply.status == 200:
+        if reply.status == 204:
+            self.tally.stored += 1
+        elif reply.status == 200:
             if reply.data.get("status") == "stored":
                 self.tally.stored += 1
             elif reply.data.get("status") == "duplicate":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import stat
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
@@ -18,6 +19,7 @@ from agent.envelope import (
     EnvelopeError,
     body_digest,
     from_header,
+    new_report_id,
     parse_stamp,
     signing_bytes,
     to_header,
@@ -33,7 +35,7 @@ def _signed(key: Ed25519PrivateKey, body: bytes, **changes: object) -> Envelope:
         "agent_id": "0123456789abcdef",
         "key_id": keys.key_id(keys.public_raw(key)),
         "seq": 7,
-        "report_id": uuid.uuid4().hex,
+        "report_id": new_report_id(),
         "time": "2026-11-28T10:00:00Z",
         "kind": "heartbeat",
         "digest": body_digest(body),
@@ -116,6 +118,30 @@ def test_sequence_numbers_must_be_positive_64_bit(seq: str) -> None:
     parts[3] = seq
     with pytest.raises(EnvelopeError, match="sequence number"):
         from_header(";".join(parts))
+
+
+@pytest.mark.parametrize(
+    "report_id",
+    [
+        pytest.param("a" * 15, id="too short"),
+        pytest.param("a" * 33, id="too long"),
+        pytest.param("abc+def/ghi=jklmnopq", id="not base64url"),
+    ],
+)
+def test_report_ids_are_base64url_of_a_sane_length(report_id: str) -> None:
+    parts = to_header(_signed(keys.generate(), b"body")).split(";")
+    parts[4] = report_id
+    with pytest.raises(EnvelopeError, match="report id"):
+        from_header(";".join(parts))
+
+
+def test_new_report_ids_are_22_random_base64url_characters() -> None:
+    ids = {new_report_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(len(i) == 22 and re.fullmatch(r"[A-Za-z0-9_-]+", i) for i in ids)
+    # Hex UUIDs (older queues, tests) stay valid.
+    parts = to_header(_signed(keys.generate(), b"body", report_id=uuid.uuid4().hex)).split(";")
+    assert from_header(";".join(parts)).report_id == parts[4]
 
 
 def test_stamps_are_utc_whole_seconds() -> None:

@@ -26,47 +26,21 @@ from controller.ingest import (
     Ingest,
     IngestError,
     Limits,
-    Outcome,
     WriterClosedError,
     clock_skew,
     gunzip,
     has_nul,
-    json_depth,
     verify_report,
 )
 from controller.store import agents, db, reports
 from controller.store.agents import AgentCredentials
-from controller.store.reports import NewReport
+from controller.store.reports import NewReport, Outcome
 from tests.unit.controller.store.factories import full, heartbeat, make_agent
 
 HANG_GUARD_S = 60
 
 
 # --------------------------------------------------------------------------- body checks
-
-
-@pytest.mark.parametrize(
-    ("text", "depth"),
-    [
-        pytest.param(b"1", 0, id="scalar"),
-        pytest.param(b"{}", 1, id="empty object"),
-        pytest.param(b'{"a": [1, {"b": []}], "c": {}}', 4, id="mixed"),
-        pytest.param(b'{"a": "[[[[[[["}', 1, id="brackets in a string"),
-        pytest.param(b'{"a": "]]]]", "b": [[[]]]}', 4, id="closing brackets in a string"),
-        pytest.param(b'{"a": "x\\"[[[[", "b": 1}', 1, id="escaped quote before brackets"),
-        pytest.param(b'{"a": "x\\\\", "b": [[1]]}', 3, id="escaped backslash ends the string"),
-        pytest.param(b'{"a": "\\\\\\"[[", "b": [2]}', 2, id="backslash then escaped quote"),
-        pytest.param(
-            b'["]", ["]", ["]", ["]", "["], "["], "["], "["]',
-            4,
-            id="string brackets that would cancel the real ones",
-        ),
-        pytest.param(b"[" * 50 + b"]" * 50, 33, id="stops counting past the limit"),
-    ],
-)
-def test_json_depth_counts_only_structure(text: bytes, depth: int) -> None:
-    json.loads(text)  # every case is valid JSON
-    assert json_depth(text, 32) == depth
 
 
 @pytest.mark.parametrize(
@@ -135,7 +109,7 @@ def test_revocation_takes_effect_when_the_cache_entry_expires(engine: Engine) ->
     sessions = db.session_factory(engine)
     with sessions() as s, s.begin():
         make_agent(s, "a1a1a1a1a1a1a1a1")
-    ingest = Ingest(sessions, Limits(4096, 65536, 32), batch_max=16, batch_wait_ms=0)
+    ingest = Ingest(sessions, Limits(4096, 65536), batch_max=16, batch_wait_ms=0)
     now = [0.0]
     ingest.credentials = CredentialCache(ttl_s=3.0, clock=lambda: now[0])
 
@@ -248,6 +222,35 @@ def test_one_bad_report_does_not_take_its_batch_down(engine: Engine) -> None:
         assert reports.count_reports(s) == 3
 
 
+def test_a_refused_report_is_answered_at_once_and_the_rest_stored(engine: Engine) -> None:
+    # Verification runs on the verifier threads: a refusal there is that request's answer and
+    # never reaches the batch.
+    with db.session_factory(engine)() as s, s.begin():
+        make_agent(s, "d2d2d2d2d2d2d2d2")
+
+    def refuse() -> NewReport:
+        raise IngestError(401, "bad_signature", "The envelope's signature is not valid.")
+
+    async def scenario() -> list[object]:
+        writer = _writer(engine, batch_wait_ms=50)
+        try:
+            futures = [
+                writer.submit(lambda: full("d2d2d2d2d2d2d2d2", 1)),
+                writer.submit(refuse),
+                writer.submit(full("d2d2d2d2d2d2d2d2", 2)),
+            ]
+            return await _results(futures)
+        finally:
+            await asyncio.to_thread(writer.close)
+
+    first, refused, last = asyncio.run(scenario())
+    assert (first, last) == ("stored", "stored")
+    assert isinstance(refused, IngestError)
+    assert refused.code == "bad_signature"
+    with db.session_factory(engine)() as s:
+        assert reports.count_reports(s) == 2
+
+
 def test_close_stores_what_is_queued_then_refuses(engine: Engine) -> None:
     with db.session_factory(engine)() as s, s.begin():
         make_agent(s, "e1e1e1e1e1e1e1e1")
@@ -334,7 +337,7 @@ def test_a_commit_that_does_not_come_is_answered_with_503(
     async def scenario() -> IngestError:
         ingest = Ingest(
             db.session_factory(engine),
-            Limits(4096, 65536, 32),
+            Limits(4096, 65536),
             batch_max=1,
             batch_wait_ms=0,
             commit_timeout_s=0.2,
@@ -375,7 +378,7 @@ def test_new_report_for_a_heartbeat_keeps_only_its_sections() -> None:
     )
     received = datetime(2026, 11, 28, 8, 0, 10, tzinfo=UTC)
     item: NewReport = verify_report(
-        env, creds, body, Limits(4096, 65536, 32), clock_header=None, received_at=received
+        env, creds, body, Limits(4096, 65536), clock_header=None, received_at=received
     )
     assert item.sections_json is not None
     assert json.loads(item.sections_json) == {"identity": {"hostname": "pc-1"}}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 from datetime import timedelta
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from controller.store import audit, reports
@@ -61,6 +63,50 @@ def test_duplicates_across_batches_store_nothing(session: Session) -> None:
         "kind": "heartbeat",
         "size_bytes": len(heartbeat(B, 2).body),
     }
+
+
+def test_outcomes_tell_a_retry_from_another_report_with_the_same_seq(session: Session) -> None:
+    make_agent(session, A)
+    make_agent(session, B)
+    reports.store_batch(session, [full(A, 1), full(A, 2), full(A, 5)], AT)
+    # Same report id: a retry. Another report id on a taken seq: the agent numbered again
+    # from an old state (lost or restored outbox), and must not be told "duplicate".
+    retry = full(A, 2)
+    reused = dataclasses.replace(full(A, 1), report_id="f" * 32)
+    in_batch_twin = dataclasses.replace(full(B, 1), report_id="e" * 32)
+    batch = [retry, reused, full(A, 6), full(B, 1), in_batch_twin, full(B, 1)]
+
+    inserted = reports.store_batch(session, batch, AT)
+    result = reports.outcomes(session, batch, inserted)
+
+    assert inserted == {(A, 6), (B, 1)}
+    assert result == [
+        "duplicate",
+        reports.SeqConflict(6),  # the highest seq stored for A, this batch included
+        "stored",
+        "stored",
+        reports.SeqConflict(1),
+        "duplicate",
+    ]
+    assert reports.count_reports(session) == 5
+
+
+def test_outcomes_cost_no_query_when_everything_was_inserted(session: Session) -> None:
+    make_agent(session, A)
+    batch = [full(A, 1), heartbeat(A, 2)]
+    inserted = reports.store_batch(session, batch, AT)
+    statements: list[str] = []
+    engine = session.get_bind()
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert reports.outcomes(session, batch, inserted) == ["stored", "stored"]
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert statements == []
 
 
 def test_empty_batch_does_nothing(session: Session) -> None:
