@@ -94,7 +94,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "--state-dir", type=Path, help="state directory (default /var/lib/govguard-agent)"
     )
     enroll.add_argument(
-        "--force", action="store_true", help="enroll again; the old files are kept as *.bak"
+        "--force",
+        action="store_true",
+        help="enroll again; the old files are kept as *.bak-<time> and reports still queued "
+        "under the old identity are not sent",
     )
     for command in (run, status, enroll):
         command.add_argument(
@@ -154,20 +157,39 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_enroll(args: argparse.Namespace) -> int:
-    from agent.enrollment import enroll
+    from agent.enrollment import enroll_computer
+    from agent.i18n import translator
     from agent.state import default_state_dir
 
     state_dir = args.state_dir or default_state_dir()
-    from agent.i18n import translator
-
     t = translator(args.lang)
-    state = enroll(args.controller, _read_token_file(args.token_file), state_dir, force=args.force)
+    done = enroll_computer(
+        args.controller, _read_token_file(args.token_file), state_dir, force=args.force
+    )
+    state = done.state
     if state.status == "pending":
         text = t(PENDING_TEXT)
         print(text.format(agent=state.agent_id))
     else:
         text = t("enrolled: this computer is agent {agent} of {controller}")
         print(text.format(agent=state.agent_id, controller=state.controller_url))
+    if done.backups:
+        text = t("kept the previous identity's files in {dir}: {files}")
+        print(text.format(dir=state_dir, files=", ".join(p.name for p in done.backups)))
+    if done.old_outbox is not None:
+        if done.unsent is None:
+            text = t(
+                "reports still queued under the previous identity, if any, will not be sent; "
+                "they stay in {path}"
+            )
+        elif done.unsent:
+            text = t(
+                "{count} reports queued under the previous identity will not be sent; "
+                "they stay in {path}"
+            )
+        else:
+            text = t("no report was waiting to be sent under the previous identity")
+        print(text.format(count=done.unsent, path=done.old_outbox))
     return EXIT_OK
 
 

@@ -26,14 +26,25 @@ Delivery sends queued reports oldest first and reads the status:
 * 401/403 (unknown or revoked agent, approval pending): stop sending, keep the queue, try again
   after a long pause (an administrator has to act first);
 * 400/413/422: this report can never be accepted: dropped, counted, error recorded;
+* 409 ``seq_conflict`` with ``last_seq``: the controller already holds this sequence number
+  for another report (the outbox was deleted or restored): every queued report is renumbered
+  after ``last_seq``, signed again, and sent at once (:meth:`agent.outbox.Outbox.renumber`).
+  Once per delivery round: a second conflict backs off like any other error, so a controller
+  that keeps answering 409 cannot make the agent spin;
 * anything else, or no answer at all: exponential backoff with full jitter (base 5 s, cap 1 h).
 
 Every request says which settings version the agent has (``GG-Settings``); a report sent more
 than 30 s after it was signed also carries the send-time clock (``GG-Clock``), otherwise the
 signed envelope time already is that clock.
 
+The collection schedule runs on a monotonic clock, so setting the wall clock (by hand, or an
+NTP step after days on a dead CMOS battery) neither delays collections by the hours it went
+back nor fires them early when it jumps ahead. The wall clock is used only for what the
+controller reads (envelope times, ``GG-Clock``) and for the outbox's retry times, which the
+outbox already treats as due when they lie beyond any backoff (the clock went back).
+
 SIGTERM/SIGINT stop the loop between two steps (never in the middle of a database write).
-The clock, the sleep, the collector, the transport and the random source are parameters, so the
+The clocks, the sleep, the collector, the transport and the random source are parameters, so the
 tests run the real loop against a real HTTPS server without waiting for real.
 """
 
@@ -45,7 +56,6 @@ import random
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,9 +67,9 @@ import msgspec
 from agent import __version__
 from agent.config import AgentConfig, ProbeConfig
 from agent.digest import POSTURE_SECTIONS, inventory_digest, posture_digests
-from agent.envelope import Envelope, body_digest, to_header, utc_stamp
+from agent.envelope import Envelope, body_digest, new_report_id, to_header, utc_stamp
 from agent.errors import AgentError
-from agent.outbox import Dropped, Item, Outbox
+from agent.outbox import MAX_RETRY_WAIT_S, Dropped, Item, Outbox
 from agent.report import SCHEMA_VERSION, Report, encode
 from agent.state import (
     AgentState,
@@ -94,6 +104,10 @@ AUTH_REFUSED = frozenset({401, 403})
 # 401 codes that concern one report only (its digest, signature or envelope), not the agent: that
 # report is dropped like a 400 so it does not block the reports queued behind it.
 REPORT_REFUSED_CODES = frozenset({"bad_digest", "bad_signature", "bad_envelope"})
+#: The controller holds this (agent, seq) for another report; its reply names its ``last_seq``.
+SEQ_CONFLICT = (409, "seq_conflict")
+#: Sequence numbers are signed 64-bit at the controller.
+MAX_SEQ = 2**63 - 1
 
 # Keys of the outbox's meta table where the daemon remembers what it queued last.
 _FULL_DIGEST = "daemon.full_digest"
@@ -154,6 +168,8 @@ class Cycle:
     acked: list[int] = field(default_factory=list)
     rejected: list[int] = field(default_factory=list)
     dropped: list[Dropped] = field(default_factory=list)
+    #: ``(old, new)`` sequence numbers after a ``409 seq_conflict``.
+    renumbered: list[tuple[int, int]] = field(default_factory=list)
     error: str | None = None
     sent_bytes: int = 0
     received_bytes: int = 0
@@ -173,10 +189,15 @@ class Daemon:
         config: AgentConfig | None = None,
         collect: Callable[[AgentConfig], Report] = collect_fresh,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], object] | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        """Wire the loop; nothing runs before :meth:`run` or :meth:`cycle`."""
+        """Wire the loop; nothing runs before :meth:`run` or :meth:`cycle`.
+
+        ``clock`` is the wall clock (report times, retry times); ``monotonic`` measures the
+        collection schedule.
+        """
         self.state_dir = state_dir
         self.state = state
         self.key = key
@@ -186,6 +207,7 @@ class Daemon:
         self.config = self.local_config
         self.collect = collect
         self.clock = clock
+        self.monotonic = monotonic
         self._stop = threading.Event()
         # Default sleep wakes up at once when stop() is called (signal handler).
         self.sleep: Callable[[float], object] = sleep or self._stop.wait
@@ -220,28 +242,27 @@ class Daemon:
 
     def run(self, *, once: bool = False) -> Cycle | None:
         """Collect and deliver until stopped; with ``once``, one round only (returned)."""
-        next_collect = self.clock()
+        next_collect = self.monotonic()
         while not self.stopping:
             cycle = Cycle()
-            now = self.clock()
-            if next_collect - now > self.settings.interval_s * 1.5:
-                # Beyond any interval with jitter: the wall clock was moved back. Collect now
-                # rather than wait for the lost hours to pass again.
-                next_collect = now
-            if now >= next_collect:
+            started = self.monotonic()
+            if started >= next_collect:
                 self.collect_and_queue(cycle)
-                next_collect = now + self.next_interval()
+                next_collect = started + self.next_interval()
             if not self.stopping:
                 self.deliver(cycle)
             if once:
                 return cycle
-            wake = next_collect
+            wait = next_collect - self.monotonic()
             due = self.outbox.stats().next_attempt_at
             if due is not None:
-                wake = min(wake, due)
-            # Capped: a wall clock moved back must never make the agent sleep for hours.
+                retry_in = due - self.clock()
+                # Beyond any backoff: the wall clock went back, and the outbox sends it now.
+                wait = min(wait, 0.0 if retry_in > MAX_RETRY_WAIT_S else retry_in)
+            # Capped, so that settings or a retry time can never put the agent to sleep for
+            # longer than one collection interval.
             longest = self.settings.interval_s * (1.0 + self.settings.jitter)
-            self.sleep(min(max(wake - self.clock(), MIN_SLEEP_S), longest))
+            self.sleep(min(max(wait, MIN_SLEEP_S), longest))
         return None
 
     def cycle(self) -> Cycle:
@@ -330,7 +351,7 @@ class Daemon:
         stamp = utc_stamp(datetime.fromtimestamp(now, UTC))
 
         def seal(seq: int) -> tuple[str, str]:
-            report_id = uuid.uuid4().hex
+            report_id = new_report_id()
             env = Envelope(
                 agent_id=self.state.agent_id,
                 key_id=self.state.key_id,
@@ -343,6 +364,25 @@ class Daemon:
             return report_id, to_header(keys.sign(self.key, env))
 
         return seal
+
+    def _reseal(self, item: Item, seq: int) -> str:
+        """``item``'s envelope signed again for sequence number ``seq``.
+
+        Same report id, kind, body digest and time (the envelope time is the queuing time,
+        which the outbox keeps as ``created_at``), so only the number and signature change.
+        """
+        from agent import keys
+
+        env = Envelope(
+            agent_id=self.state.agent_id,
+            key_id=self.state.key_id,
+            seq=seq,
+            report_id=item.report_id,
+            time=utc_stamp(datetime.fromtimestamp(item.created_at, UTC)),
+            kind=item.kind,
+            digest=body_digest(item.body),
+        )
+        return to_header(keys.sign(self.key, env))
 
     def _forget(self, dropped: list[Dropped], cycle: Cycle, sent_now: tuple[str, ...]) -> None:
         """Reports the size cap dropped before the controller got them: send their content again.
@@ -367,6 +407,7 @@ class Daemon:
 
     def deliver(self, cycle: Cycle) -> None:
         """Send due reports, oldest first, until the queue is empty, one fails or we stop."""
+        renumbered = False
         while not self.stopping:
             now = self.clock()
             item = self.outbox.next_due(now)
@@ -385,7 +426,7 @@ class Daemon:
                 return
             cycle.sent_bytes += reply.sent_bytes
             cycle.received_bytes += reply.received_bytes
-            if reply.status == 200:
+            if reply.status in (200, 204):  # 204: stored, settings current
                 self.outbox.ack(item.seq, now=self.clock())
                 if item.kind == "full":
                     self.outbox.set(_FULL_ACKED_AT, repr(self.clock()))
@@ -394,6 +435,10 @@ class Daemon:
                 self._approved()
                 continue
             error = _describe(reply)
+            if (reply.status, reply.data.get("error")) == SEQ_CONFLICT and not renumbered:
+                renumbered = True
+                if self._renumber(item, reply.data.get("last_seq"), cycle):
+                    continue  # the same report under its new number, at once
             if reply.status in REJECTED or (
                 reply.status in AUTH_REFUSED and reply.data.get("error") in REPORT_REFUSED_CODES
             ):
@@ -414,6 +459,38 @@ class Daemon:
                 return
             self._retry(item, error, cycle)
             return
+
+    def _renumber(self, item: Item, last_seq: object, cycle: Cycle) -> bool:
+        """Renumber the queue after the controller's ``last_seq``; False if it cannot be done."""
+        queued = self.outbox.stats().queued
+        if (
+            not isinstance(last_seq, int)
+            or isinstance(last_seq, bool)
+            or not 0 <= last_seq <= MAX_SEQ - queued
+        ):
+            log.warning(
+                "report #%d: the controller reports a sequence conflict without a usable "
+                "last_seq (%r); retrying later",
+                item.seq,
+                last_seq,
+            )
+            return False
+        moves = self.outbox.renumber(last_seq + 1, self._reseal)
+        if not moves:
+            return False
+        cycle.renumbered.extend(moves)
+        log.warning(
+            "the controller already has reports up to #%d from this agent (was the outbox "
+            "deleted or restored from a backup?): renumbered %d queued reports, #%d..#%d are "
+            "now #%d..#%d",
+            last_seq,
+            len(moves),
+            moves[0][0],
+            moves[-1][0],
+            moves[0][1],
+            moves[-1][1],
+        )
+        return True
 
     def _approved(self) -> None:
         """A report was accepted, so an agent enrolled as pending has been approved since."""
@@ -527,7 +604,7 @@ def open_daemon(state_dir: Path, config: AgentConfig | None = None) -> Daemon:
         state_dir,
         state=state,
         key=key,
-        outbox=Outbox(paths.outbox),
+        outbox=Outbox(paths.outbox, seq_ceiling=paths.seq_ceiling),
         sender=transport,
         config=config,
     )
@@ -547,6 +624,8 @@ __all__ = [
     "AUTH_RETRY_S",
     "BACKOFF_BASE_S",
     "BACKOFF_CAP_S",
+    "MAX_SEQ",
+    "SEQ_CONFLICT",
     "Cycle",
     "Daemon",
     "NotEnrolledError",

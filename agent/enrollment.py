@@ -5,11 +5,21 @@
    SHA-256 equals the token's fingerprint (kubeadm's discovery hash). A mismatch stops here:
    nothing, not even the token, has been sent.
 3. Generate an Ed25519 key and write it (0600) and the CA to the state directory under
-   temporary names, *before* the request, so a key the controller accepts is never lost.
+   temporary names (``agent.key.new``, ``ca.pem.new``), *before* the request, so a key the
+   controller accepts is never lost. ``enroll.new`` records which controller and token the
+   staged key is for (the token's SHA-256, never the token).
 4. POST the token, the public key and the hardware identity over a connection verified against
    the pinned CA and the host name.
-5. On 201/202 move the files into place and write ``identity.json`` last (its presence is what
-   "enrolled" means); on any refusal remove the temporary files.
+5. On 201/202 keep what is left of a previous identity as ``<name>.bak-<UTC time>`` (the
+   outbox checkpointed first, :func:`agent.outbox.prepare_backup`), move the staged files into
+   place and write ``identity.json`` last (its presence is what "enrolled" means).
+
+When the answer is lost (no answer, a 5xx, a 2xx that cannot be read) the controller may have
+registered the key. The staged files are then **kept**, and the next ``enroll`` with the same
+controller URL and token sends the same key again: the controller answers such a repeat with
+the same agent (docs/protocol.md). A new key instead would look like "this computer again, with
+another key" and wait for an administrator's approval. Only a definite refusal (4xx) removes
+the staged files.
 """
 
 from __future__ import annotations
@@ -20,13 +30,14 @@ import hashlib
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import msgspec
 
 from agent import __version__
 from agent.envelope import utc_stamp
 from agent.errors import AgentError, FactUnavailable
+from agent.outbox import prepare_backup
 from agent.state import (
     AgentState,
     backup_state,
@@ -41,11 +52,15 @@ from agent.transport import Reply, Transport, fetch_ca_unverified, parse_control
 from agent.wire import ENROLL_PATH, AgentSettings, EnrollReply, EnrollRequest
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from agent.report import Identity
 
 log = logging.getLogger(__name__)
 
 _STAGED = ".new"
+#: Which controller URL and token the staged key was sent to (see the module docstring).
+STAGED_FOR_FILE = "enroll.new"
 
 #: One line for each refusal the controller may answer (wire protocol, section 1).
 REFUSALS: dict[str, str] = {
@@ -66,6 +81,26 @@ class EnrollmentError(AgentError):
     """Enrollment did not happen; the message says why in one line."""
 
 
+class Enrollment(NamedTuple):
+    """What :func:`enroll_computer` did."""
+
+    state: AgentState
+    #: The previous identity's files, renamed ``<name>.bak-<UTC time>``.
+    backups: list[Path]
+    #: The previous outbox's backup, if there was an outbox.
+    old_outbox: Path | None
+    #: Reports that were still queued in it (``None``: it could not be read).
+    unsent: int | None
+    #: True when the key staged by an earlier attempt whose answer was lost was sent again.
+    reused_key: bool
+
+
+class _StagedFor(msgspec.Struct):
+    controller_url: str
+    token_sha256: str
+    key_id: str
+
+
 def enroll(
     controller_url: str,
     token_text: str,
@@ -77,22 +112,42 @@ def enroll(
 ) -> AgentState:
     """Enroll this computer with the controller at ``controller_url``; returns the saved state.
 
+    :func:`enroll_computer` without the details of what was kept.
+    """
+    return enroll_computer(
+        controller_url, token_text, state_dir, identity=identity, timeout_s=timeout_s, force=force
+    ).state
+
+
+def enroll_computer(
+    controller_url: str,
+    token_text: str,
+    state_dir: Path,
+    *,
+    identity: Identity | None = None,
+    timeout_s: float = 30.0,
+    force: bool = False,
+) -> Enrollment:
+    """Enroll this computer with the controller at ``controller_url``.
+
     ``identity`` is collected with the identity collector when ``None``. An existing identity
-    is kept unless ``force`` (then the old files are renamed ``*.bak`` once the controller has
-    accepted the new key). Raises :class:`EnrollmentError` (or another
-    :class:`agent.errors.AgentError`) with a one-line message; the state is then unchanged.
+    is kept unless ``force``; then, once the controller has accepted the new key, the old
+    files (outbox included: its reports are signed as the old agent and are not sent) are
+    renamed ``<name>.bak-<UTC time>``. Raises :class:`EnrollmentError` (or another
+    :class:`agent.errors.AgentError`) with a one-line message; the identity is then unchanged.
     """
     try:
         token = parse_token(token_text)
     except TokenFormatError as exc:
         raise EnrollmentError(str(exc)) from exc
+    token_text = token_text.strip()
     address = parse_controller_url(controller_url)
     paths = state_paths(state_dir)
     existing = [p for p in (paths.identity, paths.key) if p.exists()]
     if existing and not force:
         raise EnrollmentError(
             f"this computer is already enrolled ({existing[0]} exists); "
-            "use --force to enroll again (the old files are kept as *.bak)"
+            "use --force to enroll again (the old files are kept as *.bak-<time>)"
         )
     if identity is None:
         identity = collect_identity()
@@ -101,41 +156,57 @@ def enroll(
 
     from agent import keys  # cryptography only for the commands that sign
 
-    key = keys.generate()
-    public = keys.public_raw(key)
     staged_ca = _staged(paths.ca)
     staged_key = _staged(paths.key)
+    staged_for = state_dir / STAGED_FOR_FILE
     ensure_state_dir(state_dir)
-    try:
-        write_atomic(staged_ca, ca_pem, mode=0o644)
+    key = _staged_key(staged_key, staged_for, address.url, token_text)
+    reused = key is not None
+    if key is None:
+        key = keys.generate()
         save_key(staged_key, key)
-        request = EnrollRequest(
-            token=token_text.strip(),
-            public_key=base64.b64encode(public).decode("ascii"),
-            hostname=identity.hostname,
-            machine_id=identity.machine_id,
-            system_uuid=identity.system_uuid,
-            system_serial=identity.system_serial,
-            macs=list(identity.macs),
-            os=_os_name(),
-            agent_version=__version__,
-        )
-        with Transport(
-            address.url, staged_ca, timeout_s=timeout_s, server_hostname=address.host
-        ) as transport:
-            reply = transport.post_json(ENROLL_PATH, msgspec.json.encode(request))
+        # After the key: a marker never names a key that is not on disk.
+        marker = _StagedFor(address.url, _sha256(token_text), keys.key_id(keys.public_raw(key)))
+        write_atomic(staged_for, msgspec.json.encode(marker) + b"\n", mode=0o600)
+    else:
+        log.info("sending again the key staged by an enrollment whose answer was lost")
+    public = keys.public_raw(key)
+    write_atomic(staged_ca, ca_pem, mode=0o644)
+    request = EnrollRequest(
+        token=token_text,
+        public_key=base64.b64encode(public).decode("ascii"),
+        hostname=identity.hostname,
+        machine_id=identity.machine_id,
+        system_uuid=identity.system_uuid,
+        system_serial=identity.system_serial,
+        macs=list(identity.macs),
+        os=_os_name(),
+        agent_version=__version__,
+    )
+    # Any failure from here on but a refusal keeps the staged files: the request may have
+    # reached the controller, which then knows this key (see the module docstring).
+    with Transport(
+        address.url, staged_ca, timeout_s=timeout_s, server_hostname=address.host
+    ) as transport:
+        reply = transport.post_json(ENROLL_PATH, msgspec.json.encode(request))
+    try:
         accepted = _accepted(reply, expected_key_id=keys.key_id(public))
-        if force:
-            backups = backup_state(state_dir)
-            if backups:
-                log.info("kept the previous identity as %s", ", ".join(map(str, backups)))
-        staged_key.replace(paths.key)
-        staged_ca.replace(paths.ca)
-    except BaseException:
-        for path in (staged_key, staged_ca):
-            with contextlib.suppress(OSError):
-                path.unlink()
+    except EnrollmentError:
+        if 400 <= reply.status < 500:  # refused: the controller did not register this key
+            _discard(staged_key, staged_ca, staged_for)
         raise
+    old_outbox: Path | None = None
+    unsent = prepare_backup(paths.outbox)
+    backups = backup_state(state_dir)
+    for backup in backups:
+        if backup.name.startswith(paths.outbox.name + ".bak-") and not backup.name.endswith(
+            ("-wal", "-shm")
+        ):
+            old_outbox = backup
+    if backups:
+        log.info("kept the previous identity as %s", ", ".join(map(str, backups)))
+    staged_key.replace(paths.key)
+    staged_ca.replace(paths.ca)
     state = AgentState(
         controller_url=address.url,
         server_hostname=address.host,
@@ -145,10 +216,12 @@ def enroll(
         enrolled_at=utc_stamp(datetime.now(UTC)),
     )
     save_state(state_dir, state)
+    with contextlib.suppress(OSError):
+        staged_for.unlink()
     if accepted.settings is not None:
         _save_settings(paths.settings, accepted.settings)
     log.info("enrolled as agent %s (%s) with %s", state.agent_id, state.status, address.url)
-    return state
+    return Enrollment(state, backups, old_outbox, unsent if old_outbox else None, reused)
 
 
 def collect_identity() -> Identity:
@@ -231,6 +304,45 @@ def _save_settings(path: Path, settings: AgentSettings) -> None:
 
 def _staged(path: Path) -> Path:
     return path.with_name(path.name + _STAGED)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _staged_key(
+    key_path: Path, marker_path: Path, controller_url: str, token_text: str
+) -> Ed25519PrivateKey | None:
+    """The key an earlier attempt staged for this controller and token, if there is one."""
+    from agent import keys
+
+    try:
+        marker = msgspec.json.decode(marker_path.read_bytes(), type=_StagedFor)
+    except FileNotFoundError:
+        return None
+    except (OSError, msgspec.DecodeError) as exc:
+        log.warning("%s: ignoring an unreadable enrollment marker: %s", marker_path, exc)
+        return None
+    if marker.controller_url != controller_url or marker.token_sha256 != _sha256(token_text):
+        # Another controller or token: the earlier key may be registered there, but this
+        # enrollment is a different one.
+        log.info("a key staged for another controller or token is replaced")
+        return None
+    try:
+        key = keys.load_private(key_path)
+    except AgentError as exc:
+        log.warning("cannot reuse the staged key: %s", exc)
+        return None
+    if keys.key_id(keys.public_raw(key)) != marker.key_id:
+        log.warning("%s is not the key %s names; a new key is made", key_path, marker_path)
+        return None
+    return key
+
+
+def _discard(*paths: Path) -> None:
+    for path in paths:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def _os_name() -> str:

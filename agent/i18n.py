@@ -67,6 +67,12 @@ VI: dict[str, str] = {
         "{queued} báo cáo ({full} kiểm kê đầy đủ), {size} byte"
     ),
     ", next attempt {when}": ", lần gửi tiếp theo {when}",
+    "Outbox": "Hàng đợi gửi",
+    "cannot be read: {error}": "không đọc được: {error}",
+    "Corrupt outbox": "Tệp hàng đợi hỏng",
+    "{path} (moved aside; its reports were not sent)": (
+        "{path} (đã được tách riêng; các báo cáo trong đó chưa được gửi)"
+    ),
     "{hb} heartbeats, {full} full inventories, {rejected} refused by the controller": (
         "{hb} báo cáo định kỳ, {full} kiểm kê đầy đủ, {rejected} bị máy chủ từ chối"
     ),
@@ -81,6 +87,23 @@ VI: dict[str, str] = {
         "chờ phê duyệt: đã đăng ký là agent {agent}, nhưng máy tính này đã đăng ký trước đây với "
         "khóa khác: quản trị viên cần phê duyệt trên máy chủ quản lý "
         "(govguard agents approve {agent})"
+    ),
+    "kept the previous identity's files in {dir}: {files}": (
+        "đã giữ lại các tệp của lần đăng ký trước trong {dir}: {files}"
+    ),
+    (
+        "reports still queued under the previous identity, if any, will not be sent; "
+        "they stay in {path}"
+    ): (
+        "các báo cáo còn chờ gửi theo lần đăng ký trước (nếu có) sẽ không được gửi; "
+        "chúng được giữ trong {path}"
+    ),
+    ("{count} reports queued under the previous identity will not be sent; they stay in {path}"): (
+        "{count} báo cáo chờ gửi theo lần đăng ký trước sẽ không được gửi; "
+        "chúng được giữ trong {path}"
+    ),
+    "no report was waiting to be sent under the previous identity": (
+        "không có báo cáo nào chờ gửi theo lần đăng ký trước"
     ),
     "queued {kind} #{seq}": "đã xếp hàng báo cáo {kind} #{seq}",
     "nothing queued": "không có báo cáo mới",

@@ -6,7 +6,13 @@ Layout (``/var/lib/govguard-agent``, ``%ProgramData%\\govguard-agent`` on Window
     agent.key       Ed25519 private key, PKCS#8 PEM, mode 0600
     ca.pem          the controller CA, pinned at enrollment (the only CA the agent trusts)
     outbox.sqlite   signed reports waiting to be sent (agent.outbox)
+    seq-ceiling     the reserved sequence number ceiling, kept outside the outbox (agent.outbox)
     settings.json   the last settings the controller sent
+
+and, left for an administrator and never deleted by the agent::
+
+    outbox.sqlite.corrupt-<UTC time>    an outbox SQLite could not read, moved aside
+    <file>.bak-<UTC time>               the previous identity's files after ``enroll --force``
 
 ``identity.json`` is written last during enrollment, so its presence is what "enrolled" means: a
 crash half-way leaves an agent that is simply not enrolled yet.
@@ -26,6 +32,7 @@ import os
 import secrets
 import stat
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NamedTuple
 
@@ -43,6 +50,9 @@ KEY_FILE = "agent.key"
 CA_FILE = "ca.pem"
 OUTBOX_FILE = "outbox.sqlite"
 SETTINGS_FILE = "settings.json"
+SEQ_CEILING_FILE = "seq-ceiling"
+#: Suffix of the previous identity's files after ``enroll --force``: ``<name>.bak-<stamp>``.
+BACKUP_SUFFIX = ".bak-"
 
 _HEX16 = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{16}$")]
 
@@ -73,6 +83,7 @@ class StatePaths(NamedTuple):
     ca: Path
     outbox: Path
     settings: Path
+    seq_ceiling: Path
 
 
 def default_state_dir() -> Path:
@@ -90,7 +101,13 @@ def state_paths(state_dir: Path) -> StatePaths:
         ca=state_dir / CA_FILE,
         outbox=state_dir / OUTBOX_FILE,
         settings=state_dir / SETTINGS_FILE,
+        seq_ceiling=state_dir / SEQ_CEILING_FILE,
     )
+
+
+def file_stamp(moment: datetime | None = None) -> str:
+    """UTC time for file names (``20261128T100502Z``): sorts by time, no ``:`` for Windows."""
+    return (moment or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def ensure_state_dir(state_dir: Path) -> None:
@@ -207,19 +224,38 @@ def state_files(state_dir: Path) -> list[Path]:
         outbox.with_name(outbox.name + "-wal"),
         outbox.with_name(outbox.name + "-shm"),
         paths.settings,
+        paths.seq_ceiling,
     ]
 
 
-def backup_state(state_dir: Path) -> list[Path]:
-    """Rename every existing state file to ``<name>.bak`` (replacing older backups).
+def backup_state(state_dir: Path, stamp: str | None = None) -> list[Path]:
+    """Rename every existing state file to ``<name>.bak-<stamp>``; returns the backups.
 
     Used by ``enroll --force``: the old identity is kept for an administrator to inspect, and
-    the outbox goes with it because its reports are signed as the old agent.
-    Returns the backup files written.
+    the outbox and its sequence ceiling go with it because its reports are signed as the old
+    agent (the new agent starts at sequence number 1). Each backup has its own time stamp, so
+    a second ``--force`` never overwrites the first one's files. SQLite's ``-wal`` and ``-shm``
+    keep their pairing (``outbox.sqlite.bak-<stamp>-wal``), so opening the backup still sees
+    every report committed to it; the caller checkpoints the outbox first when it can
+    (:func:`agent.outbox.prepare_backup`).
     """
+    stamp = stamp or file_stamp()
+    files = state_files(state_dir)
+    outbox = state_paths(state_dir).outbox
+
+    def target(path: Path, tag: str) -> Path:
+        if path.parent == outbox.parent and path.name.startswith(outbox.name + "-"):
+            companion = path.name[len(outbox.name) :]  # "-wal" / "-shm"
+            return path.with_name(f"{outbox.name}{BACKUP_SUFFIX}{tag}{companion}")
+        return path.with_name(f"{path.name}{BACKUP_SUFFIX}{tag}")
+
+    tag, n = stamp, 1
+    while any(target(p, tag).exists() for p in files):  # two --force in one second
+        n += 1
+        tag = f"{stamp}-{n}"
     done: list[Path] = []
-    for path in state_files(state_dir):
-        backup = path.with_name(path.name + ".bak")
+    for path in files:
+        backup = target(path, tag)
         try:
             path.replace(backup)
         except FileNotFoundError:

@@ -1,7 +1,10 @@
 """``govguard-agent status``: enrollment, outbox and the last delivery outcome, read-only.
 
 Safe to run while the service runs: the outbox is in WAL mode, so reading does not block it.
-The outbox file is never created here (a computer that never ran the service has none).
+The outbox file is never created here (a computer that never ran the service has none), nor
+checked for damage or moved aside (the service does that when it starts); an outbox that
+cannot be read is one line of the status, not a failure of the command. Corrupt outboxes the
+service moved aside are listed, one line each, until an administrator removes them.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any
 
 from agent.daemon import NotEnrolledError
 from agent.i18n import Translate, english
-from agent.outbox import Outbox
+from agent.outbox import Outbox, OutboxError, quarantined_files
 from agent.state import load_state, state_paths
 
 
@@ -39,13 +42,21 @@ def read_status(state_dir: Path) -> dict[str, Any]:
         "next_seq": 1,
         "last_error": None,
         "last_error_at": None,
+        "outbox_error": None,
+        "quarantined": [],
     }
-    path = state_paths(state_dir).outbox
+    paths = state_paths(state_dir)
+    path = paths.outbox
+    out["quarantined"] = [str(p) for p in quarantined_files(path)]
     if not path.exists():
         return out
-    with Outbox(path) as outbox:
-        stats = outbox.stats()
-        full_acked = outbox.get("daemon.full_acked_at")
+    try:
+        with Outbox(path, seq_ceiling=paths.seq_ceiling, quarantine=False) as outbox:
+            stats = outbox.stats()
+            full_acked = outbox.get("daemon.full_acked_at")
+    except OutboxError as exc:
+        out["outbox_error"] = str(exc)
+        return out
     out.update(
         last_success_at=_stamp(stats.last_success_at),
         last_full_acked_at=_stamp(float(full_acked) if full_acked else None),
@@ -97,6 +108,15 @@ def format_status(info: dict[str, Any], t: Translate = english) -> str:
             f"{info['last_error']} ({info['last_error_at']})" if info["last_error"] else t("none"),
         ),
     ]
+    if info.get("outbox_error"):
+        lines.append((t("Outbox"), t("cannot be read: {error}").format(error=info["outbox_error"])))
+    for moved in info.get("quarantined") or ():
+        lines.append(
+            (
+                t("Corrupt outbox"),
+                t("{path} (moved aside; its reports were not sent)").format(path=moved),
+            )
+        )
     width = max(len(label) for label, _ in lines)
     return "".join(f"{label.ljust(width)}  {value}\n" for label, value in lines)
 

@@ -7,6 +7,7 @@ Only the clock (no real sleeping) and the collected facts are the test's.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -22,7 +23,9 @@ import pytest
 
 from agent import keys
 from agent.daemon import AUTH_RETRY_S, MIN_INTERVAL_S, Cycle, Daemon, backoff_delay, open_daemon
+from agent.envelope import from_header
 from agent.outbox import Outbox
+from agent.report import Report
 from agent.report.delivery import Delivery
 from agent.state import load_key, state_paths
 from agent.transport import Transport
@@ -30,6 +33,12 @@ from agent.wire import AgentSettings
 from tests.support.ack_server import AckServer, FakeClock, FakeHost, ack_server, enroll_into
 
 DAY = 86400.0
+
+
+def _monotonic(clock: FakeClock) -> Callable[[], float]:
+    """A monotonic clock that moves only with the daemon's (fake) sleeps, whatever happens to
+    the wall clock ``clock.now``."""
+    return lambda: 5000.0 + sum(clock.sleeps)
 
 
 @pytest.fixture
@@ -60,6 +69,7 @@ def make_daemon(
             sender=Transport(state.controller_url, paths.ca, timeout_s=10),
             collect=host.collect,
             clock=clock,
+            monotonic=_monotonic(clock),
             sleep=clock.sleep,
             rng=random.Random(7),  # noqa: S311 - seeded jitter
         )
@@ -440,12 +450,13 @@ def test_run_once_cycle_exits_1_when_the_report_was_not_delivered(
     assert server.stored == []
 
 
-def test_a_corrupt_outbox_is_one_error_line_never_a_traceback(
+def test_a_corrupt_outbox_is_moved_aside_and_the_service_goes_on(
     tmp_path: Path, server: AckServer, repo_root: Path
 ) -> None:
     state_dir = tmp_path / "state"
     enroll_into(state_dir, server)
-    state_paths(state_dir).outbox.write_bytes(b"this is not a database" * 100)
+    garbage = b"this is not a database" * 100
+    state_paths(state_dir).outbox.write_bytes(garbage)
     done = subprocess.run(
         _cli(
             "run",
@@ -454,15 +465,32 @@ def test_a_corrupt_outbox_is_one_error_line_never_a_traceback(
             "--config",
             str(_quiet_config(tmp_path)),
             "--once-cycle",
+            "--lang",
+            "en",
         ),
         capture_output=True,
         text=True,
         timeout=180,
         cwd=repo_root,
     )
-    assert done.returncode == 1
-    assert "Traceback" not in done.stderr
-    assert done.stderr.startswith("govguard-agent: error:") and done.stderr.count("\n") == 1
+    assert done.returncode == 0, done.stderr
+    assert "queued full #1; delivered 1, waiting 0" in done.stdout
+    (moved,) = state_dir.glob("outbox.sqlite.corrupt-*")
+    assert moved.read_bytes() == garbage
+    # One line, never a traceback: what happened, how much, and where it is now.
+    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+    assert done.stderr.startswith("ERROR agent.outbox: ")
+    assert "is corrupt (file is not a database)" in done.stderr
+    assert f"moved {len(garbage)} bytes aside to {moved}" in done.stderr
+    status = subprocess.run(
+        _cli("status", "--state-dir", str(state_dir), "--lang", "en"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=repo_root,
+        check=True,
+    ).stdout
+    assert f"Corrupt outbox  {moved} (moved aside; its reports were not sent)" in status
 
 
 def test_an_unexpected_failure_is_one_error_line_and_exit_1(
@@ -583,7 +611,7 @@ def test_signatures_are_made_with_the_enrolled_key(
     env = server.stored[0].envelope
     assert env.agent_id == daemon.state.agent_id and env.key_id == daemon.state.key_id
     assert keys.verify(keys.public_raw(daemon.key), env)
-    assert len(env.report_id) == 32 and env.kind == "full"
+    assert len(env.report_id) == 22 and env.kind == "full"
 
 
 def test_status_of_an_agent_that_never_ran_shows_an_empty_queue(
@@ -747,3 +775,206 @@ def test_clamping_is_logged_once_at_info(
     clamping = [r for r in caplog.records if "out of bounds" in r.getMessage()]
     assert [r.levelno for r in clamping] == [logging.INFO]
     assert daemon.settings.interval_s == MIN_INTERVAL_S
+
+
+# -- sequence numbers: conflicts and the ceiling ---------------------------------------------
+
+
+def _conflict(last_seq: object = ..., error: str = "seq_conflict") -> tuple[int, dict[str, object]]:
+    data: dict[str, object] = {"error": error, "message": "This seq holds another report."}
+    if last_seq is not ...:
+        data["last_seq"] = last_seq
+    return 409, data
+
+
+def test_a_seq_conflict_renumbers_the_report_and_sends_it_again_at_once(
+    make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]],
+    server: AckServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    daemon, _host, clock = make_daemon()
+    cycle = Cycle()
+    daemon.collect_and_queue(cycle)
+    (queued,) = daemon.outbox.items()
+    server.forced.append(_conflict(41))
+    caplog.set_level(logging.WARNING, logger="agent.daemon")
+    daemon.deliver(cycle)
+    assert cycle.renumbered == [(1, 42)] and cycle.acked == [42] and cycle.error is None
+    assert server.answers == [409, 200]
+    (stored,) = server.stored
+    env, old = stored.envelope, from_header(queued.header)
+    # The same report, signed again for its new number (the server checked the signature).
+    assert env.seq == 42
+    assert (env.report_id, env.time, env.kind, env.digest) == (
+        old.report_id,
+        old.time,
+        old.kind,
+        old.digest,
+    )
+    assert stored.body == queued.body
+    assert any("already has reports up to #41" in r.getMessage() for r in caplog.records)
+    clock.now += 300
+    assert daemon.cycle().acked == [43]  # numbering goes on from there
+
+
+def test_every_queued_report_is_renumbered_in_order(
+    make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]],
+    server: AckServer,
+) -> None:
+    daemon, host, clock = make_daemon()
+    server.forced.append(503)
+    daemon.cycle()  # full #1, refused: it and what follows wait
+    for _ in range(2):
+        clock.now += 1
+        daemon.collect_and_queue(Cycle())
+    host.extra_package = "Zalo 24.1"
+    clock.now += 1
+    daemon.collect_and_queue(Cycle())  # a second full inventory
+    kinds = [i.kind for i in daemon.outbox.items()]
+    assert kinds == ["full", "heartbeat", "heartbeat", "full"]
+    clock.now = max(i.next_attempt_at for i in daemon.outbox.items())
+    server.forced.append(_conflict(100))
+    cycle = Cycle()
+    daemon.deliver(cycle)
+    assert cycle.renumbered == [(1, 101), (2, 102), (3, 103), (4, 104)]
+    assert cycle.acked == [101, 102, 103, 104]
+    assert [r.envelope.seq for r in server.stored] == [101, 102, 103, 104]
+    assert [r.report.kind for r in server.stored] == kinds
+
+
+def test_a_second_conflict_in_one_round_backs_off_instead_of_spinning(
+    make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]],
+    server: AckServer,
+) -> None:
+    daemon, _host, clock = make_daemon()
+    server.forced.extend([_conflict(10), _conflict(10)])
+    cycle = daemon.cycle()
+    assert server.answers == [409, 409]  # renumbered once, asked once more, then waits
+    assert cycle.renumbered == [(1, 11)] and cycle.acked == []
+    assert cycle.error is not None and "seq_conflict" in cycle.error
+    (item,) = daemon.outbox.items()
+    assert (item.seq, item.attempts) == (11, 1)
+    assert clock.now < item.next_attempt_at <= clock.now + 5  # the first backoff step
+    # The next round may renumber again (once).
+    clock.now = item.next_attempt_at
+    server.forced.append(_conflict(20))
+    retry = Cycle()
+    daemon.deliver(retry)
+    assert retry.renumbered == [(11, 21)] and retry.acked == [21]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(_conflict(), id="no last_seq"),
+        pytest.param(_conflict("41"), id="last_seq a string"),
+        pytest.param(_conflict(True), id="last_seq a boolean"),
+        pytest.param(_conflict(-1), id="last_seq negative"),
+        pytest.param(_conflict(2**63 - 1), id="last_seq at the end of the range"),
+        pytest.param(_conflict(41, error="key_exists"), id="another 409"),
+    ],
+)
+def test_a_conflict_without_a_usable_last_seq_is_retried_with_backoff(
+    make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]],
+    server: AckServer,
+    answer: tuple[int, dict[str, object]],
+) -> None:
+    daemon, _host, clock = make_daemon()
+    server.forced.append(answer)
+    cycle = daemon.cycle()
+    assert server.answers == [409] and cycle.renumbered == [] and cycle.acked == []
+    (item,) = daemon.outbox.items()
+    assert (item.seq, item.attempts) == (1, 1)
+    assert item.next_attempt_at > clock.now
+
+
+def test_a_deleted_outbox_continues_its_numbers_instead_of_losing_reports(
+    tmp_path: Path, server: AckServer
+) -> None:
+    """The silent loss this guards against: seq 1 again, answered "duplicate", dropped."""
+    state_dir = tmp_path / "state"
+    enroll_into(state_dir, server)
+    host, clock = FakeHost(), FakeClock()
+
+    def service() -> Daemon:
+        daemon = open_daemon(state_dir)
+        daemon.collect, daemon.clock = host.collect, clock
+        return daemon
+
+    first = service()
+    try:
+        assert first.cycle().acked == [1]
+        clock.now += 300
+        assert first.cycle().acked == [2]
+    finally:
+        first.close()
+    outbox = state_paths(state_dir).outbox
+    for suffix in ("", "-wal", "-shm"):
+        outbox.with_name(outbox.name + suffix).unlink(missing_ok=True)
+    again = service()
+    try:
+        clock.now += 300
+        assert again.cycle().acked == [1002]
+    finally:
+        again.close()
+    assert [r.envelope.seq for r in server.stored] == [1, 2, 1002]  # stored, not "duplicate"
+
+
+# -- the schedule and the wall clock ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("jump", [-5 * 3600.0, 5 * 3600.0], ids=["back 5 h", "forward 5 h"])
+def test_a_wall_clock_jump_neither_delays_nor_floods_collections(
+    make_daemon: Callable[..., tuple[Daemon, FakeHost, FakeClock]],
+    server: AckServer,
+    jump: float,
+) -> None:
+    daemon, host, clock = make_daemon()
+    server.forced.extend([503] * 3)  # retries wake the loop early: the jump comes then
+    collected: list[float] = []
+
+    def collect(config: object) -> Report:
+        collected.append(daemon.monotonic())
+        return host.collect(config)
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if len(clock.sleeps) == 1:
+            clock.now += jump  # someone sets the clock while the agent waits for a retry
+        if len(collected) == 6:
+            daemon.stop()
+
+    daemon.collect = collect
+    daemon.sleep = sleep
+    daemon.run()
+    gaps = [later - earlier for earlier, later in itertools.pairwise(collected)]
+    assert len(gaps) == 5 and all(270 <= gap <= 330 for gap in gaps), gaps
+    assert clock.sleeps[0] <= 5  # the retry wake-up that saw the jump did not collect
+    assert len(server.stored) == 6  # and the retries went on (on the wall clock) until done
+    assert len(clock.sleeps) < 20  # no burst of one-second rounds
+
+
+# -- status ------------------------------------------------------------------------------------
+
+
+def test_status_lists_corrupt_outboxes_moved_aside(tmp_path: Path, server: AckServer) -> None:
+    from agent.i18n import strict
+    from agent.status import format_status, read_status
+
+    state_dir = tmp_path / "state"
+    enroll_into(state_dir, server)
+    paths = state_paths(state_dir)
+    paths.outbox.write_bytes(b"this is not a database" * 100)
+    info = read_status(state_dir)  # status reads only: it neither checks nor moves
+    assert info["outbox_error"] is not None and "file is not a database" in info["outbox_error"]
+    assert info["quarantined"] == [] and paths.outbox.exists()
+    assert "Outbox" in format_status(info) and "cannot be read" in format_status(info)
+    assert "Hàng đợi gửi" in format_status(info, strict)
+    daemon = open_daemon(state_dir)  # the service does
+    daemon.close()
+    (moved,) = state_dir.glob("outbox.sqlite.corrupt-*")
+    info = read_status(state_dir)
+    assert info["quarantined"] == [str(moved)] and info["outbox_error"] is None
+    text = format_status(info)
+    assert f"Corrupt outbox  {moved} (moved aside; its reports were not sent)" in text
+    assert f"{moved} (đã được tách riêng" in format_status(info, strict)

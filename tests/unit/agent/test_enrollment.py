@@ -1,10 +1,12 @@
-"""Enrollment against a real HTTPS server playing the controller (tests/support/tls_echo.py)."""
+"""Enrollment against a real HTTPS server playing the controller (tests/support/tls_echo.py),
+and once against the real controller behind a proxy that loses its answer."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import os
+import re
 import socket
 import stat
 from collections.abc import Callable
@@ -17,15 +19,19 @@ from cryptography import x509
 
 from agent import keys
 from agent.cli import main
-from agent.enrollment import EnrollmentError, enroll
+from agent.enrollment import EnrollmentError, enroll, enroll_computer
 from agent.errors import AgentError
+from agent.outbox import Outbox
 from agent.report import Identity
 from agent.state import load_key, load_state, save_state, state_paths
 from agent.token import EnrollmentToken, format_token
+from agent.transport import TransportError
 from agent.wire import EnrollRequest
 from tests.support.tls_echo import Answer, Recorded, Route, json_answer, tls_echo
 
 ENROLL = ("POST", "/api/v1/enroll")
+#: What a failed enrollment that may have reached the controller leaves for the next attempt.
+STAGED = ["agent.key.new", "ca.pem.new", "enroll.new"]
 AGENT_ID = "00112233445566aa"
 PC = Identity(
     hostname="ubnd-xa-01",
@@ -43,9 +49,11 @@ def _fingerprint(ca: trustme.CA) -> str:
     return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
 
 
-def _token(ca: trustme.CA) -> str:
+def _token(ca: trustme.CA, *, second: bool = False) -> str:
+    """The test token for ``ca``; ``second``: another token of the same controller."""
+    token_id, secret = ("0a1b2c3e", "6" * 32) if second else ("0a1b2c3d", "5" * 32)
     return format_token(
-        EnrollmentToken(token_id="0a1b2c3d", secret="5" * 32, ca_fingerprint=_fingerprint(ca))  # noqa: S106
+        EnrollmentToken(token_id=token_id, secret=secret, ca_fingerprint=_fingerprint(ca))
     )
 
 
@@ -166,7 +174,8 @@ def test_controller_certificate_for_another_name_gets_no_token(tmp_path: Path) -
         assert srv.wait_for(lambda: srv.handshake_failures >= 1)
         assert [r.method for r in srv.requests] == ["GET"]  # the CA download only
     assert load_state(tmp_path) is None
-    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    # Not a refusal: the staged key stays for a rerun (see the lost-answer tests below).
+    assert sorted(p.name for p in tmp_path.iterdir()) == STAGED
 
 
 @pytest.mark.parametrize(
@@ -207,16 +216,6 @@ def test_controller_certificate_for_another_name_gets_no_token(tmp_path: Path) -
             "rejected the enrollment request: hostname: too long",
             id="422 invalid_request",
         ),
-        pytest.param(
-            Answer(500, b"<html>oops</html>", "text/html"),
-            "could not enroll this computer: HTTP 500",
-            id="500 without JSON",
-        ),
-        pytest.param(
-            json_answer(201, {"agent_id": "nope"}),
-            "answer was not understood",
-            id="201 with a broken body",
-        ),
     ],
 )
 def test_refusals_give_one_line_and_leave_no_state(
@@ -231,6 +230,39 @@ def test_refusals_give_one_line_and_leave_no_state(
     assert "\n" not in str(info.value)
     assert load_state(tmp_path) is None
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # staged key and CA removed
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        pytest.param(
+            Answer(500, b"<html>oops</html>", "text/html"),
+            "could not enroll this computer: HTTP 500",
+            id="500 without JSON",
+        ),
+        pytest.param(
+            json_answer(201, {"agent_id": "nope"}),
+            "answer was not understood",
+            id="201 with a broken body",
+        ),
+    ],
+)
+def test_unclear_answers_keep_the_staged_key_for_a_rerun(
+    tmp_path: Path, answer: Answer, expected: str
+) -> None:
+    """The controller may have registered the key: a rerun must send the same one."""
+    ca = trustme.CA()
+    with (
+        tls_echo(ca=ca, routes=_routes(answer)) as srv,
+        pytest.raises(EnrollmentError, match=expected) as info,
+    ):
+        enroll(srv.url, _token(ca), tmp_path, identity=PC, timeout_s=5)
+    assert "\n" not in str(info.value)
+    assert load_state(tmp_path) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == STAGED
+    sent = msgspec.json.decode(srv.requests[-1].body, type=EnrollRequest)
+    staged = keys.load_private(tmp_path / "agent.key.new")
+    assert base64.b64decode(sent.public_key) == keys.public_raw(staged)
 
 
 def test_bad_token_text_sends_nothing(tmp_path: Path) -> None:
@@ -249,20 +281,26 @@ def test_existing_identity_is_kept_without_force(tmp_path: Path) -> None:
     assert load_state(tmp_path) == first
 
 
-def test_force_keeps_the_old_files_as_bak(tmp_path: Path) -> None:
+def test_force_keeps_the_old_files_as_time_stamped_backups(tmp_path: Path) -> None:
     ca = trustme.CA()
     with tls_echo(ca=ca, routes=_routes(_controller(201))) as srv:
         first = enroll(srv.url, _token(ca), tmp_path, identity=PC, timeout_s=5)
         old_key = state_paths(tmp_path).key.read_bytes()
         srv.routes[ENROLL] = _controller(202, agent_id="99887766554433bb")
         second = enroll(srv.url, _token(ca), tmp_path, identity=PC, timeout_s=5, force=True)
-    assert load_state(tmp_path) == second
+        srv.routes[ENROLL] = _controller(201, agent_id="aabbccddeeff0011")
+        third = enroll(srv.url, _token(ca), tmp_path, identity=PC, timeout_s=5, force=True)
+    assert load_state(tmp_path) == third
     assert second.agent_id == "99887766554433bb"
-    assert second.key_id != first.key_id
-    assert (tmp_path / "agent.key.bak").read_bytes() == old_key
-    assert msgspec.json.decode((tmp_path / "identity.json.bak").read_bytes())["agent_id"] == (
-        first.agent_id
-    )
+    assert len({first.key_id, second.key_id, third.key_id}) == 3
+    keys_kept = sorted(tmp_path.glob("agent.key.bak-*"))
+    identities = sorted(tmp_path.glob("identity.json.bak-*"))
+    assert len(keys_kept) == len(identities) == 2  # the second --force overwrote nothing
+    assert all(re.fullmatch(r"agent\.key\.bak-\d{8}T\d{6}Z(-\d+)?", p.name) for p in keys_kept)
+    assert old_key in [p.read_bytes() for p in keys_kept]
+    kept_ids = {msgspec.json.decode(p.read_bytes())["agent_id"] for p in identities}
+    assert kept_ids == {first.agent_id, second.agent_id}
+    assert not list(tmp_path.glob("*.new"))
 
 
 def test_force_with_a_refusal_keeps_the_old_identity(tmp_path: Path) -> None:
@@ -273,7 +311,169 @@ def test_force_with_a_refusal_keeps_the_old_identity(tmp_path: Path) -> None:
         with pytest.raises(EnrollmentError, match="already been used"):
             enroll(srv.url, _token(ca), tmp_path, identity=PC, timeout_s=5, force=True)
     assert load_state(tmp_path) == first
-    assert not any(p.name.endswith(".bak") for p in tmp_path.iterdir())
+    assert not any(".bak" in p.name for p in tmp_path.iterdir())
+
+
+def _queue(state_dir: Path, count: int) -> Outbox:
+    """The outbox of a service that is still running, ``count`` reports in it: in its WAL."""
+    paths = state_paths(state_dir)
+    box = Outbox(paths.outbox, seq_ceiling=paths.seq_ceiling)
+    for n in range(count):
+        box.put("heartbeat", b"body-%d" % n, lambda s: (f"{s:032x}", f"h-{s}"), now=1000.0)
+    assert (state_dir / "outbox.sqlite-wal").stat().st_size > 0
+    return box
+
+
+def test_force_keeps_the_old_outbox_whole_and_starts_a_new_sequence(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    with tls_echo(ca=ca, routes=_routes(_controller(201))) as srv:
+        enroll(srv.url, _token(ca), tmp_path, identity=PC, timeout_s=5)
+        service = _queue(tmp_path, 3)
+        srv.routes[ENROLL] = _controller(201, agent_id="99887766554433bb")
+        try:
+            done = enroll_computer(
+                srv.url, _token(ca), tmp_path, identity=PC, timeout_s=5, force=True
+            )
+            assert done.old_outbox is not None
+            alone = tmp_path / "copy.sqlite"  # the backup's main file holds every report
+            alone.write_bytes(done.old_outbox.read_bytes())
+        finally:
+            service.close()
+    with Outbox(alone) as copy:
+        assert [i.seq for i in copy.items()] == [1, 2, 3]
+    paths = state_paths(tmp_path)
+    assert done.unsent == 3 and done.old_outbox is not None
+    assert done.old_outbox.name.startswith("outbox.sqlite.bak-")
+    assert {p.name for p in done.backups} >= {
+        done.old_outbox.name,
+        done.old_outbox.name.replace("outbox.sqlite", "seq-ceiling"),
+    }
+    # Not reused by the new identity: no outbox, no ceiling until the service makes them.
+    assert not paths.outbox.exists() and not paths.seq_ceiling.exists()
+    with Outbox(done.old_outbox) as old:  # and where it was kept
+        assert [i.seq for i in old.items()] == [1, 2, 3]
+    with Outbox(paths.outbox, seq_ceiling=paths.seq_ceiling) as new:
+        assert new.put("full", b"x", lambda s: (f"{s:032x}", "h"), now=1.0)[0] == 1
+
+
+def test_a_leftover_outbox_of_an_earlier_identity_is_not_reused(tmp_path: Path) -> None:
+    """identity.json and agent.key were deleted by hand; the outbox and ceiling were not."""
+    _queue(tmp_path, 2).close()
+    ca = trustme.CA()
+    with tls_echo(ca=ca, routes=_routes(_controller(201))) as srv:
+        done = enroll_computer(srv.url, _token(ca), tmp_path, identity=PC, timeout_s=5)
+    assert done.unsent == 2 and done.old_outbox is not None
+    assert not state_paths(tmp_path).outbox.exists()
+
+
+# --- a lost answer --------------------------------------------------------------------------
+
+
+def _answer_lost_once(then: Route) -> tuple[Route, list[Recorded]]:
+    """An /enroll route that drops the connection after reading the first request."""
+    heard: list[Recorded] = []
+
+    def route(request: Recorded) -> Answer:
+        heard.append(request)
+        if len(heard) == 1:
+            raise ConnectionAbortedError("the answer is lost on the way back")
+        return then(request) if callable(then) else then
+
+    return route, heard
+
+
+def _public_key(request: Recorded) -> bytes:
+    return base64.b64decode(msgspec.json.decode(request.body, type=EnrollRequest).public_key)
+
+
+def test_after_a_lost_answer_the_same_key_is_sent_again(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    route, heard = _answer_lost_once(_controller(201))
+    with tls_echo(ca=ca, routes=_routes(route)) as srv:
+        with pytest.raises(TransportError, match="connection was lost"):
+            enroll(srv.url, _token(ca), tmp_path, identity=PC, timeout_s=5)
+        assert load_state(tmp_path) is None
+        assert sorted(p.name for p in tmp_path.iterdir()) == STAGED
+        if os.name == "posix":
+            assert stat.S_IMODE((tmp_path / "agent.key.new").stat().st_mode) == 0o600
+        marker = (tmp_path / "enroll.new").read_text(encoding="utf-8")
+        assert "5" * 32 not in marker  # the token's secret is never written down
+        state = enroll(srv.url, _token(ca) + "\n", tmp_path, identity=PC, timeout_s=5)
+    assert len(heard) == 2 and _public_key(heard[0]) == _public_key(heard[1])
+    assert keys.public_raw(load_key(tmp_path)) == _public_key(heard[0])
+    assert state.key_id == keys.key_id(_public_key(heard[0]))
+    assert load_state(tmp_path) == state
+    assert not list(tmp_path.glob("*.new"))
+
+
+@pytest.mark.parametrize(
+    ("change", "reused"),
+    [
+        pytest.param("nothing", True, id="same controller and token: reused"),
+        pytest.param("token", False, id="another token: a new key"),
+        pytest.param("url", False, id="another controller URL: a new key"),
+    ],
+)
+def test_the_staged_key_is_reused_only_for_the_same_controller_and_token(
+    tmp_path: Path, change: str, reused: bool
+) -> None:
+    ca = trustme.CA()
+    route, heard = _answer_lost_once(_controller(201))
+    with tls_echo(ca=ca, routes=_routes(route)) as srv:
+        with pytest.raises(TransportError):
+            enroll(srv.url, _token(ca), tmp_path, identity=PC, timeout_s=5)
+        token = _token(ca, second=change == "token")
+        url = srv.address_url if change == "url" else srv.url  # 127.0.0.1 instead of localhost
+        done = enroll_computer(url, token, tmp_path, identity=PC, timeout_s=5)
+    assert done.reused_key is reused
+    assert (_public_key(heard[0]) == _public_key(heard[1])) is reused
+    assert keys.public_raw(load_key(tmp_path)) == _public_key(heard[1])
+
+
+def test_a_refusal_after_a_lost_answer_removes_the_staged_key(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    refused = json_answer(409, {"error": "key_exists", "message": "Key already registered."})
+    route, heard = _answer_lost_once(refused)
+    with tls_echo(ca=ca, routes=_routes(route)) as srv:
+        with pytest.raises(TransportError):
+            enroll(srv.url, _token(ca), tmp_path, identity=PC, timeout_s=5)
+        with pytest.raises(EnrollmentError, match="already has this agent's public key"):
+            enroll(srv.url, _token(ca), tmp_path, identity=PC, timeout_s=5)
+        assert sorted(p.name for p in tmp_path.iterdir()) == []
+        srv.routes[ENROLL] = _controller(201)
+        enroll(srv.url, _token(ca), tmp_path, identity=PC, timeout_s=5)
+    sent = [_public_key(r) for r in srv.requests if r.method == "POST"]
+    assert _public_key(heard[0]) == _public_key(heard[1]) != sent[-1]  # a fresh key at last
+
+
+@pytest.mark.integration
+def test_a_lost_answer_from_the_real_controller_ends_in_one_active_agent(
+    tmp_path: Path,
+) -> None:
+    """The real controller behind a proxy that drops its answer to the enrollment request."""
+    from controller import pki
+    from tests.support.controller_proc import identity, init_controller
+    from tests.support.cutting_proxy import cutting_proxy
+
+    ctl = init_controller(tmp_path / "ctl")
+    with ctl:
+        token = ctl.create_token(1)  # one use only: a second, different enrollment would fail
+        tls = ctl.data_dir / "tls"
+        cert_pem, key_pem = pki.issue_server_cert(
+            (tls / "ca.crt").read_bytes(), (tls / "ca.key").read_bytes(), ["localhost"]
+        )
+        pc = identity(1, "lost-answer")
+        state_dir = tmp_path / "agent"
+        # Request 1 is the CA download, request 2 the enrollment: its answer is dropped.
+        with cutting_proxy(ctl.url, ctl.ca_file, cert_pem, key_pem, cut=lambda n: n == 2) as proxy:
+            with pytest.raises(TransportError):
+                enroll(proxy.url, token, state_dir, identity=pc, timeout_s=30)
+            assert proxy.cut == 1 and load_state(state_dir) is None
+            state = enroll(proxy.url, token, state_dir, identity=pc, timeout_s=30)
+        listing = ctl.cli("agents", "list").stdout
+    assert state.status == "active"  # not "pending": the controller knew this very key
+    rows = [line.split() for line in listing.splitlines() if pc.hostname in line]
+    assert rows == [[state.agent_id, "active", *rows[0][2:]]]  # one agent, this one
 
 
 def test_corrupt_identity_is_reported_when_loading(tmp_path: Path) -> None:
@@ -354,6 +554,32 @@ def test_cli_enroll_refusal_is_one_line(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 1
     assert "token has expired" in err
     assert err.count("\n") == 1
+
+
+def test_cli_force_says_what_was_kept_and_what_will_not_be_sent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ca = trustme.CA()
+    token_file = tmp_path / "token.txt"
+    token_file.write_text(_token(ca), encoding="utf-8")
+    state_dir = tmp_path / "state"
+    args = ["enroll", "--controller", "", "--token-file", str(token_file)]
+    args += ["--state-dir", str(state_dir), "--force", "--lang", "en"]
+    with tls_echo(ca=ca, routes=_routes(_controller(201))) as srv:
+        args[2] = srv.url
+        assert main(args) == 0
+        capsys.readouterr()
+        _queue(state_dir, 2).close()
+        srv.routes[ENROLL] = _controller(201, agent_id="99887766554433bb")
+        assert main(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    (old_outbox,) = state_dir.glob("outbox.sqlite.bak-*[0-9Z]")
+    assert out[0].startswith("enrolled: this computer is agent 99887766554433bb")
+    assert out[1].startswith(f"kept the previous identity's files in {state_dir}: ")
+    assert "identity.json.bak-" in out[1] and "agent.key.bak-" in out[1]
+    assert out[2] == (
+        f"2 reports queued under the previous identity will not be sent; they stay in {old_outbox}"
+    )
 
 
 def test_cli_has_no_token_option(capsys: pytest.CaptureFixture[str]) -> None:

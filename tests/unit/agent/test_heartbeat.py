@@ -71,6 +71,7 @@ def _daemon(
         sender=sender,
         collect=host.collect,
         clock=clock,
+        monotonic=clock,  # the fake clock moves only with the fake sleeps: monotonic here
         sleep=clock.sleep,
         rng=random.Random(3),  # noqa: S311 - seeded jitter
     )

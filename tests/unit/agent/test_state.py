@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from agent.state import (
     AgentState,
     backup_state,
     ensure_state_dir,
+    file_stamp,
     load_key,
     load_state,
     save_key,
@@ -46,6 +49,7 @@ def test_state_paths_layout(tmp_path: Path) -> None:
         "ca.pem",
         "outbox.sqlite",
         "settings.json",
+        "seq-ceiling",
     ]
     assert all(p.parent == tmp_path for p in paths)
 
@@ -138,16 +142,39 @@ def test_load_key_errors(tmp_path: Path, content: bytes | None, expected: str) -
         load_key(tmp_path)
 
 
-def test_backup_state_renames_existing_files(tmp_path: Path) -> None:
+def test_backup_state_renames_existing_files_with_a_time_stamp(tmp_path: Path) -> None:
     save_state(tmp_path, _state())
     paths = state_paths(tmp_path)
     paths.ca.write_bytes(b"ca")
     paths.outbox.write_bytes(b"db")
-    backups = backup_state(tmp_path)
+    (tmp_path / "outbox.sqlite-wal").write_bytes(b"wal")
+    paths.seq_ceiling.write_bytes(b"1001\n")
+    backups = backup_state(tmp_path, "20261128T100000Z")
     assert sorted(p.name for p in backups) == [
-        "ca.pem.bak",
-        "identity.json.bak",
-        "outbox.sqlite.bak",
+        "ca.pem.bak-20261128T100000Z",
+        "identity.json.bak-20261128T100000Z",
+        "outbox.sqlite.bak-20261128T100000Z",
+        # Still the WAL of the outbox backup, by SQLite's naming: nothing committed is lost.
+        "outbox.sqlite.bak-20261128T100000Z-wal",
+        "seq-ceiling.bak-20261128T100000Z",
     ]
     assert load_state(tmp_path) is None
-    assert (tmp_path / "ca.pem.bak").read_bytes() == b"ca"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in backups)
+    assert (tmp_path / "ca.pem.bak-20261128T100000Z").read_bytes() == b"ca"
+
+
+def test_a_second_backup_never_overwrites_the_first(tmp_path: Path) -> None:
+    save_state(tmp_path, _state(agent_id="0000000000000001"))
+    first = backup_state(tmp_path, "20261128T100000Z")
+    save_state(tmp_path, _state(agent_id="0000000000000002"))
+    second = backup_state(tmp_path, "20261128T100000Z")  # the same second
+    assert [p.name for p in first] == ["identity.json.bak-20261128T100000Z"]
+    assert [p.name for p in second] == ["identity.json.bak-20261128T100000Z-2"]
+    assert b"0000000000000001" in first[0].read_bytes()
+    assert b"0000000000000002" in second[0].read_bytes()
+
+
+def test_file_stamps_are_utc_and_sort_by_time() -> None:
+    moment = datetime(2026, 11, 28, 17, 5, 9, tzinfo=timezone(timedelta(hours=7)))
+    assert file_stamp(moment) == "20261128T100509Z"
+    assert re.fullmatch(r"\d{8}T\d{6}Z", file_stamp())
