@@ -8,8 +8,9 @@ directory's ``tls/server.crt`` and ``tls/server.key``. Responses carry no ``Serv
 would tell a scanner which software and version to try) and no ``Date`` header (bytes on slow
 links; agents use ``GG-Clock`` for skew instead).
 
-SIGTERM or SIGINT stops accepting connections, lets requests in flight finish (up to
-:data:`GRACEFUL_S`), stores the reports already queued and exits; a second signal stops at once.
+SIGTERM or SIGINT stops accepting connections, closes idle kept-alive connections at once, lets
+requests in flight finish (up to :data:`GRACEFUL_S`), stores the reports already queued and
+exits; a second signal stops at once.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import os
 import signal
 import socket
 import ssl
+import struct
+import sys
 import threading
 import time
 from collections.abc import Generator
@@ -35,10 +38,16 @@ from controller.app import Surface, create_app
 from controller.settings import Endpoint, Settings
 from controller.store.db import is_unavailable, make_engine, upgrade
 
+if sys.platform == "linux":
+    import fcntl
+    import termios
+
 log = logging.getLogger(__name__)
 
 #: Seconds open requests get to finish after a stop signal.
 GRACEFUL_S: Final = 20
+#: How often a stopping server looks for connections it has finished with.
+_REAP_EVERY_S: Final = 0.05
 
 
 class ServeError(Exception):
@@ -52,12 +61,76 @@ class _Listener:
     surface: Surface
 
 
+def _unsent_bytes(transport: asyncio.Transport) -> int:
+    """Bytes of ``transport`` the peer has not acknowledged yet, as far as can be seen.
+
+    The TLS layer's backlog plus, on Linux, the kernel's send queue (``SIOCOUTQ``: sent but
+    not yet acknowledged). The event loop's own socket buffer only holds what the kernel would
+    not take, and is refilled from as soon as the kernel has room, so it is empty soon after
+    the kernel queue is. Elsewhere only the TLS backlog is counted.
+    """
+    # Not isinstance(WriteTransport): uvloop's TLS transport does not derive from it.
+    unsent = transport.get_write_buffer_size()
+    if sys.platform == "linux":
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                queued = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, struct.pack("i", 0))
+            except (OSError, ValueError):  # already closed: nothing more will be sent
+                return unsent
+            unsent += struct.unpack("i", queued)[0]
+    return unsent
+
+
 class _Server(uvicorn.Server):
-    """A uvicorn server that leaves signals to :func:`serve` (two servers share one loop)."""
+    """A uvicorn server that leaves signals to :func:`serve` and stops without idle waits.
+
+    Signals are handled by :func:`_run` because two servers share one loop.
+    """
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's graceful shutdown, with finished TLS connections dropped at once."""
+        reaper = asyncio.create_task(self._drop_finished_connections())
+        try:
+            await super().shutdown(sockets=sockets)
+        finally:
+            reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reaper
+
+    async def _drop_finished_connections(self) -> None:
+        """Abort connections whose last response is delivered, until cancelled.
+
+        uvicorn's shutdown closes idle connections (and busy ones once their response is
+        sent) and then waits until every connection is gone. Over TLS, closing sends
+        close_notify and waits for the peer's; an HTTP client idle in its keep-alive pool
+        does not read its socket, so that answer only comes when it next uses or closes the
+        connection. The event loop gives up after its TLS shutdown timeout (30 s), longer
+        than :data:`GRACEFUL_S`: one idle agent connection held every stop for 20 s.
+
+        A connection the server is closing receives no more application data, so once
+        everything sent on it is acknowledged (:func:`_unsent_bytes`) aborting it loses
+        nothing: the peer sees the close it would have seen anyway. Connections still
+        sending (a slow reader of a large response) are left to the grace period. A connection
+        is dropped when it was seen finished on two checks in a row, so that the event loop has
+        had its turn to pass on anything it still held between them.
+        """
+        finished_before: set[asyncio.Transport] = set()
+        while True:
+            finished_now: set[asyncio.Transport] = set()
+            for connection in list(self.server_state.connections):
+                transport = connection.transport
+                if transport.is_closing() and _unsent_bytes(transport) == 0:
+                    if transport in finished_before:
+                        transport.abort()
+                    else:
+                        finished_now.add(transport)
+            finished_before = finished_now
+            await asyncio.sleep(_REAP_EVERY_S)
 
 
 def listeners(settings: Settings) -> list[_Listener]:

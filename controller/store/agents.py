@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import false, func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from controller.store.db import write_session
 from controller.store.models import AGENT_STATUSES, Agent
 
 
@@ -104,30 +105,37 @@ def lock_hardware(
 ) -> None:
     """Serialise transactions about one computer until the caller's transaction ends.
 
-    Call it before :func:`find_same_hardware` when the answer decides what to write (enrollment,
-    approval). PostgreSQL's READ COMMITTED lets two transactions both see "no agent for this
-    machine" and both insert an active one; a transaction-scoped advisory lock per non-empty
-    identifier makes the second wait until the first has committed, and then its lookup sees the
-    new row. The locks are taken in ascending order, so two transactions sharing several
-    identifiers cannot deadlock. Empty identifiers never match, so they take no lock.
+    Call it as the transaction's first statement, before :func:`find_same_hardware` when the
+    answer decides what to write (enrollment). PostgreSQL's READ COMMITTED lets two transactions
+    both see "no agent for this machine" and both insert an active one; a transaction-scoped
+    advisory lock per non-empty identifier makes the second wait until the first has committed,
+    and then its lookup sees the new row (:func:`_advisory_locks`).
 
-    SQLite allows one writer at a time; a no-op UPDATE takes the write lock now (what BEGIN
-    IMMEDIATE would do), so the lookup after it sees every committed row and another writer waits
-    for the busy timeout instead of failing on a stale snapshot. Call it as the transaction's
-    first statement there: a transaction that has already read cannot upgrade after another
-    writer committed.
+    SQLite allows one writer at a time: the transaction takes the write lock as it begins
+    (:func:`controller.store.db.write_session`, ``BEGIN IMMEDIATE``), so the lookup after it
+    sees every committed row and another writer waits for the busy timeout instead of failing
+    on a stale snapshot. That is why it must be the first statement: a transaction that has
+    already begun cannot become IMMEDIATE (``write_session`` raises ``RuntimeError`` then).
     """
     dialect = s.get_bind().dialect.name
     if dialect == "postgresql":
-        for key in hardware_lock_keys(machine_id, system_uuid, system_serial):
-            s.execute(select(func.pg_advisory_xact_lock(key)))
+        _advisory_locks(s, machine_id, system_uuid, system_serial)
     elif dialect == "sqlite":
-        s.execute(
-            update(Agent)
-            .where(false())
-            .values(last_seq=Agent.last_seq)
-            .execution_options(synchronize_session=False)
-        )
+        write_session(s)
+
+
+def _advisory_locks(
+    s: Session, machine_id: str | None, system_uuid: str | None, system_serial: str | None
+) -> None:
+    """PostgreSQL: wait for, then hold to the transaction's end, the identity's advisory locks.
+
+    Taken in ascending order, so two transactions sharing several identifiers cannot deadlock.
+    Empty identifiers never match, so they take no lock. Nothing on other databases.
+    """
+    if s.get_bind().dialect.name != "postgresql":
+        return
+    for key in hardware_lock_keys(machine_id, system_uuid, system_serial):
+        s.execute(select(func.pg_advisory_xact_lock(key)))
 
 
 def list_agents(s: Session, status: str | None = None) -> list[Agent]:
@@ -167,7 +175,12 @@ def approve_and_replace(s: Session, agent_id: str, at: datetime) -> Approval:
     if agent.status != "pending":
         raise AgentStateError(f"agent {agent_id} is {agent.status} and cannot be approved")
     # An enrollment of the same computer running now must not slip an agent in beside this one.
-    lock_hardware(s, agent.machine_id, agent.system_uuid, agent.system_serial)
+    # Not lock_hardware: the identifiers are known only after reading the agent, too late for
+    # SQLite's BEGIN IMMEDIATE. SQLite needs no lock here for correctness: a transaction that
+    # read before another writer committed cannot write any more ("database is locked"), so
+    # this one fails rather than missing the new agent. Callers that must not fail that way
+    # begin with db.write_session (the command line does); PostgreSQL needs the locks.
+    _advisory_locks(s, agent.machine_id, agent.system_uuid, agent.system_serial)
     others = [
         other
         for other in find_same_hardware(s, agent.machine_id, agent.system_uuid, agent.system_serial)

@@ -105,9 +105,18 @@ IMMEDIATE_OPTION = "govguard_sqlite_immediate"
 def write_session(session: Session) -> None:
     """Make ``session``'s transaction a writer from its start (SQLite; no-op elsewhere).
 
-    Call it before the session's first statement when the transaction reads and then writes.
+    The one way the controller takes SQLite's write lock. Call it before the session's first
+    statement when the transaction reads and then writes; later, the transaction has already
+    begun and cannot take the lock any more: :class:`RuntimeError` on SQLite.
     """
-    session.connection(execution_options={IMMEDIATE_OPTION: True})
+    connection = session.connection(execution_options={IMMEDIATE_OPTION: True})
+    if connection.dialect.name == "sqlite" and not connection.get_execution_options().get(
+        IMMEDIATE_OPTION
+    ):
+        raise RuntimeError(
+            "write_session() must come before the transaction's first statement: "
+            "it has begun without SQLite's write lock"
+        )
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -203,8 +203,8 @@ class Controller:
     def stop(self, grace_s: float = 10.0) -> None:
         """SIGTERM (graceful), SIGKILL if it does not exit within ``grace_s``.
 
-        Close the agents' transports first: an idle kept-alive TLS connection holds a graceful
-        stop for the server's whole grace period (20 s).
+        Idle kept-alive connections do not hold the stop (``controller.server`` drops them), so
+        agents' transports may stay open.
         """
         if self.proc is None:
             return

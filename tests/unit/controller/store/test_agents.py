@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SAWarning
 from sqlalchemy.orm import Session
 
-from controller.store import agents
+from controller.store import agents, db
 from tests.unit.controller.store.factories import T0, make_agent
 
 LATER = T0 + timedelta(days=1)
+#: Hang guard for the threads below; SQLite's busy timeout is 5 s.
+HANG_GUARD_S = 30.0
 
 
 def test_lookups_and_credentials(session: Session) -> None:
@@ -132,3 +137,55 @@ def test_approve_revokes_the_replaced_agent_even_with_changed_hardware(session: 
     approval = agents.approve_and_replace(session, "new", LATER)
     assert [a.id for a in approval.revoked] == ["old"]
     assert agents.approve_and_replace(session, "new", LATER).revoked == []
+
+
+def test_lock_hardware_after_the_first_statement_is_refused_on_sqlite(engine: Engine) -> None:
+    """SQLite's write lock is taken at BEGIN (db.write_session); later it is too late."""
+    with db.session_factory(engine)() as s, s.begin():
+        s.execute(text("SELECT count(*) FROM agents"))
+        if engine.dialect.name == "sqlite":
+            with (
+                pytest.warns(SAWarning, match="already established"),
+                pytest.raises(RuntimeError, match="before the transaction's first statement"),
+            ):
+                agents.lock_hardware(s, "m-1", None, None)
+        else:  # advisory locks can be taken at any point of the transaction
+            agents.lock_hardware(s, "m-1", None, None)
+            with engine.connect() as other:
+                [key] = agents.hardware_lock_keys("m-1", None, None)
+                taken = other.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key})
+                assert taken.scalar() is False
+                other.rollback()
+
+
+def test_approval_waits_for_an_enrollment_of_the_same_computer(engine: Engine) -> None:
+    """An agent enrolled while the approval waits is revoked with the others, not left active."""
+    sessions = db.session_factory(engine)
+    with sessions() as s, s.begin():
+        make_agent(s, "old", machine_id="m-1")
+        make_agent(s, "new", machine_id="m-1", status="pending", replaces="old")
+    approved = threading.Event()
+    outcome: list[object] = []
+
+    def approve() -> None:
+        try:
+            with sessions() as s, s.begin():
+                db.write_session(s)  # as every command-line session does
+                outcome.append(agents.approve_and_replace(s, "new", LATER))
+        except Exception as exc:  # reported by the assertion below
+            outcome.append(exc)
+        approved.set()
+
+    with sessions() as enrolling, enrolling.begin():
+        agents.lock_hardware(enrolling, "m-1", None, None)
+        make_agent(enrolling, "racer", machine_id="m-1")
+        thread = threading.Thread(target=approve)
+        thread.start()
+        assert not approved.wait(0.5), outcome  # waits for the enrollment to commit
+    thread.join(HANG_GUARD_S)
+    [approval] = outcome
+    assert isinstance(approval, agents.Approval), approval
+    assert [a.id for a in approval.revoked] == ["old", "racer"]
+    with sessions() as s:
+        statuses = {a.id: a.status for a in agents.list_agents(s)}
+    assert statuses == {"old": "revoked", "racer": "revoked", "new": "active"}
