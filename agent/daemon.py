@@ -12,10 +12,10 @@ second) the daemon collects everything and queues either
   sections (connectivity, security) whose stable form changed since they were last queued
   (plus, then, any other posture section that still differs from the last inventory: see
   :meth:`Daemon._changed_sections`).
-  Usually none, so a heartbeat is ~340 bytes signed (107 B gzip body, 233 B envelope): 288 of
-  them and one inventory of a PC with 400 to 1,500 programs come to about 105 to 130 KiB a day,
-  within the 150 KB per host per day commune links can afford (HTTP headers and replies add
-  about 85 KiB; ``tests/unit/agent/test_heartbeat.py`` prints the figures).
+  Usually none, so an unchanged heartbeat is 348 bytes of payload (envelope header line and
+  gzip body) and 476 bytes on the HTTP level, request and ``204`` reply together: 288 of them
+  and one daily inventory come to about 148 KB a day, within the 150 KB per host per day commune
+  links can afford (``bench/ingest.py`` measures it, TLS framing included; see bench/README.md).
 
 Each report is signed when queued (:mod:`agent.envelope`, :func:`agent.keys.sign`) and kept in
 the outbox (:mod:`agent.outbox`) with its header and gzip body, so a retry sends the same bytes.

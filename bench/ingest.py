@@ -1,16 +1,22 @@
 """Ingest benchmark: signed reports over HTTPS into a running controller, against a bare endpoint.
 
 Starts a real controller (``govguard init`` + ``govguard serve``) on SQLite and on PostgreSQL,
-enrolls N simulated agents through the real enrollment API, pre-signs their reports with the
-agent's own code (``agent.keys``, ``agent.envelope``, gzip) and sends them with the agent's own
+enrolls N simulated agents through the real enrollment API, builds their reports as the agent's
+daemon does (``agent.report.Report`` objects, ``agent.daemon.gzip_body``), pre-signs them with
+the agent's own code (``agent.keys``, ``agent.envelope``) and sends them with the agent's own
 HTTPS client (``agent.transport.Transport``, CA pinning, keep-alive). In the same run the same
-requests go to a *bare* endpoint (FastAPI under the same uvicorn and TLS settings, reading and
-discarding the body: ``bench/_bare_app.py``), so our ingest's cost shows as a ratio.
+requests go to a *bare* endpoint (FastAPI under the same uvicorn and TLS settings, with as many
+worker processes as the controller, reading and discarding the body: ``bench/_bare_app.py``),
+so our ingest's cost shows as a ratio.
 
 Figures per (database, kind): reports/s at full load (closed loop), controller CPU per report,
 p50/p99 latency in a paced run at a fixed rate (open loop, latency counted from the scheduled
-send time so a stall is not hidden), and bytes per host per day, on the HTTP level (request and
-reply as the agent's transport counts them) and as payload only (envelope header and body).
+send time so a stall is not hidden), and bytes per host per day: on the HTTP level (request and
+reply as the agent's transport counts them; the figure the 150 KB goal is compared with), as
+payload only (envelope header and body), and on the TLS stream through a counting relay
+(``bench/_wire.py``), once on a kept-alive connection and once with a new connection and full
+handshake per report, which is what an agent reporting every 5 minutes pays (the controller
+closes idle connections after 5 s).
 The simulated agents send ``GG-Settings`` with the version they hold, as the daemon does.
 
     .venv/bin/python bench/ingest.py                    # both databases, defaults
@@ -22,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gzip
 import json
 import multiprocessing
 import os
@@ -38,7 +43,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,15 +51,32 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent import keys  # noqa: E402
+import msgspec  # noqa: E402
+
+from agent import __version__, keys  # noqa: E402
+from agent.daemon import gzip_body  # noqa: E402
+from agent.digest import POSTURE_SECTIONS  # noqa: E402
 from agent.envelope import HEADER as ENVELOPE_HEADER  # noqa: E402
-from agent.envelope import Envelope, body_digest, to_header, utc_stamp  # noqa: E402
-from agent.transport import Transport  # noqa: E402
+from agent.envelope import (  # noqa: E402
+    Envelope,
+    body_digest,
+    new_report_id,
+    to_header,
+    utc_stamp,
+)
+from agent.report import SCHEMA_VERSION, Report  # noqa: E402
+from agent.transport import Reply, Transport, TransportError  # noqa: E402
 from agent.wire import SETTINGS_HEADER  # noqa: E402
+from bench._wire import CountingProxy, tls_version  # noqa: E402
 
 BIN = Path(sys.executable).parent
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 HEARTBEATS_PER_DAY = 24 * 60 // 5
+#: What the controller answers to a stored report: 204 when the agent's settings are current,
+#: 200 with the settings otherwise (and from controllers before the 204 reply).
+STORED = frozenset({200, 204})
+#: The report kinds whose bytes are measured, smallest first.
+KINDS_BY_SIZE = ("heartbeat-unchanged", "heartbeat", "full")
 
 
 # --------------------------------------------------------------------------- processes
@@ -233,30 +255,40 @@ def enroll_agents(ctl: Controller, count: int, work: Path) -> list[SimAgent]:
     return agents
 
 
-def sample_report() -> dict[str, Any]:
-    """A real full report of this machine, collected once by the agent's own collectors."""
-    from agent.collectors import collect_report
+def sample_report() -> Report:
+    """A real full report of this machine, collected once as the daemon collects it."""
     from agent.config import load_config
-    from agent.report import encode
+    from agent.daemon import collect_fresh
 
-    report: dict[str, Any] = json.loads(encode(collect_report(load_config(None), None)))
-    return report
+    return collect_fresh(load_config(None))
 
 
-def bodies(report: dict[str, Any]) -> dict[str, bytes]:
-    """Gzip bodies: a full report and a heartbeat carrying connectivity and security."""
-    head = {k: report[k] for k in ("schema_version", "agent_version", "collected_at")}
-    heartbeat = {
-        **head,
-        "kind": "heartbeat",
-        "connectivity": report.get("connectivity"),
-        "security": report.get("security"),
-    }
-    empty_heartbeat = {**head, "kind": "heartbeat"}
+def heartbeat(report: Report, sections: Sequence[str]) -> Report:
+    """The heartbeat ``Daemon.collect_and_queue`` builds from ``report`` carrying ``sections``.
+
+    No ``delivery`` section: the daemon adds one only when reports were dropped or are queued,
+    and a bench agent has neither.
+    """
+    out = Report(
+        schema_version=SCHEMA_VERSION,
+        kind="heartbeat",
+        agent_version=__version__,
+        collected_at=report.collected_at,
+        delivery=None,
+    )
+    for name in sections:
+        setattr(out, name, getattr(report, name))
+    out.errors = [e for e in report.errors if e.collector in sections]
+    return out
+
+
+def bodies(report: Report) -> dict[str, bytes]:
+    """Bodies as the daemon queues them (``gzip_body``): a full report, a heartbeat carrying
+    the connectivity and security sections (posture changed), and one without (the usual)."""
     return {
-        "full": gzip.compress(json.dumps({**report, "kind": "full"}).encode(), 6),
-        "heartbeat": gzip.compress(json.dumps(heartbeat).encode(), 6),
-        "heartbeat-unchanged": gzip.compress(json.dumps(empty_heartbeat).encode(), 6),
+        "full": gzip_body(msgspec.structs.replace(report, kind="full", delivery=None)),
+        "heartbeat": gzip_body(heartbeat(report, POSTURE_SECTIONS)),
+        "heartbeat-unchanged": gzip_body(heartbeat(report, ())),
     }
 
 
@@ -280,7 +312,7 @@ def signed_requests(
         for seq in range(first_seq, first_seq + per_agent):
             env = Envelope(
                 agent_id=agent.agent_id, key_id=agent.key_id, seq=seq,
-                report_id=uuid.uuid4().hex, time=stamp, kind=wire_kind, digest=digest,
+                report_id=new_report_id(), time=stamp, kind=wire_kind, digest=digest,
             )  # fmt: skip
             extra = {SETTINGS_HEADER: agent.settings_version}
             items.append((to_header(keys.sign(agent.key, env)), body, extra))
@@ -428,14 +460,36 @@ def serve_argv(ctl: Controller) -> list[str]:
     return [str(BIN / "govguard"), "serve", "--data-dir", str(ctl.data_dir)]
 
 
-def bare_argv(ctl: Controller, port: int) -> list[str]:
+def bare_argv(ctl: Controller, port: int, workers: int) -> list[str]:
+    """uvicorn serving the bare endpoint with ``workers`` processes, as many as the controller."""
     tls = ctl.data_dir / "tls"
     return [
         sys.executable, "-m", "uvicorn", "bench._bare_app:app", "--host", "127.0.0.1",
         "--port", str(port), "--ssl-certfile", str(tls / "server.crt"),
         "--ssl-keyfile", str(tls / "server.key"), "--no-server-header", "--no-date-header",
-        "--log-level", "warning", "--no-access-log",
+        "--log-level", "warning", "--no-access-log", "--workers", str(workers),
     ]  # fmt: skip
+
+
+def wait_answering(url: str, ca_file: Path, workers: int, timeout: float = 30.0) -> None:
+    """Wait until the server at ``url`` answers an HTTPS request (any status will do).
+
+    The listening socket exists before uvicorn's worker processes have imported the app, and
+    a load run started then would count their start-up against the bare rate.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with Transport(url, ca_file, timeout_s=5) as transport:
+                transport.post_report("probe", b"")
+            break
+        except TransportError as exc:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{url} does not answer after {timeout:.0f} s: {exc}") from None
+            time.sleep(0.1)
+    if workers > 1:
+        # One worker answered; its siblings started at the same moment and are about as far.
+        time.sleep(0.5)
 
 
 def create_pg_database() -> tuple[str, str]:
@@ -448,6 +502,71 @@ def create_pg_database() -> tuple[str, str]:
     return name, f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 
 
+def check_stored(reply: Reply, kind: str) -> None:
+    """Exit with the controller's answer when it did not store a report the bench measures."""
+    if reply.status not in STORED:
+        raise SystemExit(
+            f"the controller answered {reply.status} {reply.data} to a {kind} report "
+            "(expected 200 or 204); byte figures would be wrong"
+        )
+
+
+@dataclass
+class Sizes:
+    """Bytes per report of one kind, request and reply together."""
+
+    payload: int  # the GG-Envelope header line and the gzip body
+    http: float  # request and reply as agent.transport counts them (the goal's figure)
+    tls_kept: float  # the TLS stream on a kept-alive connection
+    tls_new: float  # the TLS stream of a new connection: connect, full handshake, close
+
+
+def measure_sizes(
+    ctl: Controller, agent: SimAgent, kind: str, body: bytes, first_seq: int, repeats: int = 3
+) -> tuple[Sizes, int]:
+    """Send ``kind`` reports of ``agent`` through a counting relay; returns the sizes and the
+    next free sequence number.
+
+    Kept-alive: one connection, the handshake done by a first report and not counted. New
+    connection: a new ``Transport`` per report, as a real agent effectively has at one report
+    every 5 minutes (Python's TLS client does not resume sessions, so each is a full handshake).
+    """
+    count = 1 + 2 * repeats
+    items = signed_requests([agent], kind, body, count, first_seq)[0]
+    header = items[0][0]
+    http = 0
+    with CountingProxy(ctl.port) as proxy:
+        url = f"https://localhost:{proxy.port}"
+        with Transport(url, ctl.ca_file, timeout_s=30) as transport:
+            check_stored(transport.post_report(*items[0]), kind)
+            proxy.reset()
+            for item in items[1 : 1 + repeats]:
+                reply = transport.post_report(*item)
+                check_stored(reply, kind)
+                http += reply.sent_bytes + reply.received_bytes
+            kept = proxy.counts()
+        proxy.wait_idle()
+        proxy.reset()
+        for item in items[1 + repeats :]:
+            with Transport(url, ctl.ca_file, timeout_s=30) as transport:
+                check_stored(transport.post_report(*item), kind)
+            proxy.wait_idle()
+        new = proxy.counts()
+    if kept.connections != 0 or new.connections != repeats:
+        raise SystemExit(
+            f"the relay saw {kept.connections} and {new.connections} connections, expected "
+            f"0 and {repeats}: the byte figures would be wrong"
+        )
+    sizes = Sizes(
+        # Payload only: the envelope header line and the gzip body, no HTTP framing.
+        payload=len(f"{ENVELOPE_HEADER}: {header}\r\n") + len(body),
+        http=http / repeats,
+        tls_kept=kept.total / repeats,
+        tls_new=new.total / repeats,
+    )
+    return sizes, first_seq + count
+
+
 def drop_pg_database(name: str) -> None:
     import psycopg
 
@@ -456,7 +575,7 @@ def drop_pg_database(name: str) -> None:
 
 
 def bench_database(
-    db: str, args: argparse.Namespace, work: Path, report: dict[str, Any]
+    db: str, args: argparse.Namespace, work: Path, report: Report
 ) -> list[dict[str, Any]]:
     """Every row for one database: bare and ours, heartbeats and full reports."""
     pg_name = None
@@ -481,8 +600,10 @@ def bench_database(
                 work_items = signed_requests(agents, kind, payload[kind], per_agent, seq)
                 seq += per_agent
                 bare_port = free_port()
-                with running(bare_argv(ctl, bare_port), bare_port, work / "bare.log", env) as bpid:
+                argv = bare_argv(ctl, bare_port, args.workers)
+                with running(argv, bare_port, work / "bare.log", env) as bpid:
                     bare_url = f"https://localhost:{bare_port}"
+                    wait_answering(bare_url, ctl.ca_file, args.workers)
                     bare = load(bare_url, ctl.ca_file, work_items, bpid, args.clients, rate)
                 label = "paced" if rate else "max"
                 print(f"[{db}] {kind} {label}: bare done ({bare.rate:.0f}/s)", file=sys.stderr)
@@ -492,26 +613,28 @@ def bench_database(
                              "bare": bare, "ours": ours})  # fmt: skip
             # Bytes per host per day: one unchanged heartbeat every 5 minutes and a daily full.
             sizes = {}
-            payload_sizes = {}
-            for kind in ("heartbeat-unchanged", "heartbeat", "full"):
-                items = signed_requests(agents[:1], kind, payload[kind], 3, seq)
-                seq += 3
-                one = load(ctl.url, ctl.ca_file, items, pid, 1)
-                sizes[kind] = (one.sent_bytes + one.received_bytes) / one.requests
-                header, body, _ = items[0][0]
-                # Payload only: the envelope header line and the gzip body, no HTTP framing.
-                payload_sizes[kind] = len(f"{ENVELOPE_HEADER}: {header}\r\n") + len(body)
-            rows.append({"db": db, "sizes": sizes, "payload": payload_sizes})
+            for kind in KINDS_BY_SIZE:
+                sizes[kind], seq = measure_sizes(ctl, agents[0], kind, payload[kind], seq)
+            tls = tls_version(ctl.port, ctl.ca_file)
+            rows.append({"db": db, "sizes": sizes, "tls": tls})
     finally:
         if pg_name:
             drop_pg_database(pg_name)
     return rows
 
 
-def render(rows: list[dict[str, Any]]) -> list[str]:
+def per_day(sizes: dict[str, Sizes], field: str, heartbeat_kind: str) -> float:
+    """KB (1000 bytes) a day: ``HEARTBEATS_PER_DAY`` heartbeats of one kind and one full."""
+    value = HEARTBEATS_PER_DAY * getattr(sizes[heartbeat_kind], field)
+    return float(value + getattr(sizes["full"], field)) / 1000
+
+
+def render(rows: list[dict[str, Any]], workers: int) -> list[str]:
+    """The results table and the byte figures, as printed."""
     lines = [
         f"{'db':<11}{'kind':<10}{'mode':<7}{'bare/s':>8}{'ours/s':>8}{'ratio':>7}"
-        f"{'CPU ms/rep':>11}{'bare p50/p99 ms':>17}{'ours p50/p99 ms':>17}  statuses",
+        f"{'CPU ms/rep':>11}{'bare p50/p99 ms':>17}{'ours p50/p99 ms':>17}  statuses"
+        f"  [{workers} worker process{'es' if workers > 1 else ''} each, controller and bare]",
     ]
     for row in rows:
         if "sizes" in row:
@@ -525,24 +648,42 @@ def render(rows: list[dict[str, Any]]) -> list[str]:
             f"{bare.pct(0.5):>8.1f}/{bare.pct(0.99):<8.1f}{ours.pct(0.5):>8.1f}/{ours.pct(0.99):<8.1f}"
             f"  {dict(sorted(ours.statuses.items()))}"
         )
+    levels = (
+        ("payload", "payload only (envelope header line + gzip body)"),
+        ("http", "HTTP level (request + reply, as agent.transport counts them)"),
+        ("tls_kept", "TLS stream, kept-alive connection"),
+        ("tls_new", "TLS stream, new connection per report (full handshake)"),
+    )
     for row in rows:
         if "sizes" not in row:
             continue
-        s, p = row["sizes"], row["payload"]
+        db, sizes = row["db"], row["sizes"]
         lines.append(
-            f"{row['db']}: bytes per round trip, HTTP level (request+reply) / payload only "
-            f"(envelope header+body): unchanged heartbeat {s['heartbeat-unchanged']:.0f} / "
-            f"{p['heartbeat-unchanged']}, heartbeat with connectivity+security "
-            f"{s['heartbeat']:.0f} / {p['heartbeat']}, full {s['full']:.0f} / {p['full']}"
+            f"{db}: bytes per report, both directions: unchanged heartbeat / heartbeat with "
+            f"connectivity+security / full ({row['tls']}; the TLS figures count TLS records "
+            "and handshakes, IP and TCP headers excluded)"
         )
-        for label, sizes in (("HTTP level", s), ("payload only", p)):
-            day = (HEARTBEATS_PER_DAY * sizes["heartbeat-unchanged"] + sizes["full"]) / 1000
-            worst = (HEARTBEATS_PER_DAY * sizes["heartbeat"] + sizes["full"]) / 1000
-            lines.append(
-                f"{row['db']}: per host per day ({HEARTBEATS_PER_DAY} heartbeats + 1 full), "
-                f"{label}: {day:.1f} KB typical (goal <= 150 KB HTTP level), {worst:.1f} KB if "
-                "every heartbeat carried both sections"
+        for field, label in levels:
+            figures = " / ".join(
+                f"{getattr(sizes[k], field):.0f}"
+                for k in ("heartbeat-unchanged", "heartbeat", "full")
             )
+            lines.append(f"  {label:<62}{figures}")
+        lines.append(
+            f"{db}: per host per day ({HEARTBEATS_PER_DAY} heartbeats + 1 full, KB = 1000 bytes): "
+            "typical (unchanged heartbeats) / if every heartbeat carried both sections"
+        )
+        for field, label in levels:
+            typical = per_day(sizes, field, "heartbeat-unchanged")
+            worst = per_day(sizes, field, "heartbeat")
+            if field == "http":
+                verdict = "met" if typical <= 150 else "NOT met"
+                note = f"<- the goal (<= 150 KB) is compared with this line: {verdict}"
+            elif field == "tls_new":
+                note = "(an agent every 5 min: the controller drops idle connections after 5 s)"
+            else:
+                note = ""
+            lines.append(f"  {label:<62}{typical:.1f} KB / {worst:.1f} KB  {note}".rstrip())
     return lines
 
 
@@ -558,12 +699,21 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="short run: 3000 reports per load run, 20 agents"
     )
     parser.add_argument(
-        "--workers", type=int, default=1, help="GOVGUARD_WORKERS of the controller (default 1)"
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes of the controller (GOVGUARD_WORKERS) and of the bare endpoint "
+        "(uvicorn --workers), default 1",
     )
     parser.add_argument(
         "--batch-wait-ms", type=int, help="the controller's ingest.batch_wait_ms (default: config)"
     )
     args = parser.parse_args(argv)
+    for name in ("agents", "reports", "clients", "paced_rate", "workers"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.workers > 64:
+        parser.error("--workers must be at most 64 (GOVGUARD_WORKERS' limit)")
     if args.quick:
         args.reports = min(args.reports, 3000)
         args.agents = min(args.agents, 20)
@@ -575,7 +725,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = [row for db in dbs for row in bench_database(db, args, work, report)]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print("\n".join(render(rows)))
+    print("\n".join(render(rows, args.workers)))
     if args.json:
 
         def plain(value: Any) -> Any:
@@ -583,6 +733,8 @@ def main(argv: list[str] | None = None) -> int:
                 return {"requests": value.requests, "rate": value.rate,
                         "server_cpu_s": value.server_cpu_s, "p50_ms": value.pct(0.5),
                         "p99_ms": value.pct(0.99), "statuses": value.statuses}  # fmt: skip
+            if isinstance(value, dict):
+                return {k: asdict(v) if isinstance(v, Sizes) else v for k, v in value.items()}
             return value
 
         args.json.write_text(
