@@ -48,6 +48,12 @@ log = logging.getLogger(__name__)
 GRACEFUL_S: Final = 20
 #: How often a stopping server looks for connections it has finished with.
 _REAP_EVERY_S: Final = 0.05
+#: uvicorn's keep-alive, for the admin UI and for agents whose interval is too long to bridge.
+DEFAULT_KEEP_ALIVE_S: Final = 5
+#: The longest an idle agent connection is kept; longer intervals reconnect (and resume TLS).
+MAX_AGENT_KEEP_ALIVE_S: Final = 900
+#: Margin over the longest interval between two reports of an agent (its collection time).
+_KEEP_ALIVE_MARGIN_S: Final = 60
 
 
 class ServeError(Exception):
@@ -173,9 +179,40 @@ def bind(endpoint: Endpoint) -> socket.socket:
     return sock
 
 
+def keep_alive_s(settings: Settings, surface: Surface) -> int:
+    """How long a listener keeps an idle connection open, in seconds.
+
+    Agents' connections outlive their heartbeat interval (plus jitter and a margin), so an
+    agent sends each heartbeat on the connection it already has: a new TLS handshake costs a
+    commune link about four unchanged heartbeats (bench/README.md). Past
+    :data:`MAX_AGENT_KEEP_ALIVE_S` holding connections buys little (NAT boxes forget them) and
+    the agents reconnect with a resumed TLS session instead.
+    """
+    if surface == "admin":
+        return DEFAULT_KEEP_ALIVE_S
+    agents = settings.agents
+    longest = int(agents.interval_s * (1 + agents.jitter)) + _KEEP_ALIVE_MARGIN_S
+    return longest if longest <= MAX_AGENT_KEEP_ALIVE_S else DEFAULT_KEEP_ALIVE_S
+
+
+class _Config(uvicorn.Config):
+    """uvicorn's configuration with one TLS session ticket per handshake instead of two.
+
+    Agents resume with the last ticket they received; OpenSSL's second ticket (meant for
+    browsers that open parallel connections) would be ~200 bytes sent to every agent for
+    nothing.
+    """
+
+    def load(self) -> None:
+        super().load()
+        if self.ssl is not None:
+            self.ssl.num_tickets = 1
+
+
 def _config(settings: Settings, surface: Surface, engine: Engine) -> uvicorn.Config:
-    return uvicorn.Config(
+    return _Config(
         create_app(settings, engine=engine, surface=surface),
+        timeout_keep_alive=keep_alive_s(settings, surface),
         ssl_certfile=str(settings.tls_cert),
         ssl_keyfile=str(settings.tls_key),
         server_header=False,

@@ -90,6 +90,8 @@ class TlsEcho:
     connections: int = 0
     closed: int = 0
     handshake_failures: int = 0
+    #: Connections whose handshake resumed an earlier TLS session (no certificate sent).
+    resumed: int = 0
 
     @property
     def url(self) -> str:
@@ -151,6 +153,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except (ssl.SSLError, OSError):
             state.handshake_failures += 1
             raise
+        if self.request.session_reused:
+            state.resumed += 1
         super().setup()
         self.rfile = _Counting(self.rfile)  # type: ignore[assignment]  # counts like a file
         self.wfile = _Counting(self.wfile)  # type: ignore[assignment]

@@ -205,3 +205,38 @@ def test_fetch_ca_not_found_is_a_clear_error() -> None:
         pytest.raises(AgentError, match="HTTP 404 instead of its CA certificate"),
     ):
         fetch_ca_unverified(srv.url)
+
+
+def test_a_new_connection_resumes_the_last_tls_session() -> None:
+    """After the controller closed an idle connection, the next handshake skips the certificate.
+
+    On a commune link the full handshake costs about four unchanged heartbeats (bench/README.md).
+    """
+    routes = {REPORTS: json_answer(200, {"status": "stored", "seq": 1})}
+    with (
+        tls_echo(routes=routes, idle_timeout_s=0.2) as srv,
+        Transport(srv.url, srv.ca_file) as transport,
+    ):
+        for closed in (1, 2):
+            assert transport.post_report(ENVELOPE, b"body").status == 200
+            assert srv.wait_for(lambda: srv.closed == closed)  # noqa: B023 - waited for here
+        assert transport.post_report(ENVELOPE, b"body").status == 200
+        transport.disconnect()
+        assert transport.post_report(ENVELOPE, b"body").status == 200
+        assert (transport.connections, transport.resumed) == (4, 3)
+    assert srv.connections == 4
+    assert srv.resumed == 3  # the first handshake is a full one, all later ones resume
+
+
+def test_a_resumed_session_still_belongs_to_the_pinned_controller(tmp_path: Path) -> None:
+    """A transport pinned to another CA neither resumes nor sends: sessions are not shared."""
+    routes = {REPORTS: json_answer(200, {"status": "stored", "seq": 1})}
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    with tls_echo(routes=routes, idle_timeout_s=0.2) as srv:
+        with Transport(srv.url, srv.ca_file) as good:
+            assert good.post_report(ENVELOPE, b"body").status == 200
+        with Transport(srv.url, other) as bad, pytest.raises(TransportError):
+            bad.post_report(ENVELOPE, b"secret")
+    assert [r.body for r in srv.requests] == [b"body"]
+    assert srv.resumed == 0

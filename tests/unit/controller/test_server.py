@@ -1,8 +1,10 @@
-"""``govguard serve`` as a real process: how it stops on SIGTERM.
+"""``govguard serve`` as a real process: how it stops on SIGTERM, how it keeps connections.
 
 An idle kept-alive TLS connection must not hold the stop for the grace period
 (:data:`controller.server.GRACEFUL_S`), and a request in flight when the signal comes must
-still get its answer, with its report stored before the process exits.
+still get its answer, with its report stored before the process exits. Agents' connections
+outlive their heartbeat interval, and a new one resumes the TLS session (bytes on commune
+links).
 """
 
 from __future__ import annotations
@@ -24,10 +26,19 @@ from typing import cast
 import pytest
 import uvloop
 
-from agent.transport import Reply, TransportError
+from agent.transport import Reply, Transport, TransportError
 from agent.wire import REPORTS_PATH
+from controller.app import Surface
 from controller.pki import create_ca, issue_server_cert
-from controller.server import GRACEFUL_S, _unsent_bytes
+from controller.server import (
+    DEFAULT_KEEP_ALIVE_S,
+    GRACEFUL_S,
+    _config,
+    _unsent_bytes,
+    keep_alive_s,
+)
+from controller.settings import AgentsConfig, ControllerConfig, load_settings, settings_for
+from controller.store.db import make_engine
 from tests.support.controller_proc import LOOPBACK, Controller, enroll_agents, init_controller
 
 #: A stop with nothing in flight takes well under a second; the grace period is 20 s.
@@ -235,3 +246,45 @@ def test_a_response_the_client_has_not_read_yet_counts_as_unsent(tmp_path: Path)
     assert idle == 0
     assert stalled > 1024 * 1024
     assert drained == 0
+
+
+@pytest.mark.parametrize(
+    ("interval_s", "jitter", "surface", "expected"),
+    [
+        pytest.param(300, 0.1, "agents", 390, id="default: 5 min + 10 % + 60 s margin"),
+        pytest.param(300, 0.1, "all", 390, id="agents and admin on one port"),
+        pytest.param(300, 0.1, "admin", DEFAULT_KEEP_ALIVE_S, id="admin UI: uvicorn's default"),
+        pytest.param(600, 0.2, "agents", 780, id="10 min + 20 %"),
+        pytest.param(3600, 0.1, "agents", DEFAULT_KEEP_ALIVE_S, id="hourly: not worth holding"),
+    ],
+)
+def test_agent_connections_outlive_the_heartbeat_interval(
+    tmp_path: Path, interval_s: int, jitter: float, surface: Surface, expected: int
+) -> None:
+    agents = AgentsConfig(interval_s=interval_s, full_every_s=86400, jitter=jitter)
+    settings = settings_for(tmp_path, ControllerConfig(agents=agents))
+    assert keep_alive_s(settings, surface) == expected
+
+
+def test_served_config_keeps_agents_and_sends_one_session_ticket(tmp_path: Path) -> None:
+    settings = load_settings(init_controller(tmp_path / "ctl").data_dir)
+    engine = make_engine(settings.database_url)
+    try:
+        config = _config(settings, "agents", engine)
+        config.load()
+    finally:
+        engine.dispose()
+    assert config.timeout_keep_alive == 390
+    assert config.ssl is not None
+    assert config.ssl.num_tickets == 1  # agents resume with the last one; a second is waste
+
+
+def test_an_agent_reconnecting_resumes_its_tls_session(controller: Controller) -> None:
+    """The real server (uvicorn, the data directory's certificate) resumes sessions."""
+    with Transport(controller.url, controller.ca_file) as transport:
+        assert transport.post_json("/api/v1/enroll", b"{}").status in {400, 422}
+        assert transport.post_json("/api/v1/enroll", b"{}").status in {400, 422}
+        assert (transport.connections, transport.resumed) == (1, 0)  # kept alive
+        transport.disconnect()
+        assert transport.post_json("/api/v1/enroll", b"{}").status in {400, 422}
+        assert (transport.connections, transport.resumed) == (2, 1)
