@@ -56,7 +56,7 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,7 +70,7 @@ from agent.digest import POSTURE_SECTIONS, inventory_digest, posture_digests
 from agent.envelope import Envelope, body_digest, new_report_id, to_header, utc_stamp
 from agent.errors import AgentError
 from agent.outbox import MAX_RETRY_WAIT_S, Dropped, Item, Outbox
-from agent.report import SCHEMA_VERSION, Report, encode
+from agent.report import SCHEMA_VERSION, Delivery, Report, encode
 from agent.state import (
     AgentState,
     load_key,
@@ -150,6 +150,25 @@ def collect_fresh(config: AgentConfig) -> Report:
 
         _ps.clear_cache()
     return collect_report(config)
+
+
+def heartbeat_report(report: Report, sections: Sequence[str], delivery: Delivery | None) -> Report:
+    """The heartbeat sent instead of ``report``: its collection time and only ``sections``.
+
+    A posture collector that failed leaves its section out; its error entries go with the
+    heartbeat so the controller knows why.
+    """
+    out = Report(
+        schema_version=SCHEMA_VERSION,
+        kind="heartbeat",
+        agent_version=__version__,
+        collected_at=report.collected_at,
+        delivery=delivery,
+    )
+    for name in sections:
+        setattr(out, name, getattr(report, name))
+    out.errors = [e for e in report.errors if e.collector in sections]
+    return out
 
 
 def gzip_body(report: Report) -> bytes:
@@ -299,17 +318,7 @@ class Daemon:
             out = msgspec.structs.replace(report, kind="full", delivery=delivery)
         else:
             sections = self._changed_sections(posture)
-            out = Report(
-                schema_version=SCHEMA_VERSION,
-                kind="heartbeat",
-                agent_version=__version__,
-                collected_at=report.collected_at,
-                delivery=delivery,
-            )
-            for name in sections:
-                setattr(out, name, getattr(report, name))
-            # A posture collector that failed leaves its section out: say why.
-            out.errors = [e for e in report.errors if e.collector in sections]
+            out = heartbeat_report(report, sections, delivery)
         body = gzip_body(out)
         kind = out.kind
         # What was queued is remembered in the same transaction as the report itself, so a
@@ -633,5 +642,6 @@ __all__ = [
     "backoff_delay",
     "collect_fresh",
     "gzip_body",
+    "heartbeat_report",
     "open_daemon",
 ]

@@ -53,8 +53,8 @@ sys.path.insert(0, str(ROOT))
 
 import msgspec  # noqa: E402
 
-from agent import __version__, keys  # noqa: E402
-from agent.daemon import gzip_body  # noqa: E402
+from agent import keys  # noqa: E402
+from agent.daemon import gzip_body, heartbeat_report  # noqa: E402
 from agent.digest import POSTURE_SECTIONS  # noqa: E402
 from agent.envelope import HEADER as ENVELOPE_HEADER  # noqa: E402
 from agent.envelope import (  # noqa: E402
@@ -64,7 +64,7 @@ from agent.envelope import (  # noqa: E402
     to_header,
     utc_stamp,
 )
-from agent.report import SCHEMA_VERSION, Report  # noqa: E402
+from agent.report import Report  # noqa: E402
 from agent.transport import Reply, Transport, TransportError  # noqa: E402
 from agent.wire import SETTINGS_HEADER  # noqa: E402
 from bench._wire import CountingProxy, tls_version  # noqa: E402
@@ -263,32 +263,13 @@ def sample_report() -> Report:
     return collect_fresh(load_config(None))
 
 
-def heartbeat(report: Report, sections: Sequence[str]) -> Report:
-    """The heartbeat ``Daemon.collect_and_queue`` builds from ``report`` carrying ``sections``.
-
-    No ``delivery`` section: the daemon adds one only when reports were dropped or are queued,
-    and a bench agent has neither.
-    """
-    out = Report(
-        schema_version=SCHEMA_VERSION,
-        kind="heartbeat",
-        agent_version=__version__,
-        collected_at=report.collected_at,
-        delivery=None,
-    )
-    for name in sections:
-        setattr(out, name, getattr(report, name))
-    out.errors = [e for e in report.errors if e.collector in sections]
-    return out
-
-
 def bodies(report: Report) -> dict[str, bytes]:
     """Bodies as the daemon queues them (``gzip_body``): a full report, a heartbeat carrying
     the connectivity and security sections (posture changed), and one without (the usual)."""
     return {
         "full": gzip_body(msgspec.structs.replace(report, kind="full", delivery=None)),
-        "heartbeat": gzip_body(heartbeat(report, POSTURE_SECTIONS)),
-        "heartbeat-unchanged": gzip_body(heartbeat(report, ())),
+        "heartbeat": gzip_body(heartbeat_report(report, POSTURE_SECTIONS, None)),
+        "heartbeat-unchanged": gzip_body(heartbeat_report(report, (), None)),
     }
 
 
