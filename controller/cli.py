@@ -181,7 +181,67 @@ def _build_parser() -> argparse.ArgumentParser:
         help="e.g. 30d (default: retention.reports_days of config.yaml)",
     )
     purge.set_defaults(handler="reports:purge")
+
+    _add_policy(sub, dd)
     return parser
+
+
+def _add_policy(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], dd: argparse.ArgumentParser
+) -> None:
+    """``govguard policy check|test`` (docs/policies.md)."""
+    policy = _group(sub, "policy", "policy packs: validate them, try them on a report")
+    # Options both commands share: extra references files and an operator's overrides file.
+    common = argparse.ArgumentParser(add_help=False, parents=[dd])
+    common.add_argument(
+        "--references",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="a references file besides the shipped one (repeatable)",
+    )
+    common.add_argument(
+        "--overrides",
+        type=Path,
+        metavar="FILE",
+        help="an overrides file (disable rules, set parameters, add packs)",
+    )
+    check = policy.add_parser(
+        "check",
+        parents=[common],
+        help="validate policy packs; with no FILE, the shipped packs and the data directory's "
+        "policies/overrides.yaml",
+    )
+    check.add_argument("files", nargs="*", type=Path, metavar="FILE", help="pack file or directory")
+    check.set_defaults(handler="policy:check")
+    test = policy.add_parser(
+        "test", parents=[common], help="evaluate a pack on a report file and show each outcome"
+    )
+    test.add_argument("file", type=Path, metavar="FILE", help="pack file or directory")
+    test.add_argument(
+        "--report",
+        type=Path,
+        required=True,
+        metavar="REPORT.json",
+        help="a report written by `govguard-agent once --out`",
+    )
+    test.add_argument(
+        "--classification",
+        choices=("normal", "classified"),
+        default="normal",
+        help="the computer's classification (default: normal)",
+    )
+    test.add_argument(
+        "--os", choices=("windows", "linux"), help="OS family (default: read from the report)"
+    )
+    test.add_argument(
+        "--unit", action="append", metavar="ID", help="unit path, top first (repeatable)"
+    )
+    test.add_argument("--tag", action="append", metavar="TAG", help="a tag of the computer")
+    test.add_argument(
+        "--lang", choices=("vi", "en"), default="vi", help="language of the table (default: vi)"
+    )
+    test.set_defaults(handler="policy:test")
 
 
 def _group(
