@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 from agent.wire import REPORTS_PATH
 from controller.api import Context, install_error_handlers
 from controller.api import agents as agents_api
+from controller.findings import FindingsWriter, PolicyCache
 from controller.ingest import Ingest, Limits
 from controller.settings import Settings
 from controller.store.db import make_engine, session_factory
@@ -70,6 +71,8 @@ def create_app(
             ),
             batch_max=settings.ingest.batch_max,
             batch_wait_ms=settings.ingest.batch_wait_ms,
+            # Every stored report is evaluated against the policies in the same transaction.
+            store=FindingsWriter(PolicyCache(settings.data_dir)),
         )
     agent_settings = settings.agent_settings()
     ctx = Context(

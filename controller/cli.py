@@ -183,7 +183,46 @@ def _build_parser() -> argparse.ArgumentParser:
     purge.set_defaults(handler="reports:purge")
 
     _add_policy(sub, dd)
+    _add_findings(sub, dd)
     return parser
+
+
+def _add_findings(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], dd: argparse.ArgumentParser
+) -> None:
+    """``govguard findings list|ack|exempt|evaluate`` (docs/findings.md)."""
+    findings = _group(sub, "findings", "rule failures per computer and their lifecycle")
+    listing = findings.add_parser("list", parents=[dd], help="list findings, most severe first")
+    listing.add_argument("--unit", metavar="ID", help="only this unit and the units below it")
+    listing.add_argument(
+        "--status",
+        action="append",
+        choices=("open", "acknowledged", "exempted", "resolved"),
+        help="repeatable (default: open, acknowledged and exempted)",
+    )
+    listing.add_argument(
+        "--severity", action="append", choices=("critical", "high", "medium", "low", "info")
+    )
+    listing.add_argument("--rule", metavar="RULE", help="one rule id, e.g. ATTT-07")
+    listing.add_argument("--agent", metavar="ID", help="one computer (agent id)")
+    listing.add_argument("--limit", type=int, default=1000, metavar="N", help="at most N (1000)")
+    listing.set_defaults(handler="findings:list_")
+    ack = findings.add_parser("ack", parents=[dd], help="acknowledge a finding")
+    ack.add_argument("id", metavar="ID", help="finding id (see `govguard findings list`)")
+    ack.set_defaults(handler="findings:ack")
+    exempt = findings.add_parser(
+        "exempt", parents=[dd], help="exempt a finding until a date, with a reason"
+    )
+    exempt.add_argument("id", metavar="ID", help="finding id")
+    exempt.add_argument("--reason", required=True, metavar="TEXT", help="why (kept in the audit)")
+    exempt.add_argument("--until", metavar="YYYY-MM-DD", help="last day of the exemption (UTC)")
+    exempt.add_argument("--for", dest="duration", metavar="DURATION", help="e.g. 30d")
+    exempt.set_defaults(handler="findings:exempt")
+    findings.add_parser(
+        "evaluate",
+        parents=[dd],
+        help="re-evaluate every computer against the installed policies (after a change)",
+    ).set_defaults(handler="findings:evaluate")
 
 
 def _add_policy(

@@ -23,6 +23,7 @@ from controller.ingest.credentials import CredentialCache
 from controller.ingest.writer import (
     BatchWriter,
     DatabaseUnavailableError,
+    StoreBatch,
     WriterBusyError,
     WriterClosedError,
 )
@@ -50,13 +51,18 @@ class Ingest:
         batch_wait_ms: int,
         clock: Callable[[], datetime] | None = None,
         commit_timeout_s: float = COMMIT_TIMEOUT_S,
+        store: StoreBatch | None = None,
     ) -> None:
         self.sessions = sessions
         self.limits = limits
         self.credentials = CredentialCache()
         self._clock = clock or (lambda: datetime.now(UTC))
         self.writer = BatchWriter(
-            sessions, batch_max=batch_max, batch_wait_ms=batch_wait_ms, clock=self._clock
+            sessions,
+            batch_max=batch_max,
+            batch_wait_ms=batch_wait_ms,
+            clock=self._clock,
+            store=store,
         )
         self._commit_timeout_s = commit_timeout_s
         # Futures waiting for a commit, oldest first, with their deadline. One sweep per second

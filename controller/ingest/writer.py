@@ -37,6 +37,8 @@ class DatabaseUnavailableError(RuntimeError):
 
 
 _Result = Outcome | BaseException
+#: Stores a batch in an open transaction; returns the (agent_id, seq) pairs inserted.
+StoreBatch = Callable[[Session, Sequence[NewReport], datetime], set[tuple[str, int]]]
 #: What the event loop hands over: the verified report, or the verification still to do.
 Work = NewReport | Callable[[], NewReport]
 _Item = tuple[Work, "asyncio.Future[Outcome]"]
@@ -84,8 +86,7 @@ class BatchWriter:
         queue_max: int | None = None,
         verifiers: int = VERIFIERS,
         clock: Callable[[], datetime] | None = None,
-        store: Callable[[Session, Sequence[NewReport], datetime], set[tuple[str, int]]]
-        | None = None,
+        store: StoreBatch | None = None,
     ) -> None:
         self._sessions = sessions
         self._batch_max = max(1, batch_max)

@@ -226,3 +226,62 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String)
     target: Mapped[str] = mapped_column(String)
     details: Mapped[Any] = mapped_column(JSONText(), nullable=True)
+
+
+FINDING_STATUSES = ("open", "acknowledged", "exempted", "resolved")
+
+
+class RuleState(Base):
+    """The current outcome of one rule on one agent's computer, written only when it changes.
+
+    Evaluating a host compares each outcome with this row: an unchanged outcome costs no write,
+    so thousands of heartbeats an hour touch this table only when something really changed.
+    """
+
+    __tablename__ = "rule_states"
+    __table_args__ = (Index(None, "rule_id", "outcome"),)
+
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"), primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String, primary_key=True)
+    outcome: Mapped[str] = mapped_column(String)
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The reason (``{"code": ..., "values": {...}}``) and the evidence of the outcome.
+    reason: Mapped[Any] = mapped_column(JSONText())
+    evidence: Mapped[Any] = mapped_column(JSONText(), nullable=True)
+
+
+class Finding(Base):
+    """A rule that failed on a host: open → acknowledged → resolved, or exempted until a date.
+
+    ``open_key`` (``subject|rule``) is set while the finding is not resolved and unique, so one
+    subject never has two live findings for one rule, even with several controller processes.
+    ``subject`` is ``agent:<id>`` for a computer that reports, ``asset:<id>`` for one known only
+    from the organisation file or the network (the classified-PC tripwire).
+    """
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        UniqueConstraint("open_key"),
+        Index(None, "status", "severity"),
+        Index(None, "unit_id"),
+        Index(None, "agent_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntegerPK, primary_key=True, autoincrement=True)
+    open_key: Mapped[str | None] = mapped_column(String)
+    subject: Mapped[str] = mapped_column(String)
+    agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"))
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"))
+    rule_id: Mapped[str] = mapped_column(String)
+    severity: Mapped[str] = mapped_column(String)
+    status: Mapped[str] = mapped_column(String, default="open")
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reason: Mapped[Any] = mapped_column(JSONText())
+    evidence: Mapped[Any] = mapped_column(JSONText(), nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    exempt_reason: Mapped[str | None] = mapped_column(Text)
+    exempted_by: Mapped[str | None] = mapped_column(String)
+    exempt_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

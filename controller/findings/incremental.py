@@ -1,0 +1,129 @@
+"""Findings on the ingest path: each stored report is evaluated in the same transaction.
+
+:class:`FindingsWriter` wraps :func:`controller.store.reports.store_batch`: after the batch is
+inserted, the newest stored report of each agent is evaluated (a heartbeat only against the
+rules its sections decide), compared with the stored rule states (one query per batch) and
+only the outcomes that changed are written. An agent's report and the findings it causes
+commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy.orm import Session
+
+from controller.findings.engine import Evaluator
+from controller.findings.hosts import UnitPaths, document, load_hosts
+from controller.findings.policies import PolicyCache
+from controller.store.findings import Change, Opened, apply_changes, load_states
+from controller.store.reports import NewReport, store_batch
+
+log = logging.getLogger(__name__)
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+#: Called in the transaction with the findings a batch opened (notifications hook in here).
+OnOpened = Callable[[Session, list[Opened], datetime], None]
+
+
+def report_facts(report: NewReport) -> tuple[dict[str, Any], frozenset[str] | None]:
+    """The facts a report carries and, for a heartbeat, the sections it carries (None: all)."""
+    if report.kind == "full":
+        value = msgspec.json.decode(gzip.decompress(report.body))
+        return (value if isinstance(value, dict) else {}), None
+    raw = report.sections_json
+    if raw is None:
+        return {}, frozenset()
+    if raw.startswith(_GZIP_MAGIC):
+        raw = gzip.decompress(raw)
+    value = msgspec.json.decode(raw)
+    facts = value if isinstance(value, dict) else {}
+    return facts, frozenset(facts)
+
+
+def evaluate_reports(
+    s: Session,
+    evaluator: Evaluator,
+    reports: Sequence[NewReport],
+    at: datetime,
+    units: UnitPaths,
+) -> tuple[list[Change], list[Opened]]:
+    """Evaluate stored reports (at most one per agent) and write what changed."""
+    hosts = load_hosts(s, (r.agent_id for r in reports), units)
+    states = load_states(s, hosts)
+    changes: list[Change] = []
+    for report in reports:
+        host = hosts.get(report.agent_id)
+        if host is None:
+            continue
+        facts, sections = report_facts(report)
+        rules = evaluator.rules_for(sections)
+        if not rules:
+            continue
+        observed = {"last_report_at": report.sent_at.isoformat()}
+        doc = document(facts, host, observed)
+        changes.extend(evaluator.changes(host, doc, at, states[host.agent_id], rules))
+    opened = apply_changes(s, changes, at)
+    return changes, opened
+
+
+def newest_per_agent(stored: Sequence[NewReport]) -> list[NewReport]:
+    """The newest report of each agent (a backlog of heartbeats is decided by its last one)."""
+    newest: dict[str, NewReport] = {}
+    for report in stored:
+        kept = newest.get(report.agent_id)
+        if kept is None or report.seq > kept.seq:
+            newest[report.agent_id] = report
+    full: dict[str, NewReport] = {}
+    for report in stored:
+        # A full report in the batch is evaluated even when a heartbeat followed it: only the
+        # full one decides the rules on hardware and software.
+        if report.kind == "full":
+            kept = full.get(report.agent_id)
+            if kept is None or report.seq > kept.seq:
+                full[report.agent_id] = report
+    chosen = list(newest.values())
+    chosen.extend(r for agent_id, r in full.items() if newest[agent_id] is not r)
+    return sorted(chosen, key=lambda r: (r.agent_id, r.kind != "full", r.seq))
+
+
+class FindingsWriter:
+    """The ingest ``store`` callable: store a batch, then evaluate what it stored."""
+
+    def __init__(
+        self,
+        policies: PolicyCache,
+        *,
+        units: UnitPaths | None = None,
+        on_opened: OnOpened | None = None,
+    ) -> None:
+        self.policies = policies
+        self.units = units or UnitPaths()
+        self.on_opened = on_opened
+
+    def __call__(
+        self, s: Session, batch: Sequence[NewReport], at: datetime
+    ) -> set[tuple[str, int]]:
+        """Store ``batch`` (see :func:`store_batch`) and evaluate the reports inserted."""
+        inserted = store_batch(s, batch, at)
+        evaluator = self.policies.current()
+        if evaluator is None or not inserted:
+            return inserted
+        stored = [r for r in batch if (r.agent_id, r.seq) in inserted]
+        chosen = newest_per_agent(stored)
+        # Full report and later heartbeat of one agent: evaluated in order, the second against
+        # the states the first wrote.
+        firsts = [r for r in chosen if r.kind == "full"]
+        rest = [r for r in chosen if r.kind != "full"]
+        for group in (firsts, rest):
+            if group:
+                _, opened = evaluate_reports(s, evaluator, group, at, self.units)
+                if opened and self.on_opened is not None:
+                    self.on_opened(s, opened, at)
+        return inserted
