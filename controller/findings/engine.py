@@ -35,6 +35,26 @@ class Evaluator:
         self.by_id = {rule.id: rule for rule in self.rules}
         self._sections = {rule.id: rule_sections(rule) for rule in self.rules}
         self._subsets: dict[frozenset[str], tuple[Rule, ...]] = {}
+        #: Every report section some rule reads; the others are never decoded.
+        self.sections = frozenset().union(*self._sections.values()) if self.rules else frozenset()
+        self._names = tuple(sorted(self.sections))
+        shape = msgspec.defstruct(
+            "PolicyFacts", [(name, Any, msgspec.UNSET) for name in self._names]
+        )
+        self._decoder = msgspec.json.Decoder(shape)
+
+    def decode(self, raw: bytes) -> dict[str, Any]:
+        """The sections of a report (JSON) that rules read, as plain values.
+
+        A typed decode of only these fields skips the rest of the document unbuilt: on a real
+        50 KB report the software inventory is 44 KB of it, and no rule reads it (110 µs
+        against 280 µs for a whole-document decode, measured by bench/policy_eval.py).
+        """
+        decoded = self._decoder.decode(raw)
+        unset = msgspec.UNSET
+        return {
+            name: value for name in self._names if (value := getattr(decoded, name)) is not unset
+        }
 
     def rules_for(self, sections: frozenset[str] | None) -> tuple[Rule, ...]:
         """Every rule (``sections`` None: a full report) or those a heartbeat can decide."""
@@ -66,11 +86,11 @@ class Evaluator:
                 # A pass or a not-applicable carries no evidence worth a write.
                 if result.outcome in ("pass", "not_applicable"):
                     continue
-                reason, evidence = _plain(result)
+                reason, evidence = _texts(result)
                 if reason == before.reason and evidence == before.evidence:
                     continue
             else:
-                reason, evidence = _plain(result)
+                reason, evidence = _texts(result)
             found.append(
                 Change(
                     agent_id=host.agent_id,
@@ -86,10 +106,10 @@ class Evaluator:
         return found
 
 
-def _plain(result: RuleResult) -> tuple[Any, Any]:
-    """The reason and evidence as the JSON values they are stored as (to compare with them)."""
-    reason = msgspec.json.decode(msgspec.json.encode(result.reason))
-    evidence = (
-        msgspec.json.decode(msgspec.json.encode(result.evidence)) if result.evidence else None
-    )
+def _texts(result: RuleResult) -> tuple[str, str | None]:
+    """The reason and evidence as the JSON texts they are stored as (compared as text: no
+    stored state is ever decoded to decide whether it changed)."""
+    encode = msgspec.json.encode
+    reason = encode(result.reason).decode()
+    evidence = encode(result.evidence).decode() if result.evidence else None
     return reason, evidence

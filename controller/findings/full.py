@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import msgspec
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -53,14 +52,9 @@ class Totals:
     seconds: float = 0.0
 
 
-def _json_object(blob: bytes | None) -> dict[str, Any]:
-    if blob is None:
-        return {}
-    value = msgspec.json.decode(gzip.decompress(blob))
-    return value if isinstance(value, dict) else {}
-
-
-def _facts(s: Session, agent_ids: list[str]) -> dict[str, tuple[dict[str, Any], datetime]]:
+def _facts(
+    s: Session, agent_ids: list[str], evaluator: Evaluator
+) -> dict[str, tuple[dict[str, Any], datetime]]:
     rows = s.execute(
         select(
             HostFacts.agent_id, HostFacts.full_body, HostFacts.heartbeat, HostFacts.last_report_at
@@ -68,8 +62,9 @@ def _facts(s: Session, agent_ids: list[str]) -> dict[str, tuple[dict[str, Any], 
     )
     found: dict[str, tuple[dict[str, Any], datetime]] = {}
     for agent_id, full_body, heartbeat, last_report_at in rows:
-        facts = _json_object(full_body)
-        facts.update(_json_object(heartbeat))
+        facts = evaluator.decode(gzip.decompress(full_body)) if full_body is not None else {}
+        if heartbeat is not None:
+            facts.update(evaluator.decode(gzip.decompress(heartbeat)))
         found[agent_id] = (facts, last_report_at)
     return found
 
@@ -98,7 +93,7 @@ def reevaluate(
         with sessions() as s, s.begin():
             hosts = load_hosts(s, part, paths)
             states = load_states(s, hosts)
-            facts = _facts(s, part)
+            facts = _facts(s, part, evaluator)
             changes = []
             for agent_id in part:
                 host = hosts.get(agent_id)

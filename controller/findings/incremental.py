@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-import msgspec
 from sqlalchemy.orm import Session
 
 from controller.findings.engine import Evaluator
@@ -32,18 +31,19 @@ _GZIP_MAGIC = b"\x1f\x8b"
 OnOpened = Callable[[Session, list[Opened], datetime], None]
 
 
-def report_facts(report: NewReport) -> tuple[dict[str, Any], frozenset[str] | None]:
-    """The facts a report carries and, for a heartbeat, the sections it carries (None: all)."""
+def report_facts(
+    report: NewReport, evaluator: Evaluator
+) -> tuple[dict[str, Any], frozenset[str] | None]:
+    """The facts of a report that rules read and, for a heartbeat, the sections among them it
+    carries (None for a full report: every rule is decided)."""
     if report.kind == "full":
-        value = msgspec.json.decode(gzip.decompress(report.body))
-        return (value if isinstance(value, dict) else {}), None
+        return evaluator.decode(gzip.decompress(report.body)), None
     raw = report.sections_json
     if raw is None:
         return {}, frozenset()
     if raw.startswith(_GZIP_MAGIC):
         raw = gzip.decompress(raw)
-    value = msgspec.json.decode(raw)
-    facts = value if isinstance(value, dict) else {}
+    facts = evaluator.decode(raw)
     return facts, frozenset(facts)
 
 
@@ -62,7 +62,7 @@ def evaluate_reports(
         host = hosts.get(report.agent_id)
         if host is None:
             continue
-        facts, sections = report_facts(report)
+        facts, sections = report_facts(report, evaluator)
         rules = evaluator.rules_for(sections)
         if not rules:
             continue

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import msgspec
-from sqlalchemy import Text, bindparam, func, select, update
+from sqlalchemy import Text, bindparam, func, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
@@ -38,18 +37,19 @@ class FindingError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class State:
-    """The stored outcome of one rule on one host."""
+    """The stored outcome of one rule on one host; reason and evidence as their JSON texts."""
 
     outcome: str
-    reason: Any
-    evidence: Any
+    reason: str
+    evidence: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
     """A rule whose outcome (or failing evidence) on a host differs from the stored state.
 
-    ``previous`` is the stored outcome (None when the rule never ran on this host).
+    ``reason`` and ``evidence`` are JSON texts, written as they are. ``previous`` is the stored
+    outcome (None when the rule never ran on this host).
     """
 
     agent_id: str
@@ -57,8 +57,8 @@ class Change:
     rule_id: str
     severity: str
     outcome: str
-    reason: Any
-    evidence: Any
+    reason: str
+    evidence: str | None
     previous: str | None
 
 
@@ -83,16 +83,17 @@ def load_states(s: Session, agent_ids: Iterable[str]) -> dict[str, dict[str, Sta
     found: dict[str, dict[str, State]] = {agent_id: {} for agent_id in ids}
     if not ids:
         return found
+    # The JSON columns read as text: compared with the new texts, never decoded (a full
+    # re-evaluation reads one row per host and rule).
     rows = s.execute(
         select(
             _STATES.c.agent_id,
             _STATES.c.rule_id,
             _STATES.c.outcome,
-            _STATES.c.reason,
-            _STATES.c.evidence,
+            type_coerce(_STATES.c.reason, Text()),
+            type_coerce(_STATES.c.evidence, Text()),
         ).where(_STATES.c.agent_id.in_(ids))
     )
-    # JSONText decodes the columns on the way out.
     for agent_id, rule_id, outcome, reason, evidence in rows:
         found[agent_id][rule_id] = State(outcome, reason, evidence)
     return found
@@ -152,10 +153,6 @@ def _statements(s: Session) -> _Statements:
     return cached
 
 
-def _json(value: Any) -> str | None:
-    return None if value is None else msgspec.json.encode(value).decode()
-
-
 def apply_changes(s: Session, changes: Sequence[Change], at: datetime) -> list[Opened]:
     """Write changed rule states and move findings along; returns the findings opened.
 
@@ -177,8 +174,8 @@ def apply_changes(s: Session, changes: Sequence[Change], at: datetime) -> list[O
                     "rule_id": c.rule_id,
                     "outcome": c.outcome,
                     "since": at,
-                    "reason": _json(c.reason),
-                    "evidence": _json(c.evidence),
+                    "reason": c.reason,
+                    "evidence": c.evidence,
                 }
                 for c in moved
             ],
@@ -199,8 +196,8 @@ def apply_changes(s: Session, changes: Sequence[Change], at: datetime) -> list[O
                 {
                     "b_agent": c.agent_id,
                     "b_rule": c.rule_id,
-                    "b_reason": _json(c.reason),
-                    "b_evidence": _json(c.evidence),
+                    "b_reason": c.reason,
+                    "b_evidence": c.evidence,
                 }
                 for c in refreshed
             ],
@@ -223,8 +220,8 @@ def apply_changes(s: Session, changes: Sequence[Change], at: datetime) -> list[O
                 "status": "open",
                 "opened_at": at,
                 "last_seen_at": at,
-                "reason": _json(c.reason),
-                "evidence": _json(c.evidence),
+                "reason": c.reason,
+                "evidence": c.evidence,
             }
             for c in opening
         ]
@@ -236,8 +233,8 @@ def apply_changes(s: Session, changes: Sequence[Change], at: datetime) -> list[O
             [
                 {
                     "b_key": open_key(f"agent:{c.agent_id}", c.rule_id),
-                    "b_reason": _json(c.reason),
-                    "b_evidence": _json(c.evidence),
+                    "b_reason": c.reason,
+                    "b_evidence": c.evidence,
                     "b_at": at,
                 }
                 for c in still
