@@ -8,6 +8,7 @@ can never be reached through the agents' port by mistake.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from agent.wire import REPORTS_PATH
 from controller.api import Context, install_error_handlers
 from controller.api import agents as agents_api
 from controller.findings import FindingsWriter, PolicyCache
+from controller.findings.scheduler import Reevaluator
 from controller.ingest import Ingest, Limits
 from controller.settings import Settings
 from controller.store.db import make_engine, session_factory
@@ -62,7 +64,12 @@ def create_app(
     sessions = session_factory(db)
     takes_reports = surface in ("all", "agents")
     ingest = None
+    reevaluator = None
     if takes_reports:
+        policies = PolicyCache(settings.data_dir)
+        # Hosts that stop reporting and policy changes are caught by a periodic re-evaluation;
+        # a lease in the database lets one process of the controller run it at a time.
+        reevaluator = Reevaluator(sessions, policies)
         ingest = Ingest(
             sessions,
             Limits(
@@ -72,7 +79,7 @@ def create_app(
             batch_max=settings.ingest.batch_max,
             batch_wait_ms=settings.ingest.batch_wait_ms,
             # Every stored report is evaluated against the policies in the same transaction.
-            store=FindingsWriter(PolicyCache(settings.data_dir)),
+            store=FindingsWriter(policies),
         )
     agent_settings = settings.agent_settings()
     ctx = Context(
@@ -89,9 +96,13 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if ingest is not None:
             ingest.start()
+        if reevaluator is not None:
+            reevaluator.start()
         try:
             yield
         finally:
+            if reevaluator is not None:
+                await asyncio.to_thread(reevaluator.stop)
             if ingest is not None:
                 await ingest.aclose()  # stores what is queued first
             if own_engine:

@@ -8,6 +8,8 @@ an override must not stop findings for the whole district.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import threading
 import time
@@ -18,6 +20,15 @@ from controller.findings.engine import Evaluator
 from controller.policy import SHIPPED_PACKS, PolicyError, PolicySet, load_installed
 
 log = logging.getLogger(__name__)
+
+
+def _digest(signature: tuple[tuple[str, int, int], ...]) -> str:
+    """A digest of the watched files' contents: equal on every controller with the same files."""
+    hasher = hashlib.sha256()
+    for name, _, _ in signature:
+        with contextlib.suppress(OSError):
+            hasher.update(Path(name).name.encode() + b"\0" + Path(name).read_bytes() + b"\0")
+    return hasher.hexdigest()[:16]
 
 
 def _signature(paths: list[Path]) -> tuple[tuple[str, int, int], ...]:
@@ -60,6 +71,8 @@ class PolicyCache:
         self._signature: tuple[tuple[str, int, int], ...] | None = None
         self._evaluator: Evaluator | None = None
         self.error: str | None = None
+        #: Digest of the policy files behind the current evaluator (None before the first load).
+        self.digest: str | None = None
 
     def current(self) -> Evaluator | None:
         """The evaluator of the newest valid policy files."""
@@ -74,6 +87,7 @@ class PolicyCache:
             try:
                 self._evaluator = Evaluator(self._loader(self._data_dir))
                 self.error = None
+                self.digest = _digest(signature)
                 log.info("policies loaded: %d rules", len(self._evaluator.rules))
             except PolicyError as exc:
                 self.error = str(exc)

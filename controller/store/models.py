@@ -285,3 +285,21 @@ class Finding(Base):
     exempt_reason: Mapped[str | None] = mapped_column(Text)
     exempted_by: Mapped[str | None] = mapped_column(String)
     exempt_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Job(Base):
+    """A periodic job that exactly one controller process runs at a time (a lease).
+
+    ``requested_at`` later than ``finished_at`` asks for a run now (a policy or organisation
+    change); otherwise the job runs when its interval has passed since ``finished_at``.
+    """
+
+    __tablename__ = "jobs"
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    holder: Mapped[str | None] = mapped_column(String)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_result: Mapped[Any] = mapped_column(JSONText(), nullable=True)

@@ -1,4 +1,4 @@
-"""Findings: the current outcome of each rule per host, and the findings' lifecycle.
+"""Findings: the current outcome of each rule per host, the findings' lifecycle, job leases.
 
 Revision ID: 0005
 Revises: 0001
@@ -26,7 +26,7 @@ def _when(name: str, nullable: bool = False) -> sa.Column[object]:
 
 
 def upgrade() -> None:
-    """Create rule_states and findings."""
+    """Create rule_states, findings and jobs."""
     op.create_table(
         "rule_states",
         sa.Column("agent_id", sa.String(), nullable=False),
@@ -71,10 +71,22 @@ def upgrade() -> None:
     op.create_index(op.f("ix_findings_agent_id"), "findings", ["agent_id"])
     op.create_index(op.f("ix_findings_status_severity"), "findings", ["status", "severity"])
     op.create_index(op.f("ix_findings_unit_id"), "findings", ["unit_id"])
+    op.create_table(
+        "jobs",
+        sa.Column("name", sa.String(), nullable=False),
+        _when("requested_at", nullable=True),
+        _when("started_at", nullable=True),
+        _when("finished_at", nullable=True),
+        sa.Column("holder", sa.String(), nullable=True),
+        _when("lease_until", nullable=True),
+        sa.Column("last_result", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_jobs")),
+    )
 
 
 def downgrade() -> None:
     """Drop the findings tables."""
+    op.drop_table("jobs")
     op.drop_index(op.f("ix_findings_unit_id"), table_name="findings")
     op.drop_index(op.f("ix_findings_status_severity"), table_name="findings")
     op.drop_index(op.f("ix_findings_agent_id"), table_name="findings")

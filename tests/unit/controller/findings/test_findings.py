@@ -256,8 +256,12 @@ def test_full_reevaluation_after_a_policy_change(
     assert totals.hosts == 8 and totals.evaluations == 16
     assert totals.forgotten == 3  # the firewall findings resolved with their rule
     session.rollback()  # end the read snapshot taken before the re-evaluation
-    assert session.scalar(select(func.count()).select_from(RuleState).where(
-        RuleState.rule_id == "FW-01")) == 0  # fmt: skip
+    assert (
+        session.scalar(
+            select(func.count()).select_from(RuleState).where(RuleState.rule_id == "FW-01")
+        )
+        == 0
+    )
     # identity.hostname is missing in these reports: an error, not a finding.
     assert states(session, "a0")["HN-01"][0] == "error"
     assert states(session, "never")["OS-01"][0] == "error"

@@ -25,6 +25,7 @@ TABLES = {
     "agents",
     "audit_log",
     "findings",
+    "jobs",
     "rule_states",
     "enrollment_tokens",
     "host_facts",

@@ -1,0 +1,135 @@
+"""The background re-evaluation of a controller process.
+
+Every controller process runs one :class:`Reevaluator` thread; a job lease in the database
+(:mod:`controller.store.jobs`) makes exactly one of them re-evaluate the fleet at a time:
+
+- when the policy files changed (their digest differs from the last run's), and when something
+  asked for it (an organisation import calls :func:`request_reevaluation`);
+- otherwise every ``every`` (an hour by default), which is what turns a computer that stopped
+  reporting into a finding.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from controller.findings.full import OnOpened, Totals, reevaluate
+from controller.findings.hosts import UnitPaths
+from controller.findings.policies import PolicyCache
+from controller.store import jobs
+from controller.store.db import is_unavailable, write_session
+
+log = logging.getLogger(__name__)
+
+JOB = "findings.reevaluate"
+EVERY = timedelta(hours=1)
+#: Longer than a re-evaluation of the largest fleet takes; a dead holder blocks no longer.
+LEASE = timedelta(minutes=30)
+POLL_S = 30.0
+
+
+def request_reevaluation(s: Session, at: datetime) -> None:
+    """Ask the controller to re-evaluate every host soon (after an organisation change)."""
+    jobs.request(s, JOB, at)
+
+
+class Reevaluator:
+    """Runs :func:`reevaluate` when due, in a daemon thread of this process."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        policies: PolicyCache,
+        *,
+        every: timedelta = EVERY,
+        lease: timedelta = LEASE,
+        poll_s: float = POLL_S,
+        clock: Callable[[], datetime] | None = None,
+        on_opened: OnOpened | None = None,
+        units: UnitPaths | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._policies = policies
+        self._every = every
+        self._lease = lease
+        self._poll_s = poll_s
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._on_opened = on_opened
+        self._units = units or UnitPaths()
+        self._holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the thread (idempotent)."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._loop, name="findings-reevaluator", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop the thread; a run in progress finishes its chunk's transaction first."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+
+    def _loop(self) -> None:
+        # The first round waits one poll: start-up (workers spawning, agents reconnecting
+        # after a restart) is the worst moment to hold SQLite's write lock.
+        while not self._stop.wait(self._poll_s):
+            try:
+                self.run_once()
+            except Exception as exc:  # never let the thread die; try again next round
+                if is_unavailable(exc):
+                    log.warning("re-evaluation postponed, the database is unavailable: %s", exc)
+                else:
+                    log.exception("re-evaluation failed")
+
+    def run_once(self) -> Totals | None:
+        """Re-evaluate if due and this process gets the lease; the totals, or None."""
+        evaluator = self._policies.current()
+        if evaluator is None:
+            return None
+        now = self._clock()
+        with self._sessions() as s, s.begin():
+            write_session(s)
+            job = jobs.get(s, JOB)
+            last = job.last_result if job is not None else None
+            ran_with = last.get("policies") if isinstance(last, dict) else None
+            if ran_with != self._policies.digest:
+                jobs.request(s, JOB, now)
+            claimed = jobs.claim(s, JOB, self._holder, now, every=self._every, lease=self._lease)
+        if not claimed:
+            return None
+        try:
+            totals = reevaluate(
+                self._sessions, evaluator, now, units=self._units, on_opened=self._on_opened
+            )
+        except BaseException:
+            # Free the lease at once so that the next round (here or elsewhere) tries again.
+            with self._sessions() as s, s.begin():
+                jobs.release(s, JOB, self._holder)
+            raise
+        with self._sessions() as s, s.begin():
+            result = {"policies": self._policies.digest, **asdict(totals)}
+            jobs.finish(s, JOB, self._holder, self._clock(), result)
+        log.info(
+            "re-evaluated %d hosts in %.1f s: %d changes, %d findings opened, %d resolved",
+            totals.hosts,
+            totals.seconds,
+            totals.changes,
+            totals.opened,
+            totals.resolved,
+        )
+        return totals
