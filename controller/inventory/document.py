@@ -10,14 +10,23 @@ import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
+import yaml
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from yaml.constructor import SafeConstructor
 
 from controller.inventory.records import ID_FIELD, KINDS, Record, from_entry
-from controller.policy.yamlsrc import LineDict, LineList, YamlError, load_yaml
+from controller.policy.yamlsrc import LineDict, LineList, LineLoader
+
+
+class _Loader(LineLoader):
+    """Line-numbered safe YAML that keeps dates as text (the schema checks them, with a line)."""
+
+
+# Otherwise PyYAML builds dates itself and 2024-02-30 fails with a ValueError and no line.
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str)
 
 #: The schema ships inside the package (a link to the repository's inventory/schema.json).
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
@@ -50,20 +59,23 @@ def office_key(unit_id: str, office_id: str) -> str:
     return f"{unit_id}/{office_id}"
 
 
-def _dates_to_text(node: Any) -> None:
-    # YAML turns unquoted 2025-03-01 into a date; the schema (like JSON) only knows strings.
-    items: Iterable[tuple[Any, Any]]
-    if isinstance(node, dict):
-        items = list(node.items())
-    elif isinstance(node, list):
-        items = list(enumerate(node))
-    else:
-        return
-    for key, value in items:
-        if isinstance(value, date):
-            node[key] = value.isoformat()
-        else:
-            _dates_to_text(value)
+def _read(path: Path) -> Any:
+    """Parse ``path`` (errors as ``FILE:LINE: invalid YAML: ...``, like the policy loader)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InventoryError([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
+    except UnicodeDecodeError as exc:
+        raise InventoryError([f"{path}: not UTF-8 text: {exc.reason}"]) from exc
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 0
+        what = " ".join(part for part in (exc.context, exc.problem) if part)
+        raise InventoryError([f"{path}:{line}: invalid YAML: {what}"]) from exc
+    except yaml.YAMLError as exc:
+        raise InventoryError([f"{path}: invalid YAML: {exc}"]) from exc
 
 
 def _line(doc: Any, path: Iterable[Any]) -> int:
@@ -105,6 +117,7 @@ class _Checker:
         self.errors: list[tuple[int, str]] = []
         self.inventory = Inventory(source, {kind: {} for kind in KINDS})
         self.lines: dict[str, dict[str, int]] = {kind: {} for kind in KINDS}
+        self.entries_of: dict[str, dict[str, LineDict]] = {kind: {} for kind in KINDS}
 
     def error(self, line: int, message: str) -> None:
         self.errors.append((line, f"{self.source}:{line}: {message}"))
@@ -120,6 +133,12 @@ class _Checker:
             return
         self.inventory.records[kind][key] = record
         self.lines[kind][key] = line
+        self.entries_of[kind][key] = entry
+
+    def line_of(self, kind: str, key: str, name: str) -> int:
+        """The line of field ``name`` of an entry (the entry's line when the field is absent)."""
+        entry = self.entries_of[kind][key]
+        return entry.line_of(name) if name in entry else self.lines[kind][key]
 
     def run(self) -> None:
         for kind in KINDS:
@@ -140,10 +159,12 @@ class _Checker:
     def check_units(self) -> None:
         units = self.inventory.records["units"]
         for unit_id, record in units.items():
-            line = self.lines["units"][unit_id]
             parent = record["parent_id"]
             if parent is not None and parent not in units:
-                self.error(line, f"unit {unit_id}: unknown parent unit {parent!r}")
+                self.error(
+                    self.line_of("units", unit_id, "parent"),
+                    f"unit {unit_id}: unknown parent unit {parent!r}",
+                )
         # A loop of parents has no top: walk up from each unit and stop at a repeat.
         for unit_id in units:
             seen = [unit_id]
@@ -159,14 +180,15 @@ class _Checker:
 
     def place(self, kind: str, key: str, record: Record) -> None:
         """Check that a record's unit and office exist."""
-        line = self.lines[kind][key]
         unit, office = record["unit_id"], record["office_id"]
+        offices = self.inventory.records["offices"]
         if unit not in self.inventory.records["units"]:
-            self.error(line, f"{kind} {key}: unknown unit {unit!r}")
-        elif (
-            office is not None and office_key(unit, office) not in self.inventory.records["offices"]
-        ):
-            self.error(line, f"{kind} {key}: unknown office {office!r} in unit {unit!r}")
+            self.error(self.line_of(kind, key, "unit"), f"{kind} {key}: unknown unit {unit!r}")
+        elif office is not None and office_key(unit, office) not in offices:
+            self.error(
+                self.line_of(kind, key, "office"),
+                f"{kind} {key}: unknown office {office!r} in unit {unit!r}",
+            )
 
     def check_members(self) -> None:
         records = self.inventory.records
@@ -174,18 +196,23 @@ class _Checker:
             self.place("officials", key, record)
         for key, record in records["assets"].items():
             self.place("assets", key, record)
-            line = self.lines["assets"][key]
             user = record["assigned_user"]
             if user is not None and user not in records["officials"]:
-                self.error(line, f"asset {key}: unknown official {user!r} in assigned_user")
+                self.error(
+                    self.line_of("assets", key, "assigned_user"),
+                    f"asset {key}: unknown official {user!r} in assigned_user",
+                )
             if record["classification"] == "classified" and not record["security_plan_ref"]:
-                self.error(line, f"asset {key}: a classified asset needs security_plan_ref")
+                self.error(
+                    self.line_of("assets", key, "classification"),
+                    f"asset {key}: a classified asset needs security_plan_ref",
+                )
         for key, record in records["network_devices"].items():
             self.place("network_devices", key, record)
             credential = record["snmp_credential"]
             if credential is not None and credential not in records["snmp_credentials"]:
                 self.error(
-                    self.lines["network_devices"][key],
+                    self.line_of("network_devices", key, "snmp_credential"),
                     f"network device {key}: unknown SNMP credential {credential!r} "
                     "(declare it under snmp_credentials)",
                 )
@@ -204,7 +231,7 @@ class _Checker:
                         if item in owners:
                             what = "MAC" if column == "macs" else column.replace("_", " ")
                             self.error(
-                                self.lines[kind][key],
+                                self.line_of(kind, key, column),
                                 f"{kind} {key}: duplicate {what} {item} (also {owners[item]})",
                             )
                         else:
@@ -218,13 +245,9 @@ def _offices(unit: LineDict) -> list[tuple[LineDict, int]]:
 
 def load_inventory(path: Path) -> Inventory:
     """Read and check an organisation file; raises :class:`InventoryError` with every problem."""
-    try:
-        doc = load_yaml(path)
-    except YamlError as exc:
-        raise InventoryError([str(exc)]) from exc
+    doc = _read(path)
     if not isinstance(doc, LineDict):
         raise InventoryError([f"{path}:1: the file must be a mapping with schema_version, units"])
-    _dates_to_text(doc)
     errors = _schema_errors(path, doc)
     if errors:
         raise InventoryError(errors)
