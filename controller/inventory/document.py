@@ -15,7 +15,6 @@ from typing import Any
 
 import yaml
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
-from yaml.constructor import SafeConstructor
 
 from controller.inventory.records import ID_FIELD, KINDS, Record, from_entry
 from controller.policy.yamlsrc import LineDict, LineList, LineLoader
@@ -26,7 +25,11 @@ class _Loader(LineLoader):
 
 
 # Otherwise PyYAML builds dates itself and 2024-02-30 fails with a ValueError and no line.
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str)
+def _timestamp_as_text(loader: _Loader, node: yaml.Node) -> str:
+    return str(loader.construct_scalar(node))  # type: ignore[arg-type]
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
 
 #: The schema ships inside the package (a link to the repository's inventory/schema.json).
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
