@@ -184,6 +184,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     _add_policy(sub, dd)
     _add_findings(sub, dd)
+    _add_inventory(sub, dd)
     return parser
 
 
@@ -223,6 +224,33 @@ def _add_findings(
         parents=[dd],
         help="re-evaluate every computer against the installed policies (after a change)",
     ).set_defaults(handler="findings:evaluate")
+
+
+def _add_inventory(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], dd: argparse.ArgumentParser
+) -> None:
+    """``govguard inventory import|export`` (docs/inventory.md)."""
+    inventory = _group(sub, "inventory", "the organisation file: units, staff, assets, devices")
+    lang = argparse.ArgumentParser(add_help=False, parents=[dd])
+    lang.add_argument(
+        "--lang", choices=("vi", "en"), default="vi", help="language of messages (default: vi)"
+    )
+    load = inventory.add_parser(
+        "import",
+        parents=[lang],
+        help="check an organisation file and apply it: show what is added, changed, retired",
+    )
+    load.add_argument("file", type=Path, metavar="FILE", help="the organisation file (YAML)")
+    load.add_argument(
+        "--dry-run", action="store_true", help="show what would change, write nothing"
+    )
+    load.set_defaults(handler="inventory:import_")
+    dump = inventory.add_parser(
+        "export", parents=[lang], help="write the stored organisation as a file to re-import"
+    )
+    dump.add_argument("--out", type=Path, metavar="FILE", help="write to FILE (default: stdout)")
+    dump.add_argument("--title", metavar="TEXT", help="the file's title line")
+    dump.set_defaults(handler="inventory:export")
 
 
 def _add_policy(

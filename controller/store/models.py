@@ -9,12 +9,13 @@ must describe exactly these tables (a test compares them).
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Dialect,
     Float,
@@ -114,6 +115,18 @@ class Unit(Base):
     name: Mapped[str] = mapped_column(String)
     kind: Mapped[str] = mapped_column(String, default="unit")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The rest comes from the organisation file (controller/inventory); units made by `init` or
+    # `units add` have inventory_managed False, so an import never retires them.
+    code: Mapped[str | None] = mapped_column(String)
+    headcount_can_bo: Mapped[int | None] = mapped_column(Integer)
+    headcount_cong_chuc: Mapped[int | None] = mapped_column(Integer)
+    headcount_vien_chuc: Mapped[int | None] = mapped_column(Integer)
+    org_cert_issuer: Mapped[str | None] = mapped_column(String)
+    org_cert_serial: Mapped[str | None] = mapped_column(String)
+    org_cert_expires_on: Mapped[date | None] = mapped_column(Date)
+    inventory_managed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Users, tokens and agents point at units.id: a unit leaves the organisation by retiring.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class User(Base):
@@ -303,3 +316,111 @@ class Job(Base):
     holder: Mapped[str | None] = mapped_column(String)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_result: Mapped[Any] = mapped_column(JSONText(), nullable=True)
+
+
+class Office(Base):
+    """A room or section of a unit (``vp-mot-cua`` of a commune); its id is unique in the unit."""
+
+    __tablename__ = "offices"
+
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    name: Mapped[str] = mapped_column(String)
+    headcount_can_bo: Mapped[int | None] = mapped_column(Integer)
+    headcount_cong_chuc: Mapped[int | None] = mapped_column(Integer)
+    headcount_vien_chuc: Mapped[int | None] = mapped_column(Integer)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Official(Base):
+    """A person of the roster: key officials, signing leaders, clerks (for the readiness report)."""
+
+    __tablename__ = "officials"
+    __table_args__ = (Index(None, "unit_id"),)
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    name: Mapped[str] = mapped_column(String)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"))
+    office_id: Mapped[str | None] = mapped_column(String)
+    position: Mapped[str | None] = mapped_column(String)
+    category: Mapped[str | None] = mapped_column(String)
+    roles: Mapped[list[str]] = mapped_column(JSONText(), default=list)
+    cert_status: Mapped[str | None] = mapped_column(String)
+    cert_issuer: Mapped[str | None] = mapped_column(String)
+    cert_serial: Mapped[str | None] = mapped_column(String)
+    cert_expires_on: Mapped[date | None] = mapped_column(Date)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Asset(Base):
+    """An expected machine of the organisation file (computer, printer, copier, ...)."""
+
+    __tablename__ = "assets"
+    __table_args__ = (
+        Index(None, "unit_id"),
+        Index(None, "serial"),
+        Index(None, "machine_id"),
+        Index(None, "hostname"),
+    )
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    kind: Mapped[str] = mapped_column(String)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"))
+    office_id: Mapped[str | None] = mapped_column(String)
+    hostname: Mapped[str | None] = mapped_column(String)
+    serial: Mapped[str | None] = mapped_column(String)
+    machine_id: Mapped[str | None] = mapped_column(String)
+    model: Mapped[str | None] = mapped_column(String)
+    assigned_user: Mapped[str | None] = mapped_column(ForeignKey("officials.id"))
+    classification: Mapped[str] = mapped_column(String, default="normal")
+    state: Mapped[str] = mapped_column(String, default="in_use")
+    tags: Mapped[list[str]] = mapped_column(JSONText(), default=list)
+    for_secret_use: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    security_plan_ref: Mapped[str | None] = mapped_column(String)
+    security_plan_approved_at: Mapped[date | None] = mapped_column(Date)
+    security_plan_reviewed_at: Mapped[date | None] = mapped_column(Date)
+    sanitisation_ref: Mapped[str | None] = mapped_column(String)
+    purchased_at: Mapped[date | None] = mapped_column(Date)
+    # Filled by the findings work when an enrolled agent is matched to this asset.
+    agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"))
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AssetMac(Base):
+    """One expected MAC of an asset, lower-case ``aa:bb:cc:dd:ee:ff`` (indexed for the tripwire)."""
+
+    __tablename__ = "asset_macs"
+
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id"), primary_key=True)
+    mac: Mapped[str] = mapped_column(String, primary_key=True, index=True)
+
+
+class SnmpCredential(Base):
+    """The name of an SNMP credential; its secret lives in the data directory, never here."""
+
+    __tablename__ = "snmp_credentials"
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    version: Mapped[str] = mapped_column(String)
+    description: Mapped[str | None] = mapped_column(String)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class NetworkDevice(Base):
+    """A switch, router, network printer, ... polled over SNMP with a named credential."""
+
+    __tablename__ = "network_devices"
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    kind: Mapped[str] = mapped_column(String)
+    name: Mapped[str] = mapped_column(String)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"))
+    office_id: Mapped[str | None] = mapped_column(String)
+    hostname: Mapped[str | None] = mapped_column(String)
+    ip: Mapped[str | None] = mapped_column(String)
+    macs: Mapped[list[str]] = mapped_column(JSONText(), default=list)
+    serial: Mapped[str | None] = mapped_column(String)
+    model: Mapped[str | None] = mapped_column(String)
+    snmp_credential: Mapped[str | None] = mapped_column(ForeignKey("snmp_credentials.name"))
+    for_secret_use: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -24,6 +24,8 @@ from tests.support.postgres import Server, TempCluster
 TABLES = {
     "agents",
     "audit_log",
+    "asset_macs",
+    "assets",
     "findings",
     "jobs",
     "rule_states",

@@ -1,0 +1,134 @@
+"""``govguard inventory import|export``: the district's organisation file (docs/inventory.md)."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+
+from controller.commands.common import CliError, actor, now, open_store, settings
+from controller.inventory import (
+    InventoryError,
+    Plan,
+    apply_plan,
+    export_yaml,
+    load_inventory,
+    make_plan,
+)
+from controller.store import audit
+from controller.store.inventory import load_inventory_rows
+
+KIND_NAMES: dict[str, dict[str, str]] = {
+    "vi": {
+        "units": "Đơn vị",
+        "offices": "Phòng, bộ phận",
+        "officials": "Cán bộ",
+        "snmp_credentials": "Thông tin xác thực SNMP",
+        "assets": "Tài sản",
+        "network_devices": "Thiết bị mạng",
+    },
+    "en": {
+        "units": "Units",
+        "offices": "Offices",
+        "officials": "Officials",
+        "snmp_credentials": "SNMP credentials",
+        "assets": "Assets",
+        "network_devices": "Network devices",
+    },
+}
+TEXT: dict[str, dict[str, str]] = {
+    "vi": {
+        "counts": "{kind}: thêm {added}, sửa {changed}, ngừng sử dụng {retired}",
+        "nothing": "{file}: không có thay đổi",
+        "dry_run": "chạy thử: chưa ghi gì vào cơ sở dữ liệu",
+        "applied": "{file}: đã nhập (thêm {added}, sửa {changed}, ngừng sử dụng {retired})",
+        "errors": "govguard: {n} lỗi trong {file}; không nhập gì",
+        "exported": "đã xuất {units} đơn vị, {assets} tài sản vào {file}",
+    },
+    "en": {
+        "counts": "{kind}: {added} added, {changed} changed, {retired} retired",
+        "nothing": "{file}: no changes",
+        "dry_run": "dry run: nothing written to the database",
+        "applied": "{file}: imported ({added} added, {changed} changed, {retired} retired)",
+        "errors": "govguard: {n} error(s) in {file}; nothing imported",
+        "exported": "exported {units} units, {assets} assets to {file}",
+    },
+}
+
+
+def _print_plan(plan: Plan, lang: str) -> None:
+    text = TEXT[lang]
+    for kind, part in plan.kinds.items():
+        if part.empty:
+            continue
+        counts = {"added": len(part.add), "changed": len(part.change), "retired": len(part.retire)}
+        print(text["counts"].format(kind=KIND_NAMES[lang][kind], **counts))
+        for key in sorted(part.add):
+            print(f"  + {key}")
+        for change in part.change:
+            print(f"  ~ {change.key}: {', '.join(change.fields)}")
+        for key in part.retire:
+            print(f"  - {key}")
+
+
+def import_(args: argparse.Namespace) -> int:
+    """Check the file, show what changes, and apply it in one transaction (unless --dry-run)."""
+    path: Path = args.file
+    text = TEXT[args.lang]
+    try:
+        inventory = load_inventory(path)
+    except InventoryError as exc:
+        for line in exc.errors:
+            print(line, file=sys.stderr)
+        print(text["errors"].format(n=len(exc.errors), file=path), file=sys.stderr)
+        return 1
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    with open_store(settings(args)) as session:
+        stored = load_inventory_rows(session)
+        plan = make_plan(inventory, stored)
+        if plan.empty:
+            print(text["nothing"].format(file=path))
+            return 0
+        _print_plan(plan, args.lang)
+        if args.dry_run:
+            session.rollback()
+            print(text["dry_run"])
+            return 0
+        apply_plan(session, plan, stored, now())
+        counts = plan.counts()
+        audit.record(
+            session, actor(), "inventory.imported", f"inventory:{path.name}",
+            {"sha256": digest, "counts": counts},
+        )  # fmt: skip
+    totals = {
+        what: sum(kind[what] for kind in counts.values())
+        for what in ("added", "changed", "retired")
+    }
+    print(text["applied"].format(file=path, **totals))
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    """Write the stored organisation as YAML to --out (or standard output)."""
+    with open_store(settings(args)) as session:
+        body = export_yaml(session, args.title)
+        stored = load_inventory_rows(session)
+        counts = {
+            kind: sum(
+                1
+                for row in stored.rows[kind].values()
+                if row.retired_at is None and getattr(row, "inventory_managed", True)
+            )
+            for kind in ("units", "assets")
+        }
+    out: Path | None = args.out
+    if out is None:
+        sys.stdout.write(body)
+        return 0
+    try:
+        out.write_text(body, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"{out}: cannot write: {exc.strerror or exc}") from exc
+    print(TEXT[args.lang]["exported"].format(file=out, **counts))
+    return 0
