@@ -18,6 +18,7 @@ import base64
 import binascii
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal
@@ -28,6 +29,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from agent import keys
 from agent.token import TokenFormatError, parse_token, secret_hash, secrets_equal
 from agent.wire import AgentSettings, EnrollReply, EnrollRequest
+from controller.findings.assets import link_agents
+from controller.findings.incremental import OnOpened
+from controller.findings.tripwire import ClassifiedIndex, Sighting, raise_sightings
 from controller.settings import Settings
 from controller.store import agents as agent_store
 from controller.store import audit
@@ -44,6 +48,7 @@ STATUS: Final[dict[str, int]] = {
     "token_expired": 401,
     "token_used": 401,
     "key_exists": 409,
+    "classified_computer": 403,
     "invalid_request": 422,
 }
 
@@ -57,12 +62,17 @@ PENDING_MESSAGE = (
 
 
 class EnrollmentRefused(Exception):  # noqa: N818 - the name is the API contract's
-    """Enrollment refused: a stable ``code`` (see :data:`STATUS`) and an English sentence."""
+    """Enrollment refused: a stable ``code`` (see :data:`STATUS`) and an English sentence.
 
-    def __init__(self, code: str, message: str) -> None:
+    ``sightings`` is set when the computer is a registered classified asset: the caller
+    records them (critical findings) in a transaction of their own, since this one rolls back.
+    """
+
+    def __init__(self, code: str, message: str, sightings: Sequence[Sighting] = ()) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.sightings = tuple(sightings)
 
     @property
     def status(self) -> int:
@@ -210,6 +220,34 @@ def _repeated(
     )
 
 
+CLASSIFIED_MESSAGE = (
+    "This computer is registered as a classified (state-secret) computer and must never be "
+    "connected to a network. Disconnect it now and tell the IT officer; the attempt has been "
+    "reported."
+)
+
+
+def _refuse_classified(
+    session: Session,
+    hostname: str | None,
+    machine_id: str | None,
+    system_uuid: str | None,
+    system_serial: str | None,
+    macs: Sequence[str],
+) -> None:
+    index = ClassifiedIndex(ttl_s=0)
+    index.refresh(session)
+    if index.empty:
+        return
+    matched = index.match(macs=macs, serials=[system_serial], machine_ids=[machine_id, system_uuid])
+    if matched:
+        sightings = [
+            Sighting(asset_id, unit_id, "enrollment", ids, None, {"hostname": hostname})
+            for asset_id, (unit_id, ids) in sorted(matched.items())
+        ]
+        raise EnrollmentRefused("classified_computer", CLASSIFIED_MESSAGE, sightings)
+
+
 def enroll(
     session: Session, request: EnrollRequest, now: datetime, settings: Settings
 ) -> EnrollOutcome:
@@ -233,6 +271,9 @@ def enroll(
     # First statement of the transaction: the same computer enrolling twice at once (two
     # tokens, or a retry racing the first request) is decided one after the other.
     agent_store.lock_hardware(session, machine_id, system_uuid, system_serial)
+    # Before the token: any attempt of a classified computer to go online is the alarm, with
+    # a valid token or not (Law 29/2018 Art. 5).
+    _refuse_classified(session, hostname, machine_id, system_uuid, system_serial, macs)
     token = _find_token(session, request.token)
     token_id, unit_id = token.id, token.unit_id
     key_id = keys.key_id(public_key)
@@ -280,6 +321,8 @@ def enroll(
         details["replaces"] = replaces
     action = "agent.enrolled" if status == "active" else "agent.pending"
     audit.record(session, f"agent:{agent_id}", action, f"agent:{agent_id}", details, at=now)
+    if status == "active":
+        link_agents(session, [agent_id])  # its asset in the organisation file, if one matches
     log.info("agent %s (%s) enrolled: %s", agent_id, hostname, status)
     return EnrollOutcome(
         agent_id=agent_id,
@@ -291,12 +334,28 @@ def enroll(
 
 
 def enroll_committed(
-    sessions: sessionmaker[Session], request: EnrollRequest, now: datetime, settings: Settings
+    sessions: sessionmaker[Session],
+    request: EnrollRequest,
+    now: datetime,
+    settings: Settings,
+    on_opened: OnOpened | None = None,
 ) -> EnrollOutcome:
     """:func:`enroll` in its own transaction, committed before returning (blocking)."""
     try:
         with sessions() as session, session.begin():
             return enroll(session, request, now, settings)
+    except EnrollmentRefused as refused:
+        if refused.sightings:
+            # The enrollment rolled back; the alarm must not.
+            with sessions() as session, session.begin():
+                opened = raise_sightings(session, refused.sightings, now)
+                if opened and on_opened is not None:
+                    on_opened(session, opened, now)
+            log.critical(
+                "classified computer %s tried to enroll online",
+                ", ".join(s.asset_id for s in refused.sightings),
+            )
+        raise
     except IntegrityError:
         # Two requests with the same new key raced past the lookup (a computer without hardware
         # ids takes no lock); the unique key_id index let only one in. Asked again, the loser

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from controller.commands.common import CliError, actor, now, open_store, print_table, settings, when
+from controller.findings.assets import link_agents
 from controller.store import agents, audit, reports
 
 
@@ -88,6 +89,7 @@ def approve(args: argparse.Namespace) -> int:
         replaces = agent.replaces
         at = now()
         approval = agents.approve_and_replace(session, agent_id, at)
+        link_agents(session, [agent_id])  # takes the asset link over from the replaced agent
         revoked = [(old.id, old.hostname) for old in approval.revoked]
         who = actor()
         audit.record(

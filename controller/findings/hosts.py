@@ -17,8 +17,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from controller.inventory.facts import asset_facts
 from controller.policy import HostContext
-from controller.store.models import Agent, Unit
+from controller.store.inventory import official_roles
+from controller.store.models import Agent, Asset, AssetMac, Unit
 
 #: OS families a rule may name; the agent's enrollment records one of them.
 OS_FAMILIES = frozenset({"windows", "linux"})
@@ -94,20 +96,49 @@ class UnitPaths:
         return sorted(found)
 
 
+def _asset_documents(s: Session, assets: list[Asset]) -> dict[str, dict[str, Any]]:
+    """The ``asset.*`` facts of these assets (two more queries: their MACs, their users' roles)."""
+    if not assets:
+        return {}
+    ids = [asset.id for asset in assets]
+    macs: dict[str, list[str]] = {asset_id: [] for asset_id in ids}
+    for asset_id, mac in s.execute(
+        select(AssetMac.asset_id, AssetMac.mac).where(AssetMac.asset_id.in_(ids))
+    ):
+        macs[asset_id].append(mac)
+    roles = official_roles(s, (a.assigned_user for a in assets if a.assigned_user))
+    return {
+        asset.id: asset_facts(asset, macs[asset.id], roles.get(asset.assigned_user or "", []))
+        for asset in assets
+    }
+
+
 def load_hosts(s: Session, agent_ids: Iterable[str], units: UnitPaths) -> dict[str, Host]:
-    """The hosts of these agents (one query); unknown ids are left out."""
+    """The hosts of these agents with their linked assets; unknown ids are left out.
+
+    A host's classification is its asset's; a computer with no asset in the organisation file
+    is ``normal`` (the inventory decides what is classified, never the agent).
+    """
     ids = sorted(set(agent_ids))
     if not ids:
         return {}
-    rows = s.execute(select(Agent.id, Agent.unit_id, Agent.os).where(Agent.id.in_(ids)))
+    rows = s.execute(
+        select(Agent.id, Agent.unit_id, Agent.os, Asset)
+        .outerjoin(Asset, (Asset.agent_id == Agent.id) & Asset.retired_at.is_(None))
+        .where(Agent.id.in_(ids))
+    ).all()
+    documents = _asset_documents(s, [row[3] for row in rows if row[3] is not None])
     hosts: dict[str, Host] = {}
-    for agent_id, unit_id, os_name in rows:
+    for agent_id, unit_id, os_name, asset in rows:
         family = os_name.lower() if isinstance(os_name, str) else None
         hosts[agent_id] = Host(
             agent_id=agent_id,
             unit_id=unit_id,
             units=units.path(s, unit_id),
             os=family if family in OS_FAMILIES else None,
+            classification=asset.classification if asset is not None else "normal",
+            tags=frozenset(asset.tags or []) if asset is not None else frozenset(),
+            asset=documents.get(asset.id) if asset is not None else None,
         )
     return hosts
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from controller.findings.engine import Evaluator
 from controller.findings.hosts import UnitPaths, document, load_hosts
 from controller.findings.policies import PolicyCache
+from controller.findings.tripwire import ClassifiedIndex, raise_sightings, sightings_in_reports
 from controller.store.findings import Change, Opened, apply_changes, load_states
 from controller.store.reports import NewReport, store_batch
 
@@ -31,13 +32,28 @@ _GZIP_MAGIC = b"\x1f\x8b"
 OnOpened = Callable[[Session, list[Opened], datetime], None]
 
 
+class Bodies:
+    """The decompressed JSON of a batch's full reports, each decompressed at most once."""
+
+    def __init__(self) -> None:
+        self._raw: dict[tuple[str, int], bytes] = {}
+
+    def get(self, report: NewReport) -> bytes:
+        """The JSON of a full report."""
+        key = (report.agent_id, report.seq)
+        raw = self._raw.get(key)
+        if raw is None:
+            raw = self._raw[key] = gzip.decompress(report.body)
+        return raw
+
+
 def report_facts(
-    report: NewReport, evaluator: Evaluator
+    report: NewReport, evaluator: Evaluator, bodies: Bodies | None = None
 ) -> tuple[dict[str, Any], frozenset[str] | None]:
     """The facts of a report that rules read and, for a heartbeat, the sections among them it
     carries (None for a full report: every rule is decided)."""
     if report.kind == "full":
-        return evaluator.decode(gzip.decompress(report.body)), None
+        return evaluator.decode((bodies or Bodies()).get(report)), None
     raw = report.sections_json
     if raw is None:
         return {}, frozenset()
@@ -53,6 +69,7 @@ def evaluate_reports(
     reports: Sequence[NewReport],
     at: datetime,
     units: UnitPaths,
+    bodies: Bodies | None = None,
 ) -> tuple[list[Change], list[Opened]]:
     """Evaluate stored reports (at most one per agent) and write what changed."""
     hosts = load_hosts(s, (r.agent_id for r in reports), units)
@@ -62,7 +79,7 @@ def evaluate_reports(
         host = hosts.get(report.agent_id)
         if host is None:
             continue
-        facts, sections = report_facts(report, evaluator)
+        facts, sections = report_facts(report, evaluator, bodies)
         rules = evaluator.rules_for(sections)
         if not rules:
             continue
@@ -102,28 +119,40 @@ class FindingsWriter:
         *,
         units: UnitPaths | None = None,
         on_opened: OnOpened | None = None,
+        tripwire: ClassifiedIndex | None = None,
     ) -> None:
         self.policies = policies
         self.units = units or UnitPaths()
         self.on_opened = on_opened
+        self.tripwire = tripwire or ClassifiedIndex()
 
     def __call__(
         self, s: Session, batch: Sequence[NewReport], at: datetime
     ) -> set[tuple[str, int]]:
         """Store ``batch`` (see :func:`store_batch`) and evaluate the reports inserted."""
         inserted = store_batch(s, batch, at)
-        evaluator = self.policies.current()
-        if evaluator is None or not inserted:
+        if not inserted:
             return inserted
         stored = [r for r in batch if (r.agent_id, r.seq) in inserted]
-        chosen = newest_per_agent(stored)
-        # Full report and later heartbeat of one agent: evaluated in order, the second against
-        # the states the first wrote.
-        firsts = [r for r in chosen if r.kind == "full"]
-        rest = [r for r in chosen if r.kind != "full"]
-        for group in (firsts, rest):
-            if group:
-                _, opened = evaluate_reports(s, evaluator, group, at, self.units)
-                if opened and self.on_opened is not None:
-                    self.on_opened(s, opened, at)
+        bodies = Bodies()
+        opened: list[Opened] = []
+        # The tripwire first: a classified computer's report is evidence, stored like any other,
+        # and its critical finding commits with it.
+        self.tripwire.refresh(s)
+        if not self.tripwire.empty:
+            full = {(r.agent_id, r.seq): bodies.get(r) for r in stored if r.kind == "full"}
+            sightings = sightings_in_reports(s, self.tripwire, stored, full)
+            opened += raise_sightings(s, sightings, at)
+        evaluator = self.policies.current()
+        if evaluator is not None and evaluator.rules:
+            chosen = newest_per_agent(stored)
+            # Full report and later heartbeat of one agent: evaluated in order, the second
+            # against the states the first wrote.
+            firsts = [r for r in chosen if r.kind == "full"]
+            rest = [r for r in chosen if r.kind != "full"]
+            for group in (firsts, rest):
+                if group:
+                    opened += evaluate_reports(s, evaluator, group, at, self.units, bodies)[1]
+        if opened and self.on_opened is not None:
+            self.on_opened(s, opened, at)
         return inserted
