@@ -39,6 +39,9 @@ class Host:
     tags: frozenset[str] = frozenset()
     #: The ``asset.*`` facts of its record in the organisation file, when one matches.
     asset: Mapping[str, Any] | None = None
+    #: When the agent enrolled: the last time the controller heard of a host that never
+    #: reported, so a computer enrolled a minute ago is not "silent for ever".
+    enrolled_at: datetime | None = None
 
     def context(self, now: datetime) -> HostContext:
         """The policy context of this host at ``now``."""
@@ -123,13 +126,13 @@ def load_hosts(s: Session, agent_ids: Iterable[str], units: UnitPaths) -> dict[s
     if not ids:
         return {}
     rows = s.execute(
-        select(Agent.id, Agent.unit_id, Agent.os, Asset)
+        select(Agent.id, Agent.unit_id, Agent.os, Agent.created_at, Asset)
         .outerjoin(Asset, (Asset.agent_id == Agent.id) & Asset.retired_at.is_(None))
         .where(Agent.id.in_(ids))
     ).all()
-    documents = _asset_documents(s, [row[3] for row in rows if row[3] is not None])
+    documents = _asset_documents(s, [row[4] for row in rows if row[4] is not None])
     hosts: dict[str, Host] = {}
-    for agent_id, unit_id, os_name, asset in rows:
+    for agent_id, unit_id, os_name, enrolled_at, asset in rows:
         family = os_name.lower() if isinstance(os_name, str) else None
         hosts[agent_id] = Host(
             agent_id=agent_id,
@@ -139,6 +142,7 @@ def load_hosts(s: Session, agent_ids: Iterable[str], units: UnitPaths) -> dict[s
             classification=asset.classification if asset is not None else "normal",
             tags=frozenset(asset.tags or []) if asset is not None else frozenset(),
             asset=documents.get(asset.id) if asset is not None else None,
+            enrolled_at=enrolled_at,
         )
     return hosts
 
