@@ -21,6 +21,7 @@ from agent.wire import REPORTS_PATH
 from controller.api import Context, install_error_handlers
 from controller.api import agents as agents_api
 from controller.ingest import Ingest, Limits
+from controller.notify.worker import Runner
 from controller.settings import Settings
 from controller.store.db import make_engine, session_factory
 
@@ -71,6 +72,8 @@ def create_app(
             batch_max=settings.ingest.batch_max,
             batch_wait_ms=settings.ingest.batch_wait_ms,
         )
+    # One delivery loop per process, on the listener that always exists (agents or all).
+    notifier = Runner(sessions, settings.notify, settings.data_dir) if takes_reports else None
     agent_settings = settings.agent_settings()
     ctx = Context(
         settings=settings,
@@ -86,9 +89,13 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if ingest is not None:
             ingest.start()
+        if notifier is not None:
+            notifier.start()
         try:
             yield
         finally:
+            if notifier is not None:
+                await notifier.aclose()
             if ingest is not None:
                 await ingest.aclose()  # stores what is queued first
             if own_engine:
