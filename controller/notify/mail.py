@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -57,7 +58,7 @@ def send(config: SmtpConfig, data_dir: Path, message: EmailMessage) -> None:
                 smtp.starttls(context=context)
                 smtp.ehlo()
             if config.username is not None and password is not None:
-                smtp.login(config.username, password)
+                _login(smtp, config.username, password)
             refused = smtp.send_message(message)
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
@@ -76,6 +77,20 @@ def send(config: SmtpConfig, data_dir: Path, message: EmailMessage) -> None:
         raise DeliveryError(f"{where}: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}") from exc
     if refused:  # some recipients refused; we only ever send to one
         raise DeliveryError(f"{where} refused the recipient: {_answer(refused)}", permanent=True)
+
+
+def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
+    if (username + password).isascii():
+        smtp.login(username, password)
+        return
+    # smtplib encodes credentials as ASCII and fails on Vietnamese passwords; AUTH PLAIN carries
+    # UTF-8 (RFC 4616), so send it ourselves.
+    if "plain" not in smtp.esmtp_features.get("auth", "").lower().split():
+        raise DeliveryError("the mail server offers no AUTH PLAIN, needed for a non-ASCII password")
+    token = base64.b64encode(f"\0{username}\0{password}".encode()).decode("ascii")
+    code, text = smtp.docmd("AUTH", f"PLAIN {token}")
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, text)
 
 
 def _answer(recipients: dict[str, tuple[int, bytes]]) -> str:
