@@ -1,4 +1,6 @@
-"""Notifications: e-mail over SMTP and signed webhooks, per unit and severity (docs/notifications.md).
+"""Notifications: e-mail over SMTP and signed webhooks, per unit and severity.
+
+Operators: docs/notifications.md.
 
 Producers call :func:`enqueue` with a :class:`Notice`; :func:`controller.notify.worker.deliver_due`
 sends what is due (``govguard serve`` runs it in the background, ``govguard notify run-once``

@@ -24,7 +24,7 @@ Language = Literal["vi", "en"]
 Severity = Literal["critical", "high", "medium", "low", "info"]
 #: Most severe first; a route's ``min_severity`` takes its own level and everything above it.
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
-SMTP_PASSWORD_ENV = "GOVGUARD_SMTP_PASSWORD"
+SMTP_PASSWORD_ENV = "GOVGUARD_SMTP_PASSWORD"  # noqa: S105 - a variable name, not a password
 
 # Deliberately plain: one @, no spaces, no angle brackets or line breaks (header injection).
 _ADDRESS = re.compile(r"[^@\s<>,;\"']+@[^@\s<>,;\"']+\.[^@\s<>,;\"']+")
@@ -42,7 +42,10 @@ class _Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 def severity_rank(severity: str) -> int:
     """0 for critical, 4 for info; unknown severities rank below info."""
-    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)  # type: ignore[arg-type]
+    for rank, name in enumerate(SEVERITIES):
+        if name == severity:
+            return rank
+    return len(SEVERITIES)
 
 
 def check_address(address: str, what: str) -> str:

@@ -67,14 +67,20 @@ def send(config: SmtpConfig, data_dir: Path, message: EmailMessage) -> None:
             permanent=all(code >= 500 for code in codes),
         ) from exc
     except smtplib.SMTPResponseException as exc:
-        text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        text = (
+            exc.smtp_error.decode("utf-8", "replace")
+            if isinstance(exc.smtp_error, bytes)
+            else str(exc.smtp_error)
+        )
         raise DeliveryError(
             f"{where} answered {exc.smtp_code} {text}".strip(), permanent=exc.smtp_code >= 500
         ) from exc
     except ssl.SSLCertVerificationError as exc:
         raise DeliveryError(f"{where}: certificate not trusted: {exc.verify_message}") from exc
     except (smtplib.SMTPException, OSError) as exc:
-        raise DeliveryError(f"{where}: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}") from exc
+        raise DeliveryError(
+            f"{where}: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}"
+        ) from exc
     if refused:  # some recipients refused; we only ever send to one
         raise DeliveryError(f"{where} refused the recipient: {_answer(refused)}", permanent=True)
 

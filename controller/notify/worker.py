@@ -132,8 +132,14 @@ def _send(batch: list[Notification], config: NotifyConfig, data_dir: Path) -> No
     # The delivery id names the first row: stable across retries of the same batch.
     delivery = first.dedupe_key if len(batch) == 1 else f"digest|{first.id}|{len(batch)}"
     send_items(
-        config, data_dir, first.channel, first.recipient, items,
-        lang=first.language, digest=first.digest, delivery=delivery,
+        config,
+        data_dir,
+        first.channel,
+        first.recipient,
+        items,
+        lang=first.language,
+        digest=first.digest,
+        delivery=delivery,
     )
 
 

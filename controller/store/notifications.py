@@ -172,9 +172,7 @@ def mark_failed(s: Session, ids: Sequence[int], *, worker: str, error: str) -> i
 
 def status_counts(s: Session) -> dict[str, int]:
     """How many rows are in each status."""
-    rows = s.execute(
-        select(Notification.status, func.count()).group_by(Notification.status)
-    ).all()
+    rows = s.execute(select(Notification.status, func.count()).group_by(Notification.status)).all()
     return {status: int(count) for status, count in rows}
 
 

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 import trustme
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SmtpServer  # noqa: N811 - a class, not a constant
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
-from aiosmtpd.smtp import SMTP as SmtpServer
 from sqlalchemy.orm import Session as DbSession
 
 from controller.notify.config import NotifyConfig, RouteConfig, SmtpConfig, WebhookConfig
@@ -158,6 +158,8 @@ class WebhookServerInfo:
     url: str
     received: list[Hook] = field(default_factory=list)
     status: int = 204
+    #: Set when the first request has been answered.
+    arrived: threading.Event = field(default_factory=threading.Event)
 
 
 @pytest.fixture
@@ -166,13 +168,14 @@ def webhook_server() -> Iterator[WebhookServerInfo]:
     info = WebhookServerInfo(url="")
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
             info.received.append(Hook(dict(self.headers.items()), body))
             self.send_response(info.status)
             self.send_header("Content-Length", "0")
             self.end_headers()
+            info.arrived.set()
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -219,13 +222,13 @@ def notify_config(
             port=smtp_port,
             from_address="govguard@phudo.gov.vn",
             username=SMTP_USER,
-            password_file="secrets/smtp-password",
+            password_file="secrets/smtp-password",  # noqa: S106 - a path
             ca_file=str(ca_file) if ca_file else None,
             timeout_s=10,
         )
     hooks = []
     if webhook_url is not None:
-        hooks.append(WebhookConfig(name="chat", url=webhook_url, secret_file="secrets/hook"))
+        hooks.append(WebhookConfig(name="chat", url=webhook_url, secret_file="secrets/hook"))  # noqa: S106
     if routes is None:
         routes = [
             RouteConfig(
