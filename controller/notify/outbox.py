@@ -41,8 +41,9 @@ class Notice:
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def __post_init__(self) -> None:
-        if not self.key or len(self.key) > 400:
-            raise ValueError("Notice.key must be 1 to 400 characters")
+        if not 0 < len(self.key) <= 400 or not self.key.isprintable() or " " in self.key:
+            # The key travels in mail headers: no spaces, no line breaks.
+            raise ValueError("Notice.key must be 1 to 400 printable characters without spaces")
         if self.severity not in SEVERITIES:
             raise ValueError(f"Notice.severity {self.severity!r} is not one of {SEVERITIES}")
         for name in ("subject", "body"):

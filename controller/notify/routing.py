@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from controller.notify.config import NotifyConfig, severity_rank
 from controller.store.units import unit_path
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,10 @@ def recipients(s: Session, config: NotifyConfig, unit_id: str, severity: str) ->
     first route's language wins.
     """
     path = set(unit_path(s, unit_id))
+    if not path:
+        # The row would break the foreign key and with it the producer's transaction.
+        log.warning("notice for unknown unit %r not queued", unit_id)
+        return []
     rank = severity_rank(severity)
     found: dict[tuple[str, str], Recipient] = {}
     for route in config.routes:

@@ -83,7 +83,14 @@ def deliver_due(
     for batch in planned:
         ids = [row.id for row in batch]
         try:
-            _send(batch, config, data_dir)
+            try:
+                _send(batch, config, data_dir)
+            except DeliveryError:
+                raise
+            except Exception as exc:
+                # A bug must not leave the rows claimed until the lease ends: retry them.
+                log.exception("notification to %s: unexpected error", batch[0].recipient)
+                raise DeliveryError(f"internal error: {type(exc).__name__}: {exc}") from exc
         except DeliveryError as exc:
             attempts = max(row.attempts for row in batch)
             error = str(exc)[:1000]

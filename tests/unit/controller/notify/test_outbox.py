@@ -88,9 +88,13 @@ def test_same_key_queued_twice_adds_nothing(session: Session) -> None:
 def test_unknown_unit_or_no_route_queues_nothing(session: Session) -> None:
     make_units(session)
     routes = config(RouteConfig(unit=OTHER_COMMUNE, email=["xa@tanlap.gov.vn"]))
+    everything = config(RouteConfig(email=["it@phudo.gov.vn"]))
 
     assert enqueue(session, notice("a", COMMUNE), routes, now=T0) == 0
-    assert enqueue(session, notice("b", "no-such-unit"), routes, now=T0) == 0
+    # Even a whole-district route queues nothing for an unknown unit, and the transaction
+    # stays usable.
+    assert enqueue(session, notice("b", "no-such-unit"), everything, now=T0) == 0
+    assert enqueue(session, notice("c", COMMUNE), everything, now=T0) == 1
 
 
 def test_non_critical_notices_are_due_at_the_next_digest_hour(session: Session) -> None:
@@ -145,6 +149,9 @@ def test_notice_refuses_incomplete_texts_and_unknown_severities() -> None:
     with pytest.raises(ValueError, match="both 'vi' and 'en'"):
         Notice(key="k", unit_id="u", severity="high", kind="x",
                subject={"vi": "chỉ tiếng Việt"}, body={"vi": "a", "en": "b"})  # fmt: skip
+    with pytest.raises(ValueError, match="printable"):
+        Notice(key="k\r\nBcc: x@y.vn", unit_id="u", severity="high", kind="x",
+               subject={"vi": "a", "en": "b"}, body={"vi": "a", "en": "b"})  # fmt: skip
     with pytest.raises(ValueError, match="severity"):
         Notice(key="k", unit_id="u", severity="urgent", kind="x",
                subject={"vi": "a", "en": "b"}, body={"vi": "a", "en": "b"})  # fmt: skip
