@@ -205,6 +205,13 @@ def _add_notify(
     notify.add_parser(
         "run-once", parents=[dd], help="deliver what is due now (for cron); exit 1 if any failed"
     ).set_defaults(handler="notify:run_once")
+    status = notify.add_parser(
+        "status", parents=[dd], help="deliveries per status and the newest failures"
+    )
+    status.add_argument(
+        "--limit", type=int, default=10, metavar="N", help="failures shown (default: 10)"
+    )
+    status.set_defaults(handler="notify:status")
 
 
 def _add_policy(

@@ -7,7 +7,15 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from controller.commands.common import CliError, database_error, safe_url, settings
+from controller.commands.common import (
+    CliError,
+    database_error,
+    open_store,
+    print_table,
+    safe_url,
+    settings,
+    when,
+)
 from controller.notify.content import DeliveryError, Item
 from controller.notify.worker import deliver_due, send_items
 
@@ -78,3 +86,35 @@ def run_once(args: argparse.Namespace) -> int:
         engine.dispose()
     print(f"sent {result.sent}, to retry {result.retried}, failed {result.failed}")
     return 1 if result.failed else 0
+
+
+def status(args: argparse.Namespace) -> int:
+    """Deliveries per status, and the newest failures with the server's answer."""
+    from controller.store import notifications
+
+    current = settings(args)
+    with open_store(current) as session:
+        counts = notifications.status_counts(session)
+        failed = notifications.recent(session, "failed", args.limit)
+    print(
+        ", ".join(
+            f"{name} {counts.get(name, 0)}" for name in ("queued", "sending", "sent", "failed")
+        )
+    )
+    if failed:
+        print()
+        print_table(
+            ("event", "to", "attempts", "due at", "error"),
+            [
+                (
+                    row.event_key,
+                    row.recipient,
+                    str(row.attempts),
+                    when(row.next_attempt_at),
+                    (row.last_error or "")[:120],
+                )
+                for row in failed
+            ],
+            empty="",
+        )
+    return 0

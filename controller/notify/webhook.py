@@ -49,8 +49,8 @@ def verify(
 def post(url: str, secret: str, body: bytes, *, delivery: str, timeout_s: float) -> None:
     """POST ``body`` to ``url``; :class:`DeliveryError` unless the answer is 2xx.
 
-    4xx answers other than 429 are permanent (the receiver refuses this request as it is);
-    429, 5xx, timeouts and connection failures are worth another try.
+    3xx and 4xx answers other than 429 are permanent (the receiver refuses this request as it
+    is); 429, 5xx, timeouts and connection failures are worth another try.
     """
     timestamp = int(time.time())
     headers = {
@@ -72,5 +72,9 @@ def post(url: str, secret: str, body: bytes, *, delivery: str, timeout_s: float)
     if 200 <= code < 300:
         return
     reason = f"webhook answered HTTP {code}"
+    if 300 <= code < 400:
+        # Redirects are not followed (the body is signed for this URL): fix the URL instead.
+        where = response.headers.get("Location", "?")
+        raise DeliveryError(f"{reason}, redirecting to {where}: configure that URL", permanent=True)
     permanent = 400 <= code < 500 and code != 429
     raise DeliveryError(reason, permanent=permanent)

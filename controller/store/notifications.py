@@ -176,6 +176,18 @@ def status_counts(s: Session) -> dict[str, int]:
     return {status: int(count) for status, count in rows}
 
 
+def recent(s: Session, status: str, limit: int) -> list[Notification]:
+    """The ``limit`` newest rows in ``status``, newest first."""
+    return list(
+        s.scalars(
+            select(Notification)
+            .where(Notification.status == status)
+            .order_by(Notification.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 def get_by_event(s: Session, event_key: str) -> list[Notification]:
     """Every delivery of one notice, oldest first."""
     return list(

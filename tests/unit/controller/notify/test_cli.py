@@ -120,3 +120,32 @@ def test_run_once_delivers_what_is_due(
     assert main(["notify", "run-once", "--data-dir", str(data_dir)]) == 0
     assert capsys.readouterr().out == "sent 0, to retry 0, failed 0\n"
     assert len(webhook_server.received) == 1
+    assert main(["notify", "status", "--data-dir", str(data_dir)]) == 0
+    assert capsys.readouterr().out == "queued 0, sending 0, sent 1, failed 0\n"
+
+
+def test_run_once_and_status_show_permanent_failures(
+    data_dir: Path, webhook_server: WebhookServerInfo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    webhook_server.status = 410
+    configure(data_dir, notify_config(data_dir, webhook_url=webhook_server.url))
+    settings = load_settings(data_dir)
+    engine = db.make_engine(settings.database_url)
+    try:
+        with db.session_factory(engine)() as s:
+            make_units(s)
+            text = {"vi": "Cảnh báo", "en": "Alert"}
+            enqueue(s, Notice(key="finding:8:opened", unit_id=COMMUNE, severity="critical",
+                              kind="finding.opened", subject=text, body=text, occurred_at=T0),
+                    settings.notify)  # fmt: skip
+            s.commit()
+    finally:
+        engine.dispose()
+
+    assert main(["notify", "run-once", "--data-dir", str(data_dir)]) == 1
+    assert capsys.readouterr().out == "sent 0, to retry 0, failed 1\n"
+    assert main(["notify", "status", "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "queued 0, sending 0, sent 0, failed 1"
+    assert out[3].split()[:3] == ["finding:8:opened", "chat", "1"]
+    assert out[3].endswith("webhook answered HTTP 410")
