@@ -82,20 +82,12 @@ def deliver_due(
     result = PassResult()
     for batch in planned:
         ids = [row.id for row in batch]
-        try:
-            try:
-                _send(batch, config, data_dir)
-            except DeliveryError:
-                raise
-            except Exception as exc:
-                # A bug must not leave the rows claimed until the lease ends: retry them.
-                log.exception("notification to %s: unexpected error", batch[0].recipient)
-                raise DeliveryError(f"internal error: {type(exc).__name__}: {exc}") from exc
-        except DeliveryError as exc:
+        failure = _attempt(batch, config, data_dir)
+        if failure is not None:
             attempts = max(row.attempts for row in batch)
-            error = str(exc)[:1000]
+            error = str(failure)[:1000]
             with sessions() as s:
-                if exc.permanent or attempts >= config.max_attempts:
+                if failure.permanent or attempts >= config.max_attempts:
                     store.mark_failed(s, ids, worker=me, error=error)
                     result.failed += len(ids)
                     log.error("notification to %s failed for good: %s", batch[0].recipient, error)
@@ -111,6 +103,21 @@ def deliver_due(
             s.commit()
         result.sent += len(ids)
     return result
+
+
+def _attempt(
+    batch: list[Notification], config: NotifyConfig, data_dir: Path
+) -> DeliveryError | None:
+    """Send one batch; the error, or None when it was delivered."""
+    try:
+        _send(batch, config, data_dir)
+    except DeliveryError as exc:
+        return exc
+    except Exception as exc:
+        # A bug must not leave the rows claimed until their lease ends: they are retried.
+        log.exception("notification to %s: unexpected error", batch[0].recipient)
+        return DeliveryError(f"internal error: {type(exc).__name__}: {exc}")
+    return None
 
 
 def _longest_timeout(config: NotifyConfig) -> float:
