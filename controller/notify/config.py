@@ -89,6 +89,8 @@ class WebhookConfig(_Strict):
     secret_file: str | None = None
     #: Environment variable holding the HMAC key when there is no secret_file.
     secret_env: Annotated[str, Meta(pattern=f"^{_ENV_NAME.pattern}$")] | None = None
+    #: CA certificates (PEM) of a receiver with a private CA; null = the system's trust store.
+    ca_file: str | None = None
     timeout_s: Annotated[float, Meta(gt=0, le=300)] = 10
 
     def __post_init__(self) -> None:

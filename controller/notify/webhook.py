@@ -7,8 +7,10 @@ sha256=<hex HMAC of "<timestamp>." + body>``. A receiver recomputes the HMAC wit
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import ssl
 import time
 
 import httpx
@@ -46,7 +48,24 @@ def verify(
     return hmac.compare_digest(sign(secret, int(timestamp), body), signature)
 
 
-def post(url: str, secret: str, body: bytes, *, delivery: str, timeout_s: float) -> None:
+@functools.lru_cache(maxsize=8)
+def _client(ca_file: str | None) -> httpx.Client:
+    # One client per CA file for the process: building one (its TLS context) cost ~60 ms per
+    # webhook call, and it keeps connections to receivers open between calls. The system's
+    # trust store, like the mail path, unless ca_file names a private CA.
+    context = ssl.create_default_context(cafile=ca_file)
+    return httpx.Client(verify=context, follow_redirects=False)
+
+
+def post(
+    url: str,
+    secret: str,
+    body: bytes,
+    *,
+    delivery: str,
+    timeout_s: float,
+    ca_file: str | None = None,
+) -> None:
     """POST ``body`` to ``url``; :class:`DeliveryError` unless the answer is 2xx.
 
     3xx and 4xx answers other than 429 are permanent (the receiver refuses this request as it
@@ -62,8 +81,11 @@ def post(url: str, secret: str, body: bytes, *, delivery: str, timeout_s: float)
         DELIVERY_HEADER: delivery,
     }
     try:
-        with httpx.Client(timeout=timeout_s, follow_redirects=False) as client:
-            response = client.post(url, content=body, headers=headers)
+        client = _client(ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise DeliveryError(f"webhook ca_file {ca_file}: cannot load: {exc}") from exc
+    try:
+        response = client.post(url, content=body, headers=headers, timeout=timeout_s)
     except httpx.TimeoutException as exc:
         raise DeliveryError(f"webhook timed out after {timeout_s:g} s") from exc
     except httpx.HTTPError as exc:

@@ -70,6 +70,10 @@ def deliver_due(
     now = now or datetime.now(UTC)
     me = worker_id()
     with sessions() as s:
+        # Most passes find nothing: do not take SQLite's write lock from ingest for that.
+        if not store.any_due(s, now):
+            return PassResult()
+    with sessions() as s:
         rows = store.claim_due(s, worker=me, now=now, lease=_LEASE_MIN, limit=limit)
         planned = batches(rows)
         if rows:
@@ -184,7 +188,12 @@ def send_items(
     except SecretError as exc:
         raise DeliveryError(str(exc)) from exc
     body_bytes = webhook_body(items, lang, digest=digest, delivery=delivery)
-    webhook.post(hook.url, secret, body_bytes, delivery=delivery, timeout_s=hook.timeout_s)
+    ca_file = None
+    if hook.ca_file is not None:
+        ca_file = str(hook.ca_file if Path(hook.ca_file).is_absolute() else data_dir / hook.ca_file)
+    webhook.post(
+        hook.url, secret, body_bytes, delivery=delivery, timeout_s=hook.timeout_s, ca_file=ca_file
+    )
 
 
 class Runner:

@@ -88,6 +88,11 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
+def any_due(s: Session, now: datetime) -> bool:
+    """True when some row is due (a read: cheaper than a claim, which takes SQLite's lock)."""
+    return s.scalar(select(Notification.id).where(_due(now)).limit(1)) is not None
+
+
 def claim_due(
     s: Session, *, worker: str, now: datetime, lease: timedelta, limit: int = 500
 ) -> list[Notification]:

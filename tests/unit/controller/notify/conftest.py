@@ -165,6 +165,19 @@ class WebhookServerInfo:
 @pytest.fixture
 def webhook_server() -> Iterator[WebhookServerInfo]:
     """An HTTP receiver on loopback that records POSTs and answers ``status``."""
+    yield from _webhook_server(None)
+
+
+@pytest.fixture
+def https_webhook_server(test_ca: trustme.CA, tmp_path: Path) -> Iterator[WebhookServerInfo]:
+    """The same receiver over HTTPS with a certificate of ``test_ca`` (PEM in ``ca_file``)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    test_ca.issue_cert("127.0.0.1").configure_cert(context)
+    test_ca.cert_pem.write_to_path(str(tmp_path / "hook-ca.pem"))
+    yield from _webhook_server(context)
+
+
+def _webhook_server(tls: ssl.SSLContext | None) -> Iterator[WebhookServerInfo]:
     info = WebhookServerInfo(url="")
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -181,7 +194,10 @@ def webhook_server() -> Iterator[WebhookServerInfo]:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    info.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/govguard"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "http" if tls is None else "https"
+    info.url = f"{scheme}://127.0.0.1:{server.server_address[1]}/hooks/govguard"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -40,10 +40,11 @@ def data_dir(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) ->
 
 
 def configure(data_dir: Path, notify: NotifyConfig) -> None:
-    """Append a notify section to config.yaml (JSON is YAML)."""
+    """Set the notify section of config.yaml (JSON is YAML), replacing an earlier one."""
     section = msgspec.json.encode(msgspec.to_builtins(notify)).decode()
-    with (data_dir / "config.yaml").open("a", encoding="utf-8") as file:
-        file.write(f"\nnotify: {section}\n")
+    path = data_dir / "config.yaml"
+    text = path.read_text(encoding="utf-8").partition("\nnotify: ")[0]
+    path.write_text(f"{text}\nnotify: {section}\n", encoding="utf-8")
 
 
 def test_notify_test_mails_now(
@@ -96,6 +97,23 @@ def test_notify_test_webhook(
     assert len(webhook_server.received) == 1
     assert main(["notify", "test", "--data-dir", str(data_dir), "--webhook", "nope"]) == 1
     assert "no webhook named 'nope' (chat)" in capsys.readouterr().err
+
+
+def test_notify_test_https_webhook_with_a_private_ca(
+    data_dir: Path, https_webhook_server: WebhookServerInfo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hook_ca = data_dir.parent / "hook-ca.pem"
+    notify = notify_config(data_dir, webhook_url=https_webhook_server.url)
+    configure(data_dir, notify)
+    # Without the receiver's CA the certificate is refused...
+    assert main(["notify", "test", "--data-dir", str(data_dir), "--webhook", "chat"]) == 1
+    assert "CERTIFICATE_VERIFY_FAILED" in capsys.readouterr().err
+    assert https_webhook_server.received == []
+    # ...with it, the call goes through.
+    hook = msgspec.structs.replace(notify.webhooks[0], ca_file=str(hook_ca))
+    configure(data_dir, msgspec.structs.replace(notify, webhooks=[hook]))
+    assert main(["notify", "test", "--data-dir", str(data_dir), "--webhook", "chat"]) == 0
+    assert len(https_webhook_server.received) == 1
 
 
 def test_run_once_delivers_what_is_due(
