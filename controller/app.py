@@ -24,6 +24,7 @@ from controller.api import agents as agents_api
 from controller.findings import FindingsWriter, PolicyCache
 from controller.findings.scheduler import Reevaluator
 from controller.ingest import Ingest, Limits
+from controller.notify.worker import Runner
 from controller.settings import Settings
 from controller.store.db import make_engine, session_factory
 
@@ -81,6 +82,8 @@ def create_app(
             # Every stored report is evaluated against the policies in the same transaction.
             store=FindingsWriter(policies),
         )
+    # One delivery loop per process, on the listener that always exists (agents or all).
+    notifier = Runner(sessions, settings.notify, settings.data_dir) if takes_reports else None
     agent_settings = settings.agent_settings()
     ctx = Context(
         settings=settings,
@@ -98,9 +101,13 @@ def create_app(
             ingest.start()
         if reevaluator is not None:
             reevaluator.start()
+        if notifier is not None:
+            notifier.start()
         try:
             yield
         finally:
+            if notifier is not None:
+                await notifier.aclose()
             if reevaluator is not None:
                 await asyncio.to_thread(reevaluator.stop)
             if ingest is not None:

@@ -185,6 +185,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_policy(sub, dd)
     _add_findings(sub, dd)
     _add_inventory(sub, dd)
+    _add_notify(sub, dd)
     return parser
 
 
@@ -251,6 +252,33 @@ def _add_inventory(
     dump.add_argument("--out", type=Path, metavar="FILE", help="write to FILE (default: stdout)")
     dump.add_argument("--title", metavar="TEXT", help="the file's title line")
     dump.set_defaults(handler="inventory:export")
+
+
+def _add_notify(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], dd: argparse.ArgumentParser
+) -> None:
+    """``govguard notify test|run-once`` (docs/notifications.md)."""
+    notify = _group(sub, "notify", "e-mail and webhook notifications")
+    test = notify.add_parser(
+        "test", parents=[dd], help="send a test message now (exit 1 with the reason on failure)"
+    )
+    target = test.add_mutually_exclusive_group(required=True)
+    target.add_argument("--to", metavar="ADDRESS", help="an e-mail address (uses notify.smtp)")
+    target.add_argument("--webhook", metavar="NAME", help="a webhook of notify.webhooks")
+    test.add_argument(
+        "--lang", choices=("vi", "en"), default="vi", help="language of the message (default: vi)"
+    )
+    test.set_defaults(handler="notify:test")
+    notify.add_parser(
+        "run-once", parents=[dd], help="deliver what is due now (for cron); exit 1 if any failed"
+    ).set_defaults(handler="notify:run_once")
+    status = notify.add_parser(
+        "status", parents=[dd], help="deliveries per status and the newest failures"
+    )
+    status.add_argument(
+        "--limit", type=int, default=10, metavar="N", help="failures shown (default: 10)"
+    )
+    status.set_defaults(handler="notify:status")
 
 
 def _add_policy(

@@ -26,6 +26,7 @@ from msgspec import Meta
 # Shared with the agent's config so both report YAML errors the same way.
 from agent.config import ProbeConfig, load_yaml_struct
 from agent.wire import AgentSettings
+from controller.notify.config import NotifyConfig
 from controller.pki import PkiError, check_server_name
 from controller.store.db import sqlite_url
 
@@ -143,6 +144,8 @@ class ControllerConfig(_Strict):
     agents: AgentsConfig = msgspec.field(default_factory=AgentsConfig)
     ingest: IngestConfig = msgspec.field(default_factory=IngestConfig)
     retention: RetentionConfig = msgspec.field(default_factory=RetentionConfig)
+    #: E-mail and webhook notifications (docs/notifications.md); no routes = none sent.
+    notify: NotifyConfig = msgspec.field(default_factory=NotifyConfig)
 
     def __post_init__(self) -> None:
         for i, name in enumerate(self.server_names):
@@ -170,6 +173,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     agents: AgentsConfig
     ingest: IngestConfig
     retention: RetentionConfig
+    notify: NotifyConfig = msgspec.field(default_factory=NotifyConfig)
 
     @property
     def config_path(self) -> Path:
@@ -236,6 +240,7 @@ def settings_for(data_dir: Path, config: ControllerConfig | None = None) -> Sett
         agents=config.agents,
         ingest=config.ingest,
         retention=config.retention,
+        notify=config.notify,
     )
 
 
@@ -287,6 +292,13 @@ ingest:
   batch_wait_ms: 5
 
 retention: {{reports_days: 90}}
+
+# E-mail and webhook notifications (docs/notifications.md). Without routes nothing is sent.
+# notify:
+#   smtp: {{host: mail.example.gov.vn, port: 587, username: govguard,
+#          password_file: secrets/smtp-password, from_address: govguard@example.gov.vn}}
+#   routes:
+#     - {{min_severity: high, email: [cntt@example.gov.vn], language: vi}}
 """
 
 

@@ -76,6 +76,12 @@ def check(args: argparse.Namespace) -> int:
     print(f"  listen (agents): {agents.host}:{agents.port}")
     print(f"  listen (admin):  {f'{admin.host}:{admin.port}' if admin else 'same as agents'}")
     print(f"  settings version sent to agents: {current.settings_version}")
+    notify = current.notify
+    smtp = f"mail via {notify.smtp.host}:{notify.smtp.port}" if notify.smtp else "no mail"
+    print(
+        f"  notifications:   {len(notify.routes)} routes, {smtp}, "
+        f"{len(notify.webhooks)} webhooks, digest at {notify.digest_hour:02d}:00 {notify.timezone}"
+    )
     return 0
 
 

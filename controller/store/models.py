@@ -48,6 +48,8 @@ BigIntegerPK = BigInteger().with_variant(Integer(), "sqlite")
 AGENT_STATUSES = ("active", "pending", "revoked")
 USER_ROLES = ("admin", "operator", "auditor")
 REPORT_KINDS = ("full", "heartbeat")
+NOTIFICATION_STATUSES = ("queued", "sending", "sent", "failed")
+NOTIFICATION_CHANNELS = ("email", "webhook")
 
 
 def utcnow() -> datetime:
@@ -424,3 +426,39 @@ class NetworkDevice(Base):
     snmp_credential: Mapped[str | None] = mapped_column(ForeignKey("snmp_credentials.name"))
     for_secret_use: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Notification(Base):
+    """One delivery of one notice to one recipient (an e-mail address or a named webhook).
+
+    ``dedupe_key`` is the notice's key plus the channel and recipient: enqueuing the same notice
+    again adds nothing. Rows are claimed (status ``sending``, ``claimed_by``, ``claimed_until``)
+    by one controller process at a time; a claim that outlives ``claimed_until`` is taken over.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index(None, "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntegerPK, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String, unique=True)
+    event_key: Mapped[str] = mapped_column(String)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"))
+    severity: Mapped[str] = mapped_column(String)
+    kind: Mapped[str] = mapped_column(String)
+    channel: Mapped[str] = mapped_column(String)
+    recipient: Mapped[str] = mapped_column(String)
+    language: Mapped[str] = mapped_column(String)
+    subject: Mapped[dict[str, str]] = mapped_column(JSONText())
+    body: Mapped[dict[str, str]] = mapped_column(JSONText())
+    data: Mapped[Any] = mapped_column(JSONText(), nullable=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: True: waits for the daily digest; False: sent at once (critical notices).
+    digest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    status: Mapped[str] = mapped_column(String, default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

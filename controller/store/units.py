@@ -31,3 +31,16 @@ def get_unit(s: Session, unit_id: str) -> Unit | None:
 def list_units(s: Session) -> list[Unit]:
     """Every unit, ordered by id."""
     return list(s.scalars(select(Unit).order_by(Unit.id)))
+
+
+def unit_path(s: Session, unit_id: str) -> list[str]:
+    """``unit_id`` and every unit above it, nearest first; empty when the unit is unknown."""
+    path: list[str] = []
+    current: str | None = unit_id
+    while current is not None and current not in path:  # a cycle must not loop forever
+        unit = s.get(Unit, current)
+        if unit is None:
+            break
+        path.append(unit.id)
+        current = unit.parent_id
+    return path

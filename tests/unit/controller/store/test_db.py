@@ -31,6 +31,7 @@ TABLES = {
     "rule_states",
     "enrollment_tokens",
     "host_facts",
+    "notifications",
     "reports",
     "units",
     "users",
