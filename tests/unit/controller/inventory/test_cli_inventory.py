@@ -199,3 +199,19 @@ def test_a_missing_file_is_one_line(data_dir: Path, capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err
     assert err.splitlines()[0] == "/nonexistent/org.yaml: cannot read: No such file or directory"
     assert "Traceback" not in err
+
+
+def test_a_unit_moves_under_a_new_parent_in_one_import(
+    data_dir: Path, store: Session, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _import(data_dir, SMALL, capsys)
+    moved = variant(
+        tmp_path,
+        "  - id: xa-thanh-mai\n    name: UBND xã Thanh Mai\n    kind: commune\n    parent: huyen-a",
+        "  - id: cum-xa\n    name: Cụm xã phía Bắc\n    kind: cluster\n    parent: huyen-a\n"
+        "  - id: xa-thanh-mai\n    name: UBND xã Thanh Mai\n    kind: commune\n    parent: cum-xa",
+    )
+    out = _import(data_dir, moved, capsys)
+    assert "  + cum-xa" in out and "  ~ xa-thanh-mai: parent" in out
+    store.rollback()
+    assert store.get(Unit, "xa-thanh-mai").parent_id == "cum-xa"  # type: ignore[union-attr]
