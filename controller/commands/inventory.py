@@ -87,7 +87,10 @@ def import_(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         print(text["errors"].format(n=len(exc.errors), file=path), file=sys.stderr)
         return 1
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:  # removed or replaced since it was read
+        raise CliError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     with open_store(settings(args)) as session:
         stored = load_inventory_rows(session)
         plan = make_plan(inventory, stored)
