@@ -67,11 +67,15 @@ def create_token(
     Stores only the secret's hash and adds a ``token.created`` audit entry. Raises
     :class:`TokenError` for an unknown unit, a bad expiry or use count.
     """
-    if units.get_unit(session, unit_id) is None:
+    unit = units.get_unit(session, unit_id)
+    if unit is None:
         raise TokenError(
             f"unknown unit {unit_id!r} "
             "(see `govguard units list`; add one with `govguard units add`)"
         )
+    if unit.retired_at is not None:
+        # Retired by an inventory import: new computers must not join a unit that is gone.
+        raise TokenError(f"unit {unit_id!r} is retired (it left the organisation file)")
     if expires <= timedelta(0):
         raise TokenError("the expiry must be in the future")
     if expires > MAX_EXPIRY:

@@ -17,7 +17,7 @@ from controller.inventory import (
     make_plan,
 )
 from controller.store import audit
-from controller.store.inventory import load_inventory_rows
+from controller.store.inventory import load_inventory_rows, unit_users
 
 KIND_NAMES: dict[str, dict[str, str]] = {
     "vi": {
@@ -45,6 +45,8 @@ TEXT: dict[str, dict[str, str]] = {
         "applied": "{file}: đã nhập (thêm {added}, sửa {changed}, ngừng sử dụng {retired})",
         "errors": "govguard: {n} lỗi trong {file}; không nhập gì",
         "exported": "đã xuất {units} đơn vị, {assets} tài sản vào {file}",
+        "in_use": "chú ý: đơn vị {unit} ngừng sử dụng nhưng còn {agents} máy đang báo cáo và "
+        "{tokens} mã đăng ký còn hiệu lực",
     },
     "en": {
         "counts": "{kind}: {added} added, {changed} changed, {retired} retired",
@@ -53,6 +55,8 @@ TEXT: dict[str, dict[str, str]] = {
         "applied": "{file}: imported ({added} added, {changed} changed, {retired} retired)",
         "errors": "govguard: {n} error(s) in {file}; nothing imported",
         "exported": "exported {units} units, {assets} assets to {file}",
+        "in_use": "note: unit {unit} is retired but still has {agents} active agent(s) and "
+        "{tokens} usable enrollment token(s)",
     },
 }
 
@@ -83,7 +87,10 @@ def import_(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         print(text["errors"].format(n=len(exc.errors), file=path), file=sys.stderr)
         return 1
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:  # removed or replaced since it was read
+        raise CliError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     with open_store(settings(args)) as session:
         stored = load_inventory_rows(session)
         plan = make_plan(inventory, stored)
@@ -91,6 +98,9 @@ def import_(args: argparse.Namespace) -> int:
             print(text["nothing"].format(file=path))
             return 0
         _print_plan(plan, args.lang)
+        retired_units = plan.kinds["units"].retire
+        for unit, (agents, tokens) in unit_users(session, retired_units, now()).items():
+            print(text["in_use"].format(unit=unit, agents=agents, tokens=tokens))
         if args.dry_run:
             session.rollback()
             print(text["dry_run"])

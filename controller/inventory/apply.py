@@ -37,9 +37,12 @@ def apply_plan(s: Session, plan: Plan, stored: store.StoredInventory, at: dateti
         keys = _parents_first(part.add) if kind == "units" else sorted(part.add)
         for key in keys:
             store.add_row(s, kind, key, part.add[key])
+        # A flush emits a table's UPDATEs before its INSERTs: new rows must exist first for a
+        # change that points at them (a unit moved under a new parent).
+        s.flush()
         for change in part.change:
             store.update_row(s, kind, stored.rows[kind][change.key], change.values)
         for key in part.retire:
             store.retire_row(stored.rows[kind][key], at)
-        # Flush kind by kind: later kinds refer to earlier ones (assets → officials, units).
+        # Kind by kind: later kinds refer to earlier ones (assets → officials, units).
         s.flush()

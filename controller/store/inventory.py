@@ -11,13 +11,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from controller.store.models import (
+    Agent,
     Asset,
     AssetMac,
     Base,
+    EnrollmentToken,
     NetworkDevice,
     Office,
     Official,
@@ -156,3 +158,38 @@ def official_roles(s: Session, official_ids: Iterable[str]) -> dict[str, list[st
         return {}
     rows = s.execute(select(Official.id, Official.roles).where(Official.id.in_(ids)))
     return {official_id: sorted(roles or []) for official_id, roles in rows}
+
+
+def unit_users(s: Session, unit_ids: Iterable[str], now: datetime) -> dict[str, tuple[int, int]]:
+    """Per unit: active agents and usable enrollment tokens (units with neither left out).
+
+    An import that retires such a unit says so: those computers keep reporting to a unit that
+    no longer exists in the organisation file.
+    """
+    ids = sorted(set(unit_ids))
+    if not ids:
+        return {}
+    agents = dict(
+        s.execute(
+            select(Agent.unit_id, func.count())
+            .where(Agent.unit_id.in_(ids), Agent.status == "active")
+            .group_by(Agent.unit_id)
+        ).all()
+    )
+    tokens = dict(
+        s.execute(
+            select(EnrollmentToken.unit_id, func.count())
+            .where(
+                EnrollmentToken.unit_id.in_(ids),
+                EnrollmentToken.revoked_at.is_(None),
+                EnrollmentToken.expires_at > now,
+                EnrollmentToken.uses < EnrollmentToken.max_uses,
+            )
+            .group_by(EnrollmentToken.unit_id)
+        ).all()
+    )
+    return {
+        unit_id: (agents.get(unit_id, 0), tokens.get(unit_id, 0))
+        for unit_id in ids
+        if agents.get(unit_id) or tokens.get(unit_id)
+    }

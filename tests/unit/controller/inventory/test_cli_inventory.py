@@ -199,3 +199,41 @@ def test_a_missing_file_is_one_line(data_dir: Path, capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err
     assert err.splitlines()[0] == "/nonexistent/org.yaml: cannot read: No such file or directory"
     assert "Traceback" not in err
+
+
+def test_a_unit_moves_under_a_new_parent_in_one_import(
+    data_dir: Path, store: Session, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _import(data_dir, SMALL, capsys)
+    moved = variant(
+        tmp_path,
+        "  - id: xa-thanh-mai\n    name: UBND xã Thanh Mai\n    kind: commune\n    parent: huyen-a",
+        "  - id: cum-xa\n    name: Cụm xã phía Bắc\n    kind: cluster\n    parent: huyen-a\n"
+        "  - id: xa-thanh-mai\n    name: UBND xã Thanh Mai\n    kind: commune\n    parent: cum-xa",
+    )
+    out = _import(data_dir, moved, capsys)
+    assert "  + cum-xa" in out and "  ~ xa-thanh-mai: parent" in out
+    store.rollback()
+    assert store.get(Unit, "xa-thanh-mai").parent_id == "cum-xa"  # type: ignore[union-attr]
+
+
+def test_retiring_a_unit_in_use_says_so_and_it_takes_no_new_tokens(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _import(data_dir, SMALL, capsys)
+    assert main(["tokens", "create", "--data-dir", str(data_dir), "--unit",
+                 "huyen-a-phong-noi-vu", "--uses", "3"]) == 0  # fmt: skip
+    capsys.readouterr()
+    text = SMALL.read_text(encoding="utf-8")
+    start = text.index("  - id: huyen-a-phong-noi-vu")
+    smaller = tmp_path / "smaller.yaml"
+    smaller.write_text(text[:start] + text[text.index("  - id: xa-thanh-mai\n") :], "utf-8")
+    out = _import(data_dir, smaller, capsys)
+    assert (
+        "note: unit huyen-a-phong-noi-vu is retired but still has 0 active agent(s) and "
+        "1 usable enrollment token(s)"
+    ) in out
+    assert main(["tokens", "create", "--data-dir", str(data_dir), "--unit",
+                 "huyen-a-phong-noi-vu"]) == 1  # fmt: skip
+    err = capsys.readouterr().err
+    assert "unit 'huyen-a-phong-noi-vu' is retired" in err

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
 from controller.inventory import InventoryError, load_inventory
+from controller.inventory.document import SCHEMA_PATH
 from tests.unit.controller.inventory.conftest import EXAMPLE, SMALL, variant
 
 
@@ -129,3 +134,46 @@ def test_a_missing_file_is_one_error(tmp_path: Path) -> None:
     assert caught.value.errors == [
         f"{tmp_path / 'none.yaml'}: cannot read: No such file or directory"
     ]
+
+
+def _properties(node: object, where: str = "") -> list[tuple[str, dict[str, object]]]:
+    """Every (path, schema) under a ``properties`` keyword of the schema."""
+    found: list[tuple[str, dict[str, object]]] = []
+    if isinstance(node, dict):
+        for name, child in (node.get("properties") or {}).items():
+            found.append((f"{where}.{name}", child))
+        for key, child in node.items():
+            found.extend(_properties(child, f"{where}/{key}"))
+    elif isinstance(node, list):
+        for index, child in enumerate(node):
+            found.extend(_properties(child, f"{where}[{index}]"))
+    return found
+
+
+def test_the_schema_is_valid_and_describes_every_property() -> None:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    properties = _properties(schema)
+    assert len(properties) > 50
+    undescribed = [
+        path
+        for path, child in properties
+        if "description" not in child
+        and "description" not in schema["$defs"].get(str(child.get("$ref", "")).split("/")[-1], {})
+    ]
+    assert undescribed == []
+
+
+def test_the_shipped_schema_is_the_repository_one() -> None:
+    repository = EXAMPLE.parent / "schema.json"
+    assert SCHEMA_PATH.read_bytes() == repository.read_bytes()
+
+
+def test_the_example_is_what_its_script_writes(tmp_path: Path) -> None:
+    script = EXAMPLE.parents[1] / "scripts" / "make_example_district.py"
+    copy = tmp_path / "scripts" / script.name
+    copy.parent.mkdir()
+    copy.write_bytes(script.read_bytes())
+    (tmp_path / "inventory").mkdir()
+    subprocess.run([sys.executable, str(copy)], check=True, capture_output=True)
+    assert (tmp_path / "inventory" / EXAMPLE.name).read_bytes() == EXAMPLE.read_bytes()

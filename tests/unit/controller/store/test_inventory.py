@@ -117,3 +117,11 @@ def test_official_roles(imported: Session) -> None:
         "cb-0001": ["key_official", "signing_leader"]
     }
     assert store.official_roles(imported, []) == {}
+
+
+def test_unit_users_counts_active_agents_and_usable_tokens(session: Session) -> None:
+    make_agent(session, "agent-a")
+    make_agent(session, "agent-b", status="revoked")
+    session.flush()
+    assert store.unit_users(session, ["xa-an-binh", "xa-khac"], T0) == {"xa-an-binh": (1, 0)}
+    assert store.unit_users(session, [], T0) == {}
