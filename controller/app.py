@@ -22,6 +22,7 @@ from agent.wire import REPORTS_PATH
 from controller.api import Context, install_error_handlers
 from controller.api import agents as agents_api
 from controller.findings import FindingsWriter, PolicyCache
+from controller.findings.alerts import FindingAlerts
 from controller.findings.scheduler import Reevaluator
 from controller.ingest import Ingest, Limits
 from controller.notify.worker import Runner
@@ -66,11 +67,13 @@ def create_app(
     takes_reports = surface in ("all", "agents")
     ingest = None
     reevaluator = None
+    alerts = None
     if takes_reports:
         policies = PolicyCache(settings.data_dir)
+        alerts = FindingAlerts(settings.notify, policies)
         # Hosts that stop reporting and policy changes are caught by a periodic re-evaluation;
         # a lease in the database lets one process of the controller run it at a time.
-        reevaluator = Reevaluator(sessions, policies)
+        reevaluator = Reevaluator(sessions, policies, on_opened=alerts)
         ingest = Ingest(
             sessions,
             Limits(
@@ -80,7 +83,7 @@ def create_app(
             batch_max=settings.ingest.batch_max,
             batch_wait_ms=settings.ingest.batch_wait_ms,
             # Every stored report is evaluated against the policies in the same transaction.
-            store=FindingsWriter(policies),
+            store=FindingsWriter(policies, on_opened=alerts),
         )
     # One delivery loop per process, on the listener that always exists (agents or all).
     notifier = Runner(sessions, settings.notify, settings.data_dir) if takes_reports else None
@@ -93,6 +96,7 @@ def create_app(
         ca_pem=_read_ca(settings) if takes_reports else None,
         agent_settings=agent_settings,
         settings_version=str(agent_settings.version),
+        on_opened=alerts,
     )
 
     @asynccontextmanager

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.wire import AgentSettings, ErrorReply
 from controller.enrollment import EnrollmentRefused
+from controller.findings.incremental import OnOpened
 from controller.ingest import RETRY_AFTER_S, Ingest, IngestError
 from controller.settings import Settings
 from controller.store.db import is_unavailable
@@ -65,6 +66,8 @@ class Context:
     #: What agents are told, and its version as sent in ``GG-Settings`` (computed once).
     agent_settings: AgentSettings
     settings_version: str
+    #: Queues notices for findings opened outside ingest (a classified PC enrolling online).
+    on_opened: OnOpened | None = None
 
 
 def context(request: Request) -> Context:

@@ -73,7 +73,7 @@ async def post_enroll(request: Request) -> Response:
         raise ApiError(422, "invalid_request", "The enrollment request is not JSON.") from exc
     now = datetime.now(UTC)
     outcome = await asyncio.to_thread(
-        enroll_committed, ctx.sessions, enroll_request, now, ctx.settings
+        enroll_committed, ctx.sessions, enroll_request, now, ctx.settings, ctx.on_opened
     )
     return json_response(outcome.http_status, outcome.reply())
 

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 from controller.commands.common import CliError, actor, now, open_store, settings
+from controller.findings.assets import link_agents
+from controller.findings.scheduler import request_reevaluation
 from controller.inventory import (
     InventoryError,
     Plan,
@@ -105,7 +107,12 @@ def import_(args: argparse.Namespace) -> int:
             session.rollback()
             print(text["dry_run"])
             return 0
-        apply_plan(session, plan, stored, now())
+        at = now()
+        apply_plan(session, plan, stored, at)
+        # Computers may now match (or stop matching) an asset, and classifications or units
+        # may have changed: link them, and have the controller re-evaluate every host.
+        link_agents(session)
+        request_reevaluation(session, at)
         counts = plan.counts()
         audit.record(
             session, actor(), "inventory.imported", f"inventory:{path.name}",

@@ -164,3 +164,27 @@ def test_agents_are_linked_to_their_asset_by_hardware_ids(session: Session) -> N
         assert link_agents(session, ["a4"]) == 1
         assert session.scalar(select(Asset.agent_id).where(Asset.id == "pc-ketoan")) == "a4"
     assert json.dumps(hosts["a1"].asset)  # plain JSON values only
+
+
+def test_a_sighting_queues_one_immediate_notice(session: Session, tmp_path: Path) -> None:
+    from controller.findings.alerts import FindingAlerts
+    from controller.notify.config import NotifyConfig, RouteConfig, SmtpConfig
+    from controller.store.models import Notification
+
+    config = NotifyConfig(
+        smtp=SmtpConfig(host="127.0.0.1", from_address="govguard@ubnd.test"),
+        routes=[RouteConfig(email=["it@ubnd.test"], min_severity="critical")],
+    )
+    policies = cache_for(write_pack(tmp_path, LINUX))
+    writer = FindingsWriter(policies, on_opened=FindingAlerts(config, policies))
+    with session.begin():
+        make_unit(session)
+        add_asset(session, "mat-03", macs=(CLASSIFIED_MAC,))
+        make_agent(session, "a1", macs=[CLASSIFIED_MAC])
+    ingest(session, writer, heartbeat("a1", 1, security={}))
+    ingest(session, writer, heartbeat("a1", 2, security={}))  # same finding: no second notice
+    (row,) = session.scalars(select(Notification)).all()
+    assert (row.severity, row.recipient, row.channel) == ("critical", "it@ubnd.test", "email")
+    assert "Máy tính mật bị phát hiện trên mạng" in row.subject["vi"]
+    assert "Classified computer seen on the network" in row.subject["en"]
+    assert row.next_attempt_at <= row.occurred_at  # at once, not in the digest
