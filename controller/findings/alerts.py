@@ -20,15 +20,6 @@ from controller.store.findings import Opened
 
 log = logging.getLogger(__name__)
 
-SEVERITY_TEXT = {
-    "critical": ("NGHIÊM TRỌNG", "CRITICAL"),
-    "high": ("cao", "high"),
-    "medium": ("trung bình", "medium"),
-    "low": ("thấp", "low"),
-    "info": ("thông tin", "info"),
-}
-
-
 def _subject_name(subject: str) -> tuple[str, str]:
     kind, _, name = subject.partition(":")
     if kind == "asset":
@@ -38,7 +29,6 @@ def _subject_name(subject: str) -> tuple[str, str]:
 
 def notice_for(opened: Opened, at: datetime, policies: PolicyCache | None) -> Notice:
     """The notice of one opened finding."""
-    vi_level, en_level = SEVERITY_TEXT.get(opened.severity, (opened.severity, opened.severity))
     vi_who, en_who = _subject_name(opened.subject)
     evaluator = policies.current() if policies is not None else None
     rule = evaluator.by_id.get(opened.rule_id) if evaluator is not None else None
@@ -68,9 +58,10 @@ def notice_for(opened: Opened, at: datetime, policies: PolicyCache | None) -> No
         unit_id=opened.unit_id,
         severity=opened.severity,
         kind="finding.opened",
+        # The notifier adds "[govguard] [severity]" in front.
         subject={
-            "vi": f"[govguard] {vi_level}: {vi_title} ({vi_who}, {opened.rule_id})",
-            "en": f"[govguard] {en_level}: {en_title} ({en_who}, {opened.rule_id})",
+            "vi": f"{vi_title} ({vi_who}, {opened.rule_id})",
+            "en": f"{en_title} ({en_who}, {opened.rule_id})",
         },
         body={
             "vi": f"{vi_body}\nĐơn vị: {opened.unit_id}. Quy tắc: {opened.rule_id}.",

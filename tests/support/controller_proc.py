@@ -111,10 +111,11 @@ def set_listen(data_dir: Path, port: int, host: str = LOOPBACK) -> None:
 class Controller:
     """One controller data directory and (at most) one running ``govguard serve`` on it."""
 
-    def __init__(self, data_dir: Path, port: int) -> None:
-        """Use an initialised data directory whose ``listen.agents`` is ``127.0.0.1:port``."""
+    def __init__(self, data_dir: Path, port: int, host: str = LOOPBACK) -> None:
+        """Use an initialised data directory whose ``listen.agents`` is ``host:port``."""
         self.data_dir = data_dir
         self.port = port
+        self.host = host
         self.log_path = data_dir.parent / f"{data_dir.name}-serve.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
@@ -124,7 +125,7 @@ class Controller:
     @property
     def url(self) -> str:
         """The URL agents enroll with (the address is in the certificate)."""
-        return f"https://{LOOPBACK}:{self.port}"
+        return f"https://{self.host}:{self.port}"
 
     @property
     def ca_file(self) -> Path:
@@ -176,7 +177,7 @@ class Controller:
                 raise ControllerError(
                     f"govguard serve exited with status {self.proc.returncode}:\n{self.log_tail()}"
                 )
-            conn = http.client.HTTPSConnection(LOOPBACK, self.port, context=ctx, timeout=5)
+            conn = http.client.HTTPSConnection(self.host, self.port, context=ctx, timeout=5)
             try:
                 conn.request("GET", "/api/v1/ca")
                 if conn.getresponse().status == 200:

@@ -80,6 +80,21 @@ class NetLab:
             self.ip("-n", ns, "link", "set", end, "up")
         return end_a, end_b
 
+    def link_root(self, addr_root: str, ns: str, addr_ns: str) -> None:
+        """A veth pair between this (root) namespace and ``ns``, both ends up with addresses.
+
+        For a service of the test that runs here (a controller) and a PC in a namespace.
+        """
+        n = len(self.veths)
+        end_root, end_ns = f"gv{self.tag}r{n}"[:15], f"gv{self.tag}n{n}"[:15]
+        self.veths.append(end_root)
+        self.ip("link", "add", end_root, "type", "veth", "peer", "name", end_ns)
+        self.ip("link", "set", end_ns, "netns", ns)
+        self.ip("addr", "add", addr_root, "dev", end_root)
+        self.ip("link", "set", end_root, "up")
+        self.ip("-n", ns, "addr", "add", addr_ns, "dev", end_ns)
+        self.ip("-n", ns, "link", "set", end_ns, "up")
+
     def run(
         self, ns: str, argv: Sequence[str], timeout: float = 30
     ) -> subprocess.CompletedProcess[str]:
