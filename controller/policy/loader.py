@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.policy.checks import compile_check
+from controller.policy.host_facts import ASSET_KINDS
 from controller.policy.model import (
     CLASSIFICATIONS,
     OS_FAMILIES,
@@ -54,7 +55,7 @@ RULE_KEYS = (
     "remediation",
     "params",
 )
-APPLIES_KEYS = ("os", "classification", "units", "tags")
+APPLIES_KEYS = ("os", "classification", "units", "tags", "kind")
 OVERRIDE_KEYS = ("disable", "params", "packs", "references")
 
 
@@ -126,7 +127,7 @@ def _applicability(node: Any, line: int, field_name: str) -> Applicability:
     if node is None:
         return Applicability()
     if not isinstance(node, dict):
-        raise SpecError(line, field_name, "expected a mapping (os, classification, units, tags)")
+        raise SpecError(line, field_name, f"expected a mapping ({', '.join(APPLIES_KEYS)})")
     for key in node:
         if key not in APPLIES_KEYS:
             raise SpecError(
@@ -149,6 +150,7 @@ def _applicability(node: Any, line: int, field_name: str) -> Applicability:
         classification=get("classification", None, CLASSIFICATIONS),
         units=get("units", UNIT_ID),
         tags=get("tags", TAG),
+        kinds=get("kind", None, ASSET_KINDS),
     )
 
 

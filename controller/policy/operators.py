@@ -6,14 +6,15 @@ yes/no fact are load errors), and compiled into a predicate ``(value, now) -> Tr
 Reason``; a Reason is an ``error`` outcome (a value of the wrong type in the report).
 
 Operand forms: a literal; ``{param: NAME}`` (a rule parameter, resolved when the pack is loaded,
-after the operator's overrides); ``{days_ago: N}`` for ``lt``/``gt`` on a date-time fact.
+after the operator's overrides); ``{days_ago: N}`` for ``lt``/``gt`` on a date-time or date fact
+(a date ``YYYY-MM-DD`` is midnight UTC of that day).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from controller.policy.facts import FactType
@@ -42,6 +43,8 @@ def _line(node: Any, key: Any, default: int) -> int:
 
 
 _NUMBERS = (int, float)
+#: Kinds compared only by age (``{days_ago: N}``), never by value.
+_TIME_KINDS = ("datetime", "date")
 
 
 def _is_number(value: object) -> bool:
@@ -139,7 +142,7 @@ class Compiler:
             )
         if op in ("eq", "ne"):
             expected = self.operand(node, line, field)
-            if kind == "datetime" or not _matches_kind(expected, ftype):
+            if kind in _TIME_KINDS or not _matches_kind(expected, ftype):
                 raise SpecError(line, field, f"{expected!r} is not a {ftype.describe()} value")
             ok_types = _RUNTIME_TYPES[kind]
             if op == "eq":
@@ -162,7 +165,7 @@ class Compiler:
             if not isinstance(values, list) or not values:
                 raise SpecError(line, field, "in needs a non-empty list of values")
             for value in values:
-                if kind == "datetime" or not _matches_kind(value, ftype):
+                if kind in _TIME_KINDS or not _matches_kind(value, ftype):
                     raise SpecError(line, field, f"{value!r} is not a {ftype.describe()} value")
             allowed = frozenset(values)
             member_types = _RUNTIME_TYPES[kind]
@@ -174,8 +177,8 @@ class Compiler:
 
             return member
         if op in ("lt", "gt"):
-            if kind == "datetime":
-                return self._age(op, node, line, field)
+            if kind in _TIME_KINDS:
+                return self._age(op, node, kind, line, field)
             bound = self.operand(node, line, field)
             if kind not in ("int", "float", "any") or not _is_number(bound):
                 raise SpecError(
@@ -212,9 +215,10 @@ class Compiler:
 
         return matches
 
-    def _age(self, op: str, node: Any, line: int, field: str) -> Predicate:
+    def _age(self, op: str, node: Any, kind: str, line: int, field: str) -> Predicate:
         if not isinstance(node, dict) or set(node) != {"days_ago"}:
-            raise SpecError(line, field, f"{op} on a date-time fact takes {{days_ago: N}}")
+            what = "date-time" if kind == "datetime" else kind
+            raise SpecError(line, field, f"{op} on a {what} fact takes {{days_ago: N}}")
         days = self.operand(node["days_ago"], _line(node, "days_ago", line), f"{field}.days_ago")
         if not _is_number(days) or days < 0:
             raise SpecError(line, f"{field}.days_ago", f"{days!r} is not a number of days ≥ 0")
@@ -227,14 +231,16 @@ class Compiler:
                     "type_mismatch",
                     {
                         "operator": op,
-                        "expected_type": "datetime",
+                        "expected_type": kind,
                         "actual_type": type(value).__name__,
                     },
                 )
             try:
-                stamp = datetime.fromisoformat(value).timestamp()
+                parsed = datetime.fromisoformat(value)
             except ValueError:
                 return Reason("bad_datetime", {"actual": value})
+            # A date (or a time without offset) is UTC, never the controller's local time.
+            stamp = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
             # lt: earlier than N days ago (too old); gt: later than N days ago (recent enough).
             return (stamp < now - seconds) if older else (stamp > now - seconds)
 
