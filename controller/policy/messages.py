@@ -91,7 +91,17 @@ _WORDS: dict[str, Text] = {
     "days_ago": Text("{n} ngày trước", "{n} days ago"),
     "count": Text("số lượng", "count"),
 }
-_SYMBOLS = {"eq": "=", "ne": "≠", "in": "∈", "lt": "<", "gt": ">", "regex": "~"}
+_SYMBOLS = {
+    "eq": "=",
+    "ne": "≠",
+    "in": "∈",
+    "not_in": "∉",
+    "lt": "<",
+    "le": "≤",
+    "gt": ">",
+    "ge": "≥",
+    "regex": "~",
+}
 
 
 def _scalar(value: Any) -> str:

@@ -18,6 +18,8 @@ Classification = Literal["normal", "classified"]
 CLASSIFICATIONS: tuple[Classification, ...] = ("normal", "classified")
 OsFamily = Literal["windows", "linux"]
 OS_FAMILIES: tuple[OsFamily, ...] = ("windows", "linux")
+#: The tag of devices designated for secret documents (``asset.for_secret_use``).
+SECRET_USE_TAG = "for-secret-use"
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,10 @@ class Reference:
     title: Text
     source: str
     url: str | None = None
+    #: How sure the citation is (RULES.md tags): ``seen`` in a public text [S], ``code`` seen in
+    #: public code only [C], widely ``known`` but not checked against the text [K], or
+    #: ``derived``: a govguard design decision, not a legal rule [D]. None when not stated.
+    basis: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +120,8 @@ class HostContext:
 
         The OS family comes from the report (``os.version.family``); the classification and the
         kind from the inventory record (``asset.classification``, ``asset.kind``), else
-        ``normal`` and unknown; the record's ``asset.tags`` are added to ``tags``.
+        ``normal`` and unknown; the record's ``asset.tags`` are added to ``tags``, and
+        :data:`SECRET_USE_TAG` when ``asset.for_secret_use`` is true.
         """
         os_section = facts.get("os")
         version = os_section.get("version") if isinstance(os_section, dict) else None
@@ -130,6 +137,9 @@ class HostContext:
         asset_tags = asset.get("tags")
         if isinstance(asset_tags, list):
             tags = tags | frozenset(t for t in asset_tags if isinstance(t, str))
+        if asset.get("for_secret_use") is True:
+            # The flag and the tag mean the same to the inventory: rules gate on the tag.
+            tags = tags | {SECRET_USE_TAG}
         return cls(
             os=family if isinstance(family, str) else None,
             classification=classification,

@@ -1,9 +1,10 @@
 """The typed operators, compiled once at load time into small closures.
 
-``eq, ne, in, lt, gt, regex, exists, count``: each is checked against the type of the fact it
-applies to when the pack is loaded (``lt`` on a text, ``regex`` on a number, ``eq: maybe`` on a
-yes/no fact are load errors), and compiled into a predicate ``(value, now) -> True | False |
-Reason``; a Reason is an ``error`` outcome (a value of the wrong type in the report).
+``eq, ne, in, not_in, lt, le, gt, ge, regex, exists, count``: each is checked against the type
+of the fact it applies to when the pack is loaded (``lt`` on a text, ``regex`` on a number,
+``eq: maybe`` on a yes/no fact are load errors), and compiled into a predicate
+``(value, now) -> True | False | Reason``; a Reason is an ``error``
+outcome (a value of the wrong type in the report).
 
 Operand forms: a literal; ``{param: NAME}`` (a rule parameter, resolved when the pack is loaded,
 after the operator's overrides); ``{days_ago: N}`` for ``lt``/``gt`` on a date-time or date fact
@@ -20,9 +21,9 @@ from typing import Any
 from controller.policy.facts import FactType
 from controller.policy.model import Reason
 
-OPERATORS = ("eq", "ne", "in", "lt", "gt", "regex", "exists", "count")
+OPERATORS = ("eq", "ne", "in", "not_in", "lt", "le", "gt", "ge", "regex", "exists", "count")
 #: The comparisons allowed inside ``count: {...}``.
-COUNT_OPERATORS = ("eq", "ne", "in", "lt", "gt")
+COUNT_OPERATORS = ("eq", "ne", "in", "not_in", "lt", "le", "gt", "ge")
 
 Predicate = Callable[[Any, float], "bool | Reason"]
 
@@ -81,6 +82,41 @@ _RUNTIME_TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,),
     "any": (str, int, float, bool),
 }
+
+
+def _compare(op: str, bound: float, ftype: FactType) -> Predicate:
+    """``value <op> bound`` for numbers; one closure per operator, no dispatch per call."""
+    if op == "lt":
+
+        def less(value: Any, now: float) -> bool | Reason:
+            if type(value) not in _NUMBERS:
+                return _type_mismatch(op, ftype, value)
+            return bool(value < bound)
+
+        return less
+    if op == "le":
+
+        def at_most(value: Any, now: float) -> bool | Reason:
+            if type(value) not in _NUMBERS:
+                return _type_mismatch(op, ftype, value)
+            return bool(value <= bound)
+
+        return at_most
+    if op == "gt":
+
+        def greater(value: Any, now: float) -> bool | Reason:
+            if type(value) not in _NUMBERS:
+                return _type_mismatch(op, ftype, value)
+            return bool(value > bound)
+
+        return greater
+
+    def at_least(value: Any, now: float) -> bool | Reason:
+        if type(value) not in _NUMBERS:
+            return _type_mismatch(op, ftype, value)
+        return bool(value >= bound)
+
+    return at_least
 
 
 class Compiler:
@@ -160,45 +196,45 @@ class Compiler:
                 return bool(value != expected)
 
             return differs
-        if op == "in":
+        if op in ("in", "not_in"):
             values = self.operand(node, line, field)
-            if not isinstance(values, list) or not values:
-                raise SpecError(line, field, "in needs a non-empty list of values")
+            # not_in accepts an empty list (an empty allow-list: every value is outside it).
+            if not isinstance(values, list) or (op == "in" and not values):
+                raise SpecError(line, field, f"{op} needs a non-empty list of values")
             for value in values:
                 if kind in _TIME_KINDS or not _matches_kind(value, ftype):
                     raise SpecError(line, field, f"{value!r} is not a {ftype.describe()} value")
             allowed = frozenset(values)
             member_types = _RUNTIME_TYPES[kind]
 
-            def member(value: Any, now: float) -> bool | Reason:
+            if op == "in":
+
+                def member(value: Any, now: float) -> bool | Reason:
+                    if type(value) not in member_types:
+                        return _type_mismatch(op, ftype, value)
+                    return value in allowed
+
+                return member
+
+            def outsider(value: Any, now: float) -> bool | Reason:
                 if type(value) not in member_types:
                     return _type_mismatch(op, ftype, value)
-                return value in allowed
+                return value not in allowed
 
-            return member
-        if op in ("lt", "gt"):
+            return outsider
+        if op in ("lt", "le", "gt", "ge"):
             if kind in _TIME_KINDS:
+                if op in ("le", "ge"):
+                    raise SpecError(
+                        line, field, f"{op} does not compare times: use lt or gt with days_ago"
+                    )
                 return self._age(op, node, kind, line, field)
             bound = self.operand(node, line, field)
             if kind not in ("int", "float", "any") or not _is_number(bound):
                 raise SpecError(
                     line, field, f"{op} needs a number fact and a number, not {ftype.describe()}"
                 )
-            if op == "lt":
-
-                def less(value: Any, now: float) -> bool | Reason:
-                    if type(value) not in _NUMBERS:
-                        return _type_mismatch(op, ftype, value)
-                    return bool(value < bound)
-
-                return less
-
-            def greater(value: Any, now: float) -> bool | Reason:
-                if type(value) not in _NUMBERS:
-                    return _type_mismatch(op, ftype, value)
-                return bool(value > bound)
-
-            return greater
+            return _compare(op, bound, ftype)
         # regex: the only operator left.
         pattern = self.operand(node, line, field)
         if kind not in ("str", "any") or not isinstance(pattern, str):
