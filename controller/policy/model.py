@@ -19,7 +19,7 @@ CLASSIFICATIONS: tuple[Classification, ...] = ("normal", "classified")
 OsFamily = Literal["windows", "linux"]
 OS_FAMILIES: tuple[OsFamily, ...] = ("windows", "linux")
 #: The tag of devices designated for secret documents (``asset.for_secret_use``).
-SECRET_USE_TAG = "for-secret-use"
+SECRET_USE_TAG = "for-secret-use"  # noqa: S105 - a tag name, not a password
 
 
 @dataclass(frozen=True)
