@@ -323,8 +323,14 @@ def _add_policy(
     test.add_argument(
         "--classification",
         choices=("normal", "classified"),
-        default="normal",
-        help="the computer's classification (default: normal)",
+        help="the computer's classification (default: the report's asset.classification, else "
+        "normal)",
+    )
+    test.add_argument(
+        "--kind",
+        metavar="KIND",
+        help="the asset kind (laptop, desktop, ...) for rules limited by kind (default: the "
+        "report's asset.kind)",
     )
     test.add_argument(
         "--os", choices=("windows", "linux"), help="OS family (default: read from the report)"

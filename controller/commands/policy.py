@@ -32,6 +32,7 @@ from controller.policy import (
     overrides_path,
     render,
 )
+from controller.policy.host_facts import ASSET_KINDS
 from controller.policy.messages import SEVERITY_TEXT, Lang
 
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -101,10 +102,13 @@ def test(args: argparse.Namespace) -> int:
         for line in exc.errors:
             print(line, file=sys.stderr)
         raise CliError(f"{len(exc.errors)} error(s) in the policy files") from exc
+    if args.kind is not None and args.kind not in ASSET_KINDS:
+        raise CliError(f"--kind {args.kind}: not an asset kind ({', '.join(ASSET_KINDS)})")
     facts = _read_report(args.report)
     ctx = HostContext.from_facts(
         facts,
         classification=args.classification,
+        kind=args.kind,
         units=tuple(args.unit or ()),
         tags=frozenset(args.tag or ()),
     )

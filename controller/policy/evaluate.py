@@ -8,8 +8,8 @@ Checks combine in three-valued logic (true, false, error):
 - ``none``: pass when no check holds; fail when one holds; otherwise error.
 
 Applicability comes first: a rule whose pack or own ``applies_to`` excludes the host is
-``not_applicable``; a rule limited to an OS family on a host whose family is unknown is an
-``error``.
+``not_applicable``; a rule limited to an OS family (or asset kind) on a host whose family (or
+kind) is unknown is an ``error``.
 """
 
 from __future__ import annotations
@@ -35,8 +35,15 @@ _PASS = {
 }
 
 
+_UNKNOWN = frozenset({"os_unknown", "kind_unknown"})
+
+
 def _gate(app: Applicability, ctx: HostContext) -> Reason | None:
-    """Why ``app`` excludes the host (``os_unknown`` is an error), or None when it applies."""
+    """Why ``app`` excludes the host, or None when it applies.
+
+    ``os_unknown`` and ``kind_unknown`` (the rule is limited to what the host's unknown OS
+    family or asset kind would decide) are errors, the other reasons ``not_applicable``.
+    """
     if app.os and ctx.os not in app.os:
         if ctx.os is None:
             return Reason("os_unknown", {"applies_to": sorted(app.os)})
@@ -50,6 +57,10 @@ def _gate(app: Applicability, ctx: HostContext) -> Reason | None:
         return Reason("unit_not_applicable", {"applies_to": sorted(app.units)})
     if app.tags and app.tags.isdisjoint(ctx.tags):
         return Reason("tag_not_applicable", {"applies_to": sorted(app.tags)})
+    if app.kinds and ctx.kind not in app.kinds:
+        if ctx.kind is None:
+            return Reason("kind_unknown", {"applies_to": sorted(app.kinds)})
+        return Reason("kind_not_applicable", {"kind": ctx.kind, "applies_to": sorted(app.kinds)})
     return None
 
 
@@ -84,7 +95,7 @@ def evaluate_rule(rule: Rule, facts: dict[str, Any], ctx: HostContext, now: floa
     for app in rule.gates:
         why = _gate(app, ctx)
         if why is not None:
-            if why.code == "os_unknown":
+            if why.code in _UNKNOWN:
                 return RuleResult(rule.id, "error", why)
             return RuleResult(rule.id, "not_applicable", why)
     checks = rule.checks

@@ -1,8 +1,10 @@
 """Fact paths: what a rule may name, resolved against the report schema at load time.
 
 A check's ``fact`` is a dotted path into the report (``security.firewall.enabled``). The loader
-resolves it against :class:`agent.report.Report`, so a misspelt path or an operator that does not
-fit the fact's type is a validation error, not a rule that silently never fails. Resolution also
+resolves it against :class:`agent.report.Report` and, for the ``asset.*`` and ``controller.*``
+facts the controller adds, :class:`controller.policy.host_facts.HostFacts`, so a misspelt path
+or an operator that does not fit the fact's type is a validation error, not a rule that silently
+never fails. Resolution also
 yields, for every step, the schema's default: reports omit fields equal to their default on the
 wire (``admin: false``, empty lists), and the evaluator must see those values, not "missing".
 """
@@ -17,8 +19,9 @@ import msgspec
 import msgspec.inspect as mi
 
 from agent.report import Report
+from controller.policy.host_facts import HOST_KEYS, HostFacts
 
-Kind = Literal["bool", "int", "float", "str", "datetime", "list", "struct", "dict", "any"]
+Kind = Literal["bool", "int", "float", "str", "datetime", "date", "list", "struct", "dict", "any"]
 
 #: Marks a value that is not in the facts (absent, or null: the report's "not determined").
 MISSING: Any = object()
@@ -95,6 +98,8 @@ def _convert(t: mi.Type) -> FactType:
         return FactType("any")
     if isinstance(t, mi.DateTimeType):
         return FactType("datetime")
+    if isinstance(t, mi.DateType):
+        return FactType("date")
     if isinstance(t, mi.ListType | mi.SetType | mi.FrozenSetType | mi.VarTupleType):
         return FactType("list", item=_convert(t.item_type))
     if isinstance(t, mi.DictType):
@@ -102,6 +107,19 @@ def _convert(t: mi.Type) -> FactType:
     if isinstance(t, mi.StructType):
         return _struct_type(t.cls)
     return FactType("any")
+
+
+@cache
+def root_type() -> FactType:
+    """What a rule path starts from: the report's sections plus ``asset`` and ``controller``."""
+    report = _struct_type(Report)
+    host = _struct_type(HostFacts)
+    fields = dict(report.fields)
+    for key in HOST_KEYS:
+        if key in fields:  # pragma: no cover - guards the contract if the report grows a key
+            raise TypeError(f"the report schema already has a field {key!r}")
+        fields[key] = host.fields[key]
+    return FactType("struct", fields=fields)
 
 
 @dataclass(frozen=True)
@@ -113,12 +131,13 @@ class ResolvedPath:
 
 
 def resolve(path: str, root: FactType | None = None) -> ResolvedPath:
-    """Resolve a dotted path from ``root`` (the report by default); raises FactPathError.
+    """Resolve a dotted path from ``root`` (by default the report plus ``asset`` and
+    ``controller``, :func:`root_type`); raises FactPathError.
 
     A path may cross records and maps but not lists: a list is filtered with ``where`` and
     counted, so "which element" is always explicit.
     """
-    current = root if root is not None else _struct_type(Report)
+    current = root if root is not None else root_type()
     if not path or any(not part for part in path.split(".")):
         raise FactPathError(f"{path!r} is not a dotted path")
     steps: list[tuple[str, Any]] = []

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.policy.checks import compile_check
+from controller.policy.host_facts import ASSET_KINDS
 from controller.policy.model import (
     CLASSIFICATIONS,
     OS_FAMILIES,
@@ -54,8 +55,11 @@ RULE_KEYS = (
     "remediation",
     "params",
 )
-APPLIES_KEYS = ("os", "classification", "units", "tags")
+APPLIES_KEYS = ("os", "classification", "units", "tags", "kind")
 OVERRIDE_KEYS = ("disable", "params", "packs", "references")
+REFERENCE_KEYS = ("id", "title", "source", "url", "basis")
+#: A reference's ``basis``: the confidence tags of RULES.md ([S], [C], [K], [D]).
+BASES = ("seen", "code", "known", "derived")
 
 
 class PolicyError(Exception):
@@ -126,7 +130,7 @@ def _applicability(node: Any, line: int, field_name: str) -> Applicability:
     if node is None:
         return Applicability()
     if not isinstance(node, dict):
-        raise SpecError(line, field_name, "expected a mapping (os, classification, units, tags)")
+        raise SpecError(line, field_name, f"expected a mapping ({', '.join(APPLIES_KEYS)})")
     for key in node:
         if key not in APPLIES_KEYS:
             raise SpecError(
@@ -149,6 +153,7 @@ def _applicability(node: Any, line: int, field_name: str) -> Applicability:
         classification=get("classification", None, CLASSIFICATIONS),
         units=get("units", UNIT_ID),
         tags=get("tags", TAG),
+        kinds=get("kind", None, ASSET_KINDS),
     )
 
 
@@ -251,7 +256,7 @@ def load_overrides(path: Path, errors: _Errors) -> Overrides:
 
 
 def load_references(paths: Sequence[Path], errors: _Errors) -> dict[str, Reference]:
-    """Read references files: ``references: [{id, title: {vi, en}, source, url?}]``."""
+    """Read references files: ``references: [{id, title: {vi, en}, source, url?, basis?}]``."""
     found: dict[str, Reference] = {}
     where: dict[str, str] = {}
     for path in paths:
@@ -269,10 +274,14 @@ def load_references(paths: Sequence[Path], errors: _Errors) -> dict[str, Referen
             name = f"references[{index}]"
             try:
                 if not isinstance(item, dict):
-                    raise SpecError(at, name, "expected {id, title, source, url}")
+                    raise SpecError(at, name, "expected {id, title, source, url, basis}")
                 for key in item:
-                    if key not in ("id", "title", "source", "url"):
-                        raise SpecError(_line(item, key, at), f"{name}.{key}", "unknown key")
+                    if key not in REFERENCE_KEYS:
+                        raise SpecError(
+                            _line(item, key, at),
+                            f"{name}.{key}",
+                            f"unknown key (allowed: {', '.join(REFERENCE_KEYS)})",
+                        )
                 ref_id = item.get("id")
                 if not isinstance(ref_id, str) or not REFERENCE_ID.fullmatch(ref_id):
                     raise SpecError(
@@ -289,6 +298,13 @@ def load_references(paths: Sequence[Path], errors: _Errors) -> dict[str, Referen
                     raise SpecError(
                         _line(item, "url", at), f"{name}.url", "must be an https:// URL"
                     )
+                basis = item.get("basis")
+                if basis is not None and basis not in BASES:
+                    raise SpecError(
+                        _line(item, "basis", at),
+                        f"{name}.basis",
+                        f"{basis!r} is not one of {', '.join(BASES)}",
+                    )
                 if ref_id in found:
                     raise SpecError(
                         at,
@@ -298,7 +314,7 @@ def load_references(paths: Sequence[Path], errors: _Errors) -> dict[str, Referen
             except SpecError as exc:
                 errors.add(path, exc.line, exc.field, exc.message)
                 continue
-            found[ref_id] = Reference(ref_id, title, source.strip(), url)
+            found[ref_id] = Reference(ref_id, title, source.strip(), url, basis)
             where[ref_id] = f"{path}:{at}"
     return found
 

@@ -67,6 +67,14 @@ REASON_TEXT: dict[str, Text] = {
     "unit_not_applicable": Text(
         "quy tắc chỉ áp dụng cho đơn vị {applies_to}", "the rule only applies to units {applies_to}"
     ),
+    "kind_unknown": Text(
+        "không rõ loại thiết bị, máy chưa có trong sổ tài sản (quy tắc áp dụng cho {applies_to})",
+        "device kind unknown, the computer is not in the inventory (the rule is for {applies_to})",
+    ),
+    "kind_not_applicable": Text(
+        "quy tắc dành cho {applies_to}, thiết bị này là {kind}",
+        "the rule is for {applies_to}, this device is a {kind}",
+    ),
     "tag_not_applicable": Text(
         "quy tắc chỉ áp dụng cho máy có nhãn {applies_to}",
         "the rule only applies to computers tagged {applies_to}",
@@ -83,7 +91,17 @@ _WORDS: dict[str, Text] = {
     "days_ago": Text("{n} ngày trước", "{n} days ago"),
     "count": Text("số lượng", "count"),
 }
-_SYMBOLS = {"eq": "=", "ne": "≠", "in": "∈", "lt": "<", "gt": ">", "regex": "~"}
+_SYMBOLS = {
+    "eq": "=",
+    "ne": "≠",
+    "in": "∈",
+    "not_in": "∉",
+    "lt": "<",
+    "le": "≤",
+    "gt": ">",
+    "ge": "≥",
+    "regex": "~",
+}
 
 
 def _scalar(value: Any) -> str:

@@ -18,6 +18,8 @@ Classification = Literal["normal", "classified"]
 CLASSIFICATIONS: tuple[Classification, ...] = ("normal", "classified")
 OsFamily = Literal["windows", "linux"]
 OS_FAMILIES: tuple[OsFamily, ...] = ("windows", "linux")
+#: The tag of devices designated for secret documents (``asset.for_secret_use``).
+SECRET_USE_TAG = "for-secret-use"  # noqa: S105 - a tag name, not a password
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,10 @@ class Reference:
     title: Text
     source: str
     url: str | None = None
+    #: How sure the citation is (RULES.md tags): ``seen`` in a public text [S], ``code`` seen in
+    #: public code only [C], widely ``known`` but not checked against the text [K], or
+    #: ``derived``: a govguard design decision, not a legal rule [D]. None when not stated.
+    basis: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,8 @@ class Applicability:
     classification: frozenset[str] = frozenset()
     units: frozenset[str] = frozenset()
     tags: frozenset[str] = frozenset()
+    #: Asset kinds from the inventory (``laptop``, ``desktop``...): ``kind`` in YAML.
+    kinds: frozenset[str] = frozenset()
 
 
 class Reason(msgspec.Struct, frozen=True):
@@ -86,7 +94,8 @@ class HostContext:
 
     ``units`` is the path of unit ids from the top of the organisation down to the host's unit,
     so a rule for unit ``ubnd-huyen`` applies to every unit below it. ``now`` is the time of the
-    evaluation (for ``days_ago`` comparisons); the current time when not given.
+    evaluation (for ``days_ago`` comparisons); the current time when not given. ``kind`` is the
+    asset kind from the inventory (``laptop``...); None when the host has no inventory record.
     """
 
     os: str | None = None
@@ -94,27 +103,50 @@ class HostContext:
     units: tuple[str, ...] = ()
     tags: frozenset[str] = frozenset()
     now: datetime | None = None
+    kind: str | None = None
 
     @classmethod
     def from_facts(
         cls,
         facts: dict[str, Any],
         *,
-        classification: str = "normal",
+        classification: str | None = None,
         units: tuple[str, ...] = (),
         tags: frozenset[str] = frozenset(),
         now: datetime | None = None,
+        kind: str | None = None,
     ) -> HostContext:
-        """A context whose OS family is read from the report (``os.version.family``)."""
+        """A context read from the facts where the caller does not say otherwise.
+
+        The OS family comes from the report (``os.version.family``); the classification and the
+        kind from the inventory record (``asset.classification``, ``asset.kind``), else
+        ``normal`` and unknown; the record's ``asset.tags`` are added to ``tags``, and
+        :data:`SECRET_USE_TAG` when ``asset.for_secret_use`` is true.
+        """
         os_section = facts.get("os")
         version = os_section.get("version") if isinstance(os_section, dict) else None
         family = version.get("family") if isinstance(version, dict) else None
+        asset = facts.get("asset")
+        if not isinstance(asset, dict):
+            asset = {}
+        if classification is None:
+            recorded = asset.get("classification")
+            classification = recorded if recorded in CLASSIFICATIONS else "normal"
+        if kind is None and isinstance(asset.get("kind"), str):
+            kind = asset["kind"]
+        asset_tags = asset.get("tags")
+        if isinstance(asset_tags, list):
+            tags = tags | frozenset(t for t in asset_tags if isinstance(t, str))
+        if asset.get("for_secret_use") is True:
+            # The flag and the tag mean the same to the inventory: rules gate on the tag.
+            tags = tags | {SECRET_USE_TAG}
         return cls(
             os=family if isinstance(family, str) else None,
             classification=classification,
             units=units,
             tags=tags,
             now=now,
+            kind=kind,
         )
 
 
@@ -169,7 +201,7 @@ class Rule:
             cached = tuple(
                 app
                 for app in (self.pack_applies_to, self.applies_to)
-                if app.os or app.classification or app.units or app.tags
+                if app.os or app.classification or app.units or app.tags or app.kinds
             )
             object.__setattr__(self, "_gates", cached)
         return cached

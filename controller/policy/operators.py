@@ -1,27 +1,29 @@
 """The typed operators, compiled once at load time into small closures.
 
-``eq, ne, in, lt, gt, regex, exists, count``: each is checked against the type of the fact it
-applies to when the pack is loaded (``lt`` on a text, ``regex`` on a number, ``eq: maybe`` on a
-yes/no fact are load errors), and compiled into a predicate ``(value, now) -> True | False |
-Reason``; a Reason is an ``error`` outcome (a value of the wrong type in the report).
+``eq, ne, in, not_in, lt, le, gt, ge, regex, exists, count``: each is checked against the type
+of the fact it applies to when the pack is loaded (``lt`` on a text, ``regex`` on a number,
+``eq: maybe`` on a yes/no fact are load errors), and compiled into a predicate
+``(value, now) -> True | False | Reason``; a Reason is an ``error``
+outcome (a value of the wrong type in the report).
 
 Operand forms: a literal; ``{param: NAME}`` (a rule parameter, resolved when the pack is loaded,
-after the operator's overrides); ``{days_ago: N}`` for ``lt``/``gt`` on a date-time fact.
+after the operator's overrides); ``{days_ago: N}`` for ``lt``/``gt`` on a date-time or date fact
+(a date ``YYYY-MM-DD`` is midnight UTC of that day).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from controller.policy.facts import FactType
 from controller.policy.model import Reason
 
-OPERATORS = ("eq", "ne", "in", "lt", "gt", "regex", "exists", "count")
+OPERATORS = ("eq", "ne", "in", "not_in", "lt", "le", "gt", "ge", "regex", "exists", "count")
 #: The comparisons allowed inside ``count: {...}``.
-COUNT_OPERATORS = ("eq", "ne", "in", "lt", "gt")
+COUNT_OPERATORS = ("eq", "ne", "in", "not_in", "lt", "le", "gt", "ge")
 
 Predicate = Callable[[Any, float], "bool | Reason"]
 
@@ -42,6 +44,8 @@ def _line(node: Any, key: Any, default: int) -> int:
 
 
 _NUMBERS = (int, float)
+#: Kinds compared only by age (``{days_ago: N}``), never by value.
+_TIME_KINDS = ("datetime", "date")
 
 
 def _is_number(value: object) -> bool:
@@ -78,6 +82,41 @@ _RUNTIME_TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,),
     "any": (str, int, float, bool),
 }
+
+
+def _compare(op: str, bound: float, ftype: FactType) -> Predicate:
+    """``value <op> bound`` for numbers; one closure per operator, no dispatch per call."""
+    if op == "lt":
+
+        def less(value: Any, now: float) -> bool | Reason:
+            if type(value) not in _NUMBERS:
+                return _type_mismatch(op, ftype, value)
+            return bool(value < bound)
+
+        return less
+    if op == "le":
+
+        def at_most(value: Any, now: float) -> bool | Reason:
+            if type(value) not in _NUMBERS:
+                return _type_mismatch(op, ftype, value)
+            return bool(value <= bound)
+
+        return at_most
+    if op == "gt":
+
+        def greater(value: Any, now: float) -> bool | Reason:
+            if type(value) not in _NUMBERS:
+                return _type_mismatch(op, ftype, value)
+            return bool(value > bound)
+
+        return greater
+
+    def at_least(value: Any, now: float) -> bool | Reason:
+        if type(value) not in _NUMBERS:
+            return _type_mismatch(op, ftype, value)
+        return bool(value >= bound)
+
+    return at_least
 
 
 class Compiler:
@@ -139,7 +178,7 @@ class Compiler:
             )
         if op in ("eq", "ne"):
             expected = self.operand(node, line, field)
-            if kind == "datetime" or not _matches_kind(expected, ftype):
+            if kind in _TIME_KINDS or not _matches_kind(expected, ftype):
                 raise SpecError(line, field, f"{expected!r} is not a {ftype.describe()} value")
             ok_types = _RUNTIME_TYPES[kind]
             if op == "eq":
@@ -157,45 +196,45 @@ class Compiler:
                 return bool(value != expected)
 
             return differs
-        if op == "in":
+        if op in ("in", "not_in"):
             values = self.operand(node, line, field)
-            if not isinstance(values, list) or not values:
-                raise SpecError(line, field, "in needs a non-empty list of values")
+            # not_in accepts an empty list (an empty allow-list: every value is outside it).
+            if not isinstance(values, list) or (op == "in" and not values):
+                raise SpecError(line, field, f"{op} needs a non-empty list of values")
             for value in values:
-                if kind == "datetime" or not _matches_kind(value, ftype):
+                if kind in _TIME_KINDS or not _matches_kind(value, ftype):
                     raise SpecError(line, field, f"{value!r} is not a {ftype.describe()} value")
             allowed = frozenset(values)
             member_types = _RUNTIME_TYPES[kind]
 
-            def member(value: Any, now: float) -> bool | Reason:
+            if op == "in":
+
+                def member(value: Any, now: float) -> bool | Reason:
+                    if type(value) not in member_types:
+                        return _type_mismatch(op, ftype, value)
+                    return value in allowed
+
+                return member
+
+            def outsider(value: Any, now: float) -> bool | Reason:
                 if type(value) not in member_types:
                     return _type_mismatch(op, ftype, value)
-                return value in allowed
+                return value not in allowed
 
-            return member
-        if op in ("lt", "gt"):
-            if kind == "datetime":
-                return self._age(op, node, line, field)
+            return outsider
+        if op in ("lt", "le", "gt", "ge"):
+            if kind in _TIME_KINDS:
+                if op in ("le", "ge"):
+                    raise SpecError(
+                        line, field, f"{op} does not compare times: use lt or gt with days_ago"
+                    )
+                return self._age(op, node, kind, line, field)
             bound = self.operand(node, line, field)
             if kind not in ("int", "float", "any") or not _is_number(bound):
                 raise SpecError(
                     line, field, f"{op} needs a number fact and a number, not {ftype.describe()}"
                 )
-            if op == "lt":
-
-                def less(value: Any, now: float) -> bool | Reason:
-                    if type(value) not in _NUMBERS:
-                        return _type_mismatch(op, ftype, value)
-                    return bool(value < bound)
-
-                return less
-
-            def greater(value: Any, now: float) -> bool | Reason:
-                if type(value) not in _NUMBERS:
-                    return _type_mismatch(op, ftype, value)
-                return bool(value > bound)
-
-            return greater
+            return _compare(op, bound, ftype)
         # regex: the only operator left.
         pattern = self.operand(node, line, field)
         if kind not in ("str", "any") or not isinstance(pattern, str):
@@ -212,9 +251,10 @@ class Compiler:
 
         return matches
 
-    def _age(self, op: str, node: Any, line: int, field: str) -> Predicate:
+    def _age(self, op: str, node: Any, kind: str, line: int, field: str) -> Predicate:
         if not isinstance(node, dict) or set(node) != {"days_ago"}:
-            raise SpecError(line, field, f"{op} on a date-time fact takes {{days_ago: N}}")
+            what = "date-time" if kind == "datetime" else kind
+            raise SpecError(line, field, f"{op} on a {what} fact takes {{days_ago: N}}")
         days = self.operand(node["days_ago"], _line(node, "days_ago", line), f"{field}.days_ago")
         if not _is_number(days) or days < 0:
             raise SpecError(line, f"{field}.days_ago", f"{days!r} is not a number of days ≥ 0")
@@ -227,14 +267,16 @@ class Compiler:
                     "type_mismatch",
                     {
                         "operator": op,
-                        "expected_type": "datetime",
+                        "expected_type": kind,
                         "actual_type": type(value).__name__,
                     },
                 )
             try:
-                stamp = datetime.fromisoformat(value).timestamp()
+                parsed = datetime.fromisoformat(value)
             except ValueError:
                 return Reason("bad_datetime", {"actual": value})
+            # A date (or a time without offset) is UTC, never the controller's local time.
+            stamp = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
             # lt: earlier than N days ago (too old); gt: later than N days ago (recent enough).
             return (stamp < now - seconds) if older else (stamp > now - seconds)
 
