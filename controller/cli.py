@@ -220,6 +220,14 @@ def _add_findings(
     exempt.add_argument("--until", metavar="YYYY-MM-DD", help="last day of the exemption (UTC)")
     exempt.add_argument("--for", dest="duration", metavar="DURATION", help="e.g. 30d")
     exempt.set_defaults(handler="findings:exempt")
+    close = findings.add_parser(
+        "resolve",
+        parents=[dd],
+        help="close a finding the controller raised (a classified PC seen on the network)",
+    )
+    close.add_argument("id", metavar="ID", help="finding id")
+    close.add_argument("--reason", required=True, metavar="TEXT", help="what was found and done")
+    close.set_defaults(handler="findings:resolve")
     findings.add_parser(
         "evaluate",
         parents=[dd],

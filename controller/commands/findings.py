@@ -81,6 +81,18 @@ def ack(args: argparse.Namespace) -> int:
     return 0
 
 
+def resolve(args: argparse.Namespace) -> int:
+    """Close a controller-raised finding (a classified PC sighting) after investigating it."""
+    finding_id = _finding_id(args.id)
+    with open_store(settings(args)) as session:
+        try:
+            store.resolve(session, finding_id, actor(), args.reason, now())
+        except store.FindingError as exc:
+            raise CliError(str(exc)) from exc
+    print(f"finding {finding_id} resolved")
+    return 0
+
+
 def _until(args: argparse.Namespace, at: datetime) -> datetime:
     if (args.until is None) == (args.duration is None):
         raise CliError("give the end of the exemption: --until YYYY-MM-DD or --for DURATION")

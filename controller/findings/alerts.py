@@ -20,6 +20,7 @@ from controller.store.findings import Opened
 
 log = logging.getLogger(__name__)
 
+
 def _subject_name(subject: str) -> tuple[str, str]:
     kind, _, name = subject.partition(":")
     if kind == "asset":

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from controller.findings.engine import Evaluator
 from controller.findings.hosts import UnitPaths, document, load_hosts
+from controller.findings.tripwire import STATE_ONLY
 from controller.store.db import write_session
 from controller.store.findings import (
     RESOLVING,
@@ -110,7 +111,7 @@ def reevaluate(
                 doc = document(report, host, observed)
                 changes.extend(evaluator.changes(host, doc, now, states[agent_id], evaluator.rules))
                 totals.evaluations += len(evaluator.rules)
-            opened = apply_changes(s, changes, now)
+            opened = apply_changes(s, changes, now, STATE_ONLY)
             if opened and on_opened is not None:
                 on_opened(s, opened, now)
         totals.hosts += len(part)

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from controller.inventory.facts import asset_facts
 from controller.policy import HostContext
 from controller.store.inventory import official_roles
-from controller.store.models import Agent, Asset, AssetMac, Unit
+from controller.store.models import Agent, Asset, AssetMac, Finding, NetworkDevice, Unit
 
 #: OS families a rule may name; the agent's enrollment records one of them.
 OS_FAMILIES = frozenset({"windows", "linux"})
@@ -43,14 +43,19 @@ class Host:
     #: reported, so a computer enrolled a minute ago is not "silent for ever".
     enrolled_at: datetime | None = None
 
+    #: ``controller.*`` facts known before any report: sightings, the office's equipment.
+    observed: Mapping[str, Any] = field(default_factory=dict)
+
     def context(self, now: datetime) -> HostContext:
         """The policy context of this host at ``now``."""
+        kind = self.asset.get("kind") if self.asset is not None else None
         return HostContext(
             os=self.os,
             classification=self.classification,
             units=self.units,
             tags=self.tags,
             now=now,
+            kind=kind if isinstance(kind, str) else None,
         )
 
 
@@ -116,6 +121,66 @@ def _asset_documents(s: Session, assets: list[Asset]) -> dict[str, dict[str, Any
     }
 
 
+#: Asset kinds that count as computers and as printers for an office (RULES.md CQĐT-08).
+COMPUTER_KINDS = ("desktop", "laptop", "all_in_one")
+PRINTER_KINDS = ("printer",)
+
+
+def _office_equipment(s: Session, assets: list[Asset]) -> dict[tuple[str, str], tuple[int, int]]:
+    """``{(unit, office): (computers, printers)}`` of live assets and network printers."""
+    offices = sorted({(a.unit_id, a.office_id) for a in assets if a.office_id})
+    if not offices:
+        return {}
+    unit_ids = sorted({unit for unit, _ in offices})
+    counts: dict[tuple[str, str], list[int]] = {office: [0, 0] for office in offices}
+    rows = s.execute(
+        select(Asset.unit_id, Asset.office_id, Asset.kind, func.count())
+        .where(Asset.unit_id.in_(unit_ids), Asset.retired_at.is_(None))
+        .where(Asset.state.not_in(("disposed", "repurposed")))
+        .group_by(Asset.unit_id, Asset.office_id, Asset.kind)
+    )
+    devices = s.execute(
+        select(NetworkDevice.unit_id, NetworkDevice.office_id, NetworkDevice.kind, func.count())
+        .where(NetworkDevice.unit_id.in_(unit_ids), NetworkDevice.retired_at.is_(None))
+        .group_by(NetworkDevice.unit_id, NetworkDevice.office_id, NetworkDevice.kind)
+    )
+    for unit_id, office_id, kind, n in [*rows, *devices]:
+        slot = counts.get((unit_id, office_id))
+        if slot is None:
+            continue
+        if kind in COMPUTER_KINDS:
+            slot[0] += int(n)
+        elif kind in PRINTER_KINDS:
+            slot[1] += int(n)
+    return {office: (c[0], c[1]) for office, c in counts.items()}
+
+
+def _sighted(s: Session, assets: list[Asset]) -> set[str]:
+    """Classified assets with a live tripwire finding."""
+    keys = [f"asset:{a.id}|BMNN-04" for a in assets if a.classification == "classified"]
+    if not keys:
+        return set()
+    rows = s.scalars(select(Finding.subject).where(Finding.open_key.in_(keys)))
+    return {subject.partition(":")[2] for subject in rows}
+
+
+def _observed(
+    asset: Asset | None,
+    equipment: dict[tuple[str, str], tuple[int, int]],
+    sighted: set[str],
+) -> dict[str, Any]:
+    if asset is None:
+        return {}
+    observed: dict[str, Any] = {}
+    if asset.classification == "classified" or asset.for_secret_use:
+        observed["network_sightings"] = 1 if asset.id in sighted else 0
+    if asset.office_id:
+        computers, printers = equipment.get((asset.unit_id, asset.office_id), (0, 0))
+        observed["office_computers"] = computers
+        observed["office_printers"] = printers
+    return observed
+
+
 def load_hosts(s: Session, agent_ids: Iterable[str], units: UnitPaths) -> dict[str, Host]:
     """The hosts of these agents with their linked assets; unknown ids are left out.
 
@@ -130,7 +195,10 @@ def load_hosts(s: Session, agent_ids: Iterable[str], units: UnitPaths) -> dict[s
         .outerjoin(Asset, (Asset.agent_id == Agent.id) & Asset.retired_at.is_(None))
         .where(Agent.id.in_(ids))
     ).all()
-    documents = _asset_documents(s, [row[4] for row in rows if row[4] is not None])
+    linked = [row[4] for row in rows if row[4] is not None]
+    documents = _asset_documents(s, linked)
+    equipment = _office_equipment(s, linked)
+    sighted = _sighted(s, linked)
     hosts: dict[str, Host] = {}
     for agent_id, unit_id, os_name, enrolled_at, asset in rows:
         family = os_name.lower() if isinstance(os_name, str) else None
@@ -143,6 +211,7 @@ def load_hosts(s: Session, agent_ids: Iterable[str], units: UnitPaths) -> dict[s
             tags=frozenset(asset.tags or []) if asset is not None else frozenset(),
             asset=documents.get(asset.id) if asset is not None else None,
             enrolled_at=enrolled_at,
+            observed=_observed(asset, equipment, sighted),
         )
     return hosts
 
@@ -154,5 +223,5 @@ def document(facts: Mapping[str, Any], host: Host, observed: Mapping[str, Any]) 
     doc.pop("asset", None)
     if host.asset is not None:
         doc["asset"] = dict(host.asset)
-    doc["controller"] = dict(observed)
+    doc["controller"] = {**host.observed, **observed}
     return doc

@@ -20,7 +20,12 @@ from sqlalchemy.orm import Session
 from controller.findings.engine import Evaluator
 from controller.findings.hosts import UnitPaths, document, load_hosts
 from controller.findings.policies import PolicyCache
-from controller.findings.tripwire import ClassifiedIndex, raise_sightings, sightings_in_reports
+from controller.findings.tripwire import (
+    STATE_ONLY,
+    ClassifiedIndex,
+    raise_sightings,
+    sightings_in_reports,
+)
 from controller.store.findings import Change, Opened, apply_changes, load_states
 from controller.store.reports import NewReport, store_batch
 
@@ -86,7 +91,7 @@ def evaluate_reports(
         observed = {"last_report_at": report.sent_at.isoformat()}
         doc = document(facts, host, observed)
         changes.extend(evaluator.changes(host, doc, at, states[host.agent_id], rules))
-    opened = apply_changes(s, changes, at)
+    opened = apply_changes(s, changes, at, STATE_ONLY)
     return changes, opened
 
 

@@ -31,6 +31,8 @@ from controller.store.reports import NewReport
 
 RULE = "BMNN-04"
 SEVERITY = "critical"
+#: Rules whose host-level failures open no finding: the tripwire's own finding is on the asset.
+STATE_ONLY = frozenset({RULE})
 
 
 @dataclass(frozen=True)

@@ -153,12 +153,19 @@ def _statements(s: Session) -> _Statements:
     return cached
 
 
-def apply_changes(s: Session, changes: Sequence[Change], at: datetime) -> list[Opened]:
+def apply_changes(
+    s: Session,
+    changes: Sequence[Change],
+    at: datetime,
+    state_only: frozenset[str] = frozenset(),
+) -> list[Opened]:
     """Write changed rule states and move findings along; returns the findings opened.
 
     A rule that starts failing opens a finding; one that stops failing (passes, no longer
     applies) resolves it; a failure whose evidence changed refreshes the finding's evidence. An
-    ``error`` outcome neither opens nor resolves a finding: the rule could not decide.
+    ``error`` outcome neither opens nor resolves a finding: the rule could not decide. Rules in
+    ``state_only`` keep their states but open no finding of their own (the tripwire raises
+    BMNN-04 on the asset itself; a second finding on the host would count the alarm twice).
     """
     if not changes:
         return []
@@ -202,11 +209,10 @@ def apply_changes(s: Session, changes: Sequence[Change], at: datetime) -> list[O
                 for c in refreshed
             ],
         )
-    opening = [c for c in ordered if c.outcome == "fail" and c.previous != "fail"]
-    still = [c for c in refreshed if c.outcome == "fail"]
-    closing = [
-        c for c in ordered if c.outcome in ("pass", "not_applicable") and c.previous == "fail"
-    ]
+    tracked = [c for c in ordered if c.rule_id not in state_only]
+    opening = [c for c in tracked if c.outcome == "fail" and c.previous != "fail"]
+    still = [c for c in tracked if c.outcome == "fail" and c.previous == "fail"]
+    closing = [c for c in tracked if c.outcome in RESOLVING and c.previous == "fail"]
     opened: list[Opened] = []
     if opening:
         rows = [
@@ -385,6 +391,27 @@ def exempt(
         f"finding:{finding_id}",
         {"reason": reason.strip(), "until": until.isoformat()},
         at=at,
+    )
+    return finding
+
+
+def resolve(s: Session, finding_id: int, actor: str, reason: str, at: datetime) -> Finding:
+    """Close a finding the controller raised itself (a tripwire sighting) after investigation.
+
+    Findings of rules evaluated on a computer's facts resolve only when the rule passes.
+    """
+    if not reason.strip():
+        raise FindingError("closing a finding needs a reason")
+    finding = _live(s, finding_id)
+    if not finding.subject.startswith("asset:"):
+        raise FindingError(
+            f"finding {finding_id} resolves by itself when its rule passes on the computer"
+        )
+    finding.status = "resolved"
+    finding.open_key = None
+    finding.resolved_at = at
+    audit.record(
+        s, actor, "finding.resolved", f"finding:{finding_id}", {"reason": reason.strip()}, at=at
     )
     return finding
 

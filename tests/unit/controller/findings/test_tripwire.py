@@ -19,7 +19,7 @@ from controller.findings.assets import link_agents
 from controller.store import db
 from controller.store.inventory import set_asset_macs
 from controller.store.models import Agent, Asset, AuditEntry, Finding
-from tests.unit.controller.findings.test_findings import LINUX, cache_for, ingest, write_pack
+from tests.unit.controller.findings.test_findings import LINUX, begin, cache_for, ingest, write_pack
 from tests.unit.controller.store.factories import UNIT, full, heartbeat, make_agent, make_unit
 from tests.unit.controller.test_api_enroll import (
     client,
@@ -188,3 +188,72 @@ def test_a_sighting_queues_one_immediate_notice(session: Session, tmp_path: Path
     assert "Máy tính mật bị phát hiện trên mạng" in row.subject["vi"]
     assert "Classified computer seen on the network" in row.subject["en"]
     assert row.next_attempt_at <= row.occurred_at  # at once, not in the digest
+
+
+def test_controller_facts_of_a_linked_host(session: Session, tmp_path: Path) -> None:
+    """network_sightings and the office's equipment reach the rules; BMNN-04 on the host keeps
+    a state but opens no second finding next to the asset's own."""
+    import yaml as yaml_module
+
+    from controller.store.models import RuleState
+
+    sightings = {
+        "id": "BMNN-04",
+        "title": {"vi": "Máy mật trên mạng", "en": "Classified PC on the network"},
+        "rationale": {"vi": "Lý do", "en": "Why"},
+        "severity": "critical",
+        "references": ["test-law-1"],
+        "applies_to": {"classification": ["classified"]},
+        "checks": [{"fact": "controller.network_sightings", "expect": {"eq": 0}}],
+    }
+    office = {
+        "id": "OF-01",
+        "title": {"vi": "Phòng có máy in", "en": "Office has a printer"},
+        "rationale": {"vi": "Lý do", "en": "Why"},
+        "severity": "low",
+        "references": ["test-law-1"],
+        "checks": [{"fact": "controller.office_printers", "expect": {"gt": 0}}],
+    }
+    from tests.unit.controller.policy.conftest import pack
+
+    path = tmp_path / "pack.yaml"
+    path.write_text(yaml_module.safe_dump(pack(sightings, office)), encoding="utf-8")
+    writer = FindingsWriter(cache_for(path))
+    with session.begin():
+        make_unit(session)
+        from controller.store.models import Office
+
+        session.add(Office(unit_id=UNIT, id="vp", name="Văn phòng"))
+        add_asset(session, "mat-04", macs=(CLASSIFIED_MAC,), machine_id="mid-mat", office_id="vp")
+        add_asset(session, "pc-05", classification="normal", machine_id="mid-5", office_id="vp")
+        make_agent(session, "a1", machine_id="mid-mat", macs=[CLASSIFIED_MAC])
+        make_agent(session, "a5", machine_id="mid-5")
+        assert link_agents(session) == 2
+    ingest(session, writer, heartbeat("a5", 1, security={}))
+    session.commit()
+    # The normal PC's office has two computers and no printer: OF-01 fails.
+    assert [f.rule_id for f in session.scalars(select(Finding))] == ["OF-01"]
+    ingest(session, writer, heartbeat("a1", 1, security={}))  # the classified PC, online
+    session.commit()
+    subjects = sorted((f.subject, f.rule_id) for f in session.scalars(select(Finding)))
+    assert ("asset:mat-04", "BMNN-04") in subjects
+    assert ("agent:a1", "BMNN-04") not in subjects  # state only
+    state = session.scalar(
+        select(RuleState.outcome).where(RuleState.agent_id == "a1", RuleState.rule_id == "BMNN-04")
+    )
+    assert state == "fail"
+    # After investigation an officer closes the tripwire finding; host findings cannot be.
+    from datetime import UTC, datetime
+
+    from controller.store import findings as store
+
+    tripped = session.scalar(select(Finding.id).where(Finding.subject == "asset:mat-04"))
+    other = session.scalar(select(Finding.id).where(Finding.rule_id == "OF-01"))
+    assert tripped is not None and other is not None
+    with begin(session):
+        store.resolve(session, tripped, "cli:an", "máy đã được cách ly", datetime.now(UTC))
+    with begin(session):
+        import pytest
+
+        with pytest.raises(store.FindingError, match="resolves by itself"):
+            store.resolve(session, other, "cli:an", "x", datetime.now(UTC))
