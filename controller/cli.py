@@ -228,11 +228,15 @@ def _add_findings(
     close.add_argument("id", metavar="ID", help="finding id")
     close.add_argument("--reason", required=True, metavar="TEXT", help="what was found and done")
     close.set_defaults(handler="findings:resolve")
-    findings.add_parser(
+    evaluate = findings.add_parser(
         "evaluate",
         parents=[dd],
         help="re-evaluate every computer against the installed policies (after a change)",
-    ).set_defaults(handler="findings:evaluate")
+    )
+    evaluate.add_argument(
+        "--workers", type=int, metavar="N", help="processes (default: one per CPU core)"
+    )
+    evaluate.set_defaults(handler="findings:evaluate")
 
 
 def _add_inventory(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import UTC, datetime
 
@@ -143,7 +144,13 @@ def evaluate(args: argparse.Namespace) -> int:
             print(f"\r{done}/{total} hosts", end="", file=sys.stderr, flush=True)
 
     try:
-        totals = reevaluate(db.session_factory(engine), evaluator, now(), progress=progress)
+        totals = reevaluate(
+            db.session_factory(engine),
+            evaluator,
+            now(),
+            progress=progress,
+            workers=args.workers or os.cpu_count() or 1,
+        )
     except SQLAlchemyError as exc:
         raise database_error(exc, current.database_url) from exc
     finally:

@@ -10,8 +10,10 @@ evaluated on the controller's facts alone (``controller.last_report_at`` missing
 from __future__ import annotations
 
 import gzip
+import multiprocessing
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +27,7 @@ from controller.findings.tripwire import STATE_ONLY
 from controller.store.db import write_session
 from controller.store.findings import (
     RESOLVING,
+    Change,
     Opened,
     apply_changes,
     expire_exemptions,
@@ -57,19 +60,104 @@ class Totals:
 
 def _facts(
     s: Session, agent_ids: list[str], evaluator: Evaluator
-) -> dict[str, tuple[dict[str, Any], datetime]]:
+) -> dict[str, tuple[dict[str, Any], datetime, int]]:
     rows = s.execute(
         select(
-            HostFacts.agent_id, HostFacts.full_body, HostFacts.heartbeat, HostFacts.last_report_at
+            HostFacts.agent_id,
+            HostFacts.full_body,
+            HostFacts.heartbeat,
+            HostFacts.last_report_at,
+            HostFacts.last_seq,
         ).where(HostFacts.agent_id.in_(agent_ids))
     )
-    found: dict[str, tuple[dict[str, Any], datetime]] = {}
-    for agent_id, full_body, heartbeat, last_report_at in rows:
+    found: dict[str, tuple[dict[str, Any], datetime, int]] = {}
+    for agent_id, full_body, heartbeat, last_report_at, last_seq in rows:
         facts = evaluator.decode(gzip.decompress(full_body)) if full_body is not None else {}
         if heartbeat is not None:
             facts.update(evaluator.decode(gzip.decompress(heartbeat)))
-        found[agent_id] = (facts, last_report_at)
+        found[agent_id] = (facts, last_report_at, int(last_seq))
     return found
+
+
+@dataclass
+class _Job:
+    """What every chunk of one re-evaluation shares (inherited by forked workers)."""
+
+    sessions: sessionmaker[Session]
+    evaluator: Evaluator
+    now: datetime
+    units: UnitPaths
+    on_opened: OnOpened | None
+
+
+_JOB: _Job | None = None
+
+
+def _evaluate(job: _Job, part: list[str]) -> tuple[list[Change], dict[str, int | None]]:
+    """Evaluate a chunk without holding any lock; the changes and the reports they saw."""
+    with job.sessions() as s:
+        hosts = load_hosts(s, part, job.units)
+        states = load_states(s, hosts)
+        facts = _facts(s, part, job.evaluator)
+    changes: list[Change] = []
+    seen: dict[str, int | None] = {}
+    for agent_id in part:
+        host = hosts.get(agent_id)
+        if host is None:
+            continue
+        report, last_report_at, last_seq = facts.get(agent_id, ({}, host.enrolled_at, None))
+        seen[agent_id] = last_seq
+        observed = {"last_report_at": last_report_at.isoformat()} if last_report_at else {}
+        doc = document(report, host, observed)
+        found = job.evaluator.changes(host, doc, job.now, states[agent_id], job.evaluator.rules)
+        changes.extend(found)
+    return changes, seen
+
+
+def _write(job: _Job, changes: list[Change], seen: dict[str, int | None]) -> tuple[int, int]:
+    """Write the changes of hosts that sent nothing new meanwhile; (written, opened).
+
+    A host whose newest report changed since the chunk was read was evaluated by ingest on
+    newer facts: its changes here are stale and dropped (the next run sees it again). The
+    check and the write share one transaction that holds SQLite's write lock, for a moment.
+    """
+    if not changes:
+        return 0, 0
+    agents = sorted({c.agent_id for c in changes})
+    with job.sessions() as s, s.begin():
+        write_session(s)
+        now_seq = dict(
+            s.execute(
+                select(HostFacts.agent_id, HostFacts.last_seq).where(HostFacts.agent_id.in_(agents))
+            ).all()
+        )
+        kept = [c for c in changes if now_seq.get(c.agent_id) == seen.get(c.agent_id)]
+        opened = apply_changes(s, kept, job.now, STATE_ONLY)
+        if opened and job.on_opened is not None:
+            job.on_opened(s, opened, job.now)
+    return len(kept), len(opened)
+
+
+def _current_job() -> _Job:
+    if _JOB is None:  # only forked workers of reevaluate() run these
+        raise RuntimeError("no re-evaluation in progress")
+    return _JOB
+
+
+def _chunk(part: list[str]) -> tuple[int, int, int, int]:
+    """One chunk in a worker process: (hosts, changes written, opened, resolved)."""
+    job = _current_job()
+    changes, seen = _evaluate(job, part)
+    written, opened = _write(job, changes, seen)
+    resolved = sum(1 for c in changes if c.previous == "fail" and c.outcome in RESOLVING)
+    return len(part), written, opened, resolved
+
+
+def _fresh_connections() -> None:
+    """In a forked worker: never reuse the parent's pooled connections."""
+    bind = _current_job().sessions.kw.get("bind")
+    if bind is not None:
+        bind.dispose(close=False)
 
 
 def reevaluate(
@@ -81,46 +169,50 @@ def reevaluate(
     chunk: int = CHUNK,
     progress: Progress | None = None,
     on_opened: OnOpened | None = None,
+    workers: int = 1,
 ) -> Totals:
-    """Evaluate every active host against every enabled rule; write only what changed."""
+    """Evaluate every active host against every enabled rule; write only what changed.
 
+    ``workers`` > 1 forks that many processes, each evaluating chunks on its own database
+    connection (the CLI uses every core; ``govguard serve`` evaluates in its own thread, one
+    core, since forking a threaded server is not safe).
+    """
+    global _JOB
     started = time.perf_counter()
-    paths = units or UnitPaths()
+    job = _Job(sessions, evaluator, now, units or UnitPaths(), on_opened)
     totals = Totals()
     with sessions() as s, s.begin():
         write_session(s)
         ids = list(s.scalars(select(Agent.id).where(Agent.status == "active").order_by(Agent.id)))
         totals.forgotten = forget_rules(s, evaluator.by_id, now)
         totals.exemptions_expired = expire_exemptions(s, now)
-    for start in range(0, len(ids), max(1, chunk)):
-        part = ids[start : start + chunk]
-        with sessions() as s, s.begin():
-            # The write lock first: the states read here must still be the stored ones when
-            # the changes are written (SQLite; PostgreSQL rows are updated by key).
-            write_session(s)
-            hosts = load_hosts(s, part, paths)
-            states = load_states(s, hosts)
-            facts = _facts(s, part, evaluator)
-            changes = []
-            for agent_id in part:
-                host = hosts.get(agent_id)
-                if host is None:
-                    continue
-                report, last_report_at = facts.get(agent_id, ({}, None))
-                observed = {"last_report_at": last_report_at.isoformat()} if last_report_at else {}
-                doc = document(report, host, observed)
-                changes.extend(evaluator.changes(host, doc, now, states[agent_id], evaluator.rules))
-                totals.evaluations += len(evaluator.rules)
-            opened = apply_changes(s, changes, now, STATE_ONLY)
-            if opened and on_opened is not None:
-                on_opened(s, opened, now)
-        totals.hosts += len(part)
-        totals.changes += len(changes)
-        totals.opened += len(opened)
-        totals.resolved += sum(
-            1 for c in changes if c.previous == "fail" and c.outcome in RESOLVING
-        )
+    parts = [ids[i : i + max(1, chunk)] for i in range(0, len(ids), max(1, chunk))]
+    totals.evaluations = len(ids) * len(evaluator.rules)
+
+    def count(done: tuple[int, int, int, int]) -> None:
+        totals.hosts += done[0]
+        totals.changes += done[1]
+        totals.opened += done[2]
+        totals.resolved += done[3]
         if progress is not None:
             progress(totals.hosts, len(ids))
+
+    if workers <= 1 or len(parts) < 2:
+        for part in parts:
+            changes, seen = _evaluate(job, part)
+            written, opened = _write(job, changes, seen)
+            resolved = sum(1 for c in changes if c.previous == "fail" and c.outcome in RESOLVING)
+            count((len(part), written, opened, resolved))
+    else:
+        _JOB = job
+        try:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=_fresh_connections
+            ) as pool:
+                for done in pool.map(_chunk, parts):
+                    count(done)
+        finally:
+            _JOB = None
     totals.seconds = time.perf_counter() - started
     return totals

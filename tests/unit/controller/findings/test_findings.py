@@ -269,13 +269,47 @@ def test_full_reevaluation_after_a_policy_change(
         select(func.count()).select_from(Finding).where(Finding.open_key.is_not(None))
     )
     assert live == 0
-    # Nothing changed: a second pass writes nothing.
-    again = reevaluate(
+    # Nothing changed: a second pass writes nothing, in one process or several.
+    for workers in (1, 2):
+        again = reevaluate(
+            session_factory(session.get_bind()),  # type: ignore[arg-type]
+            evaluator,
+            T0 + timedelta(hours=4),
+            chunk=3,
+            workers=workers,
+        )
+        assert (again.hosts, again.changes) == (8, 0)
+
+
+def test_parallel_reevaluation_writes_what_one_process_writes(
+    session: Session, tmp_path: Path, writer: FindingsWriter
+) -> None:
+    with begin(session):
+        for n in range(9):
+            make_agent(session, f"a{n}")
+    for n in range(9):
+        ingest(session, writer, full(f"a{n}", 1, security=security(True), os=linux()))
+    session.commit()
+    # The rule flips for a third of the fleet; two workers find the same.
+    stricter = rule(
+        [{"fact": "os.version.family", "expect": {"eq": "windows"}}], id="OS-01", severity="low"
+    )
+    folder = tmp_path / "strict"
+    folder.mkdir()
+    evaluator = Evaluator(
+        load_policies([write_pack(folder, FIREWALL, stricter)], references=[REFERENCES])
+    )
+    totals = reevaluate(
         session_factory(session.get_bind()),  # type: ignore[arg-type]
         evaluator,
-        T0 + timedelta(hours=4),
+        T0 + timedelta(hours=2),
+        chunk=2,
+        workers=2,
     )
-    assert again.changes == 0
+    assert (totals.hosts, totals.changes, totals.opened) == (9, 9, 9)
+    session.rollback()
+    live = session.scalars(select(Finding.subject).where(Finding.open_key.is_not(None)))
+    assert sorted(live) == sorted(f"agent:a{n}" for n in range(9))
 
 
 def test_a_broken_policy_file_keeps_the_last_good_set(tmp_path: Path) -> None:
