@@ -272,8 +272,11 @@ CASES: list[tuple[str, str, dict[str, Any], str, str]] = [
     ("ATTT-09", "pc", {"security.screen_lock.timeout_seconds": 1800}, "fail", "check_failed"),
     ("ATTT-09", "pc", {"security.password_policy.lockout_threshold": 0}, "fail", "check_failed"),
     ("ATTT-10", "pc", {}, "pass", "all_checks_hold"),
-    ("ATTT-10", "pc", {"security.accounts.admins": ["Administrator", "canbo"]}, "fail",
-     "check_failed"),
+    ("ATTT-10", "pc", {"security.accounts.users": [
+        {"name": "canbo", "enabled": True, "admin": True}]}, "fail", "check_failed"),
+    ("ATTT-10", "pc", {"security.accounts.users": [
+        {"name": "canbo", "enabled": False, "admin": True},
+        {"name": "quantri", "enabled": True, "admin": True}]}, "pass", "all_checks_hold"),
     ("ATTT-11", "pc", {}, "pass", "all_checks_hold"),
     ("ATTT-11", "pc", {"security.audit.enabled": False}, "fail", "check_failed"),
     ("ATTT-12", "pc", {}, "pass", "all_checks_hold"),
@@ -372,7 +375,7 @@ REAL_EXPECTED: dict[str, tuple[str, str]] = {
     "ATTT-07": ("fail", "check_failed"),  # no firewall found
     "ATTT-08": ("error", "fact_unknown"),  # no graphical session: AutoRun not determined
     "ATTT-09": ("fail", "check_failed"),  # pwquality minlen 6
-    "ATTT-10": ("pass", "all_checks_hold"),  # only root administers, no guest
+    "ATTT-10": ("pass", "all_checks_hold"),  # no human account administers, no guest
     "ATTT-11": ("fail", "check_failed"),  # auditd not active
     "ATTT-12": ("pass", "all_checks_hold"),  # no remote-control tool
     "ATTT-13": ("not_applicable", "tag_not_applicable"),  # not tagged server / key PC
@@ -468,8 +471,10 @@ def test_overrides_change_shipped_rules_without_editing_them(tmp_path: Path) -> 
     result = run(policies, "ATTT-09", facts)
     assert result.outcome == "fail"
     assert result.reason.values["fact"] == "security.password_policy.complexity"
-    # root is no longer on the allow-list.
-    assert run(policies, "ATTT-10", facts).outcome == "fail"
+    # "quantri" is no longer on the allow-list.
+    admin = build("pc", {"security.accounts.users": [
+        {"name": "quantri", "enabled": True, "admin": True}]})  # fmt: skip
+    assert run(policies, "ATTT-10", admin).outcome == "fail"
     # The screen-lock threshold applies to hand-made facts too: 600 s > 300 s.
     assert run(policies, "ATTT-09", build("pc", {})).reason.values["expected"] == {"le": 300}
     assert run(policies, "XA-01", facts).outcome == "pass"
