@@ -184,7 +184,7 @@ def build(base: str, changes: dict[str, Any]) -> dict[str, Any]:
 
 
 UP = {"name": "eth0", "kind": "wired", "up": True}
-DEFENDER_OFF = {"name": "Kaspersky", "source": "security_center", "enabled": False}
+KASPERSKY_OFF = {"name": "Kaspersky", "source": "security_center", "enabled": False}
 OLD_SIGS = {"name": "Bkav", "source": "security_center", "enabled": True, "signature_age_days": 12}
 
 # (rule, base, changes, outcome, reason code)
@@ -244,7 +244,7 @@ CASES: list[tuple[str, str, dict[str, Any], str, str]] = [
     ("BMNN-10", "classified", {"asset.security_plan_ref": DELETE}, "fail", "check_failed"),
     ("ATTT-01", "pc", {}, "pass", "all_checks_hold"),
     ("ATTT-01", "pc", {"security.antimalware": []}, "fail", "check_failed"),
-    ("ATTT-01", "pc", {"security.antimalware": [DEFENDER_OFF]}, "fail", "check_failed"),
+    ("ATTT-01", "pc", {"security.antimalware": [KASPERSKY_OFF]}, "fail", "check_failed"),
     ("ATTT-02", "pc", {}, "pass", "check_holds"),
     ("ATTT-02", "pc", {"security.antimalware": [
         {"name": "ClamAV", "source": "service", "enabled": True, "up_to_date": True}]}, "pass",
@@ -256,8 +256,12 @@ CASES: list[tuple[str, str, dict[str, Any], str, str]] = [
         "name": "Avast", "source": "security_center", "enabled": True,
         "management_agent_running": True}]}, "fail", "check_failed"),
     ("ATTT-03", "classified", {}, "not_applicable", "classification_not_applicable"),
-    ("ATTT-04", "pc", {}, "pass", "all_checks_hold"),
-    ("ATTT-04", "pc", {"security.antimalware": [DEFENDER_OFF]}, "fail", "check_failed"),
+    ("ATTT-04", "pc", {}, "pass", "check_holds"),
+    ("ATTT-04", "pc", {"security.antimalware": [KASPERSKY_OFF]}, "fail", "no_check_holds_any"),
+    ("ATTT-04", "pc", {"security.antimalware": [
+        OLD_SIGS, {"name": "Microsoft Defender Antivirus", "source": "defender",
+                   "enabled": False, "up_to_date": True}]}, "pass", "check_holds"),
+    ("ATTT-04", "pc", {"security.antimalware": []}, "pass", "check_holds"),
     ("ATTT-05", "pc", {}, "pass", "all_checks_hold"),
     ("ATTT-05", "pc", {"security.updates.last_installed_at": OLD}, "fail", "check_failed"),
     ("ATTT-05", "pc", {"security.updates.pending_security": 3}, "fail", "check_failed"),
@@ -369,7 +373,7 @@ REAL_EXPECTED: dict[str, tuple[str, str]] = {
     "ATTT-01": ("fail", "check_failed"),  # no anti-malware at all
     "ATTT-02": ("fail", "no_check_holds_any"),  # so no fresh signatures either
     "ATTT-03": ("fail", "check_failed"),  # nor a managed product
-    "ATTT-04": ("pass", "all_checks_hold"),  # nothing installed was switched off
+    "ATTT-04": ("pass", "check_holds"),  # nothing installed was switched off
     "ATTT-05": ("error", "fact_missing"),  # installed recently, pending security count not read
     "ATTT-06": ("pass", "all_checks_hold"),  # Debian 12 is supported until 2028
     "ATTT-07": ("fail", "check_failed"),  # no firewall found
