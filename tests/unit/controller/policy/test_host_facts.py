@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from controller.cli import main
 from controller.policy import HostContext, PolicyError
 from controller.policy.facts import resolve
-from controller.policy.host_facts import ASSET_KINDS, Asset, ControllerFacts
+from controller.policy.host_facts import ASSET_KINDS, Asset, ControllerFacts, json_schema
 from tests.unit.controller.policy.conftest import (
     NOW,
     REFERENCES,
@@ -185,3 +186,11 @@ def test_policy_test_kind_option(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert "P-01  low       FAIL" in capsys.readouterr().out
     assert main([*args, "--kind", "tablet"]) == 1
     assert "--kind tablet: not an asset kind" in capsys.readouterr().err
+
+
+def test_committed_json_schema_is_current() -> None:
+    # The inventory engine validates what it adds against this file (`make schema` rewrites it).
+    committed = Path(__file__).resolve().parents[4] / "docs" / "host-facts-schema.json"
+    assert json.loads(committed.read_text(encoding="utf-8")) == json_schema(), (
+        "docs/host-facts-schema.json is out of date: run `make schema` and commit it"
+    )
