@@ -12,6 +12,7 @@ from controller.cli import main
 from controller.policy import HostContext, PolicyError
 from controller.policy.facts import resolve
 from controller.policy.host_facts import ASSET_KINDS, Asset, ControllerFacts, json_schema
+from controller.policy.messages import format_expected
 from tests.unit.controller.policy.conftest import (
     NOW,
     REFERENCES,
@@ -194,3 +195,9 @@ def test_committed_json_schema_is_current() -> None:
     assert json.loads(committed.read_text(encoding="utf-8")) == json_schema(), (
         "docs/host-facts-schema.json is out of date: run `make schema` and commit it"
     )
+
+
+def test_new_operators_render_as_symbols() -> None:
+    assert format_expected({"not_in": ["root"]}, "en") == '∉ ["root"]'
+    assert format_expected({"ge": 8, "le": 900}, "vi") == "≥ 8, ≤ 900"
+    assert format_expected({"count": {"ge": 1}}, "vi") == "số lượng ≥ 1"
