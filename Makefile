@@ -40,8 +40,10 @@ test: ## the whole pytest suite, integration tests included (needs root for name
 test-unit: ## only the unit tests (no root; PostgreSQL on 127.0.0.1:5432 or its binaries)
 	$(VENV)/pytest tests/unit
 
-schema: ## regenerate docs/report-schema.json from the report models
+schema: ## regenerate docs/report-schema.json and docs/host-facts-schema.json from the models
 	$(VENV)/govguard-agent schema --out docs/report-schema.json
+	$(VENV)/python -c 'import json; from controller.policy.host_facts import json_schema; \
+	print(json.dumps(json_schema(), indent=2, ensure_ascii=False))' > docs/host-facts-schema.json
 
 bench: ## footprint benchmark against fusioninventory-agent and ocsinventory-agent
 	@scripts/setup.sh $(BENCH_APT)

@@ -82,3 +82,13 @@ class HostFacts(msgspec.Struct, kw_only=True):
 
 #: The top-level keys of :class:`HostFacts`; a report never has them.
 HOST_KEYS: tuple[str, ...] = ("asset", "controller")
+
+
+def json_schema() -> dict[str, object]:
+    """The JSON Schema (draft 2020-12) of these facts, committed as docs/host-facts-schema.json."""
+    schema: dict[str, object] = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://govguard.invalid/schema/host-facts-v1.json",
+    }
+    schema.update(msgspec.json.schema(HostFacts))
+    return schema

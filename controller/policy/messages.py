@@ -68,8 +68,10 @@ REASON_TEXT: dict[str, Text] = {
         "quy tắc chỉ áp dụng cho đơn vị {applies_to}", "the rule only applies to units {applies_to}"
     ),
     "kind_unknown": Text(
-        "không rõ loại thiết bị, máy chưa có trong sổ tài sản (quy tắc áp dụng cho {applies_to})",
-        "device kind unknown, the computer is not in the inventory (the rule is for {applies_to})",
+        "không rõ loại thiết bị: sổ tài sản chưa ghi loại của máy này (quy tắc dành cho "
+        "{applies_to})",
+        "device kind unknown: the inventory has no kind for this computer (the rule is for "
+        "{applies_to})",
     ),
     "kind_not_applicable": Text(
         "quy tắc dành cho {applies_to}, thiết bị này là {kind}",

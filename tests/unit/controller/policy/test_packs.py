@@ -184,7 +184,7 @@ def build(base: str, changes: dict[str, Any]) -> dict[str, Any]:
 
 
 UP = {"name": "eth0", "kind": "wired", "up": True}
-DEFENDER_OFF = {"name": "Kaspersky", "source": "security_center", "enabled": False}
+KASPERSKY_OFF = {"name": "Kaspersky", "source": "security_center", "enabled": False}
 OLD_SIGS = {"name": "Bkav", "source": "security_center", "enabled": True, "signature_age_days": 12}
 
 # (rule, base, changes, outcome, reason code)
@@ -244,7 +244,7 @@ CASES: list[tuple[str, str, dict[str, Any], str, str]] = [
     ("BMNN-10", "classified", {"asset.security_plan_ref": DELETE}, "fail", "check_failed"),
     ("ATTT-01", "pc", {}, "pass", "all_checks_hold"),
     ("ATTT-01", "pc", {"security.antimalware": []}, "fail", "check_failed"),
-    ("ATTT-01", "pc", {"security.antimalware": [DEFENDER_OFF]}, "fail", "check_failed"),
+    ("ATTT-01", "pc", {"security.antimalware": [KASPERSKY_OFF]}, "fail", "check_failed"),
     ("ATTT-02", "pc", {}, "pass", "check_holds"),
     ("ATTT-02", "pc", {"security.antimalware": [
         {"name": "ClamAV", "source": "service", "enabled": True, "up_to_date": True}]}, "pass",
@@ -256,8 +256,12 @@ CASES: list[tuple[str, str, dict[str, Any], str, str]] = [
         "name": "Avast", "source": "security_center", "enabled": True,
         "management_agent_running": True}]}, "fail", "check_failed"),
     ("ATTT-03", "classified", {}, "not_applicable", "classification_not_applicable"),
-    ("ATTT-04", "pc", {}, "pass", "all_checks_hold"),
-    ("ATTT-04", "pc", {"security.antimalware": [DEFENDER_OFF]}, "fail", "check_failed"),
+    ("ATTT-04", "pc", {}, "pass", "check_holds"),
+    ("ATTT-04", "pc", {"security.antimalware": [KASPERSKY_OFF]}, "fail", "no_check_holds_any"),
+    ("ATTT-04", "pc", {"security.antimalware": [
+        OLD_SIGS, {"name": "Microsoft Defender Antivirus", "source": "defender",
+                   "enabled": False, "up_to_date": True}]}, "pass", "check_holds"),
+    ("ATTT-04", "pc", {"security.antimalware": []}, "pass", "check_holds"),
     ("ATTT-05", "pc", {}, "pass", "all_checks_hold"),
     ("ATTT-05", "pc", {"security.updates.last_installed_at": OLD}, "fail", "check_failed"),
     ("ATTT-05", "pc", {"security.updates.pending_security": 3}, "fail", "check_failed"),
@@ -272,8 +276,11 @@ CASES: list[tuple[str, str, dict[str, Any], str, str]] = [
     ("ATTT-09", "pc", {"security.screen_lock.timeout_seconds": 1800}, "fail", "check_failed"),
     ("ATTT-09", "pc", {"security.password_policy.lockout_threshold": 0}, "fail", "check_failed"),
     ("ATTT-10", "pc", {}, "pass", "all_checks_hold"),
-    ("ATTT-10", "pc", {"security.accounts.admins": ["Administrator", "canbo"]}, "fail",
-     "check_failed"),
+    ("ATTT-10", "pc", {"security.accounts.users": [
+        {"name": "canbo", "enabled": True, "admin": True}]}, "fail", "check_failed"),
+    ("ATTT-10", "pc", {"security.accounts.users": [
+        {"name": "canbo", "enabled": False, "admin": True},
+        {"name": "quantri", "enabled": True, "admin": True}]}, "pass", "all_checks_hold"),
     ("ATTT-11", "pc", {}, "pass", "all_checks_hold"),
     ("ATTT-11", "pc", {"security.audit.enabled": False}, "fail", "check_failed"),
     ("ATTT-12", "pc", {}, "pass", "all_checks_hold"),
@@ -366,13 +373,13 @@ REAL_EXPECTED: dict[str, tuple[str, str]] = {
     "ATTT-01": ("fail", "check_failed"),  # no anti-malware at all
     "ATTT-02": ("fail", "no_check_holds_any"),  # so no fresh signatures either
     "ATTT-03": ("fail", "check_failed"),  # nor a managed product
-    "ATTT-04": ("pass", "all_checks_hold"),  # nothing installed was switched off
+    "ATTT-04": ("pass", "check_holds"),  # nothing installed was switched off
     "ATTT-05": ("error", "fact_missing"),  # installed recently, pending security count not read
     "ATTT-06": ("pass", "all_checks_hold"),  # Debian 12 is supported until 2028
     "ATTT-07": ("fail", "check_failed"),  # no firewall found
     "ATTT-08": ("error", "fact_unknown"),  # no graphical session: AutoRun not determined
     "ATTT-09": ("fail", "check_failed"),  # pwquality minlen 6
-    "ATTT-10": ("pass", "all_checks_hold"),  # only root administers, no guest
+    "ATTT-10": ("pass", "all_checks_hold"),  # no human account administers, no guest
     "ATTT-11": ("fail", "check_failed"),  # auditd not active
     "ATTT-12": ("pass", "all_checks_hold"),  # no remote-control tool
     "ATTT-13": ("not_applicable", "tag_not_applicable"),  # not tagged server / key PC
@@ -468,8 +475,10 @@ def test_overrides_change_shipped_rules_without_editing_them(tmp_path: Path) -> 
     result = run(policies, "ATTT-09", facts)
     assert result.outcome == "fail"
     assert result.reason.values["fact"] == "security.password_policy.complexity"
-    # root is no longer on the allow-list.
-    assert run(policies, "ATTT-10", facts).outcome == "fail"
+    # "quantri" is no longer on the allow-list.
+    admin = build("pc", {"security.accounts.users": [
+        {"name": "quantri", "enabled": True, "admin": True}]})  # fmt: skip
+    assert run(policies, "ATTT-10", admin).outcome == "fail"
     # The screen-lock threshold applies to hand-made facts too: 600 s > 300 s.
     assert run(policies, "ATTT-09", build("pc", {})).reason.values["expected"] == {"le": 300}
     assert run(policies, "XA-01", facts).outcome == "pass"
