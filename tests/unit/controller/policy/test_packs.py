@@ -27,6 +27,7 @@ EXPECTED_IDS = (
     [f"BMNN-{n:02d}" for n in range(1, 11)]
     + [f"ATTT-{n:02d}" for n in range(1, 16)]
     + [f"CQĐT-{n:02d}" for n in range(1, 9)]
+    + ["HOST-01"]  # fleet: computers that stop reporting (issue 4, stale hosts)
 )
 
 
@@ -40,7 +41,12 @@ def test_every_catalogue_rule_is_shipped_exactly_once(shipped: PolicySet) -> Non
     ids = [rule.id for rule in shipped.rules]
     assert sorted(ids) == sorted(EXPECTED_IDS)
     assert len(ids) == len(set(ids))
-    assert {p.id: len(p.rules) for p in shipped.packs} == {"attt": 15, "bmnn": 10, "cqdt": 8}
+    assert {p.id: len(p.rules) for p in shipped.packs} == {
+        "attt": 15,
+        "bmnn": 10,
+        "cqdt": 8,
+        "fleet": 1,
+    }
 
 
 def test_every_rule_speaks_vietnamese_and_english(shipped: PolicySet) -> None:
@@ -325,6 +331,11 @@ CASES: list[tuple[str, str, dict[str, Any], str, str]] = [
     ("CQĐT-07", "pc", {"software.vietnamese_text.input_methods": []}, "fail", "check_failed"),
     ("CQĐT-08", "pc", {}, "pass", "all_checks_hold"),
     ("CQĐT-08", "pc", {"controller.office_printers": 0}, "fail", "check_failed"),
+    ("HOST-01", "pc", {"controller.last_report_at": "2026-11-27T08:00:00Z"}, "pass",
+     "all_checks_hold"),
+    ("HOST-01", "pc", {"controller.last_report_at": OLD}, "fail", "check_failed"),
+    ("HOST-01", "classified", {"controller.last_report_at": OLD}, "not_applicable",
+     "classification_not_applicable"),
 ]  # fmt: skip
 
 
@@ -396,6 +407,7 @@ REAL_EXPECTED: dict[str, tuple[str, str]] = {
     "CQĐT-06": ("not_applicable", "tag_not_applicable"),
     "CQĐT-07": ("fail", "check_failed"),  # no Times New Roman
     "CQĐT-08": ("error", "fact_missing"),  # the controller's office counts are not in a file
+    "HOST-01": ("error", "fact_missing"),  # controller.last_report_at: the controller adds it
 }  # fmt: skip
 
 
