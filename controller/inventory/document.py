@@ -26,7 +26,7 @@ class _Loader(LineLoader):
 
 # Otherwise PyYAML builds dates itself and 2024-02-30 fails with a ValueError and no line.
 def _timestamp_as_text(loader: _Loader, node: yaml.Node) -> str:
-    return str(loader.construct_scalar(node))  # type: ignore[arg-type]
+    return str(loader.construct_scalar(node))
 
 
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)

@@ -260,3 +260,12 @@ def test_the_example_in_the_documentation_is_valid(tmp_path: Path) -> None:
     path.write_text(example, encoding="utf-8")
     policies = load_policies([path])
     assert [r.id for r in policies.rules] == ["ATTT-05", "ATTT-12"]
+
+
+def test_an_impossible_date_is_a_yaml_error_with_its_line(tmp_path: Path) -> None:
+    from controller.policy.yamlsrc import YamlError, load_yaml
+
+    path = tmp_path / "pack.yaml"
+    path.write_text("policy:\n  id: x\n  when: 2024-02-30\n", encoding="utf-8")
+    with pytest.raises(YamlError, match=r"pack\.yaml:3: invalid YAML: .*2024-02-30"):
+        load_yaml(path)
