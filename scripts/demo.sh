@@ -5,8 +5,11 @@
 #      account with a generated password written to .demo/admin-password);
 #   2. `govguard serve` on https://localhost:8443;
 #   3. an enrollment token, and `govguard-agent enroll` of this PC (state in .demo/agent);
-#   4. one collection and delivery round, then the agent keeps running every 5 minutes;
-#   5. prints what the controller stored. Ctrl-C stops both.
+#   4. the example district's organisation file (inventory/example-district.yaml: units, staff,
+#      expected computers, classified ones, switches and printers) imported;
+#   5. one collection and delivery round, then the agent keeps running every 5 minutes;
+#   6. prints what the controller stored and the findings the policies raised on this PC.
+#      Ctrl-C stops both.
 #
 # Run it again to reuse the same controller and agent; `make clean-demo` starts from scratch.
 set -euo pipefail
@@ -37,6 +40,11 @@ open(path, "w", encoding="utf-8").write(yaml.safe_dump(config, allow_unicode=Tru
 PY
   echo "demo: controller initialised in $DATA (admin password in $DEMO/admin-password)"
 fi
+
+# Idempotent: a second run finds nothing to change.
+"$BIN/govguard" inventory import inventory/example-district.yaml --data-dir "$DATA" \
+  >"$DEMO/inventory.log" || { cat "$DEMO/inventory.log" >&2; exit 1; }
+tail -n 1 "$DEMO/inventory.log"
 
 "$BIN/govguard" serve --data-dir "$DATA" >"$DEMO/controller.log" 2>&1 &
 server=$!
@@ -76,6 +84,9 @@ echo
 agent_id=$("$BIN/python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["agent_id"])' \
   "$AGENT/identity.json")
 "$BIN/govguard" agents show "$agent_id" --limit 5
+echo
+echo "demo: findings of the policy packs (BMNN, ATTT, CQĐT, fleet) on this PC:"
+"$BIN/govguard" findings list --agent "$agent_id"
 echo
 echo "demo: the agent keeps reporting every 5 minutes; Ctrl-C stops the controller and the agent."
 "$BIN/govguard-agent" run --state-dir "$AGENT" --config examples/agent-demo.yaml \
