@@ -18,6 +18,10 @@ from sqlalchemy.orm import Session
 from agent.state import file_stamp
 from controller.bundles.read import BundleLimits, BundleRefused, read_bundle
 from controller.bundles.verify import Verified, verify_bundle
+from controller.findings import FindingsWriter, PolicyCache
+from controller.findings.alerts import FindingAlerts
+from controller.findings.tripwire import ClassifiedIndex
+from controller.settings import Settings
 from controller.store import audit
 from controller.store import bundles as bundle_store
 from controller.store.models import Bundle
@@ -28,6 +32,26 @@ Writer = Callable[[Session, Sequence[NewReport], datetime], set[tuple[str, int]]
 QUARANTINE_DIR = Path("bundles") / "quarantine"
 #: A refused file larger than this many times the limit is not copied (only its reason).
 _COPY_FACTOR = 4
+
+
+class _Carried(ClassifiedIndex):
+    """The tripwire's index for carried reports: it never matches.
+
+    The tripwire reads any report of a classified computer as "it is on the network", true for
+    HTTPS reports; a bundle is the lawful way such a computer reports, so it must not raise the
+    alarm. What the report shows about its network is for the policies (BMNN rules) to judge.
+    """
+
+    def refresh(self, s: Session, *, force: bool = False) -> None:
+        """Nothing to read: the index stays empty."""
+
+
+def bundle_writer(settings: Settings) -> FindingsWriter:
+    """The ingest writer for bundle reports: stored and evaluated like online ones, notices
+    queued for the findings they open, without the online tripwire (:class:`_Carried`)."""
+    policies = PolicyCache(settings.data_dir)
+    alerts = FindingAlerts(settings.notify, policies)
+    return FindingsWriter(policies, on_opened=alerts, tripwire=_Carried())
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,8 @@ import argparse
 import sys
 
 from controller.bundles import BundleLimits, BundleRefused, import_bundle, quarantine
+from controller.bundles.store import bundle_writer
 from controller.commands.common import CliError, actor, data_dir, now, open_store, settings
-from controller.findings import FindingsWriter, PolicyCache
-from controller.findings.alerts import FindingAlerts
 
 TEXT: dict[str, dict[str, str]] = {
     "vi": {
@@ -73,8 +72,7 @@ def import_(args: argparse.Namespace) -> int:
         max_body_bytes=current.ingest.max_body_bytes,
         max_decompressed_bytes=current.ingest.max_decompressed_bytes,
     )
-    policies = PolicyCache(current.data_dir)
-    writer = FindingsWriter(policies, on_opened=FindingAlerts(current.notify, policies))
+    writer = bundle_writer(current)
     at = now()
     try:
         with open_store(current) as session:
