@@ -8,6 +8,7 @@ manifest is checked after the signature (:mod:`controller.bundles.verify`).
 
 from __future__ import annotations
 
+import io
 import re
 import tarfile
 from dataclasses import dataclass
@@ -64,20 +65,22 @@ def read_bundle(path: Path, limits: BundleLimits) -> Members:
         raise BundleRefused(f"cannot read the file: {exc.strerror or exc}") from exc
     if len(raw) > limits.max_file_bytes:  # it grew while being read
         raise BundleRefused(f"the file is more than the {limits.max_file_bytes} bytes allowed")
-    return Members(_members(path, limits), raw)
+    # Parsed from the bytes read, not the file again: what is checked is what is digested.
+    return Members(_members(raw, limits), raw)
 
 
-def _members(path: Path, limits: BundleLimits) -> dict[str, bytes]:
+def _members(raw: bytes, limits: BundleLimits) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     try:
         # "r:" reads plain tar only: a compressed archive would be a decompression bomb.
-        with tarfile.open(path, mode="r:") as tar:
+        with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tar:
             for count, member in enumerate(tar, start=1):
                 if count > MAX_MEMBERS:
                     raise BundleRefused(f"more than {MAX_MEMBERS} members")
                 name = member.name
                 shown = name[:80]
-                if not member.isreg():
+                # Plain files only: isreg() would also let GNU sparse files through.
+                if member.type not in (tarfile.REGTYPE, tarfile.AREGTYPE):
                     raise BundleRefused(f"member {shown!r} is not a regular file")
                 if not allowed_name(name):
                     raise BundleRefused(f"member name {shown!r} is not allowed in a bundle")

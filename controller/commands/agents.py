@@ -49,6 +49,7 @@ def show(args: argparse.Namespace) -> int:
         fields = (
             ("agent", agent.id),
             ("status", agent.status),
+            ("offline", "yes (reports by bundles)" if agent.offline else "no"),
             ("unit", agent.unit_id),
             ("hostname", agent.hostname),
             ("os", agent.os or "-"),
