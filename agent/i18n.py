@@ -152,6 +152,9 @@ VI: dict[str, str] = {
     "key fingerprint (compare it aloud with the controller's):": (
         "dấu vân tay của khóa (đọc to để đối chiếu với máy chủ quản lý):"
     ),
+    "none: offline, reports by USB bundles": "không có: máy ngoại tuyến, báo cáo bằng gói USB",
+    "Last bundle": "Gói gần nhất",
+    "number {seq}, SHA-256 {digest}": "số {seq}, SHA-256 {digest}",
     "This bundle leaves the room with:": "Gói dữ liệu mang ra khỏi phòng gồm:",
     "Bundle": "Gói",
     "Number": "Số thứ tự",

@@ -228,6 +228,9 @@ def test_cli_offline_enroll_and_export(tmp_path: Path, capsys: pytest.CaptureFix
     assert "Gói dữ liệu mang ra khỏi phòng gồm:" in out and "identity" in out
     (bundle,) = usb.glob("*.ggb")
     assert hashlib.sha256(bundle.read_bytes()).hexdigest() in out
+    assert main(["status", "--state-dir", state, "--lang", "en"]) == 0
+    status = capsys.readouterr().out
+    assert "none: offline, reports by USB bundles" in status and "number 1, SHA-256" in status
     # An offline agent never runs the delivery service.
     assert main(["run", "--once-cycle", "--state-dir", state]) == 1
     assert "enrolled offline" in capsys.readouterr().err
