@@ -7,12 +7,14 @@ or not at all, and the highest imported number moves only when that commit succe
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from agent.state import file_stamp
@@ -77,6 +79,7 @@ def import_bundle(
     members = read_bundle(path, limits)
     verified = verify_bundle(s, members, limits, at)
     manifest, agent_id = verified.manifest, verified.agent.id
+    _lock_agent(s, agent_id)
     existing = bundle_store.get_bundle(s, agent_id, manifest.seq)
     if existing is not None:
         if existing.digest != verified.digest:
@@ -148,6 +151,16 @@ def quarantine(data_dir: Path, path: Path, reason: str, at: datetime, limits: Bu
         text += f"\n(not copied: {exc.strerror or exc})"
     target.with_name(target.name + ".reason").write_text(f"{path}\n{text}\n", encoding="utf-8")
     return target
+
+
+def _lock_agent(s: Session, agent_id: str) -> None:
+    """PostgreSQL: two imports of one agent's bundles at once are decided one after the other
+    (the second then sees the first's row). SQLite: the command's transaction already holds the
+    write lock from its start."""
+    if s.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256(f"govguard-bundle\0{agent_id}".encode()).digest()
+    s.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest[:8], "big", signed=True))))
 
 
 def _stamp(text: str) -> datetime:

@@ -505,3 +505,32 @@ def test_fingerprint_shape_matches_the_agents() -> None:
     assert fingerprint(public) == " ".join(
         hashlib.sha256(public).hexdigest()[i : i + 4] for i in range(0, 32, 4)
     )
+
+
+class _Terminal(io.StringIO):
+    """What the officer types, on something that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("typed", "code"), [("y\n", 0), ("n\n", 1), ("", 1)])
+def test_accept_offline_asks_on_a_terminal(
+    data_dir: Path,
+    store: Session,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    typed: str,
+    code: int,
+) -> None:
+    stage_request(tmp_path / "st", tmp_path / "r.req", identity=IDENTITY)
+    monkeypatch.setattr("sys.stdin", _Terminal(typed))
+    assert gg(data_dir, "agents", "accept-offline", str(tmp_path / "r.req"), "--unit", UNIT) == code
+    captured = capsys.readouterr()
+    assert "Dấu vân tay có khớp với số hiển thị trên máy tính không? [y/N]" in captured.out
+    store.rollback()
+    assert store.scalar(select(func.count()).select_from(Agent)) == code ^ 1
+    assert (tmp_path / "r.response.json").exists() == (code == 0)
+    if code:
+        assert "không chấp nhận; không ghi gì" in captured.err
