@@ -193,6 +193,13 @@ def export_bundle(
     data = pack([(MANIFEST, manifest_bytes), (SIGNATURE, signature_text(state.key_id, signature)),
                  *members], moment)  # fmt: skip
     path = out_dir / bundle_name(state.agent_id, seq)
+    if path.exists():
+        # A bundle with this number is already there: the state directory was restored from a
+        # backup. Never overwrite it (it may not be imported yet); the number stays skipped.
+        raise BundleError(
+            f"{path} already exists (was the agent's state restored from a backup?); "
+            f"number {seq} is skipped: run export again"
+        )
     try:
         write_atomic(path, data, mode=0o644)
     except AgentError as exc:

@@ -180,14 +180,29 @@ def test_the_number_is_saved_before_the_bundle_is_written(tmp_path: Path) -> Non
     state_dir = enrolled(tmp_path)
     usb = tmp_path / "usb"
     usb.mkdir()
-    # Something in the way of the bundle file: the write fails after the number was taken.
-    (usb / f"govguard-{AGENT}-1.ggb").mkdir()
-    with pytest.raises(BundleError, match="cannot write the bundle"):
-        export_bundle(state_dir, usb, AgentConfig(), report=small_report(), now=NOW)
+    # Something in the way of the bundle file: the export fails after the number was taken.
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / f"govguard-{AGENT}-1.ggb").mkdir()
+    with pytest.raises(BundleError, match="number 1 is skipped"):
+        export_bundle(state_dir, blocked, AgentConfig(), report=small_report(), now=NOW)
     assert load_bundle_state(state_dir).last_seq == 1
     done = export_bundle(state_dir, usb, AgentConfig(), report=small_report(), now=NOW)
     assert done.seq == 2 and not done.chained  # the controller will see the gap
-    assert not list(usb.glob(".*.tmp"))
+    assert not list(usb.glob(".*.tmp")) and not list(blocked.glob(".*.tmp"))
+
+
+def test_an_existing_bundle_file_is_never_overwritten(tmp_path: Path) -> None:
+    state_dir = enrolled(tmp_path)
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    first = export_bundle(state_dir, usb, AgentConfig(), report=small_report(), now=NOW)
+    kept = first.path.read_bytes()
+    (state_dir / "bundles.json").unlink()  # a restored state directory starts at 1 again
+    with pytest.raises(BundleError, match=r"already exists .* number 1 is skipped"):
+        export_bundle(state_dir, usb, AgentConfig(), report=small_report(), now=NOW)
+    assert first.path.read_bytes() == kept
+    assert export_bundle(state_dir, usb, AgentConfig(), report=small_report(), now=NOW).seq == 2
 
 
 def test_export_refuses_online_agents_and_missing_directories(tmp_path: Path) -> None:
