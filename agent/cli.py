@@ -2,7 +2,8 @@
 
 ``once`` collects everything and prints the report. Its exit status is non-zero only when the
 agent itself failed (bad config, cannot write), never because a check found a problem.
-Enrollment, the service loop and offline bundles arrive with the controller issues.
+``enroll``, ``run`` and ``status`` connect a PC to a controller; ``enroll --offline`` and
+``export`` serve classified computers that never touch a network (docs/bundles.md).
 """
 
 from __future__ import annotations
