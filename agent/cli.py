@@ -2,7 +2,8 @@
 
 ``once`` collects everything and prints the report. Its exit status is non-zero only when the
 agent itself failed (bad config, cannot write), never because a check found a problem.
-Enrollment, the service loop and offline bundles arrive with the controller issues.
+``enroll``, ``run`` and ``status`` connect a PC to a controller; ``enroll --offline`` and
+``export`` serve classified computers that never touch a network (docs/bundles.md).
 """
 
 from __future__ import annotations
@@ -82,10 +83,9 @@ def _build_parser() -> argparse.ArgumentParser:
     enroll = sub.add_parser(
         "enroll", help="enroll this computer with a govguard controller", allow_abbrev=False
     )
-    enroll.add_argument("--controller", required=True, metavar="URL", help="https://host[:port]")
+    enroll.add_argument("--controller", metavar="URL", help="https://host[:port]")
     enroll.add_argument(
         "--token-file",
-        required=True,
         type=Path,
         metavar="FILE",
         help="file holding the enrollment token from `govguard tokens create`",
@@ -99,7 +99,21 @@ def _build_parser() -> argparse.ArgumentParser:
         help="enroll again; the old files are kept as *.bak-<time> and reports still queued "
         "under the old identity are not sent",
     )
-    for command in (run, status, enroll):
+    enroll.add_argument(
+        "--offline",
+        action="store_true",
+        help="classified computer, never on a network: enroll by carried files "
+        "(--out REQUEST, then --accept RESPONSE; see docs/bundles.md)",
+    )
+    enroll.add_argument("--out", type=Path, metavar="REQUEST", help="--offline: write the request")
+    enroll.add_argument(
+        "--accept", type=Path, metavar="RESPONSE", help="--offline: read the officer's response"
+    )
+    export = sub.add_parser("export", help="offline computers: write a signed report bundle")
+    export.add_argument("--to", required=True, type=Path, metavar="DIR", help="e.g. a USB stick")
+    export.add_argument("--state-dir", type=Path, help="agent state directory")
+    export.add_argument("--config", type=Path, help="agent config file (YAML)")
+    for command in (run, status, enroll, export):
         command.add_argument(
             "--lang",
             choices=("vi", "en"),
@@ -163,6 +177,12 @@ def _cmd_enroll(args: argparse.Namespace) -> int:
 
     state_dir = args.state_dir or default_state_dir()
     t = translator(args.lang)
+    if args.offline:
+        return _cmd_enroll_offline(args, state_dir, t)
+    if args.out or args.accept:
+        raise AgentError("--out and --accept belong to --offline enrollment")
+    if not args.controller or not args.token_file:
+        raise AgentError("enroll needs --controller URL and --token-file FILE (or --offline)")
     done = enroll_computer(
         args.controller, _read_token_file(args.token_file), state_dir, force=args.force
     )
@@ -190,6 +210,55 @@ def _cmd_enroll(args: argparse.Namespace) -> int:
         else:
             text = t("no report was waiting to be sent under the previous identity")
         print(text.format(count=done.unsent, path=done.old_outbox))
+    return EXIT_OK
+
+
+def _cmd_enroll_offline(args: argparse.Namespace, state_dir: Path, t: Translate) -> int:
+    from agent.offline import accept_response, stage_request
+
+    if args.controller or args.token_file:
+        raise AgentError("--offline enrollment takes no --controller nor --token-file")
+    if (args.out is None) == (args.accept is None):
+        raise AgentError("enroll --offline needs either --out REQUEST or --accept RESPONSE")
+    if args.accept is not None:
+        state = accept_response(state_dir, args.accept, force=args.force)
+        text = t("enrolled offline: this computer is agent {agent}; export its reports with "
+                 "`govguard-agent export --to DIR`")  # fmt: skip
+        print(text.format(agent=state.agent_id))
+        return EXIT_OK
+    staged = stage_request(state_dir, args.out, force=args.force)
+    print(t("request written to {path}: carry it to the controller").format(path=args.out))
+    print(t("host {host}, key {key}").format(host=staged.request.hostname,
+                                            key=staged.request.key_id))  # fmt: skip
+    print(t("key fingerprint (compare it aloud with the controller's):"))
+    print(f"    {staged.fingerprint}")
+    return EXIT_OK
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from agent.bundle import export_bundle
+    from agent.config import load_config
+    from agent.i18n import translator
+    from agent.state import default_state_dir
+
+    t = translator(args.lang)
+    done = export_bundle(args.state_dir or default_state_dir(), args.to, load_config(args.config))
+    lines = [
+        (t("Bundle"), str(done.path)),
+        (t("Host"), done.hostname),
+        (t("Number"), str(done.seq)),
+        (t("Sections"), ", ".join(done.sections)),
+        (t("Report"), t("{size} bytes compressed").format(size=done.report_bytes)),
+        (t("Bundle size"), t("{size} bytes").format(size=done.size)),
+        (t("SHA-256"), done.digest),
+    ]
+    width = max(len(label) for label, _ in lines)
+    print(t("This bundle leaves the room with:"))
+    for label, value in lines:
+        print(f"  {label.ljust(width)}  {value}")
+    if not done.chained:
+        print(t("note: an earlier bundle number was never written (interrupted export); "
+                "the controller will report a gap"))  # fmt: skip
     return EXIT_OK
 
 
@@ -285,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     handlers = {"once": _cmd_once, "schema": _cmd_schema, "enroll": _cmd_enroll}
-    handlers.update(run=_cmd_run, status=_cmd_status)
+    handlers.update(run=_cmd_run, status=_cmd_status, export=_cmd_export)
     if args.command not in handlers:
         parser.print_help(sys.stderr)
         return EXIT_USAGE

@@ -606,6 +606,12 @@ def open_daemon(state_dir: Path, config: AgentConfig | None = None) -> Daemon:
     state = load_state(state_dir)
     if state is None:
         raise NotEnrolledError(state_dir)
+    if state.offline:
+        # A classified computer must never be on a network (Law 29/2018 Art. 5).
+        raise AgentError(
+            "this computer is enrolled offline: it never contacts the controller; "
+            "carry its reports with `govguard-agent export --to DIR`"
+        )
     paths = state_paths(state_dir)
     key = load_key(state_dir)
     transport = Transport(state.controller_url, paths.ca, server_hostname=state.server_hostname)

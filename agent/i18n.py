@@ -139,6 +139,36 @@ VI: dict[str, str] = {
     "{running} of {total}": "{running}/{total}",
     "{state} ({ok}/{total} targets, DNS {dns})": "{state} ({ok}/{total} địa chỉ, DNS {dns})",
     "{days} days left": "còn {days} ngày",
+    # offline enrollment and bundles
+    "enrolled offline: this computer is agent {agent}; export its reports with "
+    "`govguard-agent export --to DIR`": (
+        "đã đăng ký ngoại tuyến: máy này là agent {agent}; xuất báo cáo bằng "
+        "`govguard-agent export --to DIR`"
+    ),
+    "request written to {path}: carry it to the controller": (
+        "đã ghi yêu cầu vào {path}: mang tệp này đến máy chủ quản lý"
+    ),
+    "host {host}, key {key}": "máy {host}, khóa {key}",
+    "key fingerprint (compare it aloud with the controller's):": (
+        "dấu vân tay của khóa (đọc to để đối chiếu với máy chủ quản lý):"
+    ),
+    "none: offline, reports by USB bundles": "không có: máy ngoại tuyến, báo cáo bằng gói USB",
+    "Last bundle": "Gói gần nhất",
+    "number {seq}, SHA-256 {digest}": "số {seq}, SHA-256 {digest}",
+    "This bundle leaves the room with:": "Gói dữ liệu mang ra khỏi phòng gồm:",
+    "Bundle": "Gói",
+    "Number": "Số thứ tự",
+    "Sections": "Các phần",
+    "Report": "Báo cáo",
+    "{size} bytes compressed": "{size} byte đã nén",
+    "Bundle size": "Kích thước gói",
+    "{size} bytes": "{size} byte",
+    "SHA-256": "SHA-256",
+    "note: an earlier bundle number was never written (interrupted export); "
+    "the controller will report a gap": (
+        "lưu ý: một số thứ tự gói trước đó chưa từng được ghi (lần xuất bị gián đoạn); "
+        "máy chủ quản lý sẽ báo thiếu gói"
+    ),
     "{run} run, {failed} failed, {unknown} facts unknown": (
         "{run} đã chạy, {failed} lỗi, {unknown} thông tin không rõ"
     ),

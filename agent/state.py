@@ -8,6 +8,7 @@ Layout (``/var/lib/govguard-agent``, ``%ProgramData%\\govguard-agent`` on Window
     outbox.sqlite   signed reports waiting to be sent (agent.outbox)
     seq-ceiling     the reserved sequence number ceiling, kept outside the outbox (agent.outbox)
     settings.json   the last settings the controller sent
+    bundles.json    offline agents: last bundle number taken, previous bundle's digest
 
 and, left for an administrator and never deleted by the agent::
 
@@ -51,6 +52,8 @@ CA_FILE = "ca.pem"
 OUTBOX_FILE = "outbox.sqlite"
 SETTINGS_FILE = "settings.json"
 SEQ_CEILING_FILE = "seq-ceiling"
+#: Offline agents: the last bundle sequence number taken and the previous bundle's digest.
+BUNDLES_FILE = "bundles.json"
 #: Suffix of the previous identity's files after ``enroll --force``: ``<name>.bak-<stamp>``.
 BACKUP_SUFFIX = ".bak-"
 
@@ -64,15 +67,24 @@ class StateError(AgentError):
 class AgentState(msgspec.Struct, kw_only=True):
     """What ``identity.json`` holds: which controller this agent belongs to and as whom."""
 
-    controller_url: Annotated[str, msgspec.Meta(min_length=1)]
+    #: Empty for an offline agent (it reports by bundles, ``govguard-agent export``).
+    controller_url: str = ""
     #: The name the controller's certificate must carry (checked on every connection).
-    server_hostname: Annotated[str, msgspec.Meta(min_length=1)]
+    server_hostname: str = ""
     agent_id: _HEX16
     key_id: _HEX16
     #: ``active`` or ``pending`` (an administrator must approve a re-enrolled computer).
     status: str
     #: RFC 3339 UTC, when the controller accepted the enrollment.
     enrolled_at: str
+    #: Enrolled by file exchange: never on a network (Law 29/2018 Art. 5), reports by bundles.
+    offline: bool = False
+    #: Offline agents: the controller CA's SHA-256 named in the officer's response file.
+    ca_fingerprint: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.offline and not (self.controller_url and self.server_hostname):
+            raise ValueError("an online agent needs controller_url and server_hostname")
 
 
 class StatePaths(NamedTuple):
@@ -225,6 +237,7 @@ def state_files(state_dir: Path) -> list[Path]:
         outbox.with_name(outbox.name + "-shm"),
         paths.settings,
         paths.seq_ceiling,
+        state_dir / BUNDLES_FILE,
     ]
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.daemon import NotEnrolledError
+from agent.errors import AgentError
 from agent.i18n import Translate, english
 from agent.outbox import Outbox, OutboxError, quarantined_files
 from agent.state import load_state, state_paths
@@ -44,7 +45,16 @@ def read_status(state_dir: Path) -> dict[str, Any]:
         "last_error_at": None,
         "outbox_error": None,
         "quarantined": [],
+        "offline": state.offline,
     }
+    if state.offline:
+        from agent.bundle import load_bundle_state
+
+        try:
+            counter = load_bundle_state(state_dir)
+            out["last_bundle"] = {"seq": counter.prev_seq, "digest": counter.prev_digest}
+        except AgentError as exc:
+            out["last_bundle"] = {"error": str(exc)}
     paths = state_paths(state_dir)
     path = paths.outbox
     out["quarantined"] = [str(p) for p in quarantined_files(path)]
@@ -87,7 +97,7 @@ def format_status(info: dict[str, Any], t: Translate = english) -> str:
         queue += t(", next attempt {when}").format(when=info["next_attempt_at"])
     lines = [
         (t("Agent"), t("{agent} (key {key})").format(agent=info["agent_id"], key=info["key_id"])),
-        (t("Controller"), info["controller"]),
+        (t("Controller"), info["controller"] or t("none: offline, reports by USB bundles")),
         (
             t("Enrollment"),
             t("{status} since {when}").format(status=t(info["status"]), when=info["enrolled_at"]),
@@ -108,6 +118,12 @@ def format_status(info: dict[str, Any], t: Translate = english) -> str:
             f"{info['last_error']} ({info['last_error_at']})" if info["last_error"] else t("none"),
         ),
     ]
+    bundle = info.get("last_bundle")
+    if bundle is not None:
+        last = bundle.get("error") or (
+            t("number {seq}, SHA-256 {digest}").format(**bundle) if bundle["seq"] else never
+        )
+        lines.append((t("Last bundle"), last))
     if info.get("outbox_error"):
         lines.append((t("Outbox"), t("cannot be read: {error}").format(error=info["outbox_error"])))
     for moved in info.get("quarantined") or ():

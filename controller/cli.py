@@ -25,6 +25,8 @@ from agent.report import decode
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+#: controller.bundles.read.DEFAULT_MAX_FILE_BYTES, without importing the controller here.
+DEFAULT_MAX_BUNDLE_BYTES = 20 * 1024 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +172,40 @@ def _build_parser() -> argparse.ArgumentParser:
         action = agents.add_parser(name, parents=[dd], help=text)
         action.add_argument("id", metavar="ID", help="agent id (see `govguard agents list`)")
         action.set_defaults(handler=f"agents:{name}")
+    accept = agents.add_parser(
+        "accept-offline",
+        parents=[dd],
+        help="register a classified computer from its carried request file (docs/bundles.md)",
+    )
+    accept.add_argument("request", type=Path, metavar="REQUEST", help="the computer's request file")
+    accept.add_argument("--unit", required=True, metavar="UNIT", help="unit id of the computer")
+    accept.add_argument(
+        "--fingerprint",
+        metavar="FP",
+        help="the key fingerprint the computer printed (required when stdin is not a terminal)",
+    )
+    accept.add_argument(
+        "--out", type=Path, metavar="RESPONSE", help="default: REQUEST's name + .response.json"
+    )
+    accept.add_argument(
+        "--lang", choices=("vi", "en"), default="vi", help="language of messages (default: vi)"
+    )
+    accept.set_defaults(handler="agents:accept_offline")
+    imp = sub.add_parser(
+        "import", parents=[dd], help="import a report bundle carried from an offline computer"
+    )
+    imp.add_argument("bundle", type=Path, metavar="BUNDLE", help="a govguard-*.ggb file")
+    imp.add_argument(
+        "--max-size",
+        type=int,
+        default=DEFAULT_MAX_BUNDLE_BYTES,
+        metavar="BYTES",
+        help=f"refuse larger files (default: {DEFAULT_MAX_BUNDLE_BYTES})",
+    )
+    imp.add_argument(
+        "--lang", choices=("vi", "en"), default="vi", help="language of messages (default: vi)"
+    )
+    imp.set_defaults(handler="bundles:import_")
 
     stored = _group(sub, "reports", "stored raw reports")
     purge = stored.add_parser(

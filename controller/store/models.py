@@ -191,6 +191,25 @@ class Agent(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    #: Enrolled by carried files (``govguard agents accept-offline``): reports come as bundles.
+    offline: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class Bundle(Base):
+    """One imported report bundle of an offline agent (``govguard import``)."""
+
+    __tablename__ = "bundles"
+
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    #: SHA-256 (hex) of the bundle file, and of the previous one as the agent named it.
+    digest: Mapped[str] = mapped_column(String)
+    prev_digest: Mapped[str] = mapped_column(String)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reports: Mapped[int] = mapped_column(Integer)
+    #: Bundle numbers missing before this one (0: it follows the last one imported).
+    gap: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
 
 
 class Report(Base):

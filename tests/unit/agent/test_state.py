@@ -7,6 +7,7 @@ import re
 import stat
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,7 @@ posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX permission bit
 
 
 def _state(**changes: str) -> AgentState:
-    fields = {
+    fields: dict[str, Any] = {
         "controller_url": "https://govguard.local:8443",
         "server_hostname": "govguard.local",
         "agent_id": "0123456789abcdef",

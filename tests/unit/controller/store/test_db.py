@@ -25,6 +25,7 @@ TABLES = {
     "agents",
     "audit_log",
     "asset_macs",
+    "bundles",
     "assets",
     "findings",
     "jobs",
