@@ -31,7 +31,12 @@ from agent.token import TokenFormatError, parse_token, secret_hash, secrets_equa
 from agent.wire import AgentSettings, EnrollReply, EnrollRequest
 from controller.findings.assets import link_agents
 from controller.findings.incremental import OnOpened
-from controller.findings.tripwire import ClassifiedIndex, Sighting, raise_sightings
+from controller.findings.tripwire import (
+    ClassifiedIndex,
+    Sighting,
+    offline_agents_matching,
+    raise_sightings,
+)
 from controller.settings import Settings
 from controller.store import agents as agent_store
 from controller.store import audit
@@ -237,14 +242,19 @@ def _refuse_classified(
 ) -> None:
     index = ClassifiedIndex(ttl_s=0)
     index.refresh(session)
-    if index.empty:
-        return
     matched = index.match(macs=macs, serials=[system_serial], machine_ids=[machine_id, system_uuid])
-    if matched:
-        sightings = [
-            Sighting(asset_id, unit_id, "enrollment", ids, None, {"hostname": hostname})
-            for asset_id, (unit_id, ids) in sorted(matched.items())
-        ]
+    detail = {"hostname": hostname}
+    sightings = [
+        Sighting(asset_id, unit_id, "enrollment", ids, None, detail)
+        for asset_id, (unit_id, ids) in sorted(matched.items())
+    ]
+    # A computer enrolled by carried files is classified even if no asset lists it yet.
+    for agent_id, unit_id, asset_id, ids in offline_agents_matching(
+        session, serial=system_serial, machine_ids=[machine_id, system_uuid]
+    ):
+        if asset_id is None or asset_id not in matched:
+            sightings.append(Sighting(asset_id, unit_id, "enrollment", ids, agent_id, detail))
+    if sightings:
         raise EnrollmentRefused("classified_computer", CLASSIFIED_MESSAGE, sightings)
 
 
@@ -353,7 +363,7 @@ def enroll_committed(
                     on_opened(session, opened, now)
             log.critical(
                 "classified computer %s tried to enroll online",
-                ", ".join(s.asset_id for s in refused.sightings),
+                ", ".join(s.subject for s in refused.sightings),
             )
         raise
     except IntegrityError:

@@ -22,7 +22,6 @@ from controller.bundles.read import BundleLimits, BundleRefused, read_bundle
 from controller.bundles.verify import Verified, verify_bundle
 from controller.findings import FindingsWriter, PolicyCache
 from controller.findings.alerts import FindingAlerts
-from controller.findings.tripwire import ClassifiedIndex
 from controller.settings import Settings
 from controller.store import audit
 from controller.store import bundles as bundle_store
@@ -36,24 +35,14 @@ QUARANTINE_DIR = Path("bundles") / "quarantine"
 _COPY_FACTOR = 4
 
 
-class _Carried(ClassifiedIndex):
-    """The tripwire's index for carried reports: it never matches.
-
-    The tripwire reads any report of a classified computer as "it is on the network", true for
-    HTTPS reports; a bundle is the lawful way such a computer reports, so it must not raise the
-    alarm. What the report shows about its network is for the policies (BMNN rules) to judge.
-    """
-
-    def refresh(self, s: Session, *, force: bool = False) -> None:
-        """Nothing to read: the index stays empty."""
-
-
 def bundle_writer(settings: Settings) -> FindingsWriter:
     """The ingest writer for bundle reports: stored and evaluated like online ones, notices
-    queued for the findings they open, without the online tripwire (:class:`_Carried`)."""
+    queued for the findings they open, without the online tripwire: a bundle is how a
+    classified computer lawfully reports; what it shows about its network is for the BMNN
+    rules to judge."""
     policies = PolicyCache(settings.data_dir)
     alerts = FindingAlerts(settings.notify, policies)
-    return FindingsWriter(policies, on_opened=alerts, tripwire=_Carried())
+    return FindingsWriter(policies, on_opened=alerts, online=False)
 
 
 @dataclass(frozen=True)
@@ -92,14 +81,8 @@ def import_bundle(
     gap = max(0, manifest.seq - highest - 1)
     previous = bundle_store.get_bundle(s, agent_id, manifest.seq - 1)
     broken = previous is not None and previous.digest != manifest.prev_digest
-    inserted = writer(s, verified.reports, at)
-    for report, outcome in zip(
-        verified.reports, outcomes(s, verified.reports, inserted), strict=True
-    ):
-        if outcome not in ("stored", "duplicate"):
-            raise BundleRefused(
-                f"report {report.seq} of agent {agent_id} is already stored as another report"
-            )
+    # The bundle first: the policies evaluated on its reports see it as the newest accepted
+    # (controller.last_bundle_at for BMNN-01); a refusal below rolls both back.
     bundle_store.add_bundle(
         s,
         Bundle(
@@ -113,6 +96,15 @@ def import_bundle(
             gap=gap,
         ),
     )
+    s.flush()
+    inserted = writer(s, verified.reports, at)
+    for report, outcome in zip(
+        verified.reports, outcomes(s, verified.reports, inserted), strict=True
+    ):
+        if outcome not in ("stored", "duplicate"):
+            raise BundleRefused(
+                f"report {report.seq} of agent {agent_id} is already stored as another report"
+            )
     details: dict[str, object] = {
         "seq": manifest.seq,
         "digest": verified.digest,

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from controller.inventory.facts import asset_facts
 from controller.policy import HostContext
+from controller.store.bundles import last_bundle_at
 from controller.store.inventory import official_roles
 from controller.store.models import Agent, Asset, AssetMac, Finding, NetworkDevice, Unit
 
@@ -184,34 +185,44 @@ def _observed(
 def load_hosts(s: Session, agent_ids: Iterable[str], units: UnitPaths) -> dict[str, Host]:
     """The hosts of these agents with their linked assets; unknown ids are left out.
 
-    A host's classification is its asset's; a computer with no asset in the organisation file
-    is ``normal`` (the inventory decides what is classified, never the agent).
+    A host's classification is its asset's, and ``classified`` for an agent enrolled by carried
+    files; any other computer is ``normal`` (the controller decides, never the agent).
     """
     ids = sorted(set(agent_ids))
     if not ids:
         return {}
     rows = s.execute(
-        select(Agent.id, Agent.unit_id, Agent.os, Agent.created_at, Asset)
+        select(Agent.id, Agent.unit_id, Agent.os, Agent.created_at, Agent.offline, Asset)
         .outerjoin(Asset, (Asset.agent_id == Agent.id) & Asset.retired_at.is_(None))
         .where(Agent.id.in_(ids))
     ).all()
-    linked = [row[4] for row in rows if row[4] is not None]
+    linked = [row[5] for row in rows if row[5] is not None]
     documents = _asset_documents(s, linked)
     equipment = _office_equipment(s, linked)
     sighted = _sighted(s, linked)
+    bundled = last_bundle_at(s, [row[0] for row in rows if row[4]])
     hosts: dict[str, Host] = {}
-    for agent_id, unit_id, os_name, enrolled_at, asset in rows:
+    for agent_id, unit_id, os_name, enrolled_at, offline, asset in rows:
+        observed = _observed(asset, equipment, sighted)
+        if offline:
+            # Carried by hand: classified whether or not the organisation file lists it yet.
+            when = bundled.get(agent_id)
+            if when is not None:
+                observed["last_bundle_at"] = when.isoformat()
+            observed.setdefault("network_sightings", 0)
         family = os_name.lower() if isinstance(os_name, str) else None
         hosts[agent_id] = Host(
             agent_id=agent_id,
             unit_id=unit_id,
             units=units.path(s, unit_id),
             os=family if family in OS_FAMILIES else None,
-            classification=asset.classification if asset is not None else "normal",
+            classification="classified"
+            if offline or (asset is not None and asset.classification == "classified")
+            else "normal",
             tags=frozenset(asset.tags or []) if asset is not None else frozenset(),
             asset=documents.get(asset.id) if asset is not None else None,
             enrolled_at=enrolled_at,
-            observed=_observed(asset, equipment, sighted),
+            observed=observed,
         )
     return hosts
 

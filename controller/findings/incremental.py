@@ -125,11 +125,14 @@ class FindingsWriter:
         units: UnitPaths | None = None,
         on_opened: OnOpened | None = None,
         tripwire: ClassifiedIndex | None = None,
+        online: bool = True,
     ) -> None:
         self.policies = policies
         self.units = units or UnitPaths()
         self.on_opened = on_opened
         self.tripwire = tripwire or ClassifiedIndex()
+        #: Reports that came over the network (the tripwire's business), not carried bundles.
+        self.online = online
 
     def __call__(
         self, s: Session, batch: Sequence[NewReport], at: datetime
@@ -143,10 +146,8 @@ class FindingsWriter:
         opened: list[Opened] = []
         # The tripwire first: a classified computer's report is evidence, stored like any other,
         # and its critical finding commits with it.
-        self.tripwire.refresh(s)
-        if not self.tripwire.empty:
-            full = {(r.agent_id, r.seq): bodies.get(r) for r in stored if r.kind == "full"}
-            sightings = sightings_in_reports(s, self.tripwire, stored, full)
+        if self.online:
+            sightings = sightings_in_reports(s, self.tripwire, stored, bodies.get)
             opened += raise_sightings(s, sightings, at)
         evaluator = self.policies.current()
         if evaluator is not None and evaluator.rules:

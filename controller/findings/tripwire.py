@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from controller.store import audit
@@ -37,9 +37,13 @@ STATE_ONLY = frozenset({RULE})
 
 @dataclass(frozen=True)
 class Sighting:
-    """One sign that a classified asset is on the network."""
+    """One sign that a classified computer is on the network.
 
-    asset_id: str
+    ``asset_id`` None: an offline-enrolled agent with no asset in the organisation file; the
+    finding is then on the agent.
+    """
+
+    asset_id: str | None
     unit_id: str
     #: ``enrollment``, ``report`` (later ``switch``, ``arp``).
     source: str
@@ -47,6 +51,11 @@ class Sighting:
     matched: dict[str, str]
     agent_id: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def subject(self) -> str:
+        """``asset:<id>``, or ``agent:<id>`` for an offline agent without an asset."""
+        return f"asset:{self.asset_id}" if self.asset_id else f"agent:{self.agent_id}"
 
 
 def normal_mac(mac: str) -> str:
@@ -158,20 +167,30 @@ def sightings_in_reports(
     s: Session,
     index: ClassifiedIndex,
     reports: Sequence[NewReport],
-    full_json: dict[tuple[str, int], bytes],
+    full_json: Callable[[NewReport], bytes],
 ) -> list[Sighting]:
-    """Classified assets behind stored online reports: by the agent's enrolled hardware and,
-    for full reports, by what the report itself shows. ``full_json`` maps (agent, seq) to the
-    decompressed body of each full report."""
-    index.refresh(s)
-    if index.empty or not reports:
+    """Classified computers behind stored online reports: an agent enrolled offline (its key
+    should only ever sign bundles), or hardware of a classified asset, by the agent's enrolled
+    identifiers and, for full reports, what the report itself shows. ``full_json`` gives the
+    decompressed body of a full report."""
+    if not reports:
         return []
+    index.refresh(s)
     ids = sorted({r.agent_id for r in reports})
+    offline = select(Agent.id).where(Agent.id.in_(ids), Agent.offline.is_(True))
+    offline_ids = set(s.scalars(offline))
+    if index.empty and not offline_ids:
+        return []
     agents = {
         row.id: row
         for row in s.execute(
             select(
-                Agent.id, Agent.macs, Agent.system_serial, Agent.machine_id, Agent.system_uuid
+                Agent.id,
+                Agent.unit_id,
+                Agent.macs,
+                Agent.system_serial,
+                Agent.machine_id,
+                Agent.system_uuid,
             ).where(Agent.id.in_(ids))
         )
     }
@@ -180,10 +199,28 @@ def sightings_in_reports(
         agent = agents.get(report.agent_id)
         if agent is None:
             continue
+        detail = {"seq": report.seq, "kind": report.kind}
+        if report.agent_id in offline_ids:
+            linked = s.scalar(
+                select(Asset.id).where(
+                    Asset.agent_id == report.agent_id, Asset.retired_at.is_(None)
+                )
+            )
+            found.append(
+                Sighting(
+                    linked,
+                    agent.unit_id,
+                    "report",
+                    {"offline_agent": report.agent_id},
+                    report.agent_id,
+                    detail,
+                )
+            )
+            continue
         macs = list(agent.macs or [])
         serials: list[str | None] = [agent.system_serial]
         machine_ids: list[str | None] = [agent.machine_id, agent.system_uuid]
-        body = full_json.get((report.agent_id, report.seq))
+        body = full_json(report) if report.kind == "full" else None
         if body is not None:
             more_macs, more_serials, more_ids = _report_identity(body)
             macs += more_macs
@@ -199,9 +236,47 @@ def sightings_in_reports(
                     source="report",
                     matched=matched,
                     agent_id=report.agent_id,
-                    detail={"seq": report.seq, "kind": report.kind},
+                    detail=detail,
                 )
             )
+    return found
+
+
+def offline_agents_matching(
+    s: Session, *, serial: str | None, machine_ids: Iterable[str | None]
+) -> list[tuple[str, str, str | None, dict[str, str]]]:
+    """Active offline-enrolled agents with this hardware: (agent, unit, linked asset, matched).
+
+    A computer enrolled by carried files is classified by definition, whether or not the
+    organisation file lists it yet.
+    """
+    ids = sorted({v for v in machine_ids if v})
+    conditions: list[ColumnElement[bool]] = []
+    if ids:
+        conditions += [Agent.machine_id.in_(ids), Agent.system_uuid.in_(ids)]
+    if serial:
+        conditions.append(Agent.system_serial == serial)
+    if not conditions:
+        return []
+    rows = s.execute(
+        select(Agent.id, Agent.unit_id, Agent.machine_id, Agent.system_uuid, Agent.system_serial)
+        .where(Agent.offline.is_(True), Agent.status == "active")
+        .where(or_(*conditions))
+    ).all()
+    found = []
+    for agent_id, unit_id, machine_id, system_uuid, system_serial in rows:
+        matched = {
+            name: value
+            for name, value in (
+                ("machine_id", machine_id if machine_id in ids else None),
+                ("system_uuid", system_uuid if system_uuid in ids else None),
+                ("serial", system_serial if serial and system_serial == serial else None),
+            )
+            if value
+        }
+        live = Asset.retired_at.is_(None)
+        asset = s.scalar(select(Asset.id).where(Asset.agent_id == agent_id, live))
+        found.append((agent_id, unit_id, asset, matched))
     return found
 
 
@@ -213,7 +288,7 @@ def raise_sightings(s: Session, sightings: Sequence[Sighting], at: datetime) -> 
     """
     opened: list[Opened] = []
     for sighting in sightings:
-        subject = f"asset:{sighting.asset_id}"
+        subject = sighting.subject
         evidence = [
             {
                 "source": sighting.source,
@@ -225,7 +300,7 @@ def raise_sightings(s: Session, sightings: Sequence[Sighting], at: datetime) -> 
         ]
         reason = {
             "code": "classified_on_network",
-            "values": {"asset": sighting.asset_id, "source": sighting.source},
+            "values": {"subject": subject, "source": sighting.source},
         }
         _, new = open_finding(
             s,

@@ -257,3 +257,37 @@ def test_controller_facts_of_a_linked_host(session: Session, tmp_path: Path) -> 
 
         with pytest.raises(store.FindingError, match="resolves by itself"):
             store.resolve(session, other, "cli:an", "x", datetime.now(UTC))
+
+
+def test_an_offline_agent_reporting_online_trips_even_without_an_asset(
+    session: Session, tmp_path: Path
+) -> None:
+    writer = FindingsWriter(cache_for(write_pack(tmp_path, LINUX)))
+    with session.begin():
+        make_unit(session)
+        make_agent(session, "off1", offline=True, machine_id="mid-off")
+    ingest(session, writer, heartbeat("off1", 1, security={}))
+    (finding,) = critical(session)
+    assert (finding.subject, finding.severity) == ("agent:off1", "critical")
+    assert finding.evidence[0]["matched"] == {"offline_agent": "off1"}
+    session.commit()
+    # A carried bundle is the lawful way: the same writer for bundles raises nothing.
+    carried = FindingsWriter(cache_for(write_pack(tmp_path, LINUX)), online=False)
+    ingest(session, carried, heartbeat("off1", 2, security={}))
+    session.expire_all()
+    assert len(critical(session)) == 1
+
+
+def test_an_offline_agents_hardware_enrolling_online_is_refused(
+    client: httpx.Client, engine: Engine
+) -> None:
+    token = make_token(engine)
+    with db.session_factory(engine)() as s, s.begin():
+        make_agent(s, "off2", offline=True, unit_id="phuong-1", system_serial="SN-OFF-2")
+    body = request_body(token, keys.public_raw(keys.generate()), system_serial="SN-OFF-2")
+    answer = client.post("/api/v1/enroll", json=body)
+    assert answer.status_code == 403 and answer.json()["error"] == "classified_computer"
+    with db.session_factory(engine)() as s:
+        (finding,) = critical(s)
+        assert finding.subject == "agent:off2"
+        assert finding.evidence[0]["matched"] == {"serial": "SN-OFF-2"}
