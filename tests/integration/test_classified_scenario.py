@@ -1,7 +1,10 @@
 """A classified computer end to end, with real processes only.
 
 The organisation file registers *this* machine (its real machine id, as the agent reads it) as
-a classified computer of a commune. Then the same hardware, plugged into an office LAN (a
+a classified computer of a commune. It is enrolled by carried files (request, fingerprint
+compared, response) and its agent exports a signed bundle from an isolated network namespace
+(no interface but loopback, as the law requires); the bundle is imported: no alarm, and the
+isolation rule BMNN-01 passes on it. Then the same hardware, plugged into an office LAN (a
 network namespace wired to the controller), tries to enroll online: the controller refuses it,
 opens one critical BMNN-04 finding at once, and its notifier delivers exactly one e-mail
 (aiosmtpd with STARTTLS and login, on loopback) and one signed webhook.
@@ -13,9 +16,11 @@ test servers.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +31,7 @@ import trustme
 import yaml
 
 from agent.enrollment import collect_identity
+from agent.offline import fingerprint
 from tests.support.controller_proc import REPO, Controller, init_controller
 from tests.support.netns import NetLab, why_not_available
 from tests.unit.controller.notify.conftest import (
@@ -143,12 +149,99 @@ def test_a_classified_pc_going_online_raises_one_alarm(
     smtp, mailbox = start_smtp(ca, mail_ca, smtp_port)
     try:
         _write_notify(controller, smtp_port, mail_ca, webhook.url)
+        # This test machine is a general-purpose Debian VM, not a hardened classified PC: it
+        # allows USB storage, has a 6-character password minimum and no anti-malware. Those
+        # rules are switched off the operator's way, so that the one critical notice expected
+        # is the tripwire's.
+        policies = controller.data_dir / "policies"
+        policies.mkdir(exist_ok=True)
+        (policies / "overrides.yaml").write_text(
+            "disable: [BMNN-05, BMNN-06, ATTT-01, ATTT-02]\n", encoding="utf-8"
+        )
         org = tmp_path / "organisation.yaml"
         org.write_text(yaml.safe_dump(organisation(machine_id), allow_unicode=True), "utf-8")
         imported = controller.cli("inventory", "import", str(org), "--lang", "en")
         assert "classified" not in imported.stderr
         token_file = tmp_path / "token.txt"
         controller.cli("tokens", "create", "--unit", COMMUNE, "--out", str(token_file))
+
+        # Offline enrollment by carried files, then a bundle exported in the air-gapped room.
+        state = tmp_path / "classified-agent"
+        request = tmp_path / "usb" / "request.json"
+        request.parent.mkdir()
+        asked = subprocess.run(
+            [
+                AGENT,
+                "enroll",
+                "--offline",
+                "--out",
+                str(request),
+                "--state-dir",
+                str(state),
+                "--lang",
+                "en",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert asked.returncode == 0, asked.stderr
+        public = base64.b64decode(json.loads(request.read_text("utf-8"))["public_key"])
+        accepted = controller.cli(
+            "agents",
+            "accept-offline",
+            str(request),
+            "--unit",
+            COMMUNE,
+            "--fingerprint",
+            fingerprint(public),
+            "--out",
+            str(tmp_path / "usb" / "response.json"),
+        )
+        assert "offline" in accepted.stdout.lower() or accepted.returncode == 0
+        answered = subprocess.run(
+            [
+                AGENT,
+                "enroll",
+                "--offline",
+                "--accept",
+                str(tmp_path / "usb" / "response.json"),
+                "--state-dir",
+                str(state),
+                "--lang",
+                "en",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert answered.returncode == 0, answered.stderr
+        room = lab.namespace("phong-mat")  # loopback only: no network at all
+        exported = lab.run(
+            room,
+            [
+                AGENT,
+                "export",
+                "--to",
+                str(tmp_path / "usb"),
+                "--state-dir",
+                str(state),
+                "--lang",
+                "en",
+            ],
+            timeout=120,
+        )
+        assert exported.returncode == 0, exported.stderr
+        (bundle,) = (tmp_path / "usb").glob("*.ggb")
+        imported_bundle = controller.cli("import", str(bundle), "--lang", "en")
+        assert imported_bundle.returncode == 0
+        quiet = controller.cli("findings", "list").stdout
+        assert "BMNN-04" not in quiet  # a carried bundle is the lawful way: no alarm
+        for isolation in ("BMNN-01", "BMNN-02", "BMNN-03"):  # no interface up, no route, no
+            assert isolation not in quiet, quiet  # saved network, no radio: the room is sealed
+        assert "critical" not in controller.cli("findings", "list", "--severity", "critical").stdout
 
         with controller:
             # The classified PC, plugged into the LAN, tries to enroll online.
@@ -194,8 +287,8 @@ def test_a_classified_pc_going_online_raises_one_alarm(
         assert notice["data"]["rule"] == "BMNN-04"
         lines = [line for line in found.splitlines() if "BMNN-04" in line]
         assert len(lines) == 1 and f"asset:{ASSET}" in lines[0] and "critical" in lines[0]
-        # Refused: the classified PC was never enrolled.
-        agents = controller.cli("agents", "list").stdout
-        assert "no agents" in agents
+        # Refused: no online agent was added; the only one is the offline enrollment.
+        agents = controller.cli("agents", "list").stdout.splitlines()[1:]
+        assert len(agents) == 1, agents
     finally:
         smtp.stop()
