@@ -206,7 +206,9 @@ def load_hosts(s: Session, agent_ids: Iterable[str], units: UnitPaths) -> dict[s
         observed = _observed(asset, equipment, sighted)
         if offline:
             # Carried by hand: classified whether or not the organisation file lists it yet.
-            when = bundled.get(agent_id)
+            # Before its first bundle, the clock runs from the offline enrollment: a classified
+            # PC that never sends one becomes a finding after bundle_max_days like any other.
+            when = bundled.get(agent_id) or enrolled_at
             if when is not None:
                 observed["last_bundle_at"] = when.isoformat()
             observed.setdefault("network_sightings", 0)

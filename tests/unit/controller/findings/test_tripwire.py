@@ -20,7 +20,7 @@ from controller.store import db
 from controller.store.inventory import set_asset_macs
 from controller.store.models import Agent, Asset, AuditEntry, Finding
 from tests.unit.controller.findings.test_findings import LINUX, begin, cache_for, ingest, write_pack
-from tests.unit.controller.store.factories import UNIT, full, heartbeat, make_agent, make_unit
+from tests.unit.controller.store.factories import T0, UNIT, full, heartbeat, make_agent, make_unit
 from tests.unit.controller.test_api_enroll import (
     client,
     make_token,
@@ -291,3 +291,29 @@ def test_an_offline_agents_hardware_enrolling_online_is_refused(
         (finding,) = critical(s)
         assert finding.subject == "agent:off2"
         assert finding.evidence[0]["matched"] == {"serial": "SN-OFF-2"}
+
+
+def test_a_classified_pc_without_a_bundle_for_30_days_is_a_finding(session: Session) -> None:
+    """BMNN-01 of the shipped pack on an offline agent that never sent a bundle."""
+    from datetime import timedelta
+
+    from controller.findings import Evaluator, reevaluate
+    from controller.policy import load_installed
+    from controller.store.db import session_factory
+
+    evaluator = Evaluator(load_installed(Path("/nonexistent")))
+    with session.begin():
+        make_unit(session)
+        make_agent(session, "off3", offline=True)  # enrolled at T0, no bundle since
+    sessions = session_factory(session.get_bind())  # type: ignore[arg-type]
+    reevaluate(sessions, evaluator, T0 + timedelta(days=10))
+    assert critical_rule(session, "BMNN-01") == []
+    reevaluate(sessions, evaluator, T0 + timedelta(days=31))
+    session.rollback()
+    (finding,) = critical_rule(session, "BMNN-01")
+    assert finding.subject == "agent:off3"
+    assert finding.evidence[-1]["fact"] == "controller.last_bundle_at"
+
+
+def critical_rule(s: Session, rule_id: str) -> list[Finding]:
+    return list(s.scalars(select(Finding).where(Finding.rule_id == rule_id)))
