@@ -344,6 +344,29 @@ def run_db(
         engine.dispose()
 
 
+def print_database(row: dict[str, Any]) -> None:
+    """The figures of one database, printed as soon as its runs end."""
+    print(f"\n[{row['db']}] full re-evaluation of {row['hosts']} hosts (goal < 60 s for 100,000):")
+    print(
+        f"  {'pass':32} {'seconds':>8} {'hosts/s':>9} {'evals/s':>10} "
+        f"{'µs/rule/host':>12} {'written':>8}"
+    )
+    for full in row["full"]:
+        print(
+            f"  {full['pass']:32} {full['seconds']:8.1f} {full['hosts_per_s']:9.0f} "
+            f"{full['evaluations_per_s']:10.0f} {full['us_per_rule_host']:12.2f} "
+            f"{full['changes_written']:8d}"
+        )
+    extra = row["incremental_ms"] - row["store_only_ms"]
+    print(
+        f"  incremental, {row['reports']} reports in batches of {row['batch']}: "
+        f"{row['incremental_ms']:.3f} ms per report stored and evaluated vs "
+        f"{row['store_only_ms']:.3f} ms stored only (evaluation adds {extra:.3f} ms; "
+        "goal < 2 ms)",
+        flush=True,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hosts", type=int, default=100_000, help="hosts re-evaluated (100000)")
@@ -396,36 +419,16 @@ def main(argv: list[str] | None = None) -> int:
                 results["databases"].append(
                     run_db(name, url, args, evaluator, flipped, docs, report)
                 )
+                print_database(results["databases"][-1])
             else:
                 pg_name, url = create_pg_database()
                 try:
                     results["databases"].append(
                         run_db(name, url, args, evaluator, flipped, docs, report)
                     )
+                    print_database(results["databases"][-1])
                 finally:
                     drop_pg_database(pg_name)
-        for row in results["databases"]:
-            print(
-                f"\n[{row['db']}] full re-evaluation of {row['hosts']} hosts "
-                f"(goal < 60 s for 100,000):"
-            )
-            print(
-                f"  {'pass':32} {'seconds':>8} {'hosts/s':>9} {'evals/s':>10} "
-                f"{'µs/rule/host':>12} {'written':>8}"
-            )
-            for full in row["full"]:
-                print(
-                    f"  {full['pass']:32} {full['seconds']:8.1f} {full['hosts_per_s']:9.0f} "
-                    f"{full['evaluations_per_s']:10.0f} {full['us_per_rule_host']:12.2f} "
-                    f"{full['changes_written']:8d}"
-                )
-            extra = row["incremental_ms"] - row["store_only_ms"]
-            print(
-                f"  incremental, {row['reports']} reports in batches of {row['batch']}: "
-                f"{row['incremental_ms']:.3f} ms per report stored and evaluated vs "
-                f"{row['store_only_ms']:.3f} ms stored only (evaluation adds {extra:.3f} ms; "
-                "goal < 2 ms)"
-            )
         if args.json is not None:
             args.json.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
     return 0

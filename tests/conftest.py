@@ -12,8 +12,9 @@ from agent.platform._windows import _ps, _registry
 from tests.support.replay import FIXTURES, ReplayRunner
 from tests.support.windows import PsReplay, RegistryReplay
 
-# db_url / engine / session fixtures: every store test runs on SQLite and PostgreSQL.
-pytest_plugins = ["tests.support.database"]
+# db_url / engine / session fixtures: every store test runs on SQLite and PostgreSQL;
+# data_dir: a data directory made by `govguard init` on that database.
+pytest_plugins = ["tests.support.database", "tests.support.data_dir"]
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -91,11 +92,13 @@ def database_error(exc: SQLAlchemyError, url: str) -> CliError:
 
 
 @contextmanager
-def open_store(current: Settings, *, require_schema: bool = True) -> Iterator[Session]:
-    """A session on the controller database, committed when the block ends without error.
+def open_engine(current: Settings, *, require_schema: bool = True) -> Iterator[Engine]:
+    """An engine on the controller database, disposed of when the block ends.
 
-    Database failures become :class:`CliError`; ``require_schema`` refuses a database that
-    ``govguard init`` has not prepared (instead of failing later on a missing table).
+    For commands that run their own transactions (deliveries, a re-evaluation). Database
+    failures become :class:`CliError`; ``require_schema`` refuses a database that ``govguard
+    init`` has not prepared, or one at another schema (instead of failing later on a missing
+    table).
     """
     from controller.store import db
 
@@ -119,16 +122,32 @@ def open_store(current: Settings, *, require_schema: bool = True) -> Iterator[Se
                     f"expects {head} (`govguard serve` upgrades an older database; a newer "
                     "one needs the newer govguard)"
                 )
-        with db.session_factory(engine)() as session:
-            # Commands read, then write while agents keep reporting: take SQLite's write lock
-            # first, or the upgrade fails at once with "database is locked".
-            db.write_session(session)
-            yield session
-            session.commit()
+        yield engine
     except SQLAlchemyError as exc:
         raise database_error(exc, url) from exc
     finally:
         engine.dispose()
+
+
+@contextmanager
+def open_store(current: Settings, *, require_schema: bool = True) -> Iterator[Session]:
+    """A session on the controller database, committed when the block ends without error.
+
+    Database failures become :class:`CliError`; the schema is checked as by
+    :func:`open_engine`.
+    """
+    from controller.store import db
+
+    with open_engine(current, require_schema=require_schema) as engine:
+        try:
+            with db.session_factory(engine)() as session:
+                # Commands read, then write while agents keep reporting: take SQLite's write
+                # lock first, or the upgrade fails at once with "database is locked".
+                db.write_session(session)
+                yield session
+                session.commit()
+        except SQLAlchemyError as exc:
+            raise database_error(exc, current.database_url) from exc
 
 
 def when(value: datetime | None) -> str:

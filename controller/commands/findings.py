@@ -7,14 +7,12 @@ import os
 import sys
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from controller import tokens
 from controller.commands.common import (
     CliError,
     actor,
-    database_error,
     now,
+    open_engine,
     open_store,
     print_table,
     settings,
@@ -134,16 +132,13 @@ def evaluate(args: argparse.Namespace) -> int:
         evaluator = Evaluator(load_installed(current.data_dir))
     except PolicyError as exc:
         raise CliError(f"the policies do not load, nothing evaluated:\n{exc}") from exc
-    with open_store(current):
-        pass  # refuses a database without the current schema, with its message
-    engine = db.make_engine(current.database_url)
     tty = sys.stderr.isatty()
 
     def progress(done: int, total: int) -> None:
         if tty:
             print(f"\r{done}/{total} hosts", end="", file=sys.stderr, flush=True)
 
-    try:
+    with open_engine(current) as engine:
         totals = reevaluate(
             db.session_factory(engine),
             evaluator,
@@ -151,10 +146,6 @@ def evaluate(args: argparse.Namespace) -> int:
             progress=progress,
             workers=args.workers or os.cpu_count() or 1,
         )
-    except SQLAlchemyError as exc:
-        raise database_error(exc, current.database_url) from exc
-    finally:
-        engine.dispose()
     if tty:
         print(file=sys.stderr)
     print(

@@ -5,14 +5,11 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-
 from controller.commands.common import (
     CliError,
-    database_error,
+    open_engine,
     open_store,
     print_table,
-    safe_url,
     settings,
     when,
 )
@@ -68,22 +65,8 @@ def run_once(args: argparse.Namespace) -> int:
     current = settings(args)
     from controller.store import db
 
-    url = current.database_url
-    try:
-        engine = db.make_engine(url)
-    except (ArgumentError, ValueError) as exc:
-        raise CliError(f"bad database_url in {current.config_path}: {exc}") from exc
-    try:
-        if db.current_revision(engine) != db.head_revision():
-            raise CliError(
-                f"the database {safe_url(url)} is not at this govguard's schema; "
-                "run `govguard serve` (it upgrades) or `govguard init` first"
-            )
+    with open_engine(current) as engine:
         result = deliver_due(db.session_factory(engine), current.notify, current.data_dir)
-    except SQLAlchemyError as exc:
-        raise database_error(exc, url) from exc
-    finally:
-        engine.dispose()
     print(f"sent {result.sent}, to retry {result.retried}, failed {result.failed}")
     return 1 if result.failed else 0
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from controller.findings.engine import Evaluator
@@ -35,6 +35,13 @@ from controller.store.findings import (
     load_states,
 )
 from controller.store.models import Agent, HostFacts
+
+#: Rule states written between two refreshes of PostgreSQL's planner statistics. A first
+#: evaluation of a large fleet writes millions of rows into an empty table; with the
+#: statistics of the empty table the planner reads every chunk's states with a sequential scan
+#: (measured: 6.5 ms per host at 100,000 hosts instead of about 1 ms) until autovacuum, if it
+#: runs at all, analyses the table.
+ANALYZE_EVERY = 50_000
 
 #: Hosts per transaction: on SQLite, ingest waits for the write lock while a chunk is evaluated
 #: (about 0.5 ms per host here), so a chunk stays well under a tenth of a second.
@@ -160,6 +167,16 @@ def _fresh_connections() -> None:
         bind.dispose(close=False)
 
 
+def refresh_statistics(sessions: sessionmaker[Session]) -> None:
+    """ANALYZE the findings tables on PostgreSQL (SQLite plans these look-ups by key anyway)."""
+    with sessions() as s:
+        if s.get_bind().dialect.name != "postgresql":
+            return
+        s.execute(text("ANALYZE rule_states"))
+        s.execute(text("ANALYZE findings"))
+        s.commit()
+
+
 def reevaluate(
     sessions: sessionmaker[Session],
     evaluator: Evaluator,
@@ -189,11 +206,18 @@ def reevaluate(
     parts = [ids[i : i + max(1, chunk)] for i in range(0, len(ids), max(1, chunk))]
     totals.evaluations = len(ids) * len(evaluator.rules)
 
+    unanalysed = 0
+
     def count(done: tuple[int, int, int, int]) -> None:
+        nonlocal unanalysed
         totals.hosts += done[0]
         totals.changes += done[1]
         totals.opened += done[2]
         totals.resolved += done[3]
+        unanalysed += done[1]
+        if unanalysed >= ANALYZE_EVERY:
+            refresh_statistics(sessions)
+            unanalysed = 0
         if progress is not None:
             progress(totals.hosts, len(ids))
 
@@ -214,5 +238,7 @@ def reevaluate(
                     count(done)
         finally:
             _JOB = None
+    if unanalysed >= ANALYZE_EVERY // 10:
+        refresh_statistics(sessions)
     totals.seconds = time.perf_counter() - started
     return totals

@@ -28,21 +28,6 @@ HANG_GUARD_S = 30
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Iterator[Path]:
-    """A data directory made by `govguard init` on the test's database."""
-    password = tmp_path / "pw"
-    password.write_text("mật khẩu quản trị\n", encoding="utf-8")
-    folder = tmp_path / "gg"
-    code = main(
-        ["init", "--data-dir", str(folder), "--server-name", "govguard.test",
-         "--password-file", str(password), "--database-url", db_url]
-    )  # fmt: skip
-    assert code == 0, capsys.readouterr().err
-    capsys.readouterr()
-    yield folder
-
-
-@pytest.fixture
 def store(data_dir: Path) -> Iterator[Session]:
     """A session on the same database, to look at what the commands wrote."""
     engine = db.make_engine(load_settings(data_dir).database_url)

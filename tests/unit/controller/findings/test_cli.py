@@ -15,7 +15,6 @@ from controller.store.reports import store_batch
 from tests.unit.controller.findings.test_findings import FIREWALL, LINUX
 from tests.unit.controller.policy.conftest import REFERENCES, pack
 from tests.unit.controller.store.factories import T0, full, make_agent
-from tests.unit.controller.test_cli_admin import data_dir  # noqa: F401  (fixture)
 
 
 def run(folder: Path, *argv: str) -> int:
@@ -23,7 +22,7 @@ def run(folder: Path, *argv: str) -> int:
 
 
 @pytest.fixture
-def with_policies(data_dir: Path) -> Path:  # noqa: F811
+def with_policies(data_dir: Path) -> Path:
     """The data directory with a local pack added through its overrides file."""
     local = data_dir / "policies" / "local"
     local.mkdir(parents=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
@@ -22,21 +21,6 @@ from tests.unit.controller.notify.conftest import (
     make_units,
     notify_config,
 )
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Iterator[Path]:
-    """A data directory made by `govguard init` on the test's database."""
-    password = tmp_path / "pw"
-    password.write_text("mật khẩu quản trị\n", encoding="utf-8")
-    folder = tmp_path / "gg"
-    code = main(
-        ["init", "--data-dir", str(folder), "--server-name", "govguard.test",
-         "--password-file", str(password), "--database-url", db_url]
-    )  # fmt: skip
-    assert code == 0, capsys.readouterr().err
-    capsys.readouterr()
-    yield folder
 
 
 def configure(data_dir: Path, notify: NotifyConfig) -> None:
