@@ -180,7 +180,7 @@ def enroll_computer(
         system_uuid=identity.system_uuid,
         system_serial=identity.system_serial,
         macs=list(identity.macs),
-        os=_os_name(),
+        os=os_name(),
         agent_version=__version__,
     )
     # Any failure from here on but a refusal keeps the staged files: the request may have
@@ -345,7 +345,8 @@ def _discard(*paths: Path) -> None:
             path.unlink()
 
 
-def _os_name() -> str:
+def os_name() -> str:
+    """The OS family this agent runs on, as the controller records it (``linux``, ``windows``)."""
     from agent import platform
 
     return platform.NAME

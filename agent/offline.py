@@ -130,7 +130,7 @@ def stage_request(
 ) -> Staged:
     """Stage a key (or reuse the one staged before) and write the request file ``out``."""
     from agent import keys
-    from agent.enrollment import _os_name, collect_identity
+    from agent.enrollment import collect_identity, os_name
 
     paths = state_paths(state_dir)
     if paths.identity.exists() and not force:
@@ -160,7 +160,7 @@ def stage_request(
         system_uuid=identity.system_uuid,
         system_serial=identity.system_serial,
         macs=list(identity.macs),
-        os=_os_name(),
+        os=os_name(),
         agent_version=__version__,
         created_at=utc_stamp(datetime.now(UTC)),
     )

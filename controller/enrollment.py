@@ -119,7 +119,7 @@ def _invalid(message: str) -> EnrollmentRefused:
     return EnrollmentRefused("invalid_request", message)
 
 
-def _text(name: str, value: str | None, *, required: bool = False) -> str | None:
+def request_text(name: str, value: str | None, *, required: bool = False) -> str | None:
     """A bounded, NUL-free text field; empty optional values become None."""
     if value is None or not value.strip():
         if required:
@@ -169,7 +169,8 @@ def _check_usable(token: EnrollmentToken, now: datetime) -> None:
         raise EnrollmentRefused("token_used", "The enrollment token has been used up.")
 
 
-def _new_agent_id(session: Session) -> str:
+def new_agent_id(session: Session) -> str:
+    """A new random agent id (16 hex digits) not taken yet (also for offline enrollment)."""
     # 64 random bits: a collision is astronomically rare, but checking costs one lookup.
     while True:
         agent_id = secrets.token_hex(8)
@@ -268,15 +269,15 @@ def enroll(
     existing agent back without using the token again.
     """
     public_key = public_key_bytes(request.public_key)
-    hostname = _text("hostname", request.hostname, required=True)
-    machine_id = _text("machine_id", request.machine_id)
-    system_uuid = _text("system_uuid", request.system_uuid)
-    system_serial = _text("system_serial", request.system_serial)
-    os_name = _text("os", request.os) or ""
-    agent_version = _text("agent_version", request.agent_version) or ""
+    hostname = request_text("hostname", request.hostname, required=True)
+    machine_id = request_text("machine_id", request.machine_id)
+    system_uuid = request_text("system_uuid", request.system_uuid)
+    system_serial = request_text("system_serial", request.system_serial)
+    os_name = request_text("os", request.os) or ""
+    agent_version = request_text("agent_version", request.agent_version) or ""
     if len(request.macs) > _MAX_MACS:
         raise _invalid(f"macs has more than {_MAX_MACS} entries.")
-    macs = [mac for i, m in enumerate(request.macs) if (mac := _text(f"macs[{i}]", m))]
+    macs = [mac for i, m in enumerate(request.macs) if (mac := request_text(f"macs[{i}]", m))]
 
     # First statement of the transaction: the same computer enrolling twice at once (two
     # tokens, or a retry racing the first request) is decided one after the other.
@@ -301,7 +302,7 @@ def enroll(
     same = agent_store.find_same_hardware(session, machine_id, system_uuid, system_serial)
     replaces = _replaced(same).id if same else None
     status: Literal["active", "pending"] = "pending" if replaces else "active"
-    agent_id = _new_agent_id(session)
+    agent_id = new_agent_id(session)
     agent_store.add_agent(
         session,
         id=agent_id,

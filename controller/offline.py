@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from agent import keys
 from agent.envelope import utc_stamp
 from agent.offline import REQUEST_FORMAT, RESPONSE_FORMAT, OfflineRequest, OfflineResponse
-from controller.enrollment import EnrollmentRefused, _new_agent_id, _text, public_key_bytes
+from controller.enrollment import EnrollmentRefused, new_agent_id, public_key_bytes, request_text
 from controller.findings.assets import link_agents
 from controller.store import agents as agent_store
 from controller.store import audit
@@ -46,9 +46,9 @@ def check_request(request: OfflineRequest) -> bytes:
     try:
         public = public_key_bytes(request.public_key)
         for name in ("hostname", "machine_id", "system_uuid", "system_serial", "os"):
-            _text(name, getattr(request, name), required=name == "hostname")
+            request_text(name, getattr(request, name), required=name == "hostname")
         for mac in request.macs:
-            _text("macs", mac)
+            request_text("macs", mac)
     except EnrollmentRefused as exc:
         raise OfflineRefused(f"the request is not valid: {exc.message}") from exc
     if keys.key_id(public) != request.key_id:
@@ -80,16 +80,16 @@ def accept_request(
     )
     agent = agent_store.add_agent(
         s,
-        id=_new_agent_id(s),
+        id=new_agent_id(s),
         key_id=request.key_id,
         public_key=public,
         status="active",
         unit_id=unit_id,
         replaces=same[-1].id if same else None,
         hostname=request.hostname.strip(),
-        machine_id=_text("machine_id", request.machine_id),
-        system_uuid=_text("system_uuid", request.system_uuid),
-        system_serial=_text("system_serial", request.system_serial),
+        machine_id=request_text("machine_id", request.machine_id),
+        system_uuid=request_text("system_uuid", request.system_uuid),
+        system_serial=request_text("system_serial", request.system_serial),
         macs=[m.strip() for m in request.macs if m.strip()],
         os=request.os,
         agent_version=request.agent_version,

@@ -75,6 +75,8 @@ class ClassifiedIndex:
         self._read_at = -1e9
         self._lock = threading.Lock()
         self._by: dict[str, dict[str, tuple[str, str]]] = {"mac": {}, "serial": {}, "id": {}}
+        #: Agents enrolled by carried files: their keys should only ever sign bundles.
+        self.offline: frozenset[str] = frozenset()
 
     def refresh(self, s: Session, *, force: bool = False) -> None:
         """Re-read the classified assets when the cache is older than its TTL (or ``force``)."""
@@ -96,13 +98,15 @@ class ClassifiedIndex:
                 .where(live)
             ):
                 by["mac"][normal_mac(mac)] = (asset_id, unit_id)
+            offline = select(Agent.id).where(Agent.offline.is_(True), Agent.status == "active")
+            self.offline = frozenset(s.scalars(offline))
             self._by = by
             self._read_at = time.monotonic()
 
     @property
     def empty(self) -> bool:
-        """No classified asset is registered."""
-        return not any(self._by.values())
+        """No classified asset is registered and no agent is enrolled offline."""
+        return not any(self._by.values()) and not self.offline
 
     def match(
         self,
@@ -175,12 +179,12 @@ def sightings_in_reports(
     decompressed body of a full report."""
     if not reports:
         return []
+    # The index is cached: a district with no classified computer pays no query per batch.
     index.refresh(s)
-    ids = sorted({r.agent_id for r in reports})
-    offline = select(Agent.id).where(Agent.id.in_(ids), Agent.offline.is_(True))
-    offline_ids = set(s.scalars(offline))
-    if index.empty and not offline_ids:
+    if index.empty:
         return []
+    ids = sorted({r.agent_id for r in reports})
+    offline_ids = index.offline
     agents = {
         row.id: row
         for row in s.execute(
