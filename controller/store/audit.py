@@ -18,10 +18,12 @@ def record(
     target: str,
     details: Mapping[str, object] | None = None,
     at: datetime | None = None,
+    source: str | None = None,
 ) -> AuditEntry:
     """Add one audit entry, e.g. ``record(s, "cli:root", "token.created", "token:ab12cd34")``.
 
-    ``details`` is stored as JSON; it must never hold a secret.
+    ``details`` is stored as JSON; it must never hold a secret. ``source`` says where the action
+    came from: the client address of a dashboard or API request, ``"cli"`` for the command line.
     """
     entry = AuditEntry(
         at=at or utcnow(),
@@ -29,6 +31,7 @@ def record(
         action=action,
         target=target,
         details=dict(details) if details is not None else None,
+        source=source,
     )
     s.add(entry)
     return entry

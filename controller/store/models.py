@@ -143,6 +143,45 @@ class User(Base):
     unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: The dashboard's language for this user ("vi" or "en").
+    locale: Mapped[str] = mapped_column(String, default="vi", server_default="vi")
+    full_name: Mapped[str | None] = mapped_column(String)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebSession(Base):
+    """A dashboard session; only the SHA-256 of the cookie's secret is stored.
+
+    Sessions live in the database, not in one process's memory, so any controller process behind
+    the reverse proxy can serve any request, and disabling a user ends their sessions at once.
+    """
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index(None, "user_id"),)
+
+    id_hash: Mapped[str] = mapped_column(String, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: The synchronizer token every state-changing request of this session must carry.
+    csrf_token: Mapped[str] = mapped_column(String)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    address: Mapped[str | None] = mapped_column(String)
+    user_agent: Mapped[str | None] = mapped_column(String)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class LoginAttempt(Base):
+    """One login attempt, kept for throttling (per account and per address) and for audit."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index(None, "username", "at"), Index(None, "address", "at"))
+
+    id: Mapped[int] = mapped_column(BigIntegerPK, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    username: Mapped[str] = mapped_column(String)
+    address: Mapped[str] = mapped_column(String)
+    ok: Mapped[bool] = mapped_column(Boolean)
 
 
 class EnrollmentToken(Base):
@@ -260,6 +299,8 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String)
     target: Mapped[str] = mapped_column(String)
     details: Mapped[Any] = mapped_column(JSONText(), nullable=True)
+    #: Where the action came from: the client address of a dashboard/API request, "cli", ...
+    source: Mapped[str | None] = mapped_column(String)
 
 
 FINDING_STATUSES = ("open", "acknowledged", "exempted", "resolved")

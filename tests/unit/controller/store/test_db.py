@@ -29,6 +29,7 @@ TABLES = {
     "assets",
     "findings",
     "jobs",
+    "login_attempts",
     "rule_states",
     "enrollment_tokens",
     "host_facts",
@@ -36,6 +37,7 @@ TABLES = {
     "reports",
     "units",
     "users",
+    "web_sessions",
 }
 
 
