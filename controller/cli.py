@@ -222,7 +222,48 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_findings(sub, dd)
     _add_inventory(sub, dd)
     _add_notify(sub, dd)
+    _add_users(sub, dd)
     return parser
+
+
+def _add_users(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], dd: argparse.ArgumentParser
+) -> None:
+    """``govguard users add|passwd|disable|enable|list`` (docs/accounts.md)."""
+    group = _group(sub, "users", "dashboard and API accounts")
+    # No prefix matching: `--password x` must not be taken for `--password-file x`.
+    secret = argparse.ArgumentParser(add_help=False, parents=[dd], allow_abbrev=False)
+    secret.add_argument(
+        "--password-file",
+        type=Path,
+        metavar="FILE",
+        help="read the password from the first line of FILE (- = stdin); else "
+        "$GOVGUARD_PASSWORD, else it is asked twice at the terminal",
+    )
+    add = group.add_parser("add", parents=[secret], allow_abbrev=False, help="add an account")
+    add.add_argument("username", metavar="USERNAME", help="login name: a-z, 0-9, '.', '_', '-'")
+    # controller.store.models.USER_ROLES, without importing the controller to build the parser.
+    add.add_argument("--role", required=True, choices=("admin", "operator", "auditor"))
+    add.add_argument("--unit", metavar="ID", help="the unit it sees, with the units below it "
+                     "(default: the whole district)")  # fmt: skip
+    add.add_argument("--locale", choices=("vi", "en"), default="vi", help="dashboard language")
+    add.add_argument("--name", metavar="TEXT", help="the person's full name")
+    add.set_defaults(handler="users:add")
+    passwd = group.add_parser(
+        "passwd", parents=[secret], allow_abbrev=False, help="set a password (ends its sessions)"
+    )
+    passwd.add_argument("username", metavar="USERNAME")
+    passwd.set_defaults(handler="users:passwd")
+    for name, text in (
+        ("disable", "disable an account: no login, its sessions end"),
+        ("enable", "enable a disabled account"),
+    ):
+        action = group.add_parser(name, parents=[dd], help=text)
+        action.add_argument("username", metavar="USERNAME")
+        action.set_defaults(handler=f"users:{name}")
+    listing = group.add_parser("list", parents=[dd], help="list accounts (never passwords)")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.set_defaults(handler="users:list_")
 
 
 def _add_findings(

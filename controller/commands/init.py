@@ -11,7 +11,6 @@ import argparse
 import contextlib
 import getpass
 import os
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
 from controller import pki
+from controller.auth import accounts
 from controller.commands.common import (
     UNIT_ID,
     UNIT_KIND,
@@ -28,10 +28,11 @@ from controller.commands.common import (
     agent_url,
     data_dir,
     database_error,
+    now,
     open_store,
     safe_url,
 )
-from controller.passwords import PasswordPolicyError, check_password_policy, hash_password
+from controller.passwords import PasswordPolicyError, check_password_policy
 from controller.settings import (
     CONFIG_FILE,
     ControllerConfig,
@@ -40,8 +41,6 @@ from controller.settings import (
     load_settings,
 )
 from controller.store import audit, db, units, users
-
-USERNAME = re.compile(r"[a-z][a-z0-9._-]{0,31}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,11 +53,10 @@ def run(args: argparse.Namespace) -> int:
             ControllerConfig(database_url=database_url)
         except ValueError as exc:
             raise CliError(f"--database-url: {exc}") from exc
-    if not USERNAME.fullmatch(args.admin):
-        raise CliError(
-            f"--admin: {args.admin!r} is not a valid user name "
-            "(lower-case letters, digits, '.', '_', '-'; starting with a letter; at most 32)"
-        )
+    try:
+        admin = accounts.check_username(args.admin)
+    except accounts.AccountError as exc:
+        raise CliError(f"--admin: {exc}") from exc
     if not UNIT_ID.fullmatch(args.unit_id):
         raise CliError(
             f"--unit-id: {args.unit_id!r} is not a valid unit id "
@@ -69,18 +67,19 @@ def run(args: argparse.Namespace) -> int:
     if not args.unit_name.strip():
         raise CliError("--unit-name must not be empty")
     _check_target(target)
-    password = _read_password(args.password_file, args.admin)
+    password = _read_password(args.password_file, admin)
 
     created = not target.exists()
     try:
         current = _write_files(target, names, database_url)
         _prepare_database(
-            current, args.admin, password, args.unit_id, args.unit_name.strip(), args.unit_kind
+            current, admin, password, args.unit_id, args.unit_name.strip(), args.unit_kind
         )
     except BaseException:
         _clean_up(target, remove_dir=created)
         raise
     fingerprint = pki.ca_fingerprint(current.ca_cert.read_bytes())
+    args.admin = admin  # as stored (case-folded)
     print(_next_steps(current, args, fingerprint))
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         # The packaged service runs as "govguard" and could not read root's 0600 keys.
@@ -204,7 +203,6 @@ def _prepare_database(
         raise CliError(f"cannot prepare the database {safe_url(url)}: {exc}") from exc
     finally:
         engine.dispose()
-    password_hash = hash_password(password)
     who = actor()
     with open_store(current) as session:
         existing = users.count_users(session)
@@ -214,7 +212,6 @@ def _prepare_database(
                 "use an empty database for a new controller"
             )
         units.ensure_unit(session, unit_id, unit_name, None, unit_kind)
-        users.create_user(session, username, password_hash, "admin")
         fingerprint = pki.ca_fingerprint(current.ca_cert.read_bytes())
         audit.record(
             session,
@@ -226,7 +223,20 @@ def _prepare_database(
         audit.record(
             session, who, "unit.created", f"unit:{unit_id}", {"name": unit_name, "kind": unit_kind}
         )
-        audit.record(session, who, "user.created", f"user:{username}", {"role": "admin"})
+        # The same checks and audit entry as `govguard users add`.
+        try:
+            accounts.add_user(
+                session,
+                actor=who,
+                source="cli",
+                username=username,
+                password=password,
+                role="admin",
+                unit_id=None,
+                now=now(),
+            )
+        except accounts.AccountError as exc:
+            raise CliError(f"administrator refused: {exc}") from exc
 
 
 def _clean_up(target: Path, *, remove_dir: bool) -> None:

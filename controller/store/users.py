@@ -31,3 +31,28 @@ def get_user(s: Session, username: str) -> User | None:
 def count_users(s: Session) -> int:
     """How many users exist (``init`` creates the first admin only when there are none)."""
     return s.scalar(select(func.count()).select_from(User)) or 0
+
+
+def list_users(s: Session, unit_ids: frozenset[str] | None = None) -> list[User]:
+    """Users ordered by username; with ``unit_ids``, only the users of those units.
+
+    District-wide users (no unit) are listed only when ``unit_ids`` is None.
+    """
+    query = select(User).order_by(User.username)
+    if unit_ids is not None:
+        if not unit_ids:
+            return []
+        query = query.where(User.unit_id.in_(sorted(unit_ids)))
+    return list(s.scalars(query))
+
+
+def count_district_admins(s: Session) -> int:
+    """Enabled admins of the whole district (no unit): the accounts that can fix everything."""
+    return (
+        s.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.role == "admin", User.unit_id.is_(None), User.disabled.is_(False))
+        )
+        or 0
+    )
