@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CSRF_HEADER",
+    "LOGIN_COOKIE",
     "SESSION_COOKIE",
     "TRAP_SCRIPT",
     "ApiClient",
@@ -42,6 +43,8 @@ __all__ = [
 SESSION_COOKIE = "__Host-gg_session"
 LOGIN_COOKIE = "__Host-gg_login"
 CSRF_HEADER = "X-CSRF-Token"
+_CSRF_FIELD = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]*)"')
+_CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]*)"')
 
 #: Runs before any script of every page: a payload that assigns ``window.__xss`` is reported
 #: at once (as a console error), even if the page navigates away before the test looks.
@@ -156,6 +159,36 @@ class ApiClient:
         if reply.status_code == 200:
             self.csrf = str(reply.json()["csrf_token"])
         return reply
+
+    def login_form(self, next_path: str = "/") -> str:
+        """``GET /login``: the hidden ``csrf_token`` of the form (its cookie is kept)."""
+        reply = self.http.get("/login", params={"next": next_path})
+        assert reply.status_code == 200, reply.text
+        found = _CSRF_FIELD.search(reply.text)
+        assert found is not None, "the login form has no csrf_token field"
+        return found.group(1)
+
+    def form_login(
+        self, account: Account, *, password: str | None = None, token: str | None = None
+    ) -> httpx.Response:
+        """Log in through the HTML form (``GET /login``, then ``POST /login``), not following.
+
+        ``token`` overrides the form's csrf_token (``""`` sends none).
+        """
+        form_token = self.login_form()
+        data = {
+            "username": account.username,
+            "password": account.password if password is None else password,
+            "csrf_token": form_token if token is None else token,
+        }
+        return self.http.post("/login", data=data)
+
+    def page_csrf(self, path: str = "/settings") -> str:
+        """The session's CSRF token as a page carries it (``<meta name="csrf-token">``)."""
+        reply = self.http.get(path)
+        found = _CSRF_META.search(reply.text)
+        assert found is not None, f"{path}: no csrf-token meta ({reply.status_code})"
+        return found.group(1)
 
     def session_cookie(self) -> str | None:
         """The current session cookie's value."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import io
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -219,26 +220,23 @@ def _deliver(state_dir: Path, state: AgentState, report: Report, timeout_s: floa
         raise RuntimeError(f"{state.agent_id}: {left} report(s) not delivered")
 
 
-def _create_accounts(controller: Controller) -> None:
-    """Accounts of every role, through the store (``govguard users add`` replaces this)."""
-    from controller.passwords import hash_password
-    from controller.store.db import make_engine
-    from controller.store.users import create_user, get_user
+def _create_accounts(controller: Controller, base: Path) -> None:
+    """Accounts of every role with ``govguard users add`` (run in this process: 6x faster)."""
+    from controller.cli import main
 
-    engine = make_engine(controller.database_url)
-    try:
-        with Session(engine) as session, session.begin():
-            for account in ACCOUNTS:
-                if get_user(session, account.username) is None:
-                    create_user(
-                        session,
-                        account.username,
-                        hash_password(account.password),
-                        account.role,
-                        account.unit,
-                    )
-    finally:
-        engine.dispose()
+    for account in ACCOUNTS:
+        if account is ADMIN:
+            continue  # made by `govguard init`
+        secret = base / f"{account.username}.password"
+        secret.write_text(account.password + "\n", encoding="utf-8")
+        args = ["users", "add", account.username, "--role", account.role]
+        args += ["--password-file", str(secret), "--data-dir", str(controller.data_dir)]
+        if account.unit is not None:
+            args += ["--unit", account.unit]
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = main(args)
+        if code != 0:
+            raise RuntimeError(f"govguard {' '.join(args)} failed with status {code}")
 
 
 #: (tag, unit, host name, software names) of the online computers.
@@ -255,7 +253,7 @@ def build_world(base: Path) -> World:
     """Make and start the controller with the whole test district; the caller stops it."""
     controller = init_controller(base / "ctl")
     controller.cli("inventory", "import", str(EXAMPLE_DISTRICT), "--lang", "en")
-    _create_accounts(controller)
+    _create_accounts(controller, base)
     controller.start()
     try:
         return _populate(controller, base)
