@@ -8,9 +8,9 @@ Times are shown in Vietnam's time zone (UTC+7, no daylight saving), whatever the
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from dataclasses import dataclass
-import datetime as dt
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
