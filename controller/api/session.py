@@ -97,7 +97,8 @@ def get_session(caller: Annotated[Caller, Depends(reader())]) -> Response:
     """The logged-in account and its CSRF token."""
     p = caller.principal
     return json_response(
-        200, {"csrf_token": caller.csrf_token, "user": _who(p.username, p.role, p.unit_id, p.locale)}
+        200,
+        {"csrf_token": caller.csrf_token, "user": _who(p.username, p.role, p.unit_id, p.locale)},
     )
 
 

@@ -17,9 +17,9 @@ from starlette.responses import RedirectResponse, Response
 
 from controller.api import error_response, render_error
 from controller.api import session as session_api
-from controller.web.pages import login
-from controller.web.security import BadInput, Forbidden, LoginRequired, NotFound, request_locale
 from controller.web.i18n import translator
+from controller.web.pages import login, settings
+from controller.web.security import Forbidden, InputError, LoginRequired, NotFound, request_locale
 from controller.web.templating import STATIC_DIR
 from controller.web.view import error_page
 
@@ -75,7 +75,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return await _not_found(request, exc)
     t = translator(request_locale(request))
     return error_page(
-        t.locale, exc.status_code, t.gettext("Invalid request"), t.gettext("The request was refused.")
+        t.locale,
+        exc.status_code,
+        t.gettext("Invalid request"),
+        t.gettext("The request was refused."),
     )
 
 
@@ -96,9 +99,10 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     app.include_router(login.router)
     app.include_router(session_api.router)
+    app.include_router(settings.router)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(NotFound, _not_found)
-    app.add_exception_handler(BadInput, _bad_input)
+    app.add_exception_handler(InputError, _bad_input)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid)

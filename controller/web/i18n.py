@@ -8,9 +8,9 @@ Times are shown in Vietnam's time zone (UTC+7, no daylight saving), whatever the
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -79,18 +79,18 @@ class Translator:
         text = self._catalog.ngettext(singular, plural, n)
         return text % {"num": n, **values}
 
-    def datetime(self, value: datetime | None) -> str:
+    def datetime(self, value: dt.datetime | None) -> str:
         """A date and time in Vietnam's time zone, to the minute; "—" for None."""
         if value is None:
             return "—"
         pattern = _DATETIME_PATTERNS.get(self.locale, "yyyy-MM-dd HH:mm")
         return format_datetime(value, pattern, tzinfo=TIME_ZONE, locale=self.locale)
 
-    def date(self, value: date | datetime | None, fmt: str = "medium") -> str:
+    def date(self, value: dt.date | dt.datetime | None, fmt: str = "medium") -> str:
         """A date; "—" for None."""
         if value is None:
             return "—"
-        if isinstance(value, datetime):
+        if isinstance(value, dt.datetime):
             value = value.astimezone(TIME_ZONE).date()
         return format_date(value, fmt, locale=self.locale)
 
@@ -108,11 +108,11 @@ class Translator:
         pattern = "#,##0" + ("." + "0" * digits if digits else "") + " %"
         return format_percent(value, format=pattern, locale=self.locale)
 
-    def ago(self, value: datetime | None, now: datetime) -> str:
+    def ago(self, value: dt.datetime | None, now: dt.datetime) -> str:
         """How long ago ``value`` was ("3 giờ" / "3 hours"); "—" for None."""
         if value is None:
             return "—"
-        delta: timedelta = now - value
+        delta: dt.timedelta = now - value
         return format_timedelta(delta, threshold=1.1, locale=self.locale)
 
     @property
@@ -125,4 +125,3 @@ class Translator:
 def translator(locale: str) -> Translator:
     """The shared :class:`Translator` of ``locale`` (normalised)."""
     return Translator(normalise_locale(locale))
-

@@ -47,7 +47,7 @@ class NotFound(Exception):  # noqa: N818
     """Unknown, or outside the caller's unit scope: the same answer for both (404)."""
 
 
-class BadInput(ValueError):
+class InputError(ValueError):
     """A request the caller can fix (400); the message is shown to them, translated."""
 
 
@@ -97,9 +97,9 @@ def timeouts(request: Request) -> SessionTimeouts:
 
 def current_caller(request: Request) -> Caller | None:
     """The caller of a valid session, or None (cached on the request)."""
-    cached = getattr(request.state, "caller", False)
-    if cached is not False:
-        return cached  # type: ignore[no-any-return]
+    if "caller" in request.scope.get("state", {}):
+        cached: Caller | None = request.state.caller
+        return cached
     raw = request.cookies.get(SESSION_COOKIE)
     caller = None
     if raw:

@@ -97,9 +97,9 @@ def page(
     t = caller.t
     flashes: list[tuple[str, str]] = []
     messages = _messages(t)
-    done = request.query_params.get("done")
-    if done in messages:
-        flashes.append(("ok", messages[done]))
+    code = request.query_params.get("done")
+    if code is not None and code in messages:
+        flashes.append(("ok", messages[code]))
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     values: dict[str, Any] = {
         "caller": caller,

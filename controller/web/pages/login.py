@@ -17,7 +17,6 @@ from controller.web.security import (
     Caller,
     actor_any,
     client_address,
-    current_caller,
     new_token,
     now,
     set_cookie_headers,
@@ -68,9 +67,7 @@ def _form(
 
 @router.get("/login")
 def login_form(request: Request) -> Response:
-    """The login form (straight to the overview when already logged in)."""
-    if current_caller(request) is not None:
-        return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
+    """The login form (also when logged in: logging in again starts a new session)."""
     return _form(request)
 
 
@@ -137,4 +134,3 @@ def logout(request: Request, caller: Annotated[Caller, Depends(actor_any)]) -> R
     response = RedirectResponse("/login", status_code=303)
     response.headers.append("set-cookie", set_cookie_headers(SESSION_COOKIE, "", max_age=0))
     return response
-

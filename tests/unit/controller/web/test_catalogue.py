@@ -63,11 +63,12 @@ def test_every_message_has_a_vietnamese_text() -> None:
         if message is None or not message.string or message.fuzzy:
             missing.append(f"{where}: {msgid!r}")
             continue
-        texts = message.string if isinstance(message.string, tuple) else (message.string,)
+        string = message.string
+        texts: tuple[str, ...] = tuple(string) if isinstance(string, list | tuple) else (string,)
         for text in texts:
             if not text:
                 missing.append(f"{where}: {msgid!r} (a plural form is empty)")
-            elif set(PLACEHOLDER.findall(text)) != set(PLACEHOLDER.findall(msgid)):
+            elif set(PLACEHOLDER.findall(text)) != set(PLACEHOLDER.findall(str(msgid))):
                 missing.append(f"{where}: {msgid!r} has other placeholders in Vietnamese")
     assert not missing, "untranslated (run `make messages` and fill in the .po):\n" + "\n".join(
         missing
@@ -79,7 +80,9 @@ def test_catalogue_has_no_stale_entries() -> None:
         catalog = read_po(handle, locale="vi")
     wanted = set(_wanted())
     stale = [
-        m.id for m in catalog if m.id and (m.id[0] if isinstance(m.id, tuple) else m.id) not in wanted
+        m.id
+        for m in catalog
+        if m.id and (m.id[0] if isinstance(m.id, tuple) else m.id) not in wanted
     ]
     assert not stale, f"entries no code uses any more (run `make messages`): {stale}"
 
