@@ -99,27 +99,45 @@ def test_login_makes_a_new_session_id_and_never_adopts_one(world: World, api: Cl
 
 
 @pytest.mark.parametrize(
-    "token",
-    [pytest.param(None, id="no token"), pytest.param("0" * 43, id="wrong token")],
+    ("token", "origin"),
+    [
+        pytest.param(None, None, id="no token"),
+        pytest.param("0" * 43, None, id="wrong token"),
+        pytest.param("right", "https://evil.example", id="right token, foreign origin"),
+    ],
 )
 def test_state_changes_without_the_csrf_token_are_refused(
-    world: World, api: Clients, token: str | None
+    world: World, api: Clients, token: str | None, origin: str | None
 ) -> None:
     client = api()
     assert client.login(world.account("huyen-operator")).status_code == 200
+    if token == "right":
+        token = client.csrf
     headers = {} if token is None else {CSRF_HEADER: token}
-    # The JSON API's logout, and the form logout (field instead of header).
-    assert client.http.delete("/api/v1/session", headers=headers).status_code == 403
+    if origin is not None:
+        headers["Origin"] = origin
     form = {} if token is None else {"csrf_token": token}
-    reply = client.http.post("/logout", data=form)
+    finding = world.hosts[-1].finding_id
+    before = world.finding_status(finding)
+    # The JSON API and the pages: logout, and acknowledging a finding.
+    assert client.http.delete("/api/v1/session", headers=headers).status_code == 403
+    reply = client.http.post("/logout", data=form, headers=headers)
+    assert reply.status_code == 403, reply.text
+    reply = client.http.post(f"/api/v1/findings/{finding}/ack", headers=headers)
+    assert reply.status_code == 403, reply.text
+    reply = client.http.post(f"/findings/{finding}/ack", data=form, headers=headers)
     assert reply.status_code == 403, reply.text
     assert _logged_in(client), "a refused request changed something: the session ended"
+    assert world.finding_status(finding) == before, "a refused request acknowledged a finding"
     # The login form itself: a cross-site login (no token pair) is refused too.
-    fresh = api()
-    reply = fresh.form_login(world.account("huyen-operator"), token="" if token is None else token)
-    assert reply.status_code == 403
-    assert SESSION_COOKIE not in _set_cookies(reply)
-    # With the right token the same request goes through.
+    if origin is None:
+        fresh = api()
+        reply = fresh.form_login(
+            world.account("huyen-operator"), token="" if token is None else token
+        )
+        assert reply.status_code == 403
+        assert SESSION_COOKIE not in _set_cookies(reply)
+    # With the right token (and no foreign origin) the same request goes through.
     right = client.http.delete("/api/v1/session", headers={CSRF_HEADER: client.csrf or ""})
     assert right.status_code == 204
     assert not _logged_in(client)

@@ -46,6 +46,7 @@ __all__ = [
     "Host",
     "World",
     "build_world",
+    "identity_for",
 ]
 
 DISTRICT = "huyen-cho-moi"
@@ -169,7 +170,7 @@ class World:
             return agent.status
 
 
-def _identity(tag: str, hostname: str) -> Identity:
+def identity_for(tag: str, hostname: str) -> Identity:
     """A distinct, stable hardware identity for ``tag``."""
     digits = hashlib.sha256(f"e2e-{tag}".encode()).hexdigest()
     return Identity(
@@ -266,7 +267,7 @@ def _populate(controller: Controller, base: Path) -> World:
     tokens = {unit: controller.create_token(10, unit=unit) for unit in (COMMUNE_A, COMMUNE_B)}
     hosts: list[Host] = []
     for tag, unit, hostname, software in _ONLINE:
-        identity = _identity(tag, hostname)
+        identity = identity_for(tag, hostname)
         state_dir = base / "agents" / tag
         state = enroll(controller.url, tokens[unit], state_dir, identity=identity)
         _deliver(state_dir, state, _report(identity, software))
@@ -274,7 +275,7 @@ def _populate(controller: Controller, base: Path) -> World:
     _wait_findings(controller, hosts)
 
     # The first computer of commune A comes back with a new key (reinstalled): pending.
-    again = _identity("a1", "XA-YEN-DINH-PC01")
+    again = identity_for("a1", "XA-YEN-DINH-PC01")
     pending = enroll(controller.url, tokens[COMMUNE_A], base / "agents" / "a1-new", identity=again)
     if pending.status != "pending":
         raise RuntimeError(f"the re-enrolled computer is {pending.status}, not pending")
@@ -323,7 +324,7 @@ def _offline_bundle(controller: Controller, base: Path) -> tuple[Path, str]:
     state_dir = base / "agents" / "offline"
     usb = base / "usb"
     usb.mkdir()
-    identity = _identity("offline", "XA-NHU-CO-MAT-01")
+    identity = identity_for("offline", "XA-NHU-CO-MAT-01")
     staged = stage_request(state_dir, usb / "request.json", identity=identity)
     public = base64.b64decode(staged.request.public_key)
     controller.cli(
