@@ -21,6 +21,8 @@ from tests.e2e.world import World
 pytestmark = pytest.mark.integration
 
 Clients = Callable[[], ApiClient]
+#: Stands for "the session's own CSRF token" in a parameter list made before any login.
+RIGHT_TOKEN = "<the session's token>"  # noqa: S105 - a placeholder, not a secret
 
 
 def _set_cookies(reply: httpx.Response) -> dict[str, list[str]]:
@@ -103,7 +105,7 @@ def test_login_makes_a_new_session_id_and_never_adopts_one(world: World, api: Cl
     [
         pytest.param(None, None, id="no token"),
         pytest.param("0" * 43, None, id="wrong token"),
-        pytest.param("right", "https://evil.example", id="right token, foreign origin"),
+        pytest.param(RIGHT_TOKEN, "https://evil.example", id="right token, foreign origin"),
     ],
 )
 def test_state_changes_without_the_csrf_token_are_refused(
@@ -111,7 +113,7 @@ def test_state_changes_without_the_csrf_token_are_refused(
 ) -> None:
     client = api()
     assert client.login(world.account("huyen-operator")).status_code == 200
-    if token == "right":
+    if token == RIGHT_TOKEN:
         token = client.csrf
     headers = {} if token is None else {CSRF_HEADER: token}
     if origin is not None:
