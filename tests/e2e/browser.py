@@ -4,6 +4,16 @@ The browser is always the system's ``chromium`` (Playwright's ``executable_path`
 downloads one. Every page gets :data:`TRAP_SCRIPT` before its own scripts: assigning
 ``window.__xss`` (what every hostile payload of :mod:`tests.e2e.world` does) logs a console
 error, and :class:`Trap` fails the test on any console error, uncaught page error or JS dialog.
+
+Selectors the suite relies on (the contract between templates and tests): ``<html lang>``, the
+page's ``h1``, menu links ``nav a[href="/hosts"]``, data tables ``table.data`` with rows
+``tr[data-id="ID"]``, ``.empty-state``, flash messages ``.flash.ok`` / ``.flash.error``, the
+login form's ``input[name=username|password|csrf_token]``, ``form.lang-switch button[value=en]``,
+``form#language select[name=locale]`` on /settings, ``form#logout button``, row actions as
+``form[action="/findings/ID/ack"]``, ``form[action="/findings/ID/exempt"]`` (fields ``reason``,
+``until``), ``form[action="/agents/ID/approve"]``, ``form[action="/enrollment/tokens"]`` (fields
+``unit``, ``ttl``, ``uses``, ``note``), ``form[action="/bundles"]`` with ``input[name=bundle]``,
+and the hosts filter's fields named as its query parameters (``unit``, ``q``).
 """
 
 from __future__ import annotations
