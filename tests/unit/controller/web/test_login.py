@@ -91,3 +91,21 @@ def test_api_session_round_trip(web: Web) -> None:
     assert web.client.delete("/api/v1/session").status_code == 403
     assert web.client.delete("/api/v1/session", headers={"X-CSRF-Token": token}).status_code == 204
     assert web.client.get("/api/v1/session").status_code == 401
+
+
+def test_failed_logins_are_kept_and_throttle_the_account(web: Web) -> None:
+    def attempt(password: str) -> int:
+        form = web.client.get("/login")
+        token = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+        reply = web.client.post(
+            "/login",
+            data={"username": "admin", "password": password, "csrf_token": token},
+            follow_redirects=False,
+        )
+        return reply.status_code
+
+    assert [attempt("wrong password!") for _ in range(5)] == [401] * 5
+    assert attempt(ADMIN_PASSWORD) == 429
+    api = web.client.post("/api/v1/session", json={"username": "admin", "password": ADMIN_PASSWORD})
+    assert api.status_code == 429
+    assert int(api.headers["retry-after"]) > 0
