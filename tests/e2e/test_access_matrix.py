@@ -334,7 +334,9 @@ def sessions(world: World) -> Iterator[dict[str, ApiClient]]:
 # --------------------------------------------------------------------------- the tests
 
 
-@pytest.mark.parametrize(("username", "method", "template", "action", "allowed"), _role_cases())
+@pytest.mark.parametrize(
+    ("username", "method", "template", "action", "allowed"), list(_role_cases())
+)
 def test_roles(
     world: World,
     sessions: dict[str, ApiClient],

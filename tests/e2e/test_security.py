@@ -191,6 +191,6 @@ def test_sessions_end_after_their_timeouts(
         )
         assert moved.rowcount == 1  # type: ignore[attr-defined]
     assert not _logged_in(client)
-    reply = client.http.get("/", follow_redirects=False)
+    reply = client.http.get("/settings", follow_redirects=False)
     assert reply.status_code == 303
     assert reply.headers["location"].startswith("/login")
