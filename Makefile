@@ -8,7 +8,7 @@ TEST_APT := iproute2 postgresql
 # The peers the footprint benchmark compares the agent with.
 BENCH_APT := fusioninventory-agent ocsinventory-agent
 
-.PHONY: help setup demo clean-demo check lint typecheck test test-unit schema bench bench-ingest clean
+.PHONY: help setup demo clean-demo check lint typecheck test test-unit messages schema bench bench-ingest clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -39,6 +39,12 @@ test: ## the whole pytest suite, integration tests included (needs root for name
 
 test-unit: ## only the unit tests (no root; PostgreSQL on 127.0.0.1:5432 or its binaries)
 	$(VENV)/pytest tests/unit
+
+messages: ## extract the dashboard's messages and merge them into the Vietnamese catalogue
+	$(VENV)/pybabel extract -F controller/web/babel.cfg -k N_ -k gettext -k ngettext:1,2 \
+		--no-location --omit-header --sort-output -o controller/web/translations/messages.pot .
+	$(VENV)/pybabel update --no-wrap --omit-header -i controller/web/translations/messages.pot \
+		-d controller/web/translations -l vi
 
 schema: ## regenerate docs/report-schema.json and docs/host-facts-schema.json from the models
 	$(VENV)/govguard-agent schema --out docs/report-schema.json

@@ -134,6 +134,11 @@ def create_app(
     else:
         app.add_api_route("/api/v1/health", agents_api.get_health, methods=["GET"])
     install_error_handlers(app)
+    if surface in ("all", "admin"):
+        # Imported here: the agents-only listener never loads templates or catalogues.
+        from controller import web
+
+        web.install(app)
     return app
 
 

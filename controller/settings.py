@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import zlib
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -131,6 +132,34 @@ class RetentionConfig(_Strict):
     reports_days: Annotated[int, Meta(ge=1, le=36500)] = 90
 
 
+class DashboardConfig(_Strict):
+    """Dashboard sessions and login throttling (docs/accounts.md)."""
+
+    #: Minutes without a request after which a session ends.
+    session_idle_minutes: Annotated[int, Meta(ge=1, le=24 * 60)] = 30
+    #: Hours after login after which a session ends, however active.
+    session_absolute_hours: Annotated[int, Meta(ge=1, le=24 * 7)] = 8
+    #: Failed logins in the window after which an account, or an address, must wait.
+    login_failures_per_account: Annotated[int, Meta(ge=1, le=1000)] = 5
+    login_failures_per_address: Annotated[int, Meta(ge=1, le=10000)] = 20
+    login_window_minutes: Annotated[int, Meta(ge=1, le=24 * 60)] = 15
+
+    @property
+    def session_idle(self) -> timedelta:
+        """``session_idle_minutes`` as a duration."""
+        return timedelta(minutes=self.session_idle_minutes)
+
+    @property
+    def session_absolute(self) -> timedelta:
+        """``session_absolute_hours`` as a duration."""
+        return timedelta(hours=self.session_absolute_hours)
+
+    @property
+    def login_window(self) -> timedelta:
+        """``login_window_minutes`` as a duration."""
+        return timedelta(minutes=self.login_window_minutes)
+
+
 class ControllerConfig(_Strict):
     """Everything ``config.yaml`` may hold."""
 
@@ -146,6 +175,8 @@ class ControllerConfig(_Strict):
     retention: RetentionConfig = msgspec.field(default_factory=RetentionConfig)
     #: E-mail and webhook notifications (docs/notifications.md); no routes = none sent.
     notify: NotifyConfig = msgspec.field(default_factory=NotifyConfig)
+    #: Dashboard sessions and login throttling.
+    dashboard: DashboardConfig = msgspec.field(default_factory=DashboardConfig)
 
     def __post_init__(self) -> None:
         for i, name in enumerate(self.server_names):
@@ -174,6 +205,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     ingest: IngestConfig
     retention: RetentionConfig
     notify: NotifyConfig = msgspec.field(default_factory=NotifyConfig)
+    dashboard: DashboardConfig = msgspec.field(default_factory=DashboardConfig)
 
     @property
     def config_path(self) -> Path:
@@ -241,6 +273,7 @@ def settings_for(data_dir: Path, config: ControllerConfig | None = None) -> Sett
         ingest=config.ingest,
         retention=config.retention,
         notify=config.notify,
+        dashboard=config.dashboard,
     )
 
 
@@ -299,6 +332,14 @@ retention: {{reports_days: 90}}
 #          password_file: secrets/smtp-password, from_address: govguard@example.gov.vn}}
 #   routes:
 #     - {{min_severity: high, email: [cntt@example.gov.vn], language: vi}}
+
+# Dashboard sessions and login throttling (docs/accounts.md).
+dashboard:
+  session_idle_minutes: 30          # a session ends after this long without a request
+  session_absolute_hours: 8         # ... and this long after login, however active
+  login_failures_per_account: 5     # failed logins in the window before an account must wait
+  login_failures_per_address: 20    # ... before an address must wait
+  login_window_minutes: 15
 """
 
 

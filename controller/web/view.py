@@ -1,0 +1,130 @@
+"""What every dashboard page shares: the menu, the caller's box, flash messages, errors.
+
+Flash messages travel as a code in the redirect's query string (``?done=acknowledged``), never
+as text: a link cannot make the dashboard show words of an attacker's choosing, and no state is
+kept between requests (any controller process can serve the next page).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import Request
+from starlette.responses import RedirectResponse, Response
+
+from controller.auth import Permission
+from controller.web.i18n import N_, Translator
+from controller.web.security import Caller, transaction
+from controller.web.templating import render
+
+#: The menu: path, label (msgid) and the permission that shows it.
+NAV: tuple[tuple[str, str, Permission], ...] = (
+    ("/", N_("Overview"), Permission.READ),
+    ("/units", N_("Units"), Permission.READ),
+    ("/hosts", N_("Computers"), Permission.READ),
+    ("/findings", N_("Findings"), Permission.READ),
+    ("/policies", N_("Policies"), Permission.READ),
+    ("/enrollment", N_("Enrollment"), Permission.READ),
+    ("/bundles", N_("Offline bundles"), Permission.READ),
+    ("/users", N_("Users"), Permission.USERS_MANAGE),
+    ("/audit", N_("Audit log"), Permission.AUDIT_READ),
+    ("/settings", N_("Settings"), Permission.READ),
+)
+
+
+def _messages(t: Translator) -> Mapping[str, str]:
+    """Flash texts by code; pages add their own codes here so every text is translated."""
+    _ = t.gettext
+    return {
+        "acknowledged": _("The finding was acknowledged."),
+        "exempted": _("The finding was exempted."),
+        "bulk_done": _("The selected findings were updated."),
+        "approved": _("The agent was approved."),
+        "revoked": _("The agent was revoked."),
+        "token_revoked": _("The enrollment token was revoked."),
+        "rule_saved": _("The rule's settings were saved."),
+        "user_added": _("The account was created."),
+        "user_disabled": _("The account was disabled; its sessions ended."),
+        "user_enabled": _("The account was enabled."),
+        "password_changed": _("The password was changed."),
+        "language_changed": _("The language was changed."),
+        "nothing_selected": _("Nothing was selected."),
+    }
+
+
+def role_names(t: Translator) -> Mapping[str, str]:
+    """The roles' names in ``t``'s language."""
+    return {
+        "admin": t.gettext("administrator"),
+        "operator": t.gettext("operator"),
+        "auditor": t.gettext("auditor"),
+    }
+
+
+def severity_names(t: Translator) -> Mapping[str, str]:
+    """Severity names in ``t``'s language."""
+    return {
+        "critical": t.gettext("critical"),
+        "high": t.gettext("high"),
+        "medium": t.gettext("medium"),
+        "low": t.gettext("low"),
+        "info": t.gettext("info"),
+    }
+
+
+def _scope_name(request: Request, caller: Caller) -> str:
+    unit_id = caller.principal.unit_id
+    if unit_id is None:
+        return caller.t.gettext("whole district")
+    from controller.store.units import get_unit
+
+    with transaction(request) as s:
+        unit = get_unit(s, unit_id)
+        return unit.name if unit is not None else unit_id
+
+
+def page(
+    request: Request,
+    caller: Caller,
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    active: str | None = None,
+    status: int = 200,
+) -> Response:
+    """Render a page of the dashboard for ``caller`` with the shared frame."""
+    t = caller.t
+    flashes: list[tuple[str, str]] = []
+    messages = _messages(t)
+    code = request.query_params.get("done")
+    if code is not None and code in messages:
+        flashes.append(("ok", messages[code]))
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    values: dict[str, Any] = {
+        "caller": caller,
+        "nav": [
+            (href, t.gettext(label), needs)
+            for href, label, needs in NAV
+            if caller.principal.can(needs)
+        ],
+        "active": active if active is not None else request.url.path,
+        "role_names": role_names(t),
+        "severity_names": severity_names(t),
+        "scope_name": _scope_name(request, caller),
+        "here": here,
+        "flashes": flashes,
+        **context,
+    }
+    return render(template, t.locale, values, status=status)
+
+
+def done(path: str, code: str) -> RedirectResponse:
+    """Redirect after a successful change (POST → 303 → GET), with its flash code."""
+    joiner = "&" if "?" in path else "?"
+    return RedirectResponse(f"{path}{joiner}done={code}", status_code=303)
+
+
+def error_page(locale: str, status: int, heading: str, message: str) -> Response:
+    """A full error page (403, 404, 400) in the caller's language, without the menu."""
+    return render("error.html", locale, {"heading": heading, "message": message}, status=status)
