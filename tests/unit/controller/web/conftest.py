@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -47,10 +48,10 @@ class Web:
         )
         assert reply.status_code == 303, reply.text
 
-    def post(self, path: str, data: dict[str, object] | None = None, **kw: object) -> object:
-        """POST a form with the session's CSRF token."""
+    def post(self, path: str, data: dict[str, object] | None = None) -> httpx.Response:
+        """POST a form with the session's CSRF token (redirects not followed)."""
         values = {"csrf_token": self.csrf(), **(data or {})}
-        return self.client.post(path, data=values, follow_redirects=False, **kw)
+        return self.client.post(path, data=values, follow_redirects=False)
 
 
 @pytest.fixture
