@@ -51,7 +51,8 @@ class Web:
     def post(self, path: str, data: dict[str, object] | None = None) -> httpx.Response:
         """POST a form with the session's CSRF token (redirects not followed)."""
         values = {"csrf_token": self.csrf(), **(data or {})}
-        return self.client.post(path, data=values, follow_redirects=False)
+        reply: httpx.Response = self.client.post(path, data=values, follow_redirects=False)
+        return reply
 
 
 @pytest.fixture
