@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
 from controller.api import error_response, render_error
+from controller.api import findings as findings_api
 from controller.api import session as session_api
 from controller.findings.policies import PolicyCache
 from controller.web.i18n import translator
@@ -103,6 +104,7 @@ def install(app: FastAPI) -> None:
     app.include_router(session_api.router)
     app.include_router(settings.router)
     app.include_router(findings.router)
+    app.include_router(findings_api.router)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(NotFound, _not_found)

@@ -121,7 +121,7 @@ def _back(request: Request, fallback: str = "/findings") -> str:
     return fallback
 
 
-def _change(
+def change_findings(
     request: Request,
     caller: Caller,
     ids: list[int],
@@ -168,7 +168,7 @@ def acknowledge(
     caller: Annotated[Caller, Depends(actor(Permission.FINDINGS_ACT))],
 ) -> Response:
     """Acknowledge one finding: someone is on it."""
-    _change(request, caller, [finding_id])
+    change_findings(request, caller, [finding_id])
     return done(_back(request), "acknowledged")
 
 
@@ -181,7 +181,7 @@ def exempt(
     until: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     """Exempt one finding until the end of a day, with a reason."""
-    _change(request, caller, [finding_id], reason=reason, until=end_of_day(until, caller.t))
+    change_findings(request, caller, [finding_id], reason=reason, until=end_of_day(until, caller.t))
     return done(_back(request), "exempted")
 
 
@@ -202,5 +202,5 @@ def bulk(
     if action not in ("ack", "exempt"):
         raise InputError(t.gettext("Choose an action."))
     end = end_of_day(until, t) if action == "exempt" else None
-    _change(request, caller, selected, reason=reason, until=end)
+    change_findings(request, caller, selected, reason=reason, until=end)
     return done(_back(request), "bulk_done")

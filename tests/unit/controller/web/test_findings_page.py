@@ -128,3 +128,30 @@ def test_commune_officer_sees_and_acts_only_in_its_commune(web: Web, district: D
     assert web.post(f"/findings/{other}/ack").status_code == 404
     assert _finding(web, other).status == "open"
     assert web.client.get("/findings?unit=xa-b").status_code == 404
+
+
+def test_api_lists_and_acts_with_the_same_rules(web: Web, district: District) -> None:
+    login = web.client.post("/api/v1/session", json={"username": "op-a", "password": PASSWORD})
+    token = login.json()["csrf_token"]
+    listed = web.client.get("/api/v1/findings?status=all").json()
+    assert {f["unit_id"] for f in listed["findings"]} == {"xa-a"}
+    assert listed["total"] == 2
+    mine, other = district.findings["xa-a"][0], district.findings["xa-b"][0]
+    headers = {"X-CSRF-Token": token}
+    assert web.client.post(f"/api/v1/findings/{mine}/ack").status_code == 403
+    assert web.client.post(f"/api/v1/findings/{mine}/ack", headers=headers).status_code == 204
+    assert web.client.post(f"/api/v1/findings/{other}/ack", headers=headers).status_code == 404
+    exempt = web.client.post(
+        f"/api/v1/findings/{district.findings['xa-a'][1]}/exempt",
+        headers=headers,
+        json={"reason": "đang thay máy", "until": "2099-01-31"},
+    )
+    assert exempt.status_code == 204
+    bad = web.client.post(
+        f"/api/v1/findings/{district.findings['xa-a'][1]}/exempt",
+        headers=headers,
+        json={"reason": "x", "until": "soon"},
+    )
+    assert bad.status_code == 400
+    assert bad.json()["error"] == "bad_request"
+    assert _finding(web, other).status == "open"
