@@ -61,6 +61,7 @@ def environment(locale: str) -> Environment:
     )
     env.globals.update(
         static=static_url,
+        has_static=has_static,
         locales=LOCALES,
         language_names=LANGUAGE_NAMES,
         t=t,
@@ -76,6 +77,12 @@ def reason_text(value: object, locale: str) -> str:
     values = value.get("values")
     reason = Reason(code=value["code"], values=values if isinstance(values, dict) else {})
     return render_reason(reason, "en" if locale == "en" else "vi")
+
+
+@cache
+def has_static(name: str) -> bool:
+    """Whether a static file is installed (htmx is fetched by setup and may be missing)."""
+    return (STATIC_DIR / name).is_file()
 
 
 @cache
