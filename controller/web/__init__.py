@@ -20,6 +20,7 @@ from controller.api import findings as findings_api
 from controller.api import session as session_api
 from controller.findings.policies import PolicyCache
 from controller.web.i18n import translator
+from controller.web.limits import BodyLimit
 from controller.web.pages import findings, login, settings
 from controller.web.security import Forbidden, InputError, LoginRequired, NotFound, request_locale
 from controller.web.templating import STATIC_DIR
@@ -111,3 +112,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(InputError, _bad_input)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_middleware(BodyLimit)
