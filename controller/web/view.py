@@ -85,6 +85,16 @@ def finding_status_names(t: Translator) -> Mapping[str, str]:
     }
 
 
+def classified_names(t: Translator) -> Mapping[str, str]:
+    """Statuses of classified computers in ``t``'s language."""
+    return {
+        "sighted": t.gettext("seen on the network"),
+        "overdue": t.gettext("attestation overdue"),
+        "never": t.gettext("never attested"),
+        "attested": t.gettext("attested"),
+    }
+
+
 def _scope_name(request: Request, caller: Caller) -> str:
     unit_id = caller.principal.unit_id
     if unit_id is None:
@@ -125,6 +135,7 @@ def page(
         "severity_names": severity_names(t),
         "finding_status_names": finding_status_names(t),
         "status_names": finding_status_names(t),
+        "classified_names": classified_names(t),
         "scope_name": _scope_name(request, caller),
         "here": here,
         "flashes": flashes,
