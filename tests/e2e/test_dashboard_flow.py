@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from agent.enrollment import enroll
 from tests.e2e.browser import SESSION_COOKIE, ApiClient, iter_rows, login, shot
@@ -57,6 +57,18 @@ def _visit_all(page: Page, world: World, lang: str, *, only_main: bool) -> None:
         shot(page, f"{lang}-{name}")
 
 
+def _submit(page: Page, scope: Locator, action: str) -> Locator:
+    """The submit button in ``scope`` of the form posting to ``action``.
+
+    Inside the form, or (a form cannot sit inside a table row) linked to it by ``form=ID``.
+    """
+    inside = f'form[action="{action}"] button'
+    form_id = page.locator(f'form[action="{action}"]').first.get_attribute("id")
+    if form_id:
+        return scope.locator(f'{inside}, button[form="{form_id}"]').first
+    return scope.locator(inside).first
+
+
 def test_an_officers_day(page: Page, world: World, tmp_path: Path) -> None:
     # -- the login page is Vietnamese by default --------------------------------------------
     page.goto(f"{world.url}/login")
@@ -92,20 +104,21 @@ def test_an_officers_day(page: Page, world: World, tmp_path: Path) -> None:
     page.goto(f"{world.url}/findings")
     row = page.locator(f'tr[data-id="{first.finding_id}"]')
     with page.expect_navigation():
-        row.locator(f'form[action="/findings/{first.finding_id}/ack"] button').click()
+        _submit(page, row, f"/findings/{first.finding_id}/ack").click()
     expect(page.locator(".flash.ok")).to_be_visible()
     assert world.finding_status(first.finding_id) == "acknowledged"
 
     until = (date.today() + timedelta(days=90)).isoformat()
     page.goto(f"{world.url}/findings")
-    exempt = page.locator(f'form[action="/findings/{second.finding_id}/exempt"]')
-    if not exempt.is_visible():
-        # The exemption form may sit behind a disclosure (<details>) of its row.
-        page.locator(f'tr[data-id="{second.finding_id}"] summary').first.click()
-    exempt.locator("[name=reason]").fill("Máy chờ thay thế, đã báo cáo lãnh đạo")
-    exempt.locator("[name=until]").fill(until)
+    row = page.locator(f'tr[data-id="{second.finding_id}"]')
+    reason = row.locator("[name=reason]")
+    if not reason.is_visible():
+        # The exemption fields may sit behind a disclosure (<details>) of the row.
+        row.locator("details:has([name=reason]) > summary").click()
+    reason.fill("Máy chờ thay thế, đã báo cáo lãnh đạo")
+    row.locator("[name=until]").fill(until)
     with page.expect_navigation():
-        exempt.locator("button").first.click()
+        _submit(page, row, f"/findings/{second.finding_id}/exempt").click()
     expect(page.locator(".flash.ok")).to_be_visible()
     assert world.finding_status(second.finding_id) == "exempted"
     shot(page, "vi-findings-after-actions")
@@ -114,7 +127,7 @@ def test_an_officers_day(page: Page, world: World, tmp_path: Path) -> None:
     page.goto(f"{world.url}/bundles")
     page.set_input_files("input[name=bundle]", str(world.bundle))
     with page.expect_navigation():
-        page.locator('form[action="/bundles"] button').first.click()
+        _submit(page, page.locator("main"), "/bundles").click()
     expect(page.locator(".flash.error")).to_have_count(0)
     expect(page.locator("main")).to_contain_text("XA-NHU-CO-MAT-01")
     assert any(agent == world.bundle_agent_id for agent, _, _ in world.controller.reports())
@@ -125,7 +138,7 @@ def test_an_officers_day(page: Page, world: World, tmp_path: Path) -> None:
     pending = page.locator(f'tr[data-id="{world.pending_agent_id}"]')
     expect(pending).to_contain_text(world.pending_hostname)
     with page.expect_navigation():
-        pending.locator(f'form[action="/agents/{world.pending_agent_id}/approve"] button').click()
+        _submit(page, pending, f"/agents/{world.pending_agent_id}/approve").click()
     expect(page.locator(".flash.ok")).to_be_visible()
     assert world.agent_status(world.pending_agent_id) == "active"
 
@@ -137,7 +150,7 @@ def test_an_officers_day(page: Page, world: World, tmp_path: Path) -> None:
     form.locator("[name=uses]").fill("2")
     form.locator("[name=note]").fill("Máy mới phòng văn hóa")
     with page.expect_navigation():
-        form.locator("button").first.click()
+        _submit(page, page.locator("main"), "/enrollment/tokens").click()
     found = re.search(r"gg1\.[A-Za-z0-9._~+/=-]+", page.inner_text("main"))
     assert found is not None, "the new token's secret is not shown"
     shot(page, "vi-token-created")
