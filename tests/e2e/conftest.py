@@ -108,8 +108,13 @@ def page(context: BrowserContext, trap: Trap, request: pytest.FixtureRequest) ->
     trap.attach(made)
     yield made
     report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed and not made.is_closed():
-        shot(made, f"FAILED-{request.node.name}")
+    if report is not None and report.failed:
+        if not made.is_closed():
+            shot(made, f"FAILED-{request.node.name}")
+        # The failure is reported already; what the trap caught goes with its output.
+        if trap.problems:
+            print("the trap also caught:", *trap.problems, sep="\n  ")
+        return
     trap.check(made)
 
 
