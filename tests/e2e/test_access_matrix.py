@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from tests.e2e.browser import SESSION_COOKIE, ApiClient
+from tests.e2e.browser import SESSION_COOKIE, TRAP_SCRIPT, ApiClient, Trap
 from tests.e2e.world import COMMUNE_A, COMMUNE_B, World
 
 if TYPE_CHECKING:
@@ -436,9 +436,13 @@ def test_pages_in_the_browser(
     cookie = sessions[username].session_cookie()
     assert cookie is not None
     context = browser.new_context(ignore_https_errors=True)
+    trap = Trap()
+    trap.allow_http_errors()  # refused pages (403, 404) are opened on purpose
     try:
+        context.add_init_script(TRAP_SCRIPT)
         context.add_cookies([{"name": SESSION_COOKIE, "value": cookie, "url": world.url}])
         page = context.new_page()
+        trap.attach(page)
         wrong: list[str] = []
         for template, needs in BROWSER_PAGES:
             if needs == "scoped":
@@ -457,5 +461,6 @@ def test_pages_in_the_browser(
                     html = page.content()
                     wrong += [f"{template} shows {t}" for t in traces_of_b(world) if t in html]
         assert not wrong, f"{username}:\n  " + "\n  ".join(wrong)
+        trap.check(page)
     finally:
         context.close()
