@@ -21,7 +21,7 @@ from controller.api import session as session_api
 from controller.findings.policies import PolicyCache
 from controller.web.i18n import translator
 from controller.web.limits import BodyLimit
-from controller.web.pages import findings, login, settings
+from controller.web.pages import findings, hosts, login, overview, settings
 from controller.web.security import Forbidden, InputError, LoginRequired, NotFound, request_locale
 from controller.web.templating import STATIC_DIR
 from controller.web.view import error_page
@@ -104,6 +104,8 @@ def install(app: FastAPI) -> None:
     app.include_router(login.router)
     app.include_router(session_api.router)
     app.include_router(settings.router)
+    app.include_router(overview.router)
+    app.include_router(hosts.router)
     app.include_router(findings.router)
     app.include_router(findings_api.router)
     app.add_exception_handler(LoginRequired, _login_required)
