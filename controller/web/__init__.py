@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
+from controller.api import dashboard as dashboard_api
 from controller.api import error_response, render_error
 from controller.api import findings as findings_api
 from controller.api import session as session_api
@@ -108,6 +109,7 @@ def install(app: FastAPI) -> None:
     app.include_router(hosts.router)
     app.include_router(findings.router)
     app.include_router(findings_api.router)
+    app.include_router(dashboard_api.router)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(NotFound, _not_found)

@@ -69,3 +69,17 @@ def test_overview_shows_units_in_scope_only(web: Web, district: District) -> Non
     page = web.client.get("/")
     assert 'data-id="xa-a"' in page.text
     assert 'data-id="xa-b"' not in page.text
+
+
+def test_api_reads_follow_the_same_scope(web: Web, district: District) -> None:
+    web.client.post("/api/v1/session", json={"username": "op-a", "password": PASSWORD})
+    hosts = web.client.get("/api/v1/hosts").json()
+    assert [row["agent_id"] for row in hosts["rows"]] == ["agent-xa-a"]
+    assert hosts["rows"][0]["hostname"] == "pc-a-<b>01</b>"  # JSON carries data, not markup
+    assert web.client.get("/api/v1/hosts/agent-xa-b").status_code == 404
+    assert web.client.get("/api/v1/hosts/agent-xa-a").json()["agent_id"] == "agent-xa-a"
+    units = {u["id"] for u in web.client.get("/api/v1/units").json()["units"]}
+    assert "xa-b" not in units and "xa-a" in units
+    overview = web.client.get("/api/v1/overview").json()
+    assert overview["totals"]["hosts"] == 1
+    assert web.client.get("/api/v1/hosts?sort=bogus").status_code == 400
