@@ -131,7 +131,7 @@ def _write_atomic(path: Path, text: str) -> None:
         _validate(tmp, path.name)
         if path.is_file():
             shutil.copy2(path, path.with_name(path.name + ".bak"))
-        os.replace(tmp, path)
+        tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
 
