@@ -107,11 +107,10 @@ async def post_token(
             request, caller, unit=body.unit, ttl=body.ttl, uses=body.uses, note=body.note
         )
     )
-    url = enrollment_page.enroll_url(request)
     return json_response(
         201,
         {"id": token_id, "token": text, "unit_id": body.unit,
-         "command": f"govguard-agent enroll --controller {url} --token-file token.txt"},
+         "command": enrollment_page.enroll_command(request)},
     )  # fmt: skip
 
 

@@ -76,6 +76,11 @@ def enroll_url(request: Request) -> str:
     return f"https://{settings.server_names[0]}" + ("" if port == 443 else f":{port}")
 
 
+def enroll_command(request: Request) -> str:
+    """The command that enrolls a computer with a token saved in ``token.txt`` (docs/agent.md)."""
+    return f"govguard-agent enroll --controller {enroll_url(request)} --token-file token.txt"
+
+
 def new_token(
     request: Request, caller: Caller, *, unit: str, ttl: str, uses: int, note: str
 ) -> tuple[str, str]:
@@ -197,7 +202,7 @@ def create_token_form(
         request,
         caller,
         "token_created.html",
-        {"token": text, "token_id": token_id, "unit": unit, "url": enroll_url(request)},
+        {"token": text, "token_id": token_id, "unit": unit, "command": enroll_command(request)},
         active="/enrollment",
     )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +17,9 @@ from controller.auth.accounts import add_user
 from controller.policy.loader import overrides_path
 from controller.store import agents as agent_store
 from controller.store import units
-from controller.store.models import Agent, AuditEntry, EnrollmentToken, User
+from controller.store.models import Agent, AuditEntry, EnrollmentToken, Unit, User
 from controller.tokens import create_token
+from tests.unit.controller.bundles.test_import import enroll
 from tests.unit.controller.web.conftest import Web
 
 A, B = "xa-an-binh", "xa-binh-minh"
@@ -31,6 +33,8 @@ class Fleet:
 
     web: Web
     sessions: sessionmaker[Session]
+    #: The enrollment token id of each commune.
+    tokens: dict[str, str]
 
     def session(self) -> Session:
         return self.sessions()
@@ -68,7 +72,7 @@ def _agent(s: Session, agent_id: str, unit: str, status: str, **more: Any) -> No
 def fleet(web: Web) -> Iterator[Fleet]:
     sessions: sessionmaker[Session] = web.client.app.state.govguard.sessions  # type: ignore[attr-defined]
     with sessions.begin() as s:
-        root = s.scalar(select(units.Unit.id).where(units.Unit.parent_id.is_(None)))
+        root = s.scalar(select(Unit.id).where(Unit.parent_id.is_(None)))
         units.ensure_unit(s, A, "Xã An Bình", root, "commune")
         units.ensure_unit(s, B, "Xã Bình Minh", root, "commune")
         for name, role, unit in (("op-a", "operator", A), ("aud-a", "auditor", A),
@@ -80,19 +84,12 @@ def fleet(web: Web) -> Iterator[Fleet]:
         _agent(s, "b-old", B, "active", machine_id="m-b")
         _agent(s, "b-new", B, "pending", machine_id="m-b", replaces="b-old",
                hostname="<script>window.__xss=1</script>")  # fmt: skip
-        for unit, token_id in ((A, "tok-a"), (B, "tok-b")):
+        for unit in (A, B):
             create_token(s, unit_id=unit, expires=timedelta(days=1), uses=1, created_by="test",
                          ca_fingerprint="00" * 32, now=NOW, note=f"note {unit}")  # fmt: skip
     with sessions() as s:
         ids = {t.unit_id: t.id for t in s.scalars(select(EnrollmentToken))}
-    fleet = Fleet(web, sessions)
-    fleet.tokens = ids  # type: ignore[attr-defined]
-    yield fleet
-
-
-def _tokens(fleet: Fleet) -> dict[str, str]:
-    found: dict[str, str] = fleet.tokens  # type: ignore[attr-defined]
-    return found
+    yield Fleet(web, sessions, ids)
 
 
 def status(reply: object) -> int:
@@ -164,7 +161,7 @@ def test_token_form_refusals_show_the_form_again(fleet: Fleet) -> None:
 
 
 def test_revoke_token_and_scope(fleet: Fleet) -> None:
-    tokens = _tokens(fleet)
+    tokens = fleet.tokens
     fleet.login("op-a")
     page = fleet.web.client.get("/enrollment").text
     assert f'data-id="{tokens[A]}"' in page and f'data-id="{tokens[B]}"' not in page
@@ -206,7 +203,7 @@ def test_auditor_may_read_but_not_act(fleet: Fleet) -> None:
     assert fleet.web.client.get("/enrollment").status_code == 200
     assert 'action="/agents/a-new/approve"' not in fleet.web.client.get("/enrollment").text
     assert status(fleet.web.post("/agents/a-new/approve")) == 403
-    tokens = _tokens(fleet)
+    tokens = fleet.tokens
     assert status(fleet.web.post(f"/enrollment/tokens/{tokens[A]}/revoke")) == 403
     assert status(fleet.web.post("/enrollment/tokens", {"unit": A, "ttl": "1d"})) == 403
     assert status(fleet.web.post("/users", {"username": "x"})) == 403
@@ -328,7 +325,7 @@ def test_audit_filters_and_pages(fleet: Fleet) -> None:
 def test_audit_of_a_scoped_account(fleet: Fleet) -> None:
     fleet.login("aud-a")
     targets = {e["target"] for e in fleet.web.client.get("/api/v1/audit").json()["entries"]}
-    tokens = _tokens(fleet)
+    tokens = fleet.tokens
     assert f"token:{tokens[A]}" in targets and "user:op-a" in targets
     assert f"token:{tokens[B]}" not in targets and "user:op-b" not in targets
     assert "user:admin" not in targets
@@ -408,3 +405,73 @@ def test_scoped_admin_cannot_change_district_policies(fleet: Fleet) -> None:
     assert status(fleet.web.post(f"/policies/rules/{rule_id}", {"enabled": "off"})) == 403
     assert (path.read_bytes() if path.exists() else None) == before
     assert not fleet.audit("policy.rule_changed")
+
+
+# --- offline bundles ---------------------------------------------------------------------------
+
+
+def _upload(fleet: Fleet, path: Path, data: bytes | None = None, api: bool = False) -> Any:
+    csrf = fleet.web.csrf()
+    files = {"bundle": (path.name, data if data is not None else path.read_bytes(),
+                        "application/octet-stream")}  # fmt: skip
+    if api:
+        return fleet.web.client.post("/api/v1/bundles", files=files,
+                                     headers={"X-CSRF-Token": csrf})  # fmt: skip
+    return fleet.web.client.post("/bundles", data={"csrf_token": csrf}, files=files)
+
+
+def _leftovers(folder: Path) -> list[Path]:
+    return [p for p in (folder / "bundles" / "uploads").rglob("*") if p.is_file()]
+
+
+def test_bundle_upload_accepted(
+    fleet: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pc = enroll(fleet.web.data_dir, tmp_path / "pcs", "pc", capsys)
+    bundle = pc.export()
+    fleet.web.login()
+    assert 'class="empty-state"' in fleet.web.client.get("/bundles").text
+    reply = _upload(fleet, bundle)
+    assert reply.status_code == 200, reply.text
+    assert "PC-MAT-01" in reply.text and 'class="flash ok"' in reply.text
+    assert not _leftovers(fleet.web.data_dir)
+    [entry] = fleet.audit("bundle.imported")
+    assert entry.target == f"agent:{pc.agent_id}" and entry.actor == "user:admin"
+    assert entry.source == "testclient"
+    listing = fleet.web.client.get("/bundles").text
+    assert f'data-id="{pc.agent_id}-1"' in listing
+    assert fleet.web.client.get("/api/v1/bundles").json()[0]["seq"] == 1
+    again = _upload(fleet, bundle, api=True)
+    assert again.status_code == 200 and again.json()["stored"] is False
+
+
+def test_bundle_upload_opens_findings(
+    fleet: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pc = enroll(fleet.web.data_dir, tmp_path / "pcs", "pc", capsys)
+    fleet.web.login()
+    reply = _upload(fleet, pc.export(), api=True)
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["stored"] is True and body["reports"] == 1
+    assert body["findings_opened"], "the carried report opens findings like an online one"
+
+
+def test_bundle_upload_refused_and_quarantined(
+    fleet: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pc = enroll(fleet.web.data_dir, tmp_path / "pcs", "pc", capsys)
+    bundle = pc.export()
+    fleet.web.login()
+    reply = _upload(fleet, bundle, data=b"not a bundle at all")
+    assert reply.status_code == 400
+    assert 'class="flash error"' in reply.text and 'class="reason"' in reply.text
+    assert list((fleet.web.data_dir / "bundles" / "quarantine").glob("*.reason"))
+    assert not _leftovers(fleet.web.data_dir)
+    assert not fleet.audit("bundle.imported")
+    fleet.login("op-b")  # another commune's operator
+    other = _upload(fleet, bundle, api=True)
+    assert other.status_code == 400 and "outside your account's units" in other.json()["message"]
+    assert not fleet.audit("bundle.imported")
+    fleet.login("aud-a")
+    assert _upload(fleet, bundle).status_code == 403
