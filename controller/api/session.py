@@ -15,14 +15,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from controller.api import ApiError, json_response, read_body
-from controller.auth.login import LoginRefused, authenticate
-from controller.auth.sessions import end_session, start_session
-from controller.web.pages.login import throttle_policy
+from controller.auth.login import LoginRefused
+from controller.auth.sessions import end_session
+from controller.web.pages.login import open_session
 from controller.web.security import (
     SESSION_COOKIE,
     Caller,
     actor_any,
-    client_address,
     now,
     reader,
     set_cookie_headers,
@@ -58,27 +57,10 @@ async def post_session(request: Request) -> Response:
 
 
 def _login_sync(request: Request, credentials: Credentials) -> Response:
-    address = client_address(request)
-    try:
-        with transaction(request) as s:
-            user = authenticate(
-                s,
-                credentials.username,
-                credentials.password,
-                address=address,
-                now=now(),
-                policy=throttle_policy(request),
-            )
-            old = request.cookies.get(SESSION_COOKIE)
-            if old:
-                end_session(s, old, now())
-            secret, csrf = start_session(
-                s, user, address=address, user_agent=request.headers.get("user-agent"), now=now()
-            )
-            who = _who(user.username, user.role, user.unit_id, user.locale)
-    except LoginRefused as refused:
-        if refused.reason == "throttled":
-            wait = int(refused.retry_after.total_seconds()) + 1 if refused.retry_after else 60
+    opened = open_session(request, credentials.username, credentials.password)
+    if isinstance(opened, LoginRefused):
+        if opened.reason == "throttled":
+            wait = int(opened.retry_after.total_seconds()) + 1 if opened.retry_after else 60
             return json_response(
                 429,
                 {"error": "throttled", "message": "Too many failed logins; try again later."},
@@ -87,8 +69,9 @@ def _login_sync(request: Request, credentials: Credentials) -> Response:
         return json_response(
             401, {"error": "invalid_login", "message": "Wrong user name or password."}
         )
-    response = json_response(200, {"csrf_token": csrf, "user": who})
-    response.headers.append("set-cookie", set_cookie_headers(SESSION_COOKIE, secret))
+    who = _who(opened.username, opened.role, opened.unit_id, opened.locale)
+    response = json_response(200, {"csrf_token": opened.csrf_token, "user": who})
+    response.headers.append("set-cookie", set_cookie_headers(SESSION_COOKIE, opened.secret))
     return response
 
 

@@ -1,4 +1,7 @@
-"""``govguard reports purge``: keep raw reports only as long as the retention period says."""
+"""``govguard reports purge``: keep raw reports only as long as the retention period says.
+
+The same daily run also forgets dashboard sessions and login attempts older than a month.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,13 @@ import argparse
 from datetime import timedelta
 
 from controller import tokens
+from controller.auth.sessions import purge_sessions
+from controller.auth.throttle import purge_attempts
 from controller.commands.common import CliError, actor, now, open_store, settings
 from controller.store import audit, reports
+
+#: Days ended dashboard sessions and login attempts are kept by ``reports purge``.
+SESSIONS_KEPT_DAYS = 30
 
 
 def purge(args: argparse.Namespace) -> int:
@@ -25,14 +33,29 @@ def purge(args: argparse.Namespace) -> int:
         except tokens.TokenError as exc:
             raise CliError(f"--older-than: {exc}") from exc
     cutoff = now() - age
+    # Dashboard sessions and login attempts only matter for a day; a month of them stays for
+    # investigations (the audit log keeps every login for as long as it is kept).
+    session_cutoff = now() - timedelta(days=SESSIONS_KEPT_DAYS)
     with open_store(current) as session:
         removed = reports.purge_reports(session, cutoff)
+        sessions = purge_sessions(session, session_cutoff)
+        attempts = purge_attempts(session, session_cutoff)
         audit.record(
             session,
             actor(),
             "reports.purged",
             "reports",
-            {"before": cutoff.isoformat(), "removed": removed},
+            {
+                "before": cutoff.isoformat(),
+                "removed": removed,
+                "sessions_removed": sessions,
+                "login_attempts_removed": attempts,
+            },
+            source="cli",
         )
     print(f"removed {removed} raw reports received before {cutoff:%Y-%m-%d %H:%M}Z")
+    print(
+        f"removed {sessions} dashboard sessions and {attempts} login attempts older than "
+        f"{SESSIONS_KEPT_DAYS} days"
+    )
     return 0

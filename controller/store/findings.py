@@ -20,7 +20,7 @@ from sqlalchemy.sql.expression import Executable
 
 from controller.store import audit
 from controller.store.models import FINDING_STATUSES, Base, Finding, RuleState
-from controller.store.scope import UnitScope
+from controller.store.scope import UnitScope, in_scope
 
 _STATES = Base.metadata.tables["rule_states"]
 _FINDINGS = Base.metadata.tables["findings"]
@@ -34,6 +34,10 @@ SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 
 class FindingError(Exception):
     """A lifecycle change that is not allowed (unknown finding, resolved one, bad expiry)."""
+
+
+class FindingNotFoundError(FindingError):
+    """No such finding, or one outside the caller's units (the same answer for both)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,34 +357,51 @@ def list_findings(
     return rows
 
 
-def _live(s: Session, finding_id: int) -> Finding:
+def _live(s: Session, finding_id: int, scope: UnitScope = None) -> Finding:
     finding = s.get(Finding, finding_id)
-    if finding is None:
-        raise FindingError(f"no finding {finding_id}")
+    # Outside the caller's units reads exactly like unknown: a commune officer learns nothing.
+    if finding is None or not in_scope(scope, finding.unit_id):
+        raise FindingNotFoundError(f"no finding {finding_id}")
     if finding.status not in LIVE:
         raise FindingError(f"finding {finding_id} is {finding.status}: nothing to change")
     return finding
 
 
-def acknowledge(s: Session, finding_id: int, actor: str, at: datetime) -> Finding:
+def acknowledge(
+    s: Session,
+    finding_id: int,
+    actor: str,
+    at: datetime,
+    *,
+    scope: UnitScope = None,
+    source: str | None = None,
+) -> Finding:
     """Mark a live finding as seen and being handled (it stays until the rule passes)."""
-    finding = _live(s, finding_id)
+    finding = _live(s, finding_id, scope)
     finding.status = "acknowledged"
     finding.acknowledged_by = actor
     finding.acknowledged_at = at
-    audit.record(s, actor, "finding.acknowledged", f"finding:{finding_id}", at=at)
+    audit.record(s, actor, "finding.acknowledged", f"finding:{finding_id}", at=at, source=source)
     return finding
 
 
 def exempt(
-    s: Session, finding_id: int, actor: str, reason: str, until: datetime, at: datetime
+    s: Session,
+    finding_id: int,
+    actor: str,
+    reason: str,
+    until: datetime,
+    at: datetime,
+    *,
+    scope: UnitScope = None,
+    source: str | None = None,
 ) -> Finding:
     """Exempt a live finding until ``until`` with a reason (recorded with its approver)."""
+    finding = _live(s, finding_id, scope)
     if not reason.strip():
         raise FindingError("an exemption needs a reason")
     if until <= at:
         raise FindingError("an exemption must end in the future")
-    finding = _live(s, finding_id)
     finding.status = "exempted"
     finding.exempt_reason = reason.strip()
     finding.exempted_by = actor
@@ -392,18 +413,28 @@ def exempt(
         f"finding:{finding_id}",
         {"reason": reason.strip(), "until": until.isoformat()},
         at=at,
+        source=source,
     )
     return finding
 
 
-def resolve(s: Session, finding_id: int, actor: str, reason: str, at: datetime) -> Finding:
+def resolve(
+    s: Session,
+    finding_id: int,
+    actor: str,
+    reason: str,
+    at: datetime,
+    *,
+    scope: UnitScope = None,
+    source: str | None = None,
+) -> Finding:
     """Close a finding the controller raised itself (a tripwire sighting) after investigation.
 
     Findings of rules evaluated on a computer's facts resolve only when the rule passes.
     """
+    finding = _live(s, finding_id, scope)
     if not reason.strip():
         raise FindingError("closing a finding needs a reason")
-    finding = _live(s, finding_id)
     if not finding.subject.startswith("asset:"):
         raise FindingError(
             f"finding {finding_id} resolves by itself when its rule passes on the computer"
@@ -412,7 +443,13 @@ def resolve(s: Session, finding_id: int, actor: str, reason: str, at: datetime) 
     finding.open_key = None
     finding.resolved_at = at
     audit.record(
-        s, actor, "finding.resolved", f"finding:{finding_id}", {"reason": reason.strip()}, at=at
+        s,
+        actor,
+        "finding.resolved",
+        f"finding:{finding_id}",
+        {"reason": reason.strip()},
+        at=at,
+        source=source,
     )
     return finding
 

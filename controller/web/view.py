@@ -73,6 +73,18 @@ def severity_names(t: Translator) -> Mapping[str, str]:
     }
 
 
+def finding_status_names(t: Translator) -> Mapping[str, str]:
+    """Finding statuses, and the findings page's status filters, in ``t``'s language."""
+    return {
+        "open": t.gettext("open"),
+        "acknowledged": t.gettext("acknowledged"),
+        "exempted": t.gettext("exempted"),
+        "resolved": t.gettext("resolved"),
+        "live": t.gettext("open or acknowledged"),
+        "all": t.gettext("all"),
+    }
+
+
 def _scope_name(request: Request, caller: Caller) -> str:
     unit_id = caller.principal.unit_id
     if unit_id is None:
@@ -111,6 +123,8 @@ def page(
         "active": active if active is not None else request.url.path,
         "role_names": role_names(t),
         "severity_names": severity_names(t),
+        "finding_status_names": finding_status_names(t),
+        "status_names": finding_status_names(t),
         "scope_name": _scope_name(request, caller),
         "here": here,
         "flashes": flashes,

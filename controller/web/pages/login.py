@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -65,6 +66,46 @@ def _form(
     return response
 
 
+@dataclass(frozen=True)
+class Opened:
+    """A session just started: the cookie's secret, its CSRF token and the account."""
+
+    secret: str
+    csrf_token: str
+    username: str
+    role: str
+    unit_id: str | None
+    locale: str
+
+
+def open_session(request: Request, username: str, password: str) -> Opened | LoginRefused:
+    """Check the password and start a new session (a new id: any cookie that came in ends).
+
+    A refusal is returned, not raised, from inside the transaction, so that the failed attempt
+    and its audit entry are committed: throttling counts them.
+    """
+    address = client_address(request)
+    old = request.cookies.get(SESSION_COOKIE)
+    with transaction(request) as s:
+        try:
+            user = authenticate(
+                s,
+                username,
+                password,
+                address=address,
+                now=now(),
+                policy=throttle_policy(request),
+            )
+        except LoginRefused as refused:
+            return refused
+        if old:
+            end_session(s, old, now())
+        secret, csrf = start_session(
+            s, user, address=address, user_agent=request.headers.get("user-agent"), now=now()
+        )
+        return Opened(secret, csrf, user.username, user.role, user.unit_id, user.locale)
+
+
 @router.get("/login")
 def login_form(request: Request) -> Response:
     """The login form (also when logged in: logging in again starts a new session)."""
@@ -83,24 +124,9 @@ def login(
     if not csrf_matches(request.cookies.get(LOGIN_COOKIE) or "", csrf_token):
         # No token pair: a cross-site login attempt, or a form older than its cookie.
         return _form(request, status=403, error=t.gettext("The form expired; please try again."))
-    address = client_address(request)
-    old = request.cookies.get(SESSION_COOKIE)
-    try:
-        with transaction(request) as s:
-            user = authenticate(
-                s,
-                username,
-                password,
-                address=address,
-                now=now(),
-                policy=throttle_policy(request),
-            )
-            if old:
-                end_session(s, old, now())
-            secret, _csrf = start_session(
-                s, user, address=address, user_agent=request.headers.get("user-agent"), now=now()
-            )
-    except LoginRefused as refused:
+    opened = open_session(request, username, password)
+    if isinstance(opened, LoginRefused):
+        refused = opened
         if refused.reason == "throttled":
             wait = int(refused.retry_after.total_seconds()) + 1 if refused.retry_after else 60
             response = _form(
@@ -121,7 +147,7 @@ def login(
             username=username,
         )
     response = RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
-    response.headers.append("set-cookie", set_cookie_headers(SESSION_COOKIE, secret))
+    response.headers.append("set-cookie", set_cookie_headers(SESSION_COOKIE, opened.secret))
     response.headers.append("set-cookie", set_cookie_headers(LOGIN_COOKIE, "", max_age=0))
     return response
 

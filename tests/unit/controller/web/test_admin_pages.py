@@ -92,11 +92,6 @@ def fleet(web: Web) -> Iterator[Fleet]:
     yield Fleet(web, sessions, ids)
 
 
-def status(reply: object) -> int:
-    code: int = reply.status_code  # type: ignore[attr-defined]
-    return code
-
-
 # --- rendering ---------------------------------------------------------------------------------
 
 
@@ -132,8 +127,8 @@ def test_token_secret_is_shown_once(fleet: Fleet) -> None:
     fleet.web.login()
     reply = fleet.web.post("/enrollment/tokens", {"unit": A, "ttl": "7d", "uses": "3",
                                                   "note": "phòng kế toán"})  # fmt: skip
-    assert status(reply) == 200
-    text: str = reply.text  # type: ignore[attr-defined]
+    assert reply.status_code == 200
+    text: str = reply.text
     secret = text.split('<p class="secret" id="token">')[1].split("</p>")[0]
     assert secret.startswith("gg1.")
     assert "govguard-agent enroll --controller https://govguard.test" in text
@@ -149,11 +144,11 @@ def test_token_secret_is_shown_once(fleet: Fleet) -> None:
 def test_token_form_refusals_show_the_form_again(fleet: Fleet) -> None:
     fleet.web.login()
     bad = fleet.web.post("/enrollment/tokens", {"unit": A, "ttl": "forever", "uses": "1"})
-    assert status(bad) == 400
-    assert "not a duration" in bad.text and 'class="flash error"' in bad.text  # type: ignore[attr-defined]
+    assert bad.status_code == 400
+    assert "not a duration" in bad.text and 'class="flash error"' in bad.text
     fleet.login("op-a")
     other = fleet.web.post("/enrollment/tokens", {"unit": B, "ttl": "7d", "uses": "1"})
-    assert status(other) == 400
+    assert other.status_code == 400
     with fleet.session() as s:
         assert not s.scalars(
             select(EnrollmentToken).where(EnrollmentToken.created_by == "user:op-a")
@@ -165,34 +160,34 @@ def test_revoke_token_and_scope(fleet: Fleet) -> None:
     fleet.login("op-a")
     page = fleet.web.client.get("/enrollment").text
     assert f'data-id="{tokens[A]}"' in page and f'data-id="{tokens[B]}"' not in page
-    assert status(fleet.web.post(f"/enrollment/tokens/{tokens[B]}/revoke")) == 404
+    assert fleet.web.post(f"/enrollment/tokens/{tokens[B]}/revoke").status_code == 404
     assert fleet.token(tokens[B]).revoked_at is None
     reply = fleet.web.post(f"/enrollment/tokens/{tokens[A]}/revoke")
-    assert status(reply) == 303
-    assert reply.headers["location"] == "/enrollment?done=token_revoked"  # type: ignore[attr-defined]
+    assert reply.status_code == 303
+    assert reply.headers["location"] == "/enrollment?done=token_revoked"
     assert fleet.token(tokens[A]).revoked_at is not None
     [entry] = fleet.audit("token.revoked")
     assert entry.actor == "user:op-a" and entry.source == "testclient"
     again = fleet.web.post(f"/enrollment/tokens/{tokens[A]}/revoke")
-    assert status(again) == 400
+    assert again.status_code == 400
 
 
 def test_approve_and_revoke_agents_in_scope_only(fleet: Fleet) -> None:
     fleet.login("op-a")
     page = fleet.web.client.get("/enrollment").text
     assert 'data-id="a-new"' in page and 'data-id="b-new"' not in page
-    assert status(fleet.web.post("/agents/b-new/approve")) == 404
-    assert status(fleet.web.post("/agents/b-new/revoke")) == 404
+    assert fleet.web.post("/agents/b-new/approve").status_code == 404
+    assert fleet.web.post("/agents/b-new/revoke").status_code == 404
     assert fleet.agent("b-new").status == "pending"
-    assert status(fleet.web.post("/agents/nobody/approve")) == 404
+    assert fleet.web.post("/agents/nobody/approve").status_code == 404
     reply = fleet.web.post("/agents/a-new/approve")
-    assert status(reply) == 303
+    assert reply.status_code == 303
     assert fleet.agent("a-new").status == "active" and fleet.agent("a-old").status == "revoked"
     [approved] = fleet.audit("agent.approved")
     assert approved.actor == "user:op-a" and approved.source == "testclient"
     assert approved.details["revoked"] == ["a-old"]
-    assert status(fleet.web.post("/agents/a-new/approve")) == 400  # no longer pending
-    assert status(fleet.web.post("/agents/a-new/revoke")) == 303
+    assert fleet.web.post("/agents/a-new/approve").status_code == 400  # no longer pending
+    assert fleet.web.post("/agents/a-new/revoke").status_code == 303
     assert fleet.agent("a-new").status == "revoked"
     revoked = [e for e in fleet.audit("agent.revoked") if e.target == "agent:a-new"]
     assert revoked and revoked[0].source == "testclient"
@@ -202,12 +197,12 @@ def test_auditor_may_read_but_not_act(fleet: Fleet) -> None:
     fleet.login("aud-a")
     assert fleet.web.client.get("/enrollment").status_code == 200
     assert 'action="/agents/a-new/approve"' not in fleet.web.client.get("/enrollment").text
-    assert status(fleet.web.post("/agents/a-new/approve")) == 403
+    assert fleet.web.post("/agents/a-new/approve").status_code == 403
     tokens = fleet.tokens
-    assert status(fleet.web.post(f"/enrollment/tokens/{tokens[A]}/revoke")) == 403
-    assert status(fleet.web.post("/enrollment/tokens", {"unit": A, "ttl": "1d"})) == 403
-    assert status(fleet.web.post("/users", {"username": "x"})) == 403
-    assert status(fleet.web.post("/policies/rules/ATTT-01", {"enabled": "off"})) == 403
+    assert fleet.web.post(f"/enrollment/tokens/{tokens[A]}/revoke").status_code == 403
+    assert fleet.web.post("/enrollment/tokens", {"unit": A, "ttl": "1d"}).status_code == 403
+    assert fleet.web.post("/users", {"username": "x"}).status_code == 403
+    assert fleet.web.post("/policies/rules/ATTT-01", {"enabled": "off"}).status_code == 403
     assert fleet.agent("a-new").status == "pending"
 
 
@@ -246,8 +241,8 @@ def test_users_list_is_scoped(fleet: Fleet) -> None:
     page = fleet.web.client.get("/users").text
     assert 'data-id="op-a"' in page and 'data-id="op-b"' not in page
     assert 'data-id="admin"' not in page
-    assert status(fleet.web.post("/users/op-b/disable")) == 404
-    assert status(fleet.web.post("/users/admin/password", {"password": PASSWORD})) == 404
+    assert fleet.web.post("/users/op-b/disable").status_code == 404
+    assert fleet.web.post("/users/admin/password", {"password": PASSWORD}).status_code == 404
     names = {u["username"] for u in fleet.web.client.get("/api/v1/users").json()}
     assert names == {"op-a", "aud-a", "admin-a"}
 
@@ -257,19 +252,19 @@ def test_create_disable_enable_and_reset(fleet: Fleet) -> None:
     reply = fleet.web.post("/users", {"username": "Lan.Nguyen", "full_name": "Nguyễn Thị Lan",
                                       "role": "operator", "unit": A, "locale": "vi",
                                       "password": PASSWORD})  # fmt: skip
-    assert status(reply) == 303
+    assert reply.status_code == 303
     with fleet.session() as s:
         user = s.scalar(select(User).where(User.username == "lan.nguyen"))
         assert user is not None and user.unit_id == A and user.full_name == "Nguyễn Thị Lan"
     [created] = [e for e in fleet.audit("user.created") if e.target == "user:lan.nguyen"]
     assert created.actor == "user:admin" and created.source == "testclient"
-    assert status(fleet.web.post("/users/lan.nguyen/disable")) == 303
+    assert fleet.web.post("/users/lan.nguyen/disable").status_code == 303
     assert fleet.audit("user.disabled")[0].source == "testclient"
-    assert status(fleet.web.post("/users/lan.nguyen/enable")) == 303
+    assert fleet.web.post("/users/lan.nguyen/enable").status_code == 303
     assert fleet.audit("user.enabled")[0].target == "user:lan.nguyen"
     new_password = "một mật khẩu mới khác"  # noqa: S105
     reset = fleet.web.post("/users/lan.nguyen/password", {"password": new_password})
-    assert status(reset) == 303
+    assert reset.status_code == 303
     entries = [e for e in fleet.audit("user.password_changed") if e.target == "user:lan.nguyen"]
     assert entries and entries[0].actor == "user:admin"
     fleet.web.client.cookies.clear()
@@ -280,20 +275,20 @@ def test_refused_account_shows_the_form_again(fleet: Fleet) -> None:
     fleet.web.login()
     reply = fleet.web.post("/users", {"username": "op-a", "role": "operator", "unit": A,
                                       "password": PASSWORD, "full_name": "Trùng tên"})  # fmt: skip
-    assert status(reply) == 400
-    text: str = reply.text  # type: ignore[attr-defined]
+    assert reply.status_code == 400
+    text: str = reply.text
     assert "already exists" in text and 'value="Trùng tên"' in text
     short = fleet.web.post("/users", {"username": "ngan", "role": "auditor", "password": "ngắn"})
-    assert status(short) == 400 and "password refused" in short.text  # type: ignore[attr-defined]
+    assert short.status_code == 400 and "password refused" in short.text
     last = fleet.web.post("/users/admin/disable")
-    assert status(last) == 400 and "last enabled administrator" in last.text  # type: ignore[attr-defined]
+    assert last.status_code == 400 and "last enabled administrator" in last.text
 
 
 def test_scoped_admin_cannot_create_district_accounts(fleet: Fleet) -> None:
     fleet.login("admin-a")
     reply = fleet.web.post("/users", {"username": "toan-huyen", "role": "admin", "unit": "",
                                       "password": PASSWORD})  # fmt: skip
-    assert status(reply) == 400
+    assert reply.status_code == 400
     with fleet.session() as s:
         assert s.scalar(select(User).where(User.username == "toan-huyen")) is None
 
@@ -350,7 +345,7 @@ def test_disable_and_enable_a_rule(fleet: Fleet) -> None:
     fleet.web.login()
     rule_id, _, _ = _a_rule_with_int_param(fleet)
     reply = fleet.web.post(f"/policies/rules/{rule_id}", {"enabled": "off"})
-    assert status(reply) == 303
+    assert reply.status_code == 303
     path = overrides_path(fleet.web.data_dir)
     assert rule_id in path.read_text(encoding="utf-8")
     page = fleet.web.client.get("/policies").text
@@ -364,7 +359,7 @@ def test_disable_and_enable_a_rule(fleet: Fleet) -> None:
 
         job = jobs.get(s, "findings.reevaluate")
         assert job is not None and job.requested_at is not None
-    assert status(fleet.web.post(f"/policies/rules/{rule_id}", {"enabled": "on"})) == 303
+    assert fleet.web.post(f"/policies/rules/{rule_id}", {"enabled": "on"}).status_code == 303
     assert rule_id not in path.read_text(encoding="utf-8").split("params")[0]
     assert path.with_name("overrides.yaml.bak").is_file()
     api = fleet.web.client.get("/api/v1/policies").json()
@@ -376,19 +371,19 @@ def test_change_a_threshold_and_refuse_a_bad_one(fleet: Fleet) -> None:
     fleet.web.login()
     rule_id, name, value = _a_rule_with_int_param(fleet)
     ok = fleet.web.post(f"/policies/rules/{rule_id}", {"enabled": "on", name: str(value + 1)})
-    assert status(ok) == 303
+    assert ok.status_code == 303
     path = overrides_path(fleet.web.data_dir)
     before = path.read_text(encoding="utf-8")
     assert f"{name}: {value + 1}" in before
     entry = fleet.audit("policy.rule_changed")[0]
     assert entry.details["params"] == {name: {"from": value, "to": value + 1}}
     bad = fleet.web.post(f"/policies/rules/{rule_id}", {"enabled": "on", name: "nhiều"})
-    assert status(bad) == 400
-    assert "is not of type int" in bad.text  # type: ignore[attr-defined]
+    assert bad.status_code == 400
+    assert "is not of type int" in bad.text
     assert path.read_text(encoding="utf-8") == before
     assert len(fleet.audit("policy.rule_changed")) == 1
     unknown = fleet.web.post("/policies/rules/KHONG-CO", {"enabled": "off"})
-    assert status(unknown) == 404
+    assert unknown.status_code == 404
     csrf = fleet.web.csrf()
     api = fleet.web.client.post(f"/api/v1/policies/rules/{rule_id}",
                                 json={"enabled": True, "params": {name: value}},
@@ -402,7 +397,7 @@ def test_scoped_admin_cannot_change_district_policies(fleet: Fleet) -> None:
     rule_id, _, _ = _a_rule_with_int_param(fleet)
     path = overrides_path(fleet.web.data_dir)
     before = path.read_bytes() if path.exists() else None
-    assert status(fleet.web.post(f"/policies/rules/{rule_id}", {"enabled": "off"})) == 403
+    assert fleet.web.post(f"/policies/rules/{rule_id}", {"enabled": "off"}).status_code == 403
     assert (path.read_bytes() if path.exists() else None) == before
     assert not fleet.audit("policy.rule_changed")
 

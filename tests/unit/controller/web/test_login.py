@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from tests.unit.controller.web.conftest import ADMIN_PASSWORD, Web
 
 
@@ -68,7 +70,7 @@ def test_state_changes_need_the_csrf_token(web: Web) -> None:
     assert wrong.status_code == 403
     assert '<html lang="vi">' in web.client.get("/settings").text
     ok = web.post("/settings/language", {"locale": "en"})
-    assert ok.status_code == 303  # type: ignore[attr-defined]
+    assert ok.status_code == 303
     assert '<html lang="en">' in web.client.get("/settings").text
 
 
@@ -76,7 +78,7 @@ def test_logout_ends_the_session(web: Web) -> None:
     web.login()
     secret = web.client.cookies.get("__Host-gg_session")
     reply = web.post("/logout")
-    assert reply.status_code == 303  # type: ignore[attr-defined]
+    assert reply.status_code == 303
     web.client.cookies.set("__Host-gg_session", secret or "", domain="govguard.test")
     assert web.client.get("/settings", follow_redirects=False).status_code == 303
 
@@ -91,3 +93,48 @@ def test_api_session_round_trip(web: Web) -> None:
     assert web.client.delete("/api/v1/session").status_code == 403
     assert web.client.delete("/api/v1/session", headers={"X-CSRF-Token": token}).status_code == 204
     assert web.client.get("/api/v1/session").status_code == 401
+
+
+def test_failed_logins_are_kept_and_throttle_the_account(web: Web) -> None:
+    def attempt(password: str) -> int:
+        form = web.client.get("/login")
+        token = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+        reply = web.client.post(
+            "/login",
+            data={"username": "admin", "password": password, "csrf_token": token},
+            follow_redirects=False,
+        )
+        return int(reply.status_code)
+
+    assert [attempt("wrong password!") for _ in range(5)] == [401] * 5
+    assert attempt(ADMIN_PASSWORD) == 429
+    api = web.client.post("/api/v1/session", json={"username": "admin", "password": ADMIN_PASSWORD})
+    assert api.status_code == 429
+    assert int(api.headers["retry-after"]) > 0
+
+
+def test_oversized_bodies_are_refused_before_parsing(web: Web) -> None:
+    web.login()
+    big = {"locale": "en", "csrf_token": web.csrf(), "padding": "x" * (2 * 1024 * 1024)}
+    reply = web.client.post("/settings/language", data=big)
+    assert reply.status_code == 413
+    assert reply.json()["error"] == "too_large"
+    assert '<html lang="vi">' in web.client.get("/settings").text
+
+
+def test_oversized_bodies_without_a_length_are_cut_off(web: Web) -> None:
+    web.login()
+    token = web.csrf()
+
+    def chunks() -> Iterator[bytes]:
+        yield f"csrf_token={token}&locale=en&padding=".encode()
+        for _ in range(40):
+            yield b"x" * 65536
+
+    reply = web.client.post(
+        "/settings/language",
+        content=chunks(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert reply.status_code == 413
+    assert '<html lang="vi">' in web.client.get("/settings").text

@@ -1,0 +1,1 @@
+"""Tests of controller.auth (accounts, sessions, login, throttling) on SQLite and PostgreSQL."""
