@@ -28,10 +28,10 @@ from controller.web.pages import (
     enrollment,
     findings,
     login,
-    policies,
     settings,
     users,
 )
+from controller.web.pages import policies as policies_page
 from controller.web.security import Forbidden, InputError, LoginRequired, NotFound, request_locale
 from controller.web.templating import STATIC_DIR
 from controller.web.view import error_page
@@ -116,7 +116,7 @@ def install(app: FastAPI) -> None:
     app.include_router(settings.router)
     app.include_router(findings.router)
     app.include_router(findings_api.router)
-    for module in (enrollment, bundles, users, audit, policies):
+    for module in (enrollment, bundles, users, audit, policies_page):
         app.include_router(module.router)
     app.include_router(admin_api.router)
     app.add_exception_handler(LoginRequired, _login_required)

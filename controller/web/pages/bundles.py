@@ -152,7 +152,9 @@ async def upload_bundle(
 ) -> Response:
     """Import an uploaded bundle; the result page says what was imported or why not."""
     result = await run_in_threadpool(import_upload, request, caller, bundle.file, bundle.filename)
-    return page(
+    # page() reads the caller's unit name from the database: off the event loop too.
+    return await run_in_threadpool(
+        page,
         request,
         caller,
         "bundle_result.html",

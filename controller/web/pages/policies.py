@@ -15,9 +15,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from controller.auth import Permission
-from controller.policy.loader import PolicyError, PolicySet, load_installed
+from controller.policy.loader import PolicySet
 from controller.policy.overrides_edit import OverrideError, RuleEdit, RuleUnknown, edit_rule
 from controller.store.findings import outcome_counts_in
+from controller.web.policies import policy_cache
 from controller.web.security import (
     Caller,
     Forbidden,
@@ -59,13 +60,15 @@ class PackRow:
 
 
 def policies_view(request: Request, caller: Caller) -> tuple[list[PackRow], str | None]:
-    """The installed packs with each rule's counts in the caller's scope; the load error."""
-    data_dir = request.app.state.govguard.settings.data_dir
-    try:
-        policies: PolicySet | None = load_installed(data_dir)
-        error = None
-    except PolicyError as exc:
-        policies, error = None, str(exc)
+    """The policies in use with each rule's counts in the caller's scope; the load error.
+
+    The set comes from the application's :class:`PolicyCache` (loaded once, reloaded when the
+    files change): loading every pack takes more than half a second.
+    """
+    cache = policy_cache(request)
+    evaluator = cache.current()
+    policies: PolicySet | None = evaluator.policies if evaluator is not None else None
+    error = cache.error
     with transaction(request) as s:
         counts = outcome_counts_in(s, caller.principal.scope)
     packs: list[PackRow] = []
@@ -110,7 +113,7 @@ def change_rule(
     data_dir = request.app.state.govguard.settings.data_dir
     try:
         with transaction(request) as s:
-            return edit_rule(s, data_dir, rule_id, enabled=enabled, params=params,
+            edit = edit_rule(s, data_dir, rule_id, enabled=enabled, params=params,
                              actor=caller.actor, source=caller.address, now=now())  # fmt: skip
     except RuleUnknown:
         raise NotFound from None
@@ -118,6 +121,9 @@ def change_rule(
         raise InputError(
             caller.t.gettext("The change was refused: %(reason)s", reason=str(exc))
         ) from None
+    # This process shows the change on the very next page; the others within seconds.
+    policy_cache(request).check_now()
+    return edit
 
 
 def _page(
@@ -166,7 +172,7 @@ async def rule_form(
     try:
         await _in_thread(request, caller, rule_id, enabled == "on", params)
     except InputError as exc:
-        return _page(request, caller, error=str(exc), status=400)
+        return await run_in_threadpool(_page, request, caller, error=str(exc), status=400)
     return done("/policies", "rule_saved")
 
 
