@@ -161,7 +161,7 @@ def test_an_officers_day(page: Page, world: World, tmp_path: Path) -> None:
         identity=identity_for("new-pc", "XA-YEN-DINH-PC09"),
     )
     assert state.status == "active"
-    page.reload()
+    page.goto(f"{world.url}/enrollment")
     assert found.group(0) not in page.inner_text("main"), "the secret is shown more than once"
 
     # -- switch to English, the main pages again, and back ----------------------------------
