@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.e2e.browser import TRAP_SCRIPT, ApiClient, Trap, chromium_path, shot
+from tests.e2e.browser import TRAP_SCRIPT, ApiClient, Trap, artifacts_dir, chromium_path, shot
 from tests.e2e.world import World, build_world
 
 if TYPE_CHECKING:
@@ -35,6 +35,14 @@ def _no_browser(reason: str) -> None:
     if _in_ci():
         pytest.fail(f"{reason} (CI=true: the browser suite must run in CI)", pytrace=False)
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fresh_artifacts() -> None:
+    """Screenshots of earlier runs go: the folder shows this run only (a stale FAILED-*.png
+    would point at a failure that is gone)."""
+    for old in artifacts_dir().glob("*.png"):
+        old.unlink()
 
 
 @pytest.fixture(scope="session")

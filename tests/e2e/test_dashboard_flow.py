@@ -77,6 +77,12 @@ def test_an_officers_day(page: Page, world: World, tmp_path: Path) -> None:
     shot(page, "vi-login")
     login(page, world, ADMIN)
     assert page.url.rstrip("/") == world.url, page.url
+    # The session cookie as the browser stored it: host-only, Secure, HttpOnly, Strict.
+    stored = next(c for c in page.context.cookies() if c["name"] == SESSION_COOKIE)
+    assert stored["secure"] and stored["httpOnly"], stored
+    assert stored["sameSite"] == "Strict", stored
+    assert stored["path"] == "/" and stored["domain"] == "127.0.0.1", stored
+    assert page.evaluate("() => document.cookie") == "", "a script can read a cookie"
 
     # -- every page, in Vietnamese -----------------------------------------------------------
     _visit_all(page, world, "vi", only_main=False)

@@ -50,5 +50,11 @@ def test_the_trap_lets_escaped_text_through(page: Page, trap: Trap) -> None:
 def test_the_district_is_in_the_database(world: World) -> None:
     assert len(world.hosts) == 5
     assert all(host.finding_id for host in world.hosts)
-    assert world.agent_status(world.pending_agent_id) == "pending"
+    # Pending at build time (build_world checks); the flow test approves it later.
+    from controller.store.models import Agent
+
+    with world.db() as session:
+        pending = session.get(Agent, world.pending_agent_id)
+        assert pending is not None
+        assert pending.replaces == world.host("XA-YEN-DINH-PC01").agent_id
     assert world.bundle.is_file()
