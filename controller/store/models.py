@@ -286,6 +286,28 @@ class HostFacts(Base):
     clock_skew_s: Mapped[float | None] = mapped_column(Float)
     full_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     heartbeat: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Searched and sorted by the dashboard's hosts page (controller/store/host_index.py).
+    os_name: Mapped[str | None] = mapped_column(String)
+    os_version: Mapped[str | None] = mapped_column(String)
+    last_user: Mapped[str | None] = mapped_column(String)
+    serial: Mapped[str | None] = mapped_column(String)
+    lan_ok: Mapped[bool | None] = mapped_column(Boolean)
+    internet_ok: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class ComplianceDaily(Base):
+    """Passing and failing rule states of one unit's hosts on one day (the overview's trend).
+
+    Written by :func:`controller.store.dashboard.snapshot_compliance` after each periodic
+    re-evaluation; the last run of a day wins.
+    """
+
+    __tablename__ = "compliance_daily"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), primary_key=True)
+    passing: Mapped[int] = mapped_column(Integer)
+    failing: Mapped[int] = mapped_column(Integer)
 
 
 class AuditEntry(Base):

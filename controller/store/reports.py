@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
+from controller.store import host_index
 from controller.store.models import Base, HostFacts, Report
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -247,6 +248,14 @@ def _upsert_host_facts(
         # A heartbeat overlays the full report only while it is newer than that report.
         if beat is not None and full is not None and full.seq > beat.seq:
             beat = None
+        # The dashboard's search columns: from the full report, connectivity from the newest
+        # report that carried it (a heartbeat's sections, else the full report).
+        index = host_index.from_full(full.body) if full is not None else host_index.IndexValues()
+        lan, internet = index.lan_ok, index.internet_ok
+        if beat is not None and beat.sections_json is not None:
+            beat_lan, beat_internet = host_index.from_sections(beat.sections_json)
+            lan = beat_lan if beat_lan is not None else lan
+            internet = beat_internet if beat_internet is not None else internet
         rows.append(
             {
                 "agent_id": agent_id,
@@ -259,6 +268,12 @@ def _upsert_host_facts(
                 "heartbeat": _gzip(beat.sections_json)
                 if beat is not None and beat.sections_json is not None
                 else None,
+                "os_name": index.os_name,
+                "os_version": index.os_version,
+                "last_user": index.last_user,
+                "serial": index.serial,
+                "lan_ok": lan,
+                "internet_ok": internet,
             }
         )
     s.execute(statement, rows)
@@ -286,6 +301,14 @@ def _host_facts_upsert(insert: Any) -> Executable:
             "full_body": func.coalesce(excluded.full_body, table.c.full_body),
             "last_full_at": func.coalesce(excluded.last_full_at, table.c.last_full_at),
             "heartbeat": heartbeat,
+            # A full report says who is logged in now (possibly nobody): it replaces them all.
+            **{
+                name: case((excluded.full_body.is_not(None), excluded[name]), else_=table.c[name])
+                for name in ("os_name", "os_version", "last_user", "serial")
+            },
+            # None: the newest report did not say (or could not decide); keep what was known.
+            "lan_ok": func.coalesce(excluded.lan_ok, table.c.lan_ok),
+            "internet_ok": func.coalesce(excluded.internet_ok, table.c.internet_ok),
         },
         # Reports can arrive out of order (retries, queued backlogs): never go backwards.
         where=excluded.last_seq > table.c.last_seq,

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
 from controller.api import admin as admin_api
+from controller.api import dashboard as dashboard_api
 from controller.api import error_response, render_error
 from controller.api import findings as findings_api
 from controller.api import session as session_api
@@ -27,7 +28,9 @@ from controller.web.pages import (
     bundles,
     enrollment,
     findings,
+    hosts,
     login,
+    overview,
     settings,
     users,
 )
@@ -114,8 +117,11 @@ def install(app: FastAPI) -> None:
     app.include_router(login.router)
     app.include_router(session_api.router)
     app.include_router(settings.router)
+    app.include_router(overview.router)
+    app.include_router(hosts.router)
     app.include_router(findings.router)
     app.include_router(findings_api.router)
+    app.include_router(dashboard_api.router)
     for module in (enrollment, bundles, users, audit, policies_page):
         app.include_router(module.router)
     app.include_router(admin_api.router)

@@ -85,6 +85,35 @@ def finding_status_names(t: Translator) -> Mapping[str, str]:
     }
 
 
+def classified_names(t: Translator) -> Mapping[str, str]:
+    """Statuses of classified computers in ``t``'s language."""
+    return {
+        "sighted": t.gettext("seen on the network"),
+        "overdue": t.gettext("attestation overdue"),
+        "never": t.gettext("never attested"),
+        "attested": t.gettext("attested"),
+    }
+
+
+def state_names(t: Translator) -> Mapping[str, str]:
+    """Connection states of computers in ``t``'s language."""
+    return {
+        "online": t.gettext("online"),
+        "stale": t.gettext("stale"),
+        "never": t.gettext("never seen"),
+    }
+
+
+def outcome_names(t: Translator) -> Mapping[str, str]:
+    """Rule outcomes in ``t``'s language."""
+    return {
+        "pass": t.gettext("pass"),
+        "fail": t.gettext("fail"),
+        "error": t.gettext("error"),
+        "not_applicable": t.gettext("not applicable"),
+    }
+
+
 def _scope_name(request: Request, caller: Caller) -> str:
     unit_id = caller.principal.unit_id
     if unit_id is None:
@@ -125,6 +154,19 @@ def page(
         "severity_names": severity_names(t),
         "finding_status_names": finding_status_names(t),
         "status_names": finding_status_names(t),
+        "classified_names": classified_names(t),
+        "state_names": state_names(t),
+        "outcome_names": outcome_names(t),
+        "agent_status_names": {
+            "active": t.gettext("active"),
+            "pending": t.gettext("pending approval"),
+            "revoked": t.gettext("revoked"),
+        },
+        "received_names": {
+            "full": t.gettext("full inventory"),
+            "heartbeat": t.gettext("heartbeat"),
+            "bundle": t.gettext("offline bundle"),
+        },
         "scope_name": _scope_name(request, caller),
         "here": here,
         "flashes": flashes,
