@@ -258,18 +258,18 @@ def get_audit(
     until: Annotated[str, Query(max_length=10)] = "",
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
 ) -> Response:
-    """A page of the audit log (50 entries), with the total."""
+    """A page of the audit log (50 entries, newest first) and whether an older page exists."""
     f = audit_page.AuditFilter(actor_name, action, since, until, page)
     found, _ = audit_page.audit_page_data(request, caller, f)
     entries = [
         {"id": e.id, "at": _when(e.at), "actor": e.actor, "action": e.action, "target": e.target,
          "source": e.source, "details": e.details}
-        for e in found.entries
+        for e in found.rows
     ]  # fmt: skip
     return json_response(
         200,
-        {"entries": entries, "total": found.total, "page": page,
-         "page_size": audit_page.PAGE_SIZE},
+        {"entries": entries, "page": found.page, "per_page": found.per_page,
+         "has_next": found.has_next},
     )  # fmt: skip
 
 

@@ -475,20 +475,6 @@ def outcome_counts(s: Session) -> dict[tuple[str, str], int]:
     return {(rule_id, outcome): int(n) for rule_id, outcome, n in rows}
 
 
-def outcome_counts_in(s: Session, scope: UnitScope) -> dict[tuple[str, str], int]:
-    """:func:`outcome_counts` over the hosts of the units in ``scope`` (None: every host)."""
-    if scope is None:
-        return outcome_counts(s)
-    agents = Base.metadata.tables["agents"]
-    rows = s.execute(
-        select(_STATES.c.rule_id, _STATES.c.outcome, func.count())
-        .join(agents, agents.c.id == _STATES.c.agent_id)
-        .where(agents.c.unit_id.in_(sorted(scope)))
-        .group_by(_STATES.c.rule_id, _STATES.c.outcome)
-    )
-    return {(rule_id, outcome): int(n) for rule_id, outcome, n in rows}
-
-
 def states_of(s: Session, agent_id: str) -> list[RuleState]:
     """The stored rule states of one host, by rule id."""
     return list(

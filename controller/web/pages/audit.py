@@ -1,7 +1,7 @@
 """Audit log: who did what to which object, filtered and paginated (50 entries a page).
 
 A scoped account reads the entries of its units only (the rule is
-:func:`controller.store.audit.list_audit`'s).
+:func:`controller.store.dashboard.list_audit`'s).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from controller.auth import Permission
 from controller.store import audit
+from controller.store.dashboard import AuditPage, list_audit
 from controller.web.i18n import TIME_ZONE
 from controller.web.security import Caller, InputError, reader, transaction
 from controller.web.view import page
@@ -60,23 +61,22 @@ def _day(caller: Caller, text: str, *, end: bool) -> dt.datetime | None:
 
 def audit_page_data(
     request: Request, caller: Caller, f: AuditFilter
-) -> tuple[audit.AuditPage, list[str]]:
+) -> tuple[AuditPage, list[str]]:
     """One page of entries the caller may read, and the known actions (for the filter)."""
     since = _day(caller, f.since.strip(), end=False)
     until = _day(caller, f.until.strip(), end=True)
     with transaction(request) as s:
-        found = audit.list_audit(
+        found = list_audit(
             s,
             caller.principal.scope,
             actor=f.actor.strip() or None,
             action=f.action.strip() or None,
             since=since,
             until=until,
-            offset=(max(1, f.page) - 1) * PAGE_SIZE,
-            limit=PAGE_SIZE,
+            page=max(1, f.page),
+            per_page=PAGE_SIZE,
         )
         choices = audit.actions(s)
-        s.expunge_all()
     return found, choices
 
 
@@ -93,11 +93,10 @@ def audit_page(
     """The audit log, newest first."""
     f = AuditFilter(actor, action, since, until, page_number)
     found, choices = audit_page_data(request, caller, f)
-    pages = max(1, -(-found.total // PAGE_SIZE))
     return page(
         request,
         caller,
         "audit.html",
-        {"found": found, "f": f, "choices": choices, "pages": pages},
+        {"found": found, "f": f, "choices": choices},
         active="/audit",
     )

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from controller.auth import Permission
 from controller.policy.loader import PolicySet
 from controller.policy.overrides_edit import OverrideError, RuleEdit, RuleUnknown, edit_rule
-from controller.store.findings import outcome_counts_in
+from controller.store.dashboard import rule_pass_rates
 from controller.web.policies import policy_cache
 from controller.web.security import (
     Caller,
@@ -70,7 +70,7 @@ def policies_view(request: Request, caller: Caller) -> tuple[list[PackRow], str 
     policies: PolicySet | None = evaluator.policies if evaluator is not None else None
     error = cache.error
     with transaction(request) as s:
-        counts = outcome_counts_in(s, caller.principal.scope)
+        rates = rule_pass_rates(s, caller.principal.scope)
     packs: list[PackRow] = []
     if policies is None:
         return packs, error
@@ -85,9 +85,9 @@ def policies_view(request: Request, caller: Caller) -> tuple[list[PackRow], str 
                 severity=str(rule.severity),
                 enabled=rule.id not in disabled,
                 params=dict(rule.params),
-                passed=counts.get((rule.id, "pass"), 0),
-                failed=counts.get((rule.id, "fail"), 0),
-                errors=counts.get((rule.id, "error"), 0),
+                passed=rates[rule.id].passed if rule.id in rates else 0,
+                failed=rates[rule.id].failed if rule.id in rates else 0,
+                errors=rates[rule.id].error if rule.id in rates else 0,
             )
             for rule in pack.rules
         ]

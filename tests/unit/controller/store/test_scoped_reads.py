@@ -1,4 +1,4 @@
-"""The scoped reads of the administration pages: agents, tokens, bundles, rule outcomes, audit."""
+"""The scoped reads of the administration pages: agents, tokens, bundles, the audit log."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from controller.store import agents, audit, tokens, units, users
 from controller.store import bundles as bundle_store
-from controller.store.findings import outcome_counts, outcome_counts_in
+from controller.store.dashboard import list_audit
 from controller.store.models import Bundle, Finding, RuleState
 from tests.unit.controller.store.factories import T0, UNIT, make_agent
 
@@ -48,15 +48,7 @@ def test_lists_keep_to_the_scope(session: Session) -> None:
     assert len(bundle_store.list_bundles(session, None)) == 2
 
 
-def test_outcome_counts_in_scope(session: Session) -> None:
-    _seed(session)
-    assert outcome_counts_in(session, SCOPE) == {("ATTT-01", "pass"): 1}
-    assert outcome_counts_in(session, None) == outcome_counts(session)
-    assert outcome_counts(session) == {("ATTT-01", "pass"): 1, ("ATTT-01", "fail"): 1}
-    assert outcome_counts_in(session, frozenset()) == {}
-
-
-def test_audit_scope_rule(session: Session) -> None:
+def test_audit_scope_rule_filters_and_pages(session: Session) -> None:
     _seed(session)
     finding_b = session.query(Finding).one().id
     entries = [
@@ -64,7 +56,7 @@ def test_audit_scope_rule(session: Session) -> None:
         ("user:op-b", "x.did", "user:op-a"),  # target: an account of the scope
         ("cli:root", "agent.approved", "agent:a1"),
         ("cli:root", "token.created", "token:ta"),
-        ("cli:root", "unit.renamed", f"unit:{UNIT}"),
+        ("agent:a1", "report.stored", "agent:a1"),  # per-report: only when asked for
         ("user:op-b", "agent.approved", "agent:b1"),  # hidden: the other commune
         ("cli:root", "token.created", "token:tb"),
         ("cli:root", "finding.acknowledged", f"finding:{finding_b}"),
@@ -73,28 +65,20 @@ def test_audit_scope_rule(session: Session) -> None:
     for at, (actor, action, target) in enumerate(entries):
         audit.record(session, actor, action, target, at=T0 + timedelta(minutes=at))
     session.flush()
-    seen = audit.list_audit(session, SCOPE)
-    assert seen.total == 5
-    assert [e.target for e in seen.entries] == [
-        f"unit:{UNIT}",
-        "token:ta",
-        "agent:a1",
-        "user:op-a",
-        "unit:elsewhere",
-    ]
-    other = audit.list_audit(session, frozenset({OTHER}))
-    assert {e.target for e in other.entries} == {
-        "user:op-a",
-        "agent:b1",
-        "token:tb",
-        f"finding:{finding_b}",
-    }
-    everything = audit.list_audit(session, None, limit=3, offset=3)
-    assert everything.total == len(entries) and len(everything.entries) == 3
-    assert audit.list_audit(session, None, action="token.").total == 2
-    assert audit.list_audit(session, None, action="token").total == 0
-    assert audit.list_audit(session, None, actor="user:op-b").total == 2
-    window = audit.list_audit(session, None, since=T0 + timedelta(minutes=2),
-                              until=T0 + timedelta(minutes=4))  # fmt: skip
-    assert [e.action for e in window.entries] == ["token.created", "agent.approved"]
+    seen = list_audit(session, SCOPE)
+    assert [e.target for e in seen.rows] == ["token:ta", "agent:a1", "user:op-a", "unit:elsewhere"]
+    assert not seen.has_next
+    other = list_audit(session, frozenset({OTHER}))
+    assert {e.target for e in other.rows} == {
+        "user:op-a", "agent:b1", "token:tb", f"finding:{finding_b}"
+    }  # fmt: skip
+    first = list_audit(session, None, per_page=4)
+    second = list_audit(session, None, page=2, per_page=4)
+    assert first.has_next and not second.has_next
+    assert len(first.rows) == 4 and len(second.rows) == len(entries) - 1 - 4
+    assert len(list_audit(session, None, action="report.stored").rows) == 1
+    assert len(list_audit(session, None, actor="user:op-b").rows) == 2
+    window = list_audit(session, None, since=T0 + timedelta(minutes=2),
+                        until=T0 + timedelta(minutes=4))  # fmt: skip
+    assert [e.action for e in window.rows] == ["token.created", "agent.approved"]
     assert "policy.rule_changed" in audit.actions(session)

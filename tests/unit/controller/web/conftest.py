@@ -15,10 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 from starlette.testclient import TestClient
 
-from controller import passwords
 from controller.app import create_app
 from controller.auth import accounts
 from controller.settings import load_settings
@@ -27,16 +25,6 @@ from controller.store.db import make_engine, session_factory
 
 ADMIN_PASSWORD = "mật khẩu quản trị"  # noqa: S105 - the data_dir fixture's test password
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Argon2 at its cheapest for these tests: a page test is about the page, and five 64 MiB
-    hashes per test (init, accounts, logins) were most of the suite's time. The real parameters
-    are tested in tests/unit/controller/test_passwords.py and by the browser suite."""
-    monkeypatch.setattr(
-        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    )
 
 
 @dataclass
