@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from controller.api import context
 from controller.auth import Permission, Principal
 from controller.auth.sessions import SessionTimeouts, csrf_matches, resume_session
+from controller.store.db import write_session
 from controller.web.i18n import Translator, normalise_locale, translator
 
 SESSION_COOKIE = "__Host-gg_session"
@@ -84,8 +85,15 @@ def now() -> datetime:
 
 @contextmanager
 def transaction(request: Request) -> Iterator[Session]:
-    """One database transaction for a route: committed on success, rolled back on error."""
+    """One database transaction for a route: committed on success, rolled back on error.
+
+    A writer from its start on SQLite (:func:`controller.store.db.write_session`): nearly every
+    dashboard transaction reads, then writes (a session's ``last_seen_at``, a login attempt, an
+    audit entry), and a deferred one is refused at once ("database is locked") when another
+    connection, e.g. the background re-evaluation, committed in between.
+    """
     with context(request).sessions.begin() as s:
+        write_session(s)
         yield s
 
 

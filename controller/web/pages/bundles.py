@@ -24,7 +24,6 @@ from controller.bundles import BundleLimits, BundleRefused, import_bundle, quara
 from controller.bundles.read import DEFAULT_MAX_FILE_BYTES
 from controller.bundles.store import bundle_writer
 from controller.store import bundles as bundle_store
-from controller.store.db import write_session
 from controller.store.units import list_units
 from controller.web.security import Caller, actor, now, reader, transaction
 from controller.web.view import page
@@ -97,8 +96,8 @@ def import_upload(
         path = Path(tmp) / filename
         _copy(upload, path, limits.max_file_bytes)
         try:
+            # transaction() takes SQLite's write lock first: the import reads, then writes.
             with transaction(request) as s:
-                write_session(s)  # reads, then writes: SQLite's write lock first (as the CLI)
                 done = import_bundle(
                     s, path, limits, bundle_writer(settings), at, caller.actor,
                     source=caller.address, scope=caller.principal.scope,

@@ -16,7 +16,6 @@ from controller import agent_admin, pki
 from controller.auth import Permission
 from controller.store import agents as agent_store
 from controller.store import tokens as token_store
-from controller.store.db import write_session
 from controller.store.models import Agent, EnrollmentToken, Unit
 from controller.store.units import list_units
 from controller.tokens import TokenError, TokenNotFound, create_token, parse_duration, revoke_token
@@ -141,10 +140,9 @@ def agent_action(request: Request, caller: Caller, agent_id: str, action: str) -
     """Approve or revoke an agent of the caller's scope (NotFound otherwise)."""
     do = agent_admin.approve if action == "approve" else agent_admin.revoke
     try:
+        # Approval reads the computer's other agents, then writes: transaction() takes SQLite's
+        # write lock first, so an enrollment running now cannot slip in between.
         with transaction(request) as s:
-            # Approval reads the computer's other agents, then writes: on SQLite the write
-            # lock comes first, so an enrollment running now cannot slip in between.
-            write_session(s)
             do(s, agent_id, actor=caller.actor, source=caller.address, now=now(),
                scope=caller.principal.scope)  # fmt: skip
     except agent_admin.AgentUnknown:
