@@ -135,7 +135,7 @@ def build(s: Session, folder: Path) -> District:
                 ),
                 NetworkDevice(
                     id="xa-a-in-01", kind="printer", name="Máy in", unit_id="xa-a", office_id="vp"
-                ),  # fmt: skip
+                ),
             ]
         )
         s.flush()
@@ -155,8 +155,8 @@ def build(s: Session, folder: Path) -> District:
                 reports=2,
             )
         )
-        s.add(User(username="an", password_hash="x", role="operator", unit_id="xa-a"))
-        s.add(User(username="binh", password_hash="x", role="operator", unit_id="xa-b"))
+        s.add(User(username="an", password_hash="x",  # noqa: S106 - never used to log in role="operator", unit_id="xa-a"))
+        s.add(User(username="binh", password_hash="x",  # noqa: S106 - never used to log in role="operator", unit_id="xa-b"))
         tokens.add_token(s, "tok-a", "h", "xa-a", NOW + timedelta(days=7), 5, "user:an")
         tokens.add_token(s, "tok-b", "h", "xa-b", NOW - timedelta(days=1), 5, "user:binh")
     writer = FindingsWriter(_cache(folder))
@@ -182,7 +182,7 @@ def build(s: Session, folder: Path) -> District:
                                 "up": True,
                                 "addresses": [{"address": "10.0.0.5", "family": "ipv4"}],
                             },
-                        ]  # fmt: skip
+                        ]
                     },
                     software={
                         "packages": [{"name": "firefox", "version": "128"}, {"name": "bash"}]

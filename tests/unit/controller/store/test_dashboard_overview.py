@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from controller.store.dashboard import Ratio, local_day, overview, snapshot_compliance, units_tree
-from tests.unit.controller.store.district import A, B, NOW, build
+from tests.unit.controller.store.district import NOW, A, B, build
 
 
 @pytest.fixture
