@@ -155,8 +155,8 @@ def build(s: Session, folder: Path) -> District:
                 reports=2,
             )
         )
-        s.add(User(username="an", password_hash="x",  # noqa: S106 - never used to log in role="operator", unit_id="xa-a"))
-        s.add(User(username="binh", password_hash="x",  # noqa: S106 - never used to log in role="operator", unit_id="xa-b"))
+        for name, unit_id in (("an", "xa-a"), ("binh", "xa-b")):
+            s.add(User(username=name, password_hash="-", role="operator", unit_id=unit_id))
         tokens.add_token(s, "tok-a", "h", "xa-a", NOW + timedelta(days=7), 5, "user:an")
         tokens.add_token(s, "tok-b", "h", "xa-b", NOW - timedelta(days=1), 5, "user:binh")
     writer = FindingsWriter(_cache(folder))
