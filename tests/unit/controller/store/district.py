@@ -156,7 +156,7 @@ def build(s: Session, folder: Path) -> District:
             )
         )
         for name, unit_id in (("an", "xa-a"), ("binh", "xa-b")):
-            s.add(User(username=name, password_hash="-", role="operator", unit_id=unit_id))
+            s.add(User(username=name, password_hash="-", role="operator", unit_id=unit_id))  # noqa: S106 - no login
         tokens.add_token(s, "tok-a", "h", "xa-a", NOW + timedelta(days=7), 5, "user:an")
         tokens.add_token(s, "tok-b", "h", "xa-b", NOW - timedelta(days=1), 5, "user:binh")
     writer = FindingsWriter(_cache(folder))
