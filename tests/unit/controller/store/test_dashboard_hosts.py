@@ -107,7 +107,7 @@ def test_search(district: Session, q: str, expected: list[str]) -> None:
     ],
 )
 def test_filters(district: Session, query: dict[str, object], expected: list[str]) -> None:
-    assert sorted(ids(district, **query)) == sorted(expected)
+    assert sorted(ids(district, None, **query)) == sorted(expected)
 
 
 def test_a_commune_never_sees_the_other(district: Session) -> None:
