@@ -196,7 +196,8 @@ def list_findings_view(
     elif sort == "last_seen":
         keys = [direction(Finding.last_seen_at)]
     elif sort == "host":
-        keys = [direction(func.lower(hostname))]
+        # Nameless subjects last whichever the direction (NULLS LAST on both databases).
+        keys = [hostname.is_(None), direction(func.lower(hostname))]
     elif sort == "rule":
         keys = [direction(Finding.rule_id), _severity_rank()]
     else:
