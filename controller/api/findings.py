@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from controller.api import ApiError, json_response, read_body
 from controller.auth import Permission
-from controller.store.findings_view import FindingRow
+from controller.store.dashboard import FindingRow
 from controller.web.forms import end_of_day
 from controller.web.pages.findings import change_findings, load_findings
 from controller.web.policies import rule_titles

@@ -141,7 +141,12 @@ def page(
     code = request.query_params.get("done")
     if code is not None and code in messages:
         flashes.append(("ok", messages[code]))
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method == "GET":
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    else:
+        # The answer to a POST (a token just created) has no GET twin at its own path: the
+        # language switch returns to the section's list (/enrollment for /enrollment/tokens).
+        here = "/" + request.url.path.strip("/").split("/", 1)[0]
     values: dict[str, Any] = {
         "caller": caller,
         "nav": [

@@ -5,7 +5,7 @@ and filters by unit in SQL; each returns frozen dataclasses (never ORM objects),
 or a JSON encoder cannot trigger a lazy load. Invalid query values raise :class:`QueryError`.
 """
 
-from controller.store.dashboard._common import HOST_STATES, SEVERITIES, QueryError, Ratio
+from controller.store.dashboard._common import HOST_STATES, SEVERITIES, QueryError, Ratio, local_day
 from controller.store.dashboard.findings_view import (
     FINDING_SORTS,
     FindingPage,
@@ -100,6 +100,7 @@ __all__ = [
     "list_hosts",
     "list_pending_agents",
     "list_tokens_view",
+    "local_day",
     "overview",
     "rule_pass_rates",
     "snapshot_compliance",

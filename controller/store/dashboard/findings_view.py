@@ -7,7 +7,7 @@ the store never reads policy files.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
@@ -96,6 +96,8 @@ class FindingPage:
     total: int
     page: int
     per_page: int
+    #: Matching findings per severity (all pages), for the list's summary line.
+    by_severity: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def pages(self) -> int:
@@ -173,7 +175,15 @@ def list_findings_view(
             .outerjoin(Asset, Asset.id == asset_id)
         )
 
-    total = s.scalar(joined(select(func.count()).select_from(Finding)).where(*conditions))
+    by_severity = {
+        severity: int(n)
+        for severity, n in s.execute(
+            joined(select(Finding.severity, func.count()).select_from(Finding))
+            .where(*conditions)
+            .group_by(Finding.severity)
+        )
+    }
+    total = sum(by_severity.values())
 
     def direction(column: Any) -> Any:
         return column.desc() if descending else column.asc()
@@ -186,7 +196,8 @@ def list_findings_view(
     elif sort == "last_seen":
         keys = [direction(Finding.last_seen_at)]
     elif sort == "host":
-        keys = [direction(func.lower(hostname))]
+        # Nameless subjects last whichever the direction (NULLS LAST on both databases).
+        keys = [hostname.is_(None), direction(func.lower(hostname))]
     elif sort == "rule":
         keys = [direction(Finding.rule_id), _severity_rank()]
     else:
@@ -227,7 +238,7 @@ def list_findings_view(
                 evidence=f.evidence,
             )
         )
-    return FindingPage(tuple(found), int(total or 0), fq.page, fq.per_page)
+    return FindingPage(tuple(found), total, fq.page, fq.per_page, by_severity)
 
 
 def rule_pass_rates(s: Session, scope: UnitScope) -> dict[str, PassRate]:

@@ -11,12 +11,11 @@ from starlette.responses import Response
 
 from controller.auth import Permission
 from controller.store import findings as findings_store
-from controller.store.findings_view import (
-    DEFAULT_STATUSES,
+from controller.store.dashboard import (
     SEVERITIES,
     FindingPage,
     FindingQuery,
-    FindingQueryError,
+    QueryError,
     list_findings_view,
 )
 from controller.store.units import list_units_in
@@ -29,7 +28,7 @@ router = APIRouter()
 
 #: The status filter's choices: a name for each set of statuses.
 STATUS_CHOICES = {
-    "live": DEFAULT_STATUSES,
+    "live": ("open", "acknowledged"),
     "open": ("open",),
     "acknowledged": ("acknowledged",),
     "exempted": ("exempted",),
@@ -61,18 +60,17 @@ def finding_query(request: Request, caller: Caller) -> FindingQuery:
         sort=params.get("sort") or "severity",
         page=page_number(params.get("page"), t),
     )
-    try:
-        query.check()
-    except FindingQueryError as exc:
-        raise InputError(str(exc)) from exc
     return query
 
 
 def load_findings(request: Request, caller: Caller) -> FindingPage:
     """The page of findings the request asks for, in the caller's scope."""
     query = finding_query(request, caller)
-    with transaction(request) as s:
-        return list_findings_view(s, caller.principal.scope, query)
+    try:
+        with transaction(request) as s:
+            return list_findings_view(s, caller.principal.scope, query)
+    except QueryError as exc:
+        raise InputError(str(exc)) from None
 
 
 @router.get("/findings")
