@@ -95,6 +95,8 @@ class Trap:
     """Collects what must never happen on a page: dialogs, console errors, uncaught errors."""
 
     problems: list[str] = field(default_factory=list)
+    #: How many ``confirm()`` dialogs the test expects (see :meth:`expect_confirm`).
+    confirms: int = 0
     #: Console errors matching one of these are expected (e.g. a page answered 403 on purpose).
     allowed: list[re.Pattern[str]] = field(default_factory=lambda: [re.compile(r"favicon\.ico")])
 
@@ -112,7 +114,15 @@ class Trap:
         """Expect "Failed to load resource" errors: the test opens forbidden or missing pages."""
         self.allow(r"Failed to load resource: the server responded with a status of 4\d\d")
 
+    def expect_confirm(self) -> None:
+        """Accept the next ``confirm()`` (a bulk action asks once); any other dialog still fails."""
+        self.confirms += 1
+
     def _dialog(self, dialog: Dialog) -> None:
+        if dialog.type == "confirm" and self.confirms > 0:
+            self.confirms -= 1
+            dialog.accept()
+            return
         self.problems.append(f"JS dialog ({dialog.type}): {dialog.message!r}")
         dialog.dismiss()
 

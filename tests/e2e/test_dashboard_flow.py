@@ -1,9 +1,10 @@
 """An officer's day in the dashboard, in headless chromium (issue 5, "Tests").
 
 Log in (Vietnamese by default), open every page (a screenshot of each, both languages for the
-main ones), filter the hosts, acknowledge and exempt a finding, upload a classified computer's
-bundle, approve the agent waiting for approval, create an enrollment token (and enroll a
-computer with it), switch the language, log out: the old session cookie then opens nothing.
+main ones), filter the hosts, acknowledge and exempt a finding, acknowledge two at once, upload a
+classified computer's bundle, approve the agent waiting for approval, create an enrollment token
+(and enroll a computer with it), switch the language, log out: the old session cookie then opens
+nothing.
 
 The steps are one test on purpose: they share the login and run in the order an officer
 would; each step checks what it changed in the controller's database, not only the page.
@@ -19,7 +20,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from agent.enrollment import enroll
-from tests.e2e.browser import SESSION_COOKIE, ApiClient, iter_rows, login, shot
+from tests.e2e.browser import SESSION_COOKIE, ApiClient, Trap, iter_rows, login, shot
 from tests.e2e.world import ADMIN, COMMUNE_A, COMMUNE_B, World, identity_for
 
 pytestmark = pytest.mark.integration
@@ -69,7 +70,7 @@ def _submit(page: Page, scope: Locator, action: str) -> Locator:
     return scope.locator(inside).first
 
 
-def test_an_officers_day(page: Page, world: World, tmp_path: Path) -> None:
+def test_an_officers_day(page: Page, world: World, trap: Trap, tmp_path: Path) -> None:
     # -- the login page is Vietnamese by default --------------------------------------------
     page.goto(f"{world.url}/login")
     expect(page.locator("html")).to_have_attribute("lang", "vi")
@@ -128,6 +129,20 @@ def test_an_officers_day(page: Page, world: World, tmp_path: Path) -> None:
     expect(page.locator(".flash.ok")).to_be_visible()
     assert world.finding_status(second.finding_id) == "exempted"
     shot(page, "vi-findings-after-actions")
+
+    # -- a bulk action: acknowledge commune B's findings at once (the page asks to confirm) ---
+    page.goto(f"{world.url}/findings?unit={COMMUNE_B}")
+    chosen = [host.finding_id for host in world.hosts_in(COMMUNE_B)]
+    for finding in chosen:
+        page.locator(f'input[name=ids][value="{finding}"]').check()
+    bulk = page.locator('form[action="/findings/bulk"]')
+    bulk.locator("select[name=action]").select_option("ack")
+    trap.expect_confirm()
+    with page.expect_navigation():
+        _submit(page, page.locator("main"), "/findings/bulk").click()
+    expect(page.locator(".flash.ok")).to_be_visible()
+    assert trap.confirms == 0, "the bulk action did not ask for confirmation"
+    assert [world.finding_status(f) for f in chosen] == ["acknowledged"] * len(chosen)
 
     # -- upload the classified computer's bundle ---------------------------------------------
     page.goto(f"{world.url}/bundles")
