@@ -137,8 +137,9 @@ def report_body(base: dict[str, Any], n: int) -> bytes:
     connectivity["internet"] = {"reachable": n % 7 != 0}
     doc["connectivity"] = connectivity
     security = dict(doc.get("security") or {})
-    firewall = security.get("firewall") if isinstance(security.get("firewall"), dict) else {}
-    security["firewall"] = {**firewall, "enabled": n % 4 != 0}
+    firewall = security.get("firewall")
+    known: dict[str, Any] = firewall if isinstance(firewall, dict) else {}
+    security["firewall"] = {**known, "enabled": n % 4 != 0}
     doc["security"] = security
     return gzip.compress(msgspec.json.encode(doc), compresslevel=1, mtime=0)
 
