@@ -3,8 +3,10 @@
 SHELL := /bin/bash
 VENV := .venv/bin
 # System packages the tests need: iproute2 for the network-namespace scenarios, postgresql for the
-# store tests (they use the server on 127.0.0.1:5432 when one answers, else start a private one).
-TEST_APT := iproute2 postgresql
+# store tests (they use the server on 127.0.0.1:5432 when one answers, else start a private one),
+# chromium for the dashboard's browser tests (Playwright drives it; it never downloads a browser)
+# and fonts-dejavu-core so Vietnamese text renders in their screenshots.
+TEST_APT := iproute2 postgresql chromium fonts-dejavu-core
 # The peers the footprint benchmark compares the agent with.
 BENCH_APT := fusioninventory-agent ocsinventory-agent
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from agent.token import format_token, new_token, secret_hash
 from controller.store import audit, units
 from controller.store import tokens as token_store
+from controller.store.scope import UnitScope, in_scope
 
 #: A token that lives longer than this is a standing invitation; a year covers any rollout.
 MAX_EXPIRY = timedelta(days=365)
@@ -27,6 +28,10 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 class TokenError(ValueError):
     """A token cannot be created or revoked; the message is one line for the operator."""
+
+
+class TokenNotFound(TokenError):  # noqa: N818 - a kind of TokenError, named for the condition
+    """No such token, or one outside the caller's unit scope (the same answer for both)."""
 
 
 def parse_duration(text: str) -> timedelta:
@@ -61,6 +66,7 @@ def create_token(
     ca_fingerprint: str,
     now: datetime,
     note: str | None = None,
+    source: str | None = None,
 ) -> str:
     """Create a token for ``unit_id`` and return its full text (to show once, never to store).
 
@@ -108,22 +114,32 @@ def create_token(
         "token.created",
         f"token:{token.token_id}",
         {"unit_id": unit_id, "expires_at": expires_at.isoformat(), "max_uses": uses},
+        at=now,
+        source=source,
     )
     return format_token(token)
 
 
 def revoke_token(
-    session: Session, token_id: str, *, revoked_by: str, now: datetime | None = None
+    session: Session,
+    token_id: str,
+    *,
+    revoked_by: str,
+    now: datetime | None = None,
+    source: str | None = None,
+    scope: UnitScope = None,
 ) -> None:
     """Revoke a token so it can no longer enroll anything; adds a ``token.revoked`` audit entry.
 
-    Raises :class:`TokenError` if there is no such token or it was already revoked. Agents
-    already enrolled with it stay enrolled (revoke those with ``govguard agents revoke``).
+    Raises :class:`TokenNotFound` if there is no such token or its unit is outside ``scope``
+    (a dashboard account's units; None: every unit), :class:`TokenError` if it was already
+    revoked. Agents already enrolled with it stay enrolled (revoke those with
+    ``govguard agents revoke``).
     """
     token_id = token_id.strip().lower()
     existing = token_store.get_token(session, token_id)
-    if existing is None:
-        raise TokenError(f"no token with id {token_id!r} (see `govguard tokens list`)")
+    if existing is None or not in_scope(scope, existing.unit_id):
+        raise TokenNotFound(f"no token with id {token_id!r} (see `govguard tokens list`)")
     if existing.revoked_at is not None or not token_store.revoke_token(session, token_id, now):
         raise TokenError(f"token {token_id} is already revoked")
-    audit.record(session, revoked_by, "token.revoked", f"token:{token_id}", at=now)
+    audit.record(session, revoked_by, "token.revoked", f"token:{token_id}", at=now, source=source)

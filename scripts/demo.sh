@@ -8,7 +8,8 @@
 #   4. the example district's organisation file (inventory/example-district.yaml: units, staff,
 #      expected computers, classified ones, switches and printers) imported;
 #   5. one collection and delivery round, then the agent keeps running every 5 minutes;
-#   6. prints what the controller stored and the findings the policies raised on this PC.
+#   6. prints what the controller stored and the findings the policies raised on this PC, and the
+#      dashboard's address and login.
 #      Ctrl-C stops both.
 #
 # Run it again to reuse the same controller and agent; `make clean-demo` starts from scratch.
@@ -88,6 +89,9 @@ echo
 echo "demo: findings of the policy packs (BMNN, ATTT, CQĐT, fleet) on this PC:"
 "$BIN/govguard" findings list --agent "$agent_id"
 echo
+echo "demo: dashboard: $URL/  (user: admin, password: $(cat "$DEMO/admin-password"))"
+echo "demo: the browser warns about the certificate: it is signed by the demo controller's own CA"
+echo "      ($DATA/tls/ca.crt); import that file into the browser to trust it."
 echo "demo: the agent keeps reporting every 5 minutes; Ctrl-C stops the controller and the agent."
 "$BIN/govguard-agent" run --state-dir "$AGENT" --config examples/agent-demo.yaml \
   >"$DEMO/agent.log" 2>&1 &

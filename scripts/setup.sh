@@ -39,3 +39,6 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   fi
   touch "$stamp"
 fi
+
+# The dashboard's browser code (htmx), not committed; a warning only when it cannot be fetched.
+scripts/vendor_assets.sh

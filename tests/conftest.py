@@ -17,6 +17,22 @@ from tests.support.windows import PsReplay, RegistryReplay
 pytest_plugins = ["tests.support.database", "tests.support.data_dir"]
 
 
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process password hashes use argon2's cheapest parameters, unless the test is marked
+    ``real_argon2``: hundreds of tests make accounts and log in, and a 64 MiB hash each time was
+    a large part of the suite's time. Controllers started as processes keep the real ones."""
+    if request.node.get_closest_marker("real_argon2") is not None:
+        return
+    from argon2 import PasswordHasher
+
+    from controller import passwords
+
+    monkeypatch.setattr(
+        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    )
+
+
 @pytest.fixture
 def linux_host(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], ReplayRunner]]:
     """Point the platform layer at a recorded Linux machine: ``linux_host("debian12-desktop")``."""

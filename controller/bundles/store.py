@@ -27,6 +27,7 @@ from controller.store import audit
 from controller.store import bundles as bundle_store
 from controller.store.models import Bundle
 from controller.store.reports import NewReport, outcomes
+from controller.store.scope import UnitScope, in_scope
 
 #: The ingest writer: stores a batch and returns the (agent, seq) pairs inserted.
 Writer = Callable[[Session, Sequence[NewReport], datetime], set[tuple[str, int]]]
@@ -59,15 +60,31 @@ class Imported:
 
 
 def import_bundle(
-    s: Session, path: Path, limits: BundleLimits, writer: Writer, at: datetime, actor: str
+    s: Session,
+    path: Path,
+    limits: BundleLimits,
+    writer: Writer,
+    at: datetime,
+    actor: str,
+    *,
+    source: str | None = None,
+    scope: UnitScope = None,
 ) -> Imported:
     """Check and store the bundle at ``path`` in ``s`` (the caller commits).
 
+    ``source`` is where the import came from (the audit entry's); ``scope`` the units the
+    importing dashboard account may see (None: every unit, the command line): a bundle of a
+    computer outside it is refused like any other bad bundle.
     Raises :class:`BundleRefused`; the caller then rolls back and calls :func:`quarantine`.
     """
     members = read_bundle(path, limits)
     verified = verify_bundle(s, members, limits, at)
     manifest, agent_id = verified.manifest, verified.agent.id
+    if not in_scope(scope, verified.agent.unit_id):
+        raise BundleRefused(
+            f"agent {agent_id} belongs to a unit outside your account's units; "
+            "an officer of its unit or of the district must import it"
+        )
     _lock_agent(s, agent_id)
     existing = bundle_store.get_bundle(s, agent_id, manifest.seq)
     if existing is not None:
@@ -115,7 +132,7 @@ def import_bundle(
         details["gap"] = gap
     if broken:
         details["broken_chain"] = True
-    audit.record(s, actor, "bundle.imported", f"agent:{agent_id}", details, at=at)
+    audit.record(s, actor, "bundle.imported", f"agent:{agent_id}", details, at=at, source=source)
     return Imported(verified, stored=True, gap=gap, broken_chain=broken)
 
 

@@ -6,9 +6,9 @@ import argparse
 import json
 import sys
 
+from controller import agent_admin
 from controller.commands.common import CliError, actor, now, open_store, print_table, settings, when
-from controller.findings.assets import link_agents
-from controller.store import agents, audit, reports
+from controller.store import agents, reports
 
 
 def list_(args: argparse.Namespace) -> int:
@@ -81,57 +81,26 @@ def show(args: argparse.Namespace) -> int:
 
 def approve(args: argparse.Namespace) -> int:
     """Accept a pending agent; every other agent of the same computer is revoked."""
-    agent_id = args.id.strip().lower()
-    with open_store(settings(args)) as session:
-        agent = agents.get_agent(session, agent_id)
-        if agent is None:
-            raise CliError(f"no agent with id {agent_id!r} (see `govguard agents list`)")
-        if agent.status != "pending":
-            raise CliError(f"agent {agent_id} is {agent.status}; only pending agents are approved")
-        replaces = agent.replaces
-        at = now()
-        approval = agents.approve_and_replace(session, agent_id, at)
-        link_agents(session, [agent_id])  # takes the asset link over from the replaced agent
-        revoked = [(old.id, old.hostname) for old in approval.revoked]
-        who = actor()
-        audit.record(
-            session,
-            who,
-            "agent.approved",
-            f"agent:{agent_id}",
-            {"replaces": replaces, "revoked": [old_id for old_id, _ in revoked]},
-            at=at,
-        )
-        for old_id, hostname in revoked:
-            # One entry per key that stops working, so the log answers "why was X refused?".
-            audit.record(
-                session,
-                who,
-                "agent.revoked",
-                f"agent:{old_id}",
-                {"hostname": hostname, "reason": f"replaced by agent {agent_id}"},
-                at=at,
-            )
-    print(f"approved agent {agent_id}")
-    for old_id, hostname in revoked:
-        label = " (the old key)" if old_id == replaces else ""
+    try:
+        with open_store(settings(args)) as session:
+            done = agent_admin.approve(session, args.id, actor=actor(), source="cli", now=now())
+    except agent_admin.AgentActionError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"approved agent {done.agent_id}")
+    for old_id, hostname in done.revoked:
+        label = " (the old key)" if old_id == done.replaces else ""
         print(f"revoked agent {old_id}{label}: same computer ({hostname})")
     return 0
 
 
 def revoke(args: argparse.Namespace) -> int:
     """Revoke an agent: its reports are refused from now on; it must enroll again."""
-    agent_id = args.id.strip().lower()
-    with open_store(settings(args)) as session:
-        agent = agents.get_agent(session, agent_id)
-        if agent is None:
-            raise CliError(f"no agent with id {agent_id!r} (see `govguard agents list`)")
-        if agent.status == "revoked":
-            raise CliError(f"agent {agent_id} is already revoked")
-        agents.revoke_agent(session, agent_id, now())
-        audit.record(
-            session, actor(), "agent.revoked", f"agent:{agent_id}", {"hostname": agent.hostname}
-        )
+    try:
+        with open_store(settings(args)) as session:
+            agent = agent_admin.revoke(session, args.id, actor=actor(), source="cli", now=now())
+            agent_id = agent.id
+    except agent_admin.AgentActionError as exc:
+        raise CliError(str(exc)) from exc
     print(f"revoked agent {agent_id}")
     return 0
 

@@ -6,6 +6,7 @@ import argparse
 import getpass
 import os
 import re
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -168,3 +169,21 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], empty: st
     for row in (headers, *rows):
         cells = [str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)]
         print("  ".join(cells).rstrip())
+
+
+def read_password_file(path: Path) -> str:
+    """The first line of ``path`` (``-``: standard input), without its line ending.
+
+    Passwords come from files so they never appear in a command line or the shell's history.
+    """
+    try:
+        if str(path) == "-":
+            text = sys.stdin.readline()
+        else:
+            with path.open(encoding="utf-8") as source:
+                text = source.readline()
+    except OSError as exc:
+        raise CliError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{path}: not UTF-8 text") from exc
+    return text.rstrip("\r\n")

@@ -30,6 +30,7 @@ from controller.commands.common import (
     database_error,
     now,
     open_store,
+    read_password_file,
     safe_url,
 )
 from controller.passwords import PasswordPolicyError, check_password_policy
@@ -120,17 +121,7 @@ def _check_target(target: Path) -> None:
 def _read_password(password_file: Path | None, username: str) -> str:
     """The admin's password: first line of the file (``-`` = stdin), or asked twice."""
     if password_file is not None:
-        try:
-            if str(password_file) == "-":
-                text = sys.stdin.readline()
-            else:
-                with password_file.open(encoding="utf-8") as source:
-                    text = source.readline()
-        except OSError as exc:
-            raise CliError(f"{password_file}: cannot read: {exc.strerror or exc}") from exc
-        except UnicodeDecodeError as exc:
-            raise CliError(f"{password_file}: not UTF-8 text") from exc
-        password = text.rstrip("\r\n")
+        password = read_password_file(password_file)
     else:
         if not _stdin_is_terminal():
             # getpass would fall back to reading stdin, warn about echoing and fail on EOF:

@@ -21,6 +21,7 @@ from controller.commands.common import (
     now,
     open_store,
     print_table,
+    read_password_file,
     settings,
     when,
 )
@@ -40,17 +41,7 @@ def _read_password(args: argparse.Namespace, username: str) -> str:
     """``--password-file`` (``-``: stdin), else ``$GOVGUARD_PASSWORD``, else asked twice."""
     path: Path | None = args.password_file
     if path is not None:
-        try:
-            if str(path) == "-":
-                text = sys.stdin.readline()
-            else:
-                with path.open(encoding="utf-8") as source:
-                    text = source.readline()
-        except OSError as exc:
-            raise CliError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-        except UnicodeDecodeError as exc:
-            raise CliError(f"{path}: not UTF-8 text") from exc
-        return text.rstrip("\r\n")
+        return read_password_file(path)
     if PASSWORD_ENV in os.environ:
         return os.environ[PASSWORD_ENV]
     if not _stdin_is_terminal():

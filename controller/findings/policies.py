@@ -93,3 +93,9 @@ class PolicyCache:
                 self.error = str(exc)
                 log.error("policies not reloaded, the previous ones stay in use: %s", exc)
             return self._evaluator
+
+    def check_now(self) -> None:
+        """Look at the files again at the next :meth:`current` call (after this process
+        changed them itself, e.g. the dashboard's rule form), not only every ``check_every_s``."""
+        with self._lock:
+            self._checked_at = -1e9

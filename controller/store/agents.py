@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from controller.store.db import write_session
 from controller.store.models import AGENT_STATUSES, Agent
+from controller.store.scope import UnitScope
 
 
 class AgentNotFoundError(LookupError):
@@ -138,12 +139,26 @@ def _advisory_locks(
         s.execute(select(func.pg_advisory_xact_lock(key)))
 
 
-def list_agents(s: Session, status: str | None = None) -> list[Agent]:
-    """Every agent (or those with ``status``), oldest first."""
+def list_agents(
+    s: Session, status: str | None = None, scope: UnitScope = None, limit: int | None = None
+) -> list[Agent]:
+    """Every agent (or those with ``status``) of the units in ``scope``, oldest first."""
     query = select(Agent).order_by(Agent.created_at, Agent.id)
     if status is not None:
         query = query.where(Agent.status == status)
+    if scope is not None:
+        query = query.where(Agent.unit_id.in_(sorted(scope)))
+    if limit is not None:
+        query = query.limit(limit)
     return list(s.scalars(query))
+
+
+def count_agents(s: Session, scope: UnitScope = None) -> int:
+    """How many agents (any status) the units in ``scope`` have."""
+    query = select(func.count()).select_from(Agent)
+    if scope is not None:
+        query = query.where(Agent.unit_id.in_(sorted(scope)))
+    return int(s.scalar(query) or 0)
 
 
 def _require(s: Session, agent_id: str) -> Agent:

@@ -43,3 +43,8 @@ def list_entries(s: Session, limit: int = 100, action: str | None = None) -> lis
     if action is not None:
         query = query.where(AuditEntry.action == action)
     return list(s.scalars(query))
+
+
+def actions(s: Session) -> list[str]:
+    """The distinct actions in the log, sorted (the audit page's filter choices)."""
+    return list(s.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action)))

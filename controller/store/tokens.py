@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from controller.store.models import EnrollmentToken, utcnow
+from controller.store.scope import UnitScope
 
 
 def add_token(
@@ -77,7 +78,13 @@ def revoke_token(s: Session, token_id: str, now: datetime | None = None) -> bool
     return getattr(result, "rowcount", 0) == 1
 
 
-def list_tokens(s: Session) -> list[EnrollmentToken]:
-    """Every token, newest first."""
+def list_tokens(
+    s: Session, scope: UnitScope = None, limit: int | None = None
+) -> list[EnrollmentToken]:
+    """Every token of the units in ``scope`` (None: all), newest first."""
     query = select(EnrollmentToken).order_by(EnrollmentToken.created_at.desc(), EnrollmentToken.id)
+    if scope is not None:
+        query = query.where(EnrollmentToken.unit_id.in_(sorted(scope)))
+    if limit is not None:
+        query = query.limit(limit)
     return list(s.scalars(query))

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller.store.models import Unit
+from controller.store.scope import UnitScope
 
 
 def ensure_unit(
@@ -44,3 +45,11 @@ def unit_path(s: Session, unit_id: str) -> list[str]:
         path.append(unit.id)
         current = unit.parent_id
     return path
+
+
+def list_units_in(s: Session, scope: UnitScope) -> list[Unit]:
+    """The units of ``scope`` (every unit for None), ordered by name, retired ones left out."""
+    query = select(Unit).where(Unit.retired_at.is_(None)).order_by(Unit.name)
+    if scope is not None:
+        query = query.where(Unit.id.in_(sorted(scope)))
+    return list(s.scalars(query))

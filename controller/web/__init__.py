@@ -15,10 +15,26 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
+from controller.api import admin as admin_api
+from controller.api import dashboard as dashboard_api
 from controller.api import error_response, render_error
+from controller.api import findings as findings_api
 from controller.api import session as session_api
+from controller.findings.policies import PolicyCache
 from controller.web.i18n import translator
-from controller.web.pages import login, settings
+from controller.web.limits import BodyLimit
+from controller.web.pages import (
+    audit,
+    bundles,
+    enrollment,
+    findings,
+    hosts,
+    login,
+    overview,
+    settings,
+    users,
+)
+from controller.web.pages import policies as policies_page
 from controller.web.security import Forbidden, InputError, LoginRequired, NotFound, request_locale
 from controller.web.templating import STATIC_DIR
 from controller.web.view import error_page
@@ -96,13 +112,23 @@ async def _invalid(request: Request, exc: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     """Add the dashboard to ``app`` (call after :func:`controller.api.install_error_handlers`)."""
+    app.state.policies = PolicyCache(app.state.govguard.settings.data_dir)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     app.include_router(login.router)
     app.include_router(session_api.router)
     app.include_router(settings.router)
+    app.include_router(overview.router)
+    app.include_router(hosts.router)
+    app.include_router(findings.router)
+    app.include_router(findings_api.router)
+    app.include_router(dashboard_api.router)
+    for module in (enrollment, bundles, users, audit, policies_page):
+        app.include_router(module.router)
+    app.include_router(admin_api.router)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(InputError, _bad_input)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_middleware(BodyLimit)

@@ -92,7 +92,8 @@ def status_strip(
     width = (_W - _PAD_L - _PAD_R) / n
     colours = {True: "#1e7b3c", False: "#b3261e", None: "#b9c0cc"}
     parts = [
-        f'<svg class="chart strip" viewBox="0 0 {_W} 28" role="img" aria-label="{escape(title)}">'
+        f'<svg class="chart strip" viewBox="0 0 {_W} 28" preserveAspectRatio="none" role="img" '
+        f'aria-label="{escape(title)}">'
         f"<title>{escape(title)}</title>"
     ]
     for i, (label, ok) in enumerate(states):

@@ -29,6 +29,8 @@ TIME_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 # Vietnamese officials write 29/11/2026; an unambiguous ISO date for English readers abroad.
 _DATETIME_PATTERNS = {"vi": "HH:mm dd/MM/yyyy", "en": "yyyy-MM-dd HH:mm"}
+_DATE_PATTERNS = {"vi": "dd/MM/yyyy", "en": "yyyy-MM-dd"}
+_SHORT_DATE_PATTERNS = {"vi": "dd/MM", "en": "MM-dd"}
 
 
 def N_(message: str) -> str:  # noqa: N802 - gettext's conventional name for "mark only"
@@ -86,13 +88,14 @@ class Translator:
         pattern = _DATETIME_PATTERNS.get(self.locale, "yyyy-MM-dd HH:mm")
         return format_datetime(value, pattern, tzinfo=TIME_ZONE, locale=self.locale)
 
-    def date(self, value: dt.date | dt.datetime | None, fmt: str = "medium") -> str:
-        """A date; "—" for None."""
+    def date(self, value: dt.date | dt.datetime | None, fmt: str = "full") -> str:
+        """A date (``fmt`` "short": day and month only, for chart axes); "—" for None."""
         if value is None:
             return "—"
         if isinstance(value, dt.datetime):
             value = value.astimezone(TIME_ZONE).date()
-        return format_date(value, fmt, locale=self.locale)
+        patterns = _SHORT_DATE_PATTERNS if fmt == "short" else _DATE_PATTERNS
+        return format_date(value, patterns.get(self.locale, "yyyy-MM-dd"), locale=self.locale)
 
     def number(self, value: float | int | None, digits: int = 0) -> str:
         """A number with the locale's separators (1.234,5 in Vietnamese)."""

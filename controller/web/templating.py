@@ -18,6 +18,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.responses import HTMLResponse
 
 from agent import __version__
+from controller.policy.messages import render as render_reason
+from controller.policy.model import Reason
 from controller.web.i18n import LANGUAGE_NAMES, LOCALES, translations, translator
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -25,6 +27,9 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 #: Sent with every page: no inline script or style can run, nothing is framed, no referrer leaks
 #: a host's name to another site, and pages (which show private data) are never cached.
+#: "same-origin", not "no-referrer": with no-referrer browsers send ``Origin: null`` on the
+#: dashboard's own form posts (Fetch, "serializing a request origin"), which the Origin check
+#: refuses; the e2e suite found every form refused in chromium.
 SECURITY_HEADERS: Mapping[str, str] = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -32,7 +37,7 @@ SECURITY_HEADERS: Mapping[str, str] = {
     ),
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 
@@ -55,15 +60,32 @@ def environment(locale: str) -> Environment:
         date=t.date,
         number=t.number,
         percent=t.percent,
+        reason=lambda value: reason_text(value, t.locale),
     )
     env.globals.update(
         static=static_url,
+        has_static=has_static,
         locales=LOCALES,
         language_names=LANGUAGE_NAMES,
         t=t,
         version=__version__,
     )
     return env
+
+
+def reason_text(value: object, locale: str) -> str:
+    """A stored reason (``{"code", "values"}``) as a sentence in ``locale``."""
+    if not isinstance(value, dict) or not isinstance(value.get("code"), str):
+        return ""
+    values = value.get("values")
+    reason = Reason(code=value["code"], values=values if isinstance(values, dict) else {})
+    return render_reason(reason, "en" if locale == "en" else "vi")
+
+
+@cache
+def has_static(name: str) -> bool:
+    """Whether a static file is installed (htmx is fetched by setup and may be missing)."""
+    return (STATIC_DIR / name).is_file()
 
 
 @cache

@@ -73,6 +73,47 @@ def severity_names(t: Translator) -> Mapping[str, str]:
     }
 
 
+def finding_status_names(t: Translator) -> Mapping[str, str]:
+    """Finding statuses, and the findings page's status filters, in ``t``'s language."""
+    return {
+        "open": t.gettext("open"),
+        "acknowledged": t.gettext("acknowledged"),
+        "exempted": t.gettext("exempted"),
+        "resolved": t.gettext("resolved"),
+        "live": t.gettext("open or acknowledged"),
+        "all": t.gettext("all"),
+    }
+
+
+def classified_names(t: Translator) -> Mapping[str, str]:
+    """Statuses of classified computers in ``t``'s language."""
+    return {
+        "sighted": t.gettext("seen on the network"),
+        "overdue": t.gettext("attestation overdue"),
+        "never": t.gettext("never attested"),
+        "attested": t.gettext("attested"),
+    }
+
+
+def state_names(t: Translator) -> Mapping[str, str]:
+    """Connection states of computers in ``t``'s language."""
+    return {
+        "online": t.gettext("online"),
+        "stale": t.gettext("stale"),
+        "never": t.gettext("never seen"),
+    }
+
+
+def outcome_names(t: Translator) -> Mapping[str, str]:
+    """Rule outcomes in ``t``'s language."""
+    return {
+        "pass": t.gettext("pass"),
+        "fail": t.gettext("fail"),
+        "error": t.gettext("error"),
+        "not_applicable": t.gettext("not applicable"),
+    }
+
+
 def _scope_name(request: Request, caller: Caller) -> str:
     unit_id = caller.principal.unit_id
     if unit_id is None:
@@ -100,7 +141,12 @@ def page(
     code = request.query_params.get("done")
     if code is not None and code in messages:
         flashes.append(("ok", messages[code]))
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method == "GET":
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    else:
+        # The answer to a POST (a token just created) has no GET twin at its own path: the
+        # language switch returns to the section's list (/enrollment for /enrollment/tokens).
+        here = "/" + request.url.path.strip("/").split("/", 1)[0]
     values: dict[str, Any] = {
         "caller": caller,
         "nav": [
@@ -111,6 +157,21 @@ def page(
         "active": active if active is not None else request.url.path,
         "role_names": role_names(t),
         "severity_names": severity_names(t),
+        "finding_status_names": finding_status_names(t),
+        "status_names": finding_status_names(t),
+        "classified_names": classified_names(t),
+        "state_names": state_names(t),
+        "outcome_names": outcome_names(t),
+        "agent_status_names": {
+            "active": t.gettext("active"),
+            "pending": t.gettext("pending approval"),
+            "revoked": t.gettext("revoked"),
+        },
+        "received_names": {
+            "full": t.gettext("full inventory"),
+            "heartbeat": t.gettext("heartbeat"),
+            "bundle": t.gettext("offline bundle"),
+        },
         "scope_name": _scope_name(request, caller),
         "here": here,
         "flashes": flashes,

@@ -15,8 +15,13 @@ from controller.cli import main
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Iterator[Path]:
-    """A data directory made by `govguard init` on the test's database."""
+def data_dir(tmp_path: Path, migrated: str, capsys: pytest.CaptureFixture[str]) -> Iterator[Path]:
+    """A data directory made by `govguard init` on the test's database.
+
+    The database already holds the schema (``migrated``), so `init`'s upgrade finds nothing to
+    do; `govguard init` on an empty database is tested in tests/unit/controller/test_cli_init.py.
+    """
+    db_url = migrated
     password = tmp_path / "pw"
     password.write_text("mật khẩu quản trị\n", encoding="utf-8")
     folder = tmp_path / "gg"

@@ -7,7 +7,7 @@ the store never reads policy files.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
@@ -96,6 +96,8 @@ class FindingPage:
     total: int
     page: int
     per_page: int
+    #: Matching findings per severity (all pages), for the list's summary line.
+    by_severity: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def pages(self) -> int:
@@ -173,14 +175,22 @@ def list_findings_view(
             .outerjoin(Asset, Asset.id == asset_id)
         )
 
-    # The joins are needed only to search or sort by host or unit name: without them the count
-    # and the page's ids read the findings table alone (the page then joins 50 rows only).
+    # The joins are needed only to search or sort by host or unit name: without them the
+    # counts and the page's ids read the findings table alone (the page then joins its rows).
     needs_joins = bool(q) or sort in ("host", "unit")
 
     def base(query: Any) -> Any:
         return joined(query) if needs_joins else query
 
-    total = s.scalar(base(select(func.count()).select_from(Finding)).where(*conditions))
+    by_severity = {
+        severity: int(n)
+        for severity, n in s.execute(
+            base(select(Finding.severity, func.count()).select_from(Finding))
+            .where(*conditions)
+            .group_by(Finding.severity)
+        )
+    }
+    total = sum(by_severity.values())
 
     def direction(column: Any) -> Any:
         return column.desc() if descending else column.asc()
@@ -244,7 +254,7 @@ def list_findings_view(
                 evidence=f.evidence,
             )
         )
-    return FindingPage(tuple(found), int(total or 0), fq.page, fq.per_page)
+    return FindingPage(tuple(found), total, fq.page, fq.per_page, by_severity)
 
 
 def rule_pass_rates(s: Session, scope: UnitScope) -> dict[str, PassRate]:

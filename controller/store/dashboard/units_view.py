@@ -271,18 +271,25 @@ def list_audit(
     *,
     actor: str | None = None,
     action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     page: int = 1,
     per_page: int = 50,
 ) -> AuditPage:
     """One page of the audit log visible in ``scope``, newest first.
 
-    ``actor`` and ``action`` match exactly (``user:an``, ``finding.exempted``). Per-report
-    entries (:data:`NOISY_ACTIONS`) are shown only when ``action`` asks for them.
+    ``actor`` and ``action`` match exactly (``user:an``, ``finding.exempted``); ``since`` and
+    ``until`` keep the entries with ``since <= at < until``. Per-report entries
+    (:data:`NOISY_ACTIONS`) are shown only when ``action`` asks for them.
     """
     offset, limit = page_bounds(page, per_page)
     query = select(AuditEntry)
     if scope is not None:
         query = query.where(_audit_scope(scope))
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.at < until)
     if actor:
         query = query.where(AuditEntry.actor == actor)
     if action:

@@ -12,6 +12,8 @@ from controller.passwords import (
     verify_password,
 )
 
+pytestmark = pytest.mark.real_argon2
+
 
 def test_hash_and_verify() -> None:
     stored = hash_password("mật khẩu đủ dài")

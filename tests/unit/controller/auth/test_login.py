@@ -126,6 +126,7 @@ def test_a_custom_policy_is_used(district: Session, make_user: MakeUser) -> None
     assert _refused(district, "quantri", PASSWORD, policy=policy).reason == "throttled"
 
 
+@pytest.mark.real_argon2
 def test_an_old_hash_is_upgraded_at_login(district: Session, make_user: MakeUser) -> None:
     user = make_user("quantri")
     weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)

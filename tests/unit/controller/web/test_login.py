@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from tests.unit.controller.web.conftest import ADMIN_PASSWORD, Web
 
 
@@ -109,3 +111,30 @@ def test_failed_logins_are_kept_and_throttle_the_account(web: Web) -> None:
     api = web.client.post("/api/v1/session", json={"username": "admin", "password": ADMIN_PASSWORD})
     assert api.status_code == 429
     assert int(api.headers["retry-after"]) > 0
+
+
+def test_oversized_bodies_are_refused_before_parsing(web: Web) -> None:
+    web.login()
+    big = {"locale": "en", "csrf_token": web.csrf(), "padding": "x" * (2 * 1024 * 1024)}
+    reply = web.client.post("/settings/language", data=big)
+    assert reply.status_code == 413
+    assert reply.json()["error"] == "too_large"
+    assert '<html lang="vi">' in web.client.get("/settings").text
+
+
+def test_oversized_bodies_without_a_length_are_cut_off(web: Web) -> None:
+    web.login()
+    token = web.csrf()
+
+    def chunks() -> Iterator[bytes]:
+        yield f"csrf_token={token}&locale=en&padding=".encode()
+        for _ in range(40):
+            yield b"x" * 65536
+
+    reply = web.client.post(
+        "/settings/language",
+        content=chunks(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert reply.status_code == 413
+    assert '<html lang="vi">' in web.client.get("/settings").text

@@ -1,0 +1,21 @@
+"""The installed policies as the dashboard shows them (titles in the caller's language)."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from controller.findings.policies import PolicyCache
+
+
+def policy_cache(request: Request) -> PolicyCache:
+    """The application's policy cache (made once by :func:`controller.web.install`)."""
+    cache: PolicyCache = request.app.state.policies
+    return cache
+
+
+def rule_titles(request: Request, locale: str) -> dict[str, str]:
+    """Rule id → title in ``locale`` for every installed rule (empty when none loaded)."""
+    evaluator = policy_cache(request).current()
+    if evaluator is None:
+        return {}
+    return {rule.id: rule.title.get(locale) for rule in evaluator.rules}
