@@ -331,8 +331,8 @@ def main(argv: list[str] | None = None) -> int:
                 drop_pg_database(database)
         print("\n".join(render(results[-1])), flush=True)
     print(
-        "\nHTTP pages: not timed; controller/web has no overview/hosts pages on main yet "
-        "(the store functions above are what those pages call)."
+        "\nHTTP pages: not timed here yet (templates and the session check come on top of the "
+        "store functions above, which are what the pages call)."
     )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
