@@ -37,7 +37,7 @@ typecheck: ## mypy (strict on agent/ and controller/)
 	$(VENV)/mypy
 
 test: ## the whole pytest suite, integration tests included (needs root for namespaces)
-	$(VENV)/pytest
+	$(VENV)/pytest --durations=25
 
 test-unit: ## only the unit tests (no root; PostgreSQL on 127.0.0.1:5432 or its binaries)
 	$(VENV)/pytest tests/unit

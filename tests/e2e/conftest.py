@@ -45,7 +45,10 @@ def fresh_artifacts() -> None:
         old.unlink()
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in this thread
+# while its driver lives, and every later test that calls asyncio.run() would fail. The driver,
+# the browser and the controller end with the last test of tests/e2e.
+@pytest.fixture(scope="package")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """The running controller with the test district (stopped at the end of the session)."""
     made = build_world(tmp_path_factory.mktemp("e2e"))
@@ -55,7 +58,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         made.controller.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright_driver() -> Iterator[Playwright]:
     """Playwright's sync driver (its node process), once per session."""
     try:
@@ -66,7 +69,7 @@ def playwright_driver() -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     """Debian's headless chromium, once per session."""
     executable = chromium_path()

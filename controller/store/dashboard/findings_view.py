@@ -175,10 +175,17 @@ def list_findings_view(
             .outerjoin(Asset, Asset.id == asset_id)
         )
 
+    # The joins are needed only to search or sort by host or unit name: without them the
+    # counts and the page's ids read the findings table alone (the page then joins its rows).
+    needs_joins = bool(q) or sort in ("host", "unit")
+
+    def base(query: Any) -> Any:
+        return joined(query) if needs_joins else query
+
     by_severity = {
         severity: int(n)
         for severity, n in s.execute(
-            joined(select(Finding.severity, func.count()).select_from(Finding))
+            base(select(Finding.severity, func.count()).select_from(Finding))
             .where(*conditions)
             .group_by(Finding.severity)
         )
@@ -202,13 +209,22 @@ def list_findings_view(
         keys = [direction(Finding.rule_id), _severity_rank()]
     else:
         keys = [direction(Unit.name), _severity_rank()]
-    rows = s.execute(
-        joined(select(Finding, hostname, Unit.name))
-        .where(*conditions)
-        .order_by(*keys, Finding.id.desc())
-        .offset(offset)
-        .limit(limit)
-    ).all()
+    page_ids = list(
+        s.scalars(
+            base(select(Finding.id))
+            .where(*conditions)
+            .order_by(*keys, Finding.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+    )
+    loaded = {
+        f.id: (f, host, unit_name)
+        for f, host, unit_name in s.execute(
+            joined(select(Finding, hostname, Unit.name)).where(Finding.id.in_(page_ids))
+        )
+    }
+    rows = [loaded[i] for i in page_ids if i in loaded]
     names = titles or {}
     found = []
     for f, host, unit_name in rows:
