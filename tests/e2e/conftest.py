@@ -1,4 +1,4 @@
-"""Fixtures of the dashboard's end-to-end suite: one controller and one browser per session.
+"""Fixtures of the dashboard's end-to-end suite: one controller and one browser for the package.
 
 ``world`` is a real ``govguard serve`` on SQLite with the example district, accounts of every
 role and simulated agents (:mod:`tests.e2e.world`). ``browser`` is Debian's chromium driven by
@@ -50,7 +50,7 @@ def fresh_artifacts() -> None:
 # the browser and the controller end with the last test of tests/e2e.
 @pytest.fixture(scope="package")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """The running controller with the test district (stopped at the end of the session)."""
+    """The running controller with the test district (stopped after the last e2e test)."""
     made = build_world(tmp_path_factory.mktemp("e2e"))
     try:
         yield made
@@ -60,7 +60,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 @pytest.fixture(scope="package")
 def playwright_driver() -> Iterator[Playwright]:
-    """Playwright's sync driver (its node process), once per session."""
+    """Playwright's sync driver (its node process), once for tests/e2e."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -71,7 +71,7 @@ def playwright_driver() -> Iterator[Playwright]:
 
 @pytest.fixture(scope="package")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
-    """Debian's headless chromium, once per session."""
+    """Debian's headless chromium, once for tests/e2e."""
     executable = chromium_path()
     if executable is None:
         _no_browser("chromium is not installed (apt-get install chromium)")
