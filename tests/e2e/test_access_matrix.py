@@ -474,6 +474,14 @@ def test_pages_in_the_browser(
                 if scoped:
                     html = page.content()
                     wrong += [f"{template} shows {t}" for t in traces_of_b(world) if t in html]
+        # The menu offers only what the role may open.
+        page.goto(f"{world.url}/settings")
+        for template, needs in BROWSER_PAGES:
+            if needs in ("read", "scoped"):
+                continue
+            shown = page.locator(f'nav a[href="{template}"]').count() > 0
+            if shown != (needs in GRANTS[role]):
+                wrong.append(f"menu link {template}: shown={shown}")
         assert not wrong, f"{username}:\n  " + "\n  ".join(wrong)
         trap.check(page)
     finally:
