@@ -15,21 +15,23 @@ from controller.store.dashboard.findings_view import (
     list_findings_view,
     rule_pass_rates,
 )
-from controller.store.dashboard.hosts import (
-    CSV_HEADER,
-    SORTS,
+from controller.store.dashboard.host_detail import (
     AssetLink,
     ConnectivityPoint,
     HostDetail,
     HostFinding,
-    HostPage,
-    HostQuery,
-    HostRow,
     Interface,
     Package,
     Received,
     RuleStateView,
     host_detail,
+)
+from controller.store.dashboard.hosts import (
+    CSV_HEADER,
+    SORTS,
+    HostPage,
+    HostQuery,
+    HostRow,
     iter_hosts_csv,
     list_hosts,
 )
