@@ -22,7 +22,7 @@ from controller.web.pages import bundles as bundles_page
 from controller.web.pages import enrollment as enrollment_page
 from controller.web.pages import policies as policies_page
 from controller.web.pages import users as users_page
-from controller.web.security import Caller, actor, reader, transaction
+from controller.web.security import Caller, actor, reader, reading
 
 router = APIRouter(prefix="/api/v1")
 _BODY_LIMIT = 64 * 1024
@@ -152,7 +152,7 @@ def get_bundles(request: Request, caller: Annotated[Caller, Depends(reader())]) 
     """The imported bundles of the caller's units, newest first."""
     from controller.store.bundles import list_bundles
 
-    with transaction(request) as s:
+    with reading(request) as s:
         rows = list_bundles(s, caller.principal.scope)
     return json_response(
         200,

@@ -97,6 +97,17 @@ def transaction(request: Request) -> Iterator[Session]:
         yield s
 
 
+@contextmanager
+def reading(request: Request) -> Iterator[Session]:
+    """A read-only transaction for a page's data: no write lock, so a page being read never
+    makes ingest wait on SQLite (WAL readers and the writer run side by side)."""
+    with context(request).sessions() as s:
+        try:
+            yield s
+        finally:
+            s.rollback()
+
+
 def timeouts(request: Request) -> SessionTimeouts:
     """The session timeouts from the controller's settings."""
     dash = context(request).settings.dashboard

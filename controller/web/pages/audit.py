@@ -18,7 +18,7 @@ from controller.auth import Permission
 from controller.store import audit
 from controller.store.dashboard import AuditPage, list_audit
 from controller.web.i18n import TIME_ZONE
-from controller.web.security import Caller, InputError, reader, transaction
+from controller.web.security import Caller, InputError, reader, reading
 from controller.web.view import page
 
 router = APIRouter()
@@ -65,7 +65,7 @@ def audit_page_data(
     """One page of entries the caller may read, and the known actions (for the filter)."""
     since = _day(caller, f.since.strip(), end=False)
     until = _day(caller, f.until.strip(), end=True)
-    with transaction(request) as s:
+    with reading(request) as s:
         found = list_audit(
             s,
             caller.principal.scope,

@@ -25,7 +25,7 @@ from controller.bundles.read import DEFAULT_MAX_FILE_BYTES
 from controller.bundles.store import bundle_writer
 from controller.store import bundles as bundle_store
 from controller.store.units import list_units
-from controller.web.security import Caller, actor, now, reader, transaction
+from controller.web.security import Caller, actor, now, reader, reading, transaction
 from controller.web.view import page
 
 router = APIRouter()
@@ -126,7 +126,7 @@ def import_upload(
 @router.get("/bundles")
 def bundles_page(request: Request, caller: Annotated[Caller, Depends(reader())]) -> Response:
     """The imported bundles of the caller's units and the upload form."""
-    with transaction(request) as s:
+    with reading(request) as s:
         rows = bundle_store.list_bundles(s, caller.principal.scope)
         names = {u.id: u.name for u in list_units(s)}
     return page(

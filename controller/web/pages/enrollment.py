@@ -19,7 +19,16 @@ from controller.store import tokens as token_store
 from controller.store.models import Agent, EnrollmentToken, Unit
 from controller.store.units import list_units
 from controller.tokens import TokenError, TokenNotFound, create_token, parse_duration, revoke_token
-from controller.web.security import Caller, InputError, NotFound, actor, now, reader, transaction
+from controller.web.security import (
+    Caller,
+    InputError,
+    NotFound,
+    actor,
+    now,
+    reader,
+    reading,
+    transaction,
+)
 from controller.web.view import done, page
 
 router = APIRouter()
@@ -50,7 +59,7 @@ class EnrollmentView:
 def enrollment_view(request: Request, caller: Caller) -> EnrollmentView:
     """The caller's tokens, pending agents and the units it may create tokens for."""
     scope = caller.principal.scope
-    with transaction(request) as s:
+    with reading(request) as s:
         tokens = token_store.list_tokens(s, scope, limit=TOKEN_ROWS)
         pending = []
         for agent in agent_store.list_agents(s, "pending", scope):

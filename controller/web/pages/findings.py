@@ -21,7 +21,16 @@ from controller.store.dashboard import (
 from controller.store.units import list_units_in
 from controller.web.forms import end_of_day, finding_ids, page_number
 from controller.web.policies import rule_titles
-from controller.web.security import Caller, InputError, NotFound, actor, now, reader, transaction
+from controller.web.security import (
+    Caller,
+    InputError,
+    NotFound,
+    actor,
+    now,
+    reader,
+    reading,
+    transaction,
+)
 from controller.web.view import done, page
 
 router = APIRouter()
@@ -67,7 +76,7 @@ def load_findings(request: Request, caller: Caller) -> FindingPage:
     """The page of findings the request asks for, in the caller's scope."""
     query = finding_query(request, caller)
     try:
-        with transaction(request) as s:
+        with reading(request) as s:
             return list_findings_view(s, caller.principal.scope, query)
     except QueryError as exc:
         raise InputError(str(exc)) from None
@@ -77,7 +86,7 @@ def load_findings(request: Request, caller: Caller) -> FindingPage:
 def findings_page(request: Request, caller: Annotated[Caller, Depends(reader())]) -> Response:
     """Findings with filters, per-row actions and bulk actions."""
     result = load_findings(request, caller)
-    with transaction(request) as s:
+    with reading(request) as s:
         units = [(u.id, u.name) for u in list_units_in(s, caller.principal.scope)]
     params = request.query_params
     return page(

@@ -25,7 +25,7 @@ from controller.store.units import list_units_in
 from controller.web.charts import status_strip
 from controller.web.forms import page_number
 from controller.web.policies import rule_titles
-from controller.web.security import Caller, InputError, NotFound, now, reader, transaction
+from controller.web.security import Caller, InputError, NotFound, now, reader, reading
 from controller.web.view import page
 
 router = APIRouter()
@@ -61,7 +61,7 @@ def load_hosts(request: Request, caller: Caller) -> HostPage:
     """The page of computers the request asks for, in the caller's scope."""
     query = host_query(request, caller)
     try:
-        with transaction(request) as s:
+        with reading(request) as s:
             return list_hosts(s, caller.principal.scope, query)
     except QueryError as exc:
         raise InputError(str(exc)) from None
@@ -69,7 +69,7 @@ def load_hosts(request: Request, caller: Caller) -> HostPage:
 
 def load_host(request: Request, caller: Caller, agent_id: str) -> HostDetail:
     """One computer of the caller's scope (unknown and out of scope: the same 404)."""
-    with transaction(request) as s:
+    with reading(request) as s:
         detail = host_detail(s, caller.principal.scope, agent_id[:200], now=now())
     if detail is None:
         raise NotFound
@@ -80,7 +80,7 @@ def load_host(request: Request, caller: Caller, agent_id: str) -> HostDetail:
 def hosts_page(request: Request, caller: Annotated[Caller, Depends(reader())]) -> Response:
     """The computers of the caller's units."""
     result = load_hosts(request, caller)
-    with transaction(request) as s:
+    with reading(request) as s:
         units = [(u.id, u.name) for u in list_units_in(s, caller.principal.scope)]
     params = request.query_params
     filters = {name: params.get(name) or "" for name in FILTERS}

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from controller.store.dashboard import Overview, overview
 from controller.web.charts import Point, line_chart
-from controller.web.security import Caller, now, reader, transaction
+from controller.web.security import Caller, now, reader, reading
 from controller.web.view import page
 
 router = APIRouter()
@@ -18,7 +18,7 @@ router = APIRouter()
 
 def load_overview(request: Request, caller: Caller) -> Overview:
     """The overview of the caller's units (shared by the page and the API)."""
-    with transaction(request) as s:
+    with reading(request) as s:
         return overview(s, caller.principal.scope, now=now())
 
 

@@ -27,6 +27,7 @@ from controller.web.security import (
     actor,
     now,
     reader,
+    reading,
     transaction,
 )
 from controller.web.view import done, page
@@ -69,7 +70,7 @@ def policies_view(request: Request, caller: Caller) -> tuple[list[PackRow], str 
     evaluator = cache.current()
     policies: PolicySet | None = evaluator.policies if evaluator is not None else None
     error = cache.error
-    with transaction(request) as s:
+    with reading(request) as s:
         rates = rule_pass_rates(s, caller.principal.scope)
     packs: list[PackRow] = []
     if policies is None:

@@ -25,7 +25,16 @@ from controller.auth.accounts import (
 from controller.store.models import USER_ROLES, Unit, User
 from controller.store.units import list_units
 from controller.web.i18n import LOCALES
-from controller.web.security import Caller, InputError, NotFound, actor, now, reader, transaction
+from controller.web.security import (
+    Caller,
+    InputError,
+    NotFound,
+    actor,
+    now,
+    reader,
+    reading,
+    transaction,
+)
 from controller.web.view import done, page
 
 router = APIRouter()
@@ -45,7 +54,7 @@ class UsersView:
 
 def users_view(request: Request, caller: Caller) -> UsersView:
     """The accounts the caller manages."""
-    with transaction(request) as s:
+    with reading(request) as s:
         found = list_users(s, caller.principal.scope)
         all_units = list_units(s)
         s.expunge_all()
