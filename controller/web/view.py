@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from controller.auth import Permission
 from controller.web.i18n import N_, Translator
-from controller.web.security import Caller, transaction
+from controller.web.security import Caller, reading
 from controller.web.templating import render
 
 #: The menu: path, label (msgid) and the permission that shows it.
@@ -53,64 +53,64 @@ def _messages(t: Translator) -> Mapping[str, str]:
     }
 
 
-def role_names(t: Translator) -> Mapping[str, str]:
-    """The roles' names in ``t``'s language."""
+#: The words pages show for stored codes, by group (msgids, translated when a page renders).
+NAMES: Mapping[str, Mapping[str, str]] = {
+    "role_names": {
+        "admin": N_("administrator"),
+        "operator": N_("operator"),
+        "auditor": N_("auditor"),
+    },
+    "severity_names": {
+        "critical": N_("critical"),
+        "high": N_("high"),
+        "medium": N_("medium"),
+        "low": N_("low"),
+        "info": N_("info"),
+    },
+    # Finding statuses, and the findings page's status filters.
+    "finding_status_names": {
+        "open": N_("open"),
+        "acknowledged": N_("acknowledged"),
+        "exempted": N_("exempted"),
+        "resolved": N_("resolved"),
+        "live": N_("open or acknowledged"),
+        "all": N_("all"),
+    },
+    "classified_names": {
+        "sighted": N_("seen on the network"),
+        "overdue": N_("attestation overdue"),
+        "never": N_("never attested"),
+        "attested": N_("attested"),
+    },
+    "state_names": {
+        "online": N_("online"),
+        "stale": N_("stale"),
+        "never": N_("never seen"),
+    },
+    "outcome_names": {
+        "pass": N_("pass"),
+        "fail": N_("fail"),
+        "error": N_("error"),
+        "not_applicable": N_("not applicable"),
+    },
+    "agent_status_names": {
+        "active": N_("active"),
+        "pending": N_("pending approval"),
+        "revoked": N_("revoked"),
+    },
+    "received_names": {
+        "full": N_("full inventory"),
+        "heartbeat": N_("heartbeat"),
+        "bundle": N_("offline bundle"),
+    },
+}
+
+
+def names(t: Translator) -> dict[str, dict[str, str]]:
+    """Every group of :data:`NAMES` in ``t``'s language (the templates' ``*_names``)."""
     return {
-        "admin": t.gettext("administrator"),
-        "operator": t.gettext("operator"),
-        "auditor": t.gettext("auditor"),
-    }
-
-
-def severity_names(t: Translator) -> Mapping[str, str]:
-    """Severity names in ``t``'s language."""
-    return {
-        "critical": t.gettext("critical"),
-        "high": t.gettext("high"),
-        "medium": t.gettext("medium"),
-        "low": t.gettext("low"),
-        "info": t.gettext("info"),
-    }
-
-
-def finding_status_names(t: Translator) -> Mapping[str, str]:
-    """Finding statuses, and the findings page's status filters, in ``t``'s language."""
-    return {
-        "open": t.gettext("open"),
-        "acknowledged": t.gettext("acknowledged"),
-        "exempted": t.gettext("exempted"),
-        "resolved": t.gettext("resolved"),
-        "live": t.gettext("open or acknowledged"),
-        "all": t.gettext("all"),
-    }
-
-
-def classified_names(t: Translator) -> Mapping[str, str]:
-    """Statuses of classified computers in ``t``'s language."""
-    return {
-        "sighted": t.gettext("seen on the network"),
-        "overdue": t.gettext("attestation overdue"),
-        "never": t.gettext("never attested"),
-        "attested": t.gettext("attested"),
-    }
-
-
-def state_names(t: Translator) -> Mapping[str, str]:
-    """Connection states of computers in ``t``'s language."""
-    return {
-        "online": t.gettext("online"),
-        "stale": t.gettext("stale"),
-        "never": t.gettext("never seen"),
-    }
-
-
-def outcome_names(t: Translator) -> Mapping[str, str]:
-    """Rule outcomes in ``t``'s language."""
-    return {
-        "pass": t.gettext("pass"),
-        "fail": t.gettext("fail"),
-        "error": t.gettext("error"),
-        "not_applicable": t.gettext("not applicable"),
+        group: {code: t.gettext(label) for code, label in labels.items()}
+        for group, labels in NAMES.items()
     }
 
 
@@ -120,7 +120,7 @@ def _scope_name(request: Request, caller: Caller) -> str:
         return caller.t.gettext("whole district")
     from controller.store.units import get_unit
 
-    with transaction(request) as s:
+    with reading(request) as s:
         unit = get_unit(s, unit_id)
         return unit.name if unit is not None else unit_id
 
@@ -147,6 +147,7 @@ def page(
         # The answer to a POST (a token just created) has no GET twin at its own path: the
         # language switch returns to the section's list (/enrollment for /enrollment/tokens).
         here = "/" + request.url.path.strip("/").split("/", 1)[0]
+    labels = names(t)
     values: dict[str, Any] = {
         "caller": caller,
         "nav": [
@@ -155,23 +156,9 @@ def page(
             if caller.principal.can(needs)
         ],
         "active": active if active is not None else request.url.path,
-        "role_names": role_names(t),
-        "severity_names": severity_names(t),
-        "finding_status_names": finding_status_names(t),
-        "status_names": finding_status_names(t),
-        "classified_names": classified_names(t),
-        "state_names": state_names(t),
-        "outcome_names": outcome_names(t),
-        "agent_status_names": {
-            "active": t.gettext("active"),
-            "pending": t.gettext("pending approval"),
-            "revoked": t.gettext("revoked"),
-        },
-        "received_names": {
-            "full": t.gettext("full inventory"),
-            "heartbeat": t.gettext("heartbeat"),
-            "bundle": t.gettext("offline bundle"),
-        },
+        **labels,
+        # The findings page's status filter shows the same words as the statuses.
+        "status_names": labels["finding_status_names"],
         "scope_name": _scope_name(request, caller),
         "here": here,
         "flashes": flashes,
