@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -544,3 +545,95 @@ class Notification(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RuleDaily(Base):
+    """Passing and failing hosts of one rule in one unit on one day (the security report's trend).
+
+    Written next to ``compliance_daily`` after each periodic re-evaluation; the last run of a day
+    wins. Only units with hosts appear.
+    """
+
+    __tablename__ = "rule_daily"
+    __table_args__ = (Index(None, "unit_id", "day"),)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String, primary_key=True)
+    passing: Mapped[int] = mapped_column(Integer)
+    failing: Mapped[int] = mapped_column(Integer)
+
+
+class DeclaredFigure(Base):
+    """A figure the system cannot observe (documents signed, trainings, ISO, online dossiers...),
+    entered per unit and period; reports label it *declared*, never *measured*.
+
+    ``metric`` is a readiness metric key (``egov.16``...); a rate has a denominator, a count
+    does not. One value per (unit, period, metric): entering it again replaces it.
+    """
+
+    __tablename__ = "declared_figures"
+    __table_args__ = (UniqueConstraint("unit_id", "period", "metric"),)
+
+    id: Mapped[int] = mapped_column(BigIntegerPK, primary_key=True, autoincrement=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"))
+    #: A period label (``2026``, ``2026-Q4``, ``2026-11``): the one the figure was declared for.
+    period: Mapped[str] = mapped_column(String)
+    metric: Mapped[str] = mapped_column(String)
+    numerator: Mapped[float] = mapped_column(Float)
+    denominator: Mapped[float | None] = mapped_column(Float)
+    #: Where the figure comes from (the QLVB system's report, the HR office's list...).
+    source: Mapped[str | None] = mapped_column(Text)
+    entered_by: Mapped[str] = mapped_column(String)
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ReportSchedule(Base):
+    """A report generated on a schedule and e-mailed to its recipients.
+
+    ``cadence`` is daily, weekly, monthly or quarterly: each run reports on the last whole
+    period (on 1 December a monthly schedule reports November). ``last_period`` is the label of
+    the last period generated, so a period is never sent twice, even with several processes.
+    """
+
+    __tablename__ = "report_schedules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    report: Mapped[str] = mapped_column(String)
+    #: The root unit of the report (None: the whole organisation).
+    unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"))
+    cadence: Mapped[str] = mapped_column(String)
+    format: Mapped[str] = mapped_column(String)
+    language: Mapped[str] = mapped_column(String, default="vi", server_default="vi")
+    recipients: Mapped[list[str]] = mapped_column(JSONText(), default=list)
+    show_locations: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_by: Mapped[str] = mapped_column(String)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_period: Mapped[str | None] = mapped_column(String)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ReportArchive(Base):
+    """One generated report file kept in the data directory's archive, with its SHA-256.
+
+    Kept for ``reports.archive_days`` of config.yaml, then purged (row and file).
+    """
+
+    __tablename__ = "report_archive"
+    __table_args__ = (Index(None, "generated_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntegerPK, primary_key=True, autoincrement=True)
+    report: Mapped[str] = mapped_column(String)
+    unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"))
+    period: Mapped[str] = mapped_column(String)
+    format: Mapped[str] = mapped_column(String)
+    language: Mapped[str] = mapped_column(String)
+    generated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    generated_by: Mapped[str] = mapped_column(String)
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("report_schedules.id"))
+    #: Relative to the data directory's ``reports/`` folder.
+    path: Mapped[str] = mapped_column(String)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String)

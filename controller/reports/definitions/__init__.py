@@ -1,0 +1,1 @@
+"""The report definitions; importing this package registers them, in the order offered."""

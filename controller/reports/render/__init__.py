@@ -1,0 +1,1 @@
+"""Renderers: one module per format, each with ``render(document, lang) -> bytes``."""
