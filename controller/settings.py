@@ -160,6 +160,31 @@ class DashboardConfig(_Strict):
         return timedelta(minutes=self.login_window_minutes)
 
 
+class ReportsConfig(_Strict):
+    """Compliance reports: the readiness formulas' parameters, schedules' archive."""
+
+    #: A computer is *active* when its agent reported within this many days (RULES.md).
+    active_days: Annotated[int, Meta(ge=1, le=365)] = 7
+    #: ... or, for a classified computer, its last offline bundle is this recent.
+    classified_attestation_days: Annotated[int, Meta(ge=1, le=3650)] = 90
+    #: Computers older than this (purchase date, else BIOS date) count as ageing (metric 29).
+    ageing_years: Annotated[int, Meta(ge=1, le=50)] = 5
+    #: Weights of the composite security score (metric 28) by rule severity.
+    severity_weights: dict[str, Annotated[float, Meta(ge=0)]] = msgspec.field(
+        default_factory=lambda: {
+            "critical": 4.0,
+            "high": 3.0,
+            "medium": 2.0,
+            "low": 1.0,
+            "info": 0.0,
+        }
+    )
+    #: Targets per readiness metric number, as shares (0.95 = 95 %), over the shipped ones.
+    targets: dict[str, Annotated[float, Meta(ge=0)]] = msgspec.field(default_factory=dict)
+    #: Generated reports are kept in ``<data_dir>/reports/`` this many days, then purged.
+    archive_days: Annotated[int, Meta(ge=1, le=36500)] = 730
+
+
 class ControllerConfig(_Strict):
     """Everything ``config.yaml`` may hold."""
 
@@ -177,6 +202,8 @@ class ControllerConfig(_Strict):
     notify: NotifyConfig = msgspec.field(default_factory=NotifyConfig)
     #: Dashboard sessions and login throttling.
     dashboard: DashboardConfig = msgspec.field(default_factory=DashboardConfig)
+    #: Compliance reports (docs/reports.md).
+    reports: ReportsConfig = msgspec.field(default_factory=ReportsConfig)
 
     def __post_init__(self) -> None:
         for i, name in enumerate(self.server_names):
@@ -206,6 +233,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     retention: RetentionConfig
     notify: NotifyConfig = msgspec.field(default_factory=NotifyConfig)
     dashboard: DashboardConfig = msgspec.field(default_factory=DashboardConfig)
+    reports: ReportsConfig = msgspec.field(default_factory=ReportsConfig)
 
     @property
     def config_path(self) -> Path:
@@ -274,6 +302,7 @@ def settings_for(data_dir: Path, config: ControllerConfig | None = None) -> Sett
         retention=config.retention,
         notify=config.notify,
         dashboard=config.dashboard,
+        reports=config.reports,
     )
 
 

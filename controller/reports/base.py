@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
 from controller.reports.document import Document, T
 from controller.reports.period import Period
+from controller.settings import ReportsConfig
 from controller.store.scope import UnitScope
 
 #: ``progress(done, total, what)``: called as a long computation goes (the CLI draws a bar).
@@ -39,7 +40,7 @@ class ReportContext:
     ``unit_id`` is the root of the report; ``scope`` the units it covers (that subtree, already
     narrowed to what the caller may see). ``show_locations``: include offices and host names
     of classified computers (exported copies leave them out unless the operator asks).
-    ``settings`` is the ``reports:`` block of config.yaml (targets, weights, ageing years).
+    ``settings`` is the ``reports:`` block of config.yaml (active days, targets, weights...).
     """
 
     unit_id: str
@@ -48,7 +49,7 @@ class ReportContext:
     now: datetime
     generated_by: str = "govguard"
     show_locations: bool = False
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: ReportsConfig = field(default_factory=ReportsConfig)
     progress: Progress = no_progress
 
 

@@ -8,7 +8,7 @@ import hashlib
 import importlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy.orm import Session
 
@@ -16,6 +16,7 @@ from controller.reports import registry
 from controller.reports.base import Progress, ReportContext, ReportError, no_progress
 from controller.reports.document import LANGUAGES, Document
 from controller.reports.period import Period
+from controller.settings import ReportsConfig
 from controller.store.scope import UnitScope
 
 Format = Literal["pdf", "xlsx", "csv", "html"]
@@ -80,7 +81,7 @@ def generate(
     now: datetime,
     generated_by: str = "govguard",
     show_locations: bool = False,
-    settings: dict[str, Any] | None = None,
+    settings: ReportsConfig | None = None,
     progress: Progress = no_progress,
 ) -> Generated:
     """Compute report ``name`` for ``unit_id``'s subtree (narrowed to ``scope``) over ``period``
@@ -93,7 +94,7 @@ def generate(
         now=now,
         generated_by=generated_by,
         show_locations=show_locations,
-        settings=settings or {},
+        settings=settings or ReportsConfig(),
         progress=progress,
     )
     document = definition.layout(definition.compute(s, ctx), ctx)
