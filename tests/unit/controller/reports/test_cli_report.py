@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller.cli import main
+from controller.commands.report import Progress
 from controller.reports import registry
 from controller.reports.base import ReportContext
 from controller.reports.document import (
@@ -186,3 +187,25 @@ def test_an_unwritable_output_is_a_clear_error(
     assert _report(units, "--format", "html", "--out", str(tmp_path / "nowhere" / "r.html")) == 1
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith(f"govguard: error: --out: cannot write in {tmp_path / 'nowhere'}")
+
+
+class _Terminal(io.StringIO):
+    """A text stream that says it is a terminal (stderr on an operator's console)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_a_bar_on_a_terminal() -> None:
+    stream = _Terminal()
+    progress = Progress(stream)
+    progress(1, 4, "units")
+    progress(4, 4, "rendering PDF")
+    progress.close()
+    text = stream.getvalue()
+    assert text.startswith("\r[######------------------] 1/4 units")
+    assert "\r[########################] 4/4 rendering PDF" in text
+    assert text.endswith("\n") and text.count("\n") == 1
+    quiet = _Terminal()
+    Progress(quiet, quiet=True)(1, 4, "units")
+    assert quiet.getvalue() == ""
