@@ -85,7 +85,8 @@ def _percent(share: float) -> T:
 
 
 def _decimal(number: float) -> T:
-    text = f"{number:.2f}".rstrip("0").rstrip(".")
+    text = f"{number:.2f}"
+    text = text[:-1] if text.endswith("0") else text
     return T(text.replace(".", ","), text)
 
 

@@ -11,19 +11,24 @@ Units (tree order): ``huyen`` legacy_district (a grouping: no headcount, not an 
 (4 + 4, 2 viên chức, expired certificate, managed), ``xa-b`` commune "Xã B" (staff only per
 office: 1 + 2 and 0 + 1; no certificate, not managed). ``xa-cu`` is retired: left out.
 
-| computer | unit | agent, last heard | active | rules stored (p pass, f fail)        | age        |
-|----------|------|-------------------|--------|--------------------------------------|------------|
-| pa-pc1   | phong-a | ag-pa1, 1 h    | yes    | ATTT-01..14 p but 05 f; CQĐT-01 p, 02 p, 03 p | bought 2019 |
-| pa-pc2   | phong-a | ag-pa2, 3 d    | yes    | 01 p, 02 f, 03 p, 05 p, 06 p; CQĐT-01 f, 02 p | BIOS age 2020 |
-| a-pc1    | xa-a | ag-a1, 2 h        | yes    | 01 p, 02 p, 03 f, 05 p, 06 p; CQĐT-01 p, 02 p, 03 f | bought 2024 |
-| a-pc2    | xa-a | ag-a2, 10 d       | no     | 01..06 p                              |            |
-| a-pc3    | xa-a | none              | no     |                                      |            |
-| a-mat1 (classified) | xa-a | ag-am1 offline, bundle 20 d | yes | BMNN-01/02/03/05 p; 01 p, 02 f | unknown |
-| a-mat2 (classified) | xa-a | none     | no     |                                      |            |
-| b-pc1    | xa-b | ag-b1, 23 h       | yes    | 01 p, 02 p, 03 p, 05 f, 06 f, 13 n/a; CQĐT-01 p, 02 f, 05 p | bought 2020-12-31 |
-| (none)   | xa-b | ag-b2, 30 min     | yes    | none                                 | BIOS 2023  |
-| (none)   | xa-b | ag-b3 offline, bundle 100 d | no | (classified, not registered)       |            |
-| b-old (disposed) | xa-b | none      | -      | not a computer any more              |            |
+Computers (rules stored: p pass, f fail, n/a not applicable; ATTT-NN written NN):
+
+- pa-pc1, phong-a: ag-pa1 heard 1 h ago (active); ATTT-01..14 p except 05 f; CQĐT-01 p,
+  CQĐT-02 p, CQĐT-03 p; bought 2019-05-01 (ageing).
+- pa-pc2, phong-a (laptop): ag-pa2 3 d (active); 01 p, 02 f, 03 p, 05 p, 06 p; CQĐT-01 f,
+  CQĐT-02 p; no purchase date, host facts age since 2020-01-15 (ageing; BIOS says 2022).
+- a-pc1, xa-a: ag-a1 2 h (active); 01 p, 02 p, 03 f, 05 p, 06 p; CQĐT-01 p, 02 p, 03 f;
+  bought 2024 (its BIOS 2015 is ignored: the purchase date wins).
+- a-pc2, xa-a: ag-a2 10 d (not active); 01..06 p, CQĐT-03 p (ignored: not active).
+- a-pc3, xa-a (all-in-one): no agent (not active).
+- a-mat1, xa-a, classified: offline ag-am1, bundle 20 d ago (active); BMNN-01/02/03/05 p;
+  01 p, 02 f; no date at all.
+- a-mat2, xa-a, classified: no agent (not active); plan approved 2024, never reviewed.
+- b-pc1, xa-b (clerk o-b-3's signing PC): ag-b1 23 h (active); 01 p, 02 p, 03 p, 05 f, 06 f,
+  13 n/a; CQĐT-01 p, 02 f, 05 p; bought 2020-12-31 (ageing).
+- ag-b2, xa-b, in no asset: heard 30 min (active); no rules; BIOS 2023-03-01.
+- ag-b3, xa-b, offline, in no asset: bundle 100 d ago (classified, not active).
+- b-old, xa-b: disposed (not a computer any more); ag-b4 is pending (not counted).
 
 Expected figures (root ``huyen`` = whole report; per unit phong-a / xa-a / xa-b):
 
@@ -222,8 +227,8 @@ def build(s: Session) -> None:
                   security_plan_reviewed_at=date(2026, 2, 1))  # fmt: skip
         _computer(s, "a-mat2", "xa-a", classification="classified", security_plan_ref="PA-2",
                   security_plan_approved_at=date(2024, 1, 10))  # fmt: skip
-        _computer(s, "b-pc1", "xa-b", office_id="vp", assigned_user="o-b-3",
-                  purchased_at=date(2020, 12, 31), agent_id="ag-b1", tags=["signing-pc"])  # fmt: skip
+        _computer(s, "b-pc1", "xa-b", office_id="vp", assigned_user="o-b-3", agent_id="ag-b1",
+                  purchased_at=date(2020, 12, 31), tags=["signing-pc"])  # fmt: skip
         _computer(s, "b-in1", "xa-b", kind="printer", office_id="vp")
         _computer(s, "b-old", "xa-b", office_id="mc", state="disposed")
         _computer(s, "cu-pc1", "xa-cu", agent_id="ag-cu1", assigned_user="o-cu-1")
