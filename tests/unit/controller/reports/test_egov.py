@@ -3,7 +3,7 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 from sqlalchemy.orm import Session
@@ -144,7 +144,8 @@ def test_header_targets_and_gaps(organisation: Session) -> None:
     assert result.unit_path == ("Huyện Cũ",)
     root = result.root
     internet = root.metric("egov.11")
-    assert (internet.target, internet.met, internet.gap) == (1.0, False, pytest.approx(0.4))
+    assert (internet.target, internet.met) == (1.0, False)
+    assert internet.gap == pytest.approx(0.4)
     patched = root.metric("egov.26")
     assert (patched.target, patched.met) == (0.95, False)
     assert patched.gap == pytest.approx(0.95 - 2 / 6, abs=1e-6)
@@ -216,7 +217,7 @@ def test_a_commune_report_holds_only_that_commune(organisation: Session) -> None
             _compute(organisation, _context(unit, scope=frozenset({"xa-a"})))
 
 
-def _table(doc_tables: list[tuple[object, Table]], key: str) -> Table:
+def _table(doc_tables: Sequence[tuple[object, Table]], key: str) -> Table:
     return next(t for _, t in doc_tables if t.key == key)
 
 
