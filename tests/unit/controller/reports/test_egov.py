@@ -4,6 +4,7 @@ on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import date
 
 import pytest
 from sqlalchemy.orm import Session
@@ -283,3 +284,42 @@ def test_metric_catalogue_matches_the_declarable_keys() -> None:
     keys = [s.key for s in SPECS]
     assert len(keys) == len(set(keys)) == 30
     assert set(DECLARED_ONLY) | {"egov.13", "egov.14"} == set(DECLARABLE)
+
+
+def test_bios_date_is_read_from_the_start_of_a_real_report_body() -> None:
+    """Metric 29 reads only the first bytes of a stored body: the agent's own encoder puts the
+    hardware section's BIOS date there, however long the rest of the report is."""
+    import msgspec
+
+    from agent.daemon import gzip_body
+    from agent.report import Report
+    from controller.store.reporting.egov import BODY_PREFIX, firmware_date
+
+    disks = [
+        {"name": f"sd{i}", "model": "Samsung SSD 870", "serial": f"S{i:08d}", "size_bytes": 10**12}
+        for i in range(40)
+    ]
+    packages = [{"name": f"package-{i}", "version": f"1.{i}"} for i in range(3000)]
+    report = msgspec.convert(
+        {
+            "schema_version": 1,
+            "kind": "full",
+            "agent_version": "0.1.0",
+            "collected_at": "2026-11-28T08:00:00Z",
+            "identity": {"hostname": "PC-KE-TOAN-01", "machine_id": "a" * 32},
+            "hardware": {
+                "system": {"vendor": "Dell Inc.", "model": "OptiPlex 7080", "serial": "ABC1"},
+                "form_factor": "desktop",
+                "bios": {"vendor": "Dell Inc.", "version": "1.2.3", "release_date": "2019-03-04"},
+                "disks": disks,
+            },
+            "software": {"packages": packages},
+        },
+        Report,
+    )
+    body = gzip_body(report)
+    assert len(body) > 4 * BODY_PREFIX
+    assert firmware_date(body[:BODY_PREFIX]) == firmware_date(body) == date(2019, 3, 4)
+    assert firmware_date(b"\x1f\x8b\x08not gzip") is None
+    assert firmware_date(b'{"hardware": {"bios": {"release_date": "2019-02-30"}}}') is None
+    assert firmware_date(None) is None
