@@ -206,17 +206,18 @@ def _unlinked() -> ColumnElement[bool]:
 
 
 def operating_systems(s: Session, scope: UnitScope) -> list[tuple[str | None, str | None, int]]:
-    """``(os name, version, active agents)``, most common first."""
-    n = func.count()
+    """``(os name, version, active agents)``, most common first (unknown last among equals)."""
     rows = s.execute(
-        select(HostFacts.os_name, HostFacts.os_version, n)
+        select(HostFacts.os_name, HostFacts.os_version, func.count())
         .select_from(Agent)
         .outerjoin(HostFacts, HostFacts.agent_id == Agent.id)
         .where(Agent.status == "active", unit_filter(Agent.unit_id, scope))
         .group_by(HostFacts.os_name, HostFacts.os_version)
-        .order_by(n.desc(), HostFacts.os_name, HostFacts.os_version)
     )
-    return [(name, version, int(count)) for name, version, count in rows]
+    found = [(name, version, int(count)) for name, version, count in rows]
+    # Sorted here: the dialects place NULLs differently.
+    found.sort(key=lambda r: (-r[2], r[0] is None, r[0] or "", r[1] or ""))
+    return found
 
 
 def unregistered_agents(
