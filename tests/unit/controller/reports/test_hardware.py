@@ -23,6 +23,7 @@ from controller.reports.definitions import hardware
 from controller.reports.document import Document, Ratio, T
 from controller.settings import ReportsConfig
 from controller.store.models import Asset
+from controller.store.reporting import hardware as hw
 from tests.unit.controller.store.district import NOW, SEEN, B, _cache, build
 from tests.unit.controller.store.factories import full
 
@@ -166,5 +167,5 @@ def test_a_commune_inventory_has_only_that_commune(district: Session) -> None:
 
 
 def test_specs_of_a_body_that_does_not_read() -> None:
-    assert hardware.q.specs_of(b"not gzip") == hardware.q.NO_SPECS
-    assert hardware.q.specs_of(None) == hardware.q.NO_SPECS
+    assert hw.specs_of(b"not gzip") == hw.NO_SPECS
+    assert hw.specs_of(None) == hw.NO_SPECS
