@@ -503,26 +503,16 @@ def _where(asset: q.AgentlessAsset, hide: bool) -> tuple[Value, Value]:
     return asset.office_id, asset.hostname
 
 
-class HardwareReport:
-    """The hardware inventory and ageing report (``govguard report hardware``)."""
-
-    name = "hardware"
-    title = T("Báo cáo kiểm kê phần cứng và tuổi máy", "Hardware inventory and ageing report")
-    description = T(
+HARDWARE: lay.Definition[HardwareResult] = lay.Definition(
+    "hardware",
+    T("Báo cáo kiểm kê phần cứng và tuổi máy", "Hardware inventory and ageing report"),
+    T(
         "Máy tính theo đơn vị và loại, hệ điều hành, cấu hình, tuổi máy, đối chiếu sổ tài sản "
         "với agent, máy in theo phòng.",
         "Computers by unit and kind, operating systems, specifications, age, the register "
         "compared with the agents, printers per office.",
-    )
-
-    def compute(self, s: Session, ctx: ReportContext) -> HardwareResult:
-        """See :func:`compute`."""
-        return compute(s, ctx)
-
-    def layout(self, result: HardwareResult, ctx: ReportContext) -> Document:
-        """See :func:`layout`."""
-        return layout(result, ctx)
-
-
-HARDWARE = HardwareReport()
+    ),
+    compute,
+    layout,
+)
 register(HARDWARE)
