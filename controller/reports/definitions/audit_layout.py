@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from controller.policy import messages
 from controller.policy.model import Reason
 from controller.reports.base import ReportContext
-from controller.reports.document import Document, Emphasis, Header, Ratio, T
+from controller.reports.document import Document, Emphasis, Figure, Header, Ratio, T
 from controller.store.reporting.audit_common import HeaderFacts
 
 R = TypeVar("R")
@@ -57,7 +57,7 @@ def header(facts: HeaderFacts, ctx: ReportContext) -> Header:
         generated_by=ctx.generated_by,
         fresh_24h=Ratio(facts.fresh_24h, facts.agents),
         fresh_7d=Ratio(facts.fresh_7d, facts.agents),
-        extra=(),
+        extra=(Figure(T("Số đơn vị", "Units"), facts.units, "int"),),
     )
 
 
