@@ -10,6 +10,8 @@ xa-b-mat-01 (desktop, classified, no agent), and the agents the register does no
 
 from __future__ import annotations
 
+import gzip
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -164,6 +166,27 @@ def test_a_commune_inventory_has_only_that_commune(district: Session) -> None:
     text = repr(hardware.layout(result, ctx(B, unit="xa-b")))
     for other in ("Xã A", "pc-van-thu", "PC-KeToan", "xa-a"):
         assert other not in text
+
+
+def test_specs_are_read_from_the_head_of_a_body_in_the_agents_order() -> None:
+    # As agents write it: hardware right before os. A CPU name with ',"os":' in it is escaped.
+    body = {
+        "identity": {"hostname": "pc"},
+        "hardware": {
+            "cpu": {"model": 'odd ,"os": name', "logical_cpus": 4},
+            "memory": {"total_bytes": 3 * 2**30},
+            "bios": {"release_date": "2020-01-02"},
+        },
+        "os": {"version": {"family": "linux"}},
+        "software": {"packages": [{"name": "x" * 20_000}]},
+    }
+    specs = hw.specs_of(gzip.compress(json.dumps(body, separators=(",", ":")).encode()))
+    assert (specs.cpu_model, specs.logical_cpus) == ('odd ,"os": name', 4)
+    assert (specs.memory_bytes, specs.bios_date) == (3 * 2**30, date(2020, 1, 2))
+    # Another order (or no os at all) reads the whole body.
+    del body["os"]
+    body["os"] = {}
+    assert hw.specs_of(gzip.compress(json.dumps(body).encode())).memory_bytes == 3 * 2**30
 
 
 def test_specs_of_a_body_that_does_not_read() -> None:
