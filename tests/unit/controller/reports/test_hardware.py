@@ -22,7 +22,7 @@ from controller.findings import FindingsWriter
 from controller.reports import period
 from controller.reports.base import ReportContext
 from controller.reports.definitions import hardware
-from controller.reports.document import Document, Ratio, T
+from controller.reports.document import Chart, Document, Ratio, T
 from controller.settings import ReportsConfig
 from controller.store.models import Asset
 from controller.store.reporting import hardware as hw
@@ -144,6 +144,8 @@ def test_inventory_of_the_district(district: Session) -> None:
     ]
     assert "may-mat-01" not in repr(document)
     assert table(document, "units")[0] == ["Huyện Thử", 4, 0, 0, 2, 6, Ratio(1, 3)]
+    (chart,) = [b for sec in document.sections for b in sec.blocks if isinstance(b, Chart)]
+    assert chart.series[0].points == (("< 3", 1.0), ("3–5", 1.0), ("≥ 5", 1.0), ("?", 3.0))
 
 
 def test_ageing_threshold_comes_from_the_settings(district: Session) -> None:
