@@ -37,6 +37,7 @@ from controller.store.models import (
     ComplianceDaily,
     Finding,
     HostFacts,
+    RuleDaily,
     RuleState,
     Unit,
 )
@@ -172,6 +173,40 @@ def snapshot_compliance(s: Session, day: date) -> int:
             ],
         )
     return len(counts)
+
+
+def snapshot_rules(s: Session, day: date) -> int:
+    """Write (or rewrite) ``day``'s passing and failing hosts per unit and rule (``rule_daily``).
+
+    Called right after :func:`snapshot_compliance`, so the security report's per-rule trend and
+    the overall trend describe the same run; the last run of a day wins. One grouped query and
+    one bulk insert, whatever the fleet size. Returns how many rows were written.
+    """
+    rows = s.execute(
+        select(Agent.unit_id, RuleState.rule_id, RuleState.outcome, func.count())
+        .join(Agent, Agent.id == RuleState.agent_id)
+        .where(Agent.status == "active", RuleState.outcome.in_(("pass", "fail")))
+        .group_by(Agent.unit_id, RuleState.rule_id, RuleState.outcome)
+    )
+    counts: dict[tuple[str, str], list[int]] = {}
+    for unit_id, rule_id, outcome, n in rows:
+        slot = counts.setdefault((unit_id, rule_id), [0, 0])
+        slot[0 if outcome == "pass" else 1] += int(n)
+    s.execute(delete(RuleDaily).where(RuleDaily.day == day))
+    if counts:
+        s.execute(
+            insert(RuleDaily),
+            [
+                {"day": day, "unit_id": unit_id, "rule_id": rule_id, "passing": p, "failing": f}
+                for (unit_id, rule_id), (p, f) in sorted(counts.items())
+            ],
+        )
+    return len(counts)
+
+
+def tree_order(s: Session, scope: UnitScope) -> list[tuple[str, str, str, str | None, int]]:
+    """Units in scope in tree order (parents first): ``(id, name, kind, parent_id, depth)``."""
+    return _tree(s, scope)
 
 
 def _snapshot(s: Session, scope: UnitScope, day: date) -> dict[str, tuple[int, int]] | None:
