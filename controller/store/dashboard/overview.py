@@ -213,6 +213,12 @@ def _tree(s: Session, scope: UnitScope) -> list[tuple[str, str, str, str | None,
     return ordered
 
 
+def unit_tree(s: Session, scope: UnitScope) -> list[tuple[str, str, str, str | None, int]]:
+    """Units in ``scope`` in tree order (parents first): ``(id, name, kind, parent_id, depth)``;
+    the unit pickers of forms indent by ``depth``."""
+    return _tree(s, scope)
+
+
 @dataclass
 class _Acc:
     hosts: int = 0

@@ -1,0 +1,336 @@
+"""Reports: make a report as ``govguard report`` does and download it, or read it in the browser.
+
+Generating is a GET (it changes nothing but the audit log): the form's fields are the query
+string, so a report can be bookmarked or sent to a colleague. Everything is computed by
+:func:`controller.reports.generate.generate` in one read transaction, for a unit of the caller's
+scope only; the download writes a ``report.generated`` audit entry.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from controller.api import context
+from controller.auth import Permission
+from controller.reports import registry
+from controller.reports.base import ReportError
+from controller.reports.document import LANGUAGES
+from controller.reports.generate import FORMATS, Format, Generated, generate
+from controller.reports.period import Period, PeriodError, current, local_day, parse, previous
+from controller.store import audit
+from controller.store.dashboard.overview import unit_tree
+from controller.store.scope import unit_subtree
+from controller.web.i18n import N_
+from controller.web.security import Caller, InputError, NotFound, now, reader, reading, transaction
+from controller.web.templating import SECURITY_HEADERS
+from controller.web.view import page
+
+router = APIRouter()
+_STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL | re.IGNORECASE)
+_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+_ASCII_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+#: How the form names each format (msgids).
+FORMAT_NAMES = {
+    "pdf": N_("PDF (to print or send)"),
+    "xlsx": N_("XLSX (Excel: one sheet per section)"),
+    "csv": N_("CSV (Excel, UTF-8)"),
+    "html": N_("HTML (read it here in the browser)"),
+}
+
+
+@dataclass(frozen=True)
+class ReportInfo:
+    """One report the page offers, in the reader's language."""
+
+    name: str
+    title: str
+    description: str
+
+
+@dataclass(frozen=True)
+class UnitChoice:
+    """One unit of the form's picker, indented by its depth under the caller's top unit."""
+
+    id: str
+    name: str
+    depth: int
+
+    @property
+    def indent(self) -> str:
+        """What goes before the name in a ``<select>`` (options cannot be styled)."""
+        return "\u00a0\u00a0\u00a0" * self.depth + ("└\u00a0" if self.depth else "")
+
+
+@dataclass(frozen=True)
+class ReportForm:
+    """The form's values as typed (strings: shown back as they were when refused)."""
+
+    report: str = ""
+    unit: str = ""
+    period: str = ""
+    format: str = "pdf"
+    lang: str = "vi"
+    locations: bool = False
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """A checked request: a known report and format, a unit in scope, a parsed period."""
+
+    report: str
+    unit: str
+    period: Period
+    format: Format
+    lang: str
+    locations: bool
+    #: The units the report covers: the unit's subtree, within the caller's scope.
+    scope: frozenset[str] = field(default_factory=frozenset)
+
+
+def offered(locale: str) -> list[ReportInfo]:
+    """Every registered report with its title and description in ``locale``."""
+    found = []
+    for name in registry.names():
+        definition = registry.get(name)
+        found.append(
+            ReportInfo(name, definition.title.get(locale), definition.description.get(locale))
+        )
+    return found
+
+
+def unit_choices(request: Request, caller: Caller) -> list[UnitChoice]:
+    """The units of the caller's scope in tree order, the caller's top unit at depth 0."""
+    with reading(request) as s:
+        tree = unit_tree(s, caller.principal.scope)
+    top = min((depth for *_, depth in tree), default=0)
+    return [UnitChoice(uid, name, depth - top) for uid, name, _kind, _parent, depth in tree]
+
+
+def period_choices(caller: Caller) -> list[str]:
+    """Suggested periods: this and the last quarters, months and years (newest first)."""
+    today = local_day(now())
+    labels: list[str] = []
+    for kind in ("quarter", "month", "year"):
+        this = current(kind, today)
+        labels.append(this.label)
+        before = this
+        for _ in range(3 if kind != "year" else 1):
+            before = previous(kind, before.first)
+            labels.append(before.label)
+    return labels
+
+
+def blank_form(caller: Caller, units: list[UnitChoice]) -> ReportForm:
+    """The form as first shown: the caller's own unit, the current quarter, PDF, its language."""
+    unit = caller.principal.unit_id or (units[0].id if units else "")
+    return ReportForm(
+        report="",
+        unit=unit,
+        period=current("quarter", local_day(now())).label,
+        format="pdf",
+        lang=caller.principal.locale,
+    )
+
+
+def form_of(request: Request, caller: Caller) -> ReportForm:
+    """The form's values from the query string (missing ones: the defaults)."""
+    params = request.query_params
+    return ReportForm(
+        report=(params.get("report") or "")[:64],
+        unit=(params.get("unit") or "")[:64],
+        period=(params.get("period") or "")[:40],
+        format=(params.get("format") or "pdf")[:10],
+        lang=(params.get("lang") or caller.principal.locale)[:10],
+        locations=params.get("locations") in ("1", "on", "yes", "true"),
+    )
+
+
+def check(request: Request, caller: Caller, form: ReportForm) -> ReportRequest:
+    """The request ``form`` asks for; :class:`InputError` (400) for a value the caller can fix,
+    :class:`NotFound` (404) for a unit that is unknown or outside the caller's scope."""
+    t = caller.t
+    if form.report not in registry.names():
+        raise InputError(t.gettext("Choose one of the reports listed on this page."))
+    if form.format not in FORMATS:
+        raise InputError(t.gettext("Choose a format: PDF, XLSX, CSV or HTML."))
+    if form.lang not in LANGUAGES:
+        raise InputError(t.gettext("Choose a language: Vietnamese or English."))
+    if form.locations and not caller.principal.can(Permission.REPORTS_LOCATIONS):
+        raise InputError(
+            t.gettext("Only administrators may include locations and host names in a report.")
+        )
+    try:
+        period = parse(form.period)
+    except PeriodError:
+        raise InputError(
+            t.gettext(
+                "%(value)s is not a period: write a year (2026), a quarter (2026-Q4), "
+                "a month (2026-11), a week (2026-W48) or a day (2026-11-29).",
+                value=form.period or "—",
+            )
+        ) from None
+    if not form.unit or not caller.principal.sees(form.unit):
+        raise NotFound
+    with reading(request) as s:
+        subtree = unit_subtree(s, form.unit)
+    if not subtree:
+        raise NotFound
+    scope = caller.principal.scope
+    covered = subtree if scope is None else subtree & scope
+    fmt: Format = next(f for f in FORMATS if f == form.format)
+    return ReportRequest(form.report, form.unit, period, fmt, form.lang, form.locations, covered)
+
+
+def make(request: Request, caller: Caller, wanted: ReportRequest) -> Generated:
+    """Generate the report in one read transaction; a refusal of the definition is a 400."""
+    settings = context(request).settings
+    try:
+        with reading(request) as s:
+            made = generate(
+                s,
+                wanted.report,
+                unit_id=wanted.unit,
+                scope=wanted.scope,
+                period=wanted.period,
+                fmt=wanted.format,
+                lang=wanted.lang,
+                now=now(),
+                generated_by=caller.actor,
+                show_locations=wanted.locations,
+                settings=settings.reports,
+            )
+    except ReportError as exc:
+        raise InputError(
+            caller.t.gettext("The report could not be made: %(reason)s", reason=str(exc))
+        ) from None
+    with transaction(request) as s:
+        audit.record(
+            s,
+            caller.actor,
+            "report.generated",
+            f"unit:{wanted.unit}",
+            {
+                "report": wanted.report,
+                "unit": wanted.unit,
+                "period": wanted.period.label,
+                "format": wanted.format,
+                "language": wanted.lang,
+                "locations": wanted.locations,
+                "size": len(made.content),
+                "sha256": made.sha256,
+            },
+            at=made.generated_at,
+            source=caller.address,
+        )
+    return made
+
+
+def content_disposition(ascii_name: str, readable: str) -> str:
+    """``attachment`` with an ASCII ``filename`` for old clients and the readable (Vietnamese)
+    name as RFC 5987 ``filename*``."""
+    fallback = _ASCII_NAME.sub("_", ascii_name).strip("._") or "report"
+    wanted = _UNSAFE_NAME.sub("_", readable).strip(" .") or fallback
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(wanted, safe='')}"
+
+
+def readable_name(made: Generated, unit_name: str) -> str:
+    """``<title> - <unit> - <period>.<ext>`` in the report's language."""
+    title = made.document.title.get(made.language)
+    return f"{title} - {unit_name} - {made.period.label}.{made.format}"
+
+
+def download(made: Generated) -> Response:
+    """The report file as a download."""
+    name = readable_name(made, made.document.header.unit_name or made.unit_id)
+    return Response(
+        made.content,
+        media_type=made.media_type,
+        headers={
+            "Content-Disposition": content_disposition(made.filename, name),
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+def html_view(made: Generated) -> Response:
+    """The standalone HTML report in the browser, under the dashboard's security headers.
+
+    The Content-Security-Policy stays the dashboard's; only the report's own ``<style>``
+    elements are allowed, each by its SHA-256 (a hash source, not ``'unsafe-inline'``: any
+    other inline style or script in the page is still refused).
+    """
+    html = made.content.decode("utf-8")
+    hashes = [
+        "'sha256-" + base64.b64encode(hashlib.sha256(css.encode()).digest()).decode() + "'"
+        for css in _STYLE.findall(html)
+    ]
+    headers = dict(SECURITY_HEADERS)
+    if hashes:
+        policy = headers["Content-Security-Policy"]
+        headers["Content-Security-Policy"] = policy.replace(
+            "style-src 'self';", "style-src 'self' " + " ".join(hashes) + ";"
+        )
+    return Response(made.content, media_type=made.media_type, headers=headers)
+
+
+def reports_page(
+    request: Request,
+    caller: Caller,
+    *,
+    form: ReportForm | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    """The Reports page: the reports, the form (refilled after a refusal), archive, schedules."""
+    units = unit_choices(request, caller)
+    shown = form if form is not None else blank_form(caller, units)
+    return page(
+        request,
+        caller,
+        "reports.html",
+        {
+            "reports": offered(caller.t.locale),
+            "units": units,
+            "form": shown,
+            "periods": period_choices(caller),
+            "formats": FORMATS,
+            "format_names": {f: caller.t.gettext(FORMAT_NAMES[f]) for f in FORMATS},
+            "report_languages": LANGUAGES,
+            "can_locations": caller.principal.can(Permission.REPORTS_LOCATIONS),
+            "error": error,
+        },
+        active="/reports",
+        status=status,
+    )
+
+
+@router.get("/reports")
+def reports(request: Request, caller: Annotated[Caller, Depends(reader())]) -> Response:
+    """The reports the caller may make, the form, the archive and the schedules."""
+    return reports_page(request, caller)
+
+
+@router.get("/reports/generate")
+def generate_report(request: Request, caller: Annotated[Caller, Depends(reader())]) -> Response:
+    """Make the report the form asks for: a download, or (HTML) the report in the browser.
+
+    A value the caller can fix shows the page again with the reason (400).
+    """
+    form = form_of(request, caller)
+    try:
+        wanted = check(request, caller, form)
+        made = make(request, caller, wanted)
+    except InputError as exc:
+        return reports_page(request, caller, form=form, error=str(exc), status=400)
+    if made.format == "html":
+        return html_view(made)
+    return download(made)
