@@ -8,35 +8,37 @@ scope only; the download writes a ``report.generated`` audit entry.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
+import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from controller.api import context
 from controller.auth import Permission
-from controller.reports import registry
+from controller.reports import archive, registry
 from controller.reports.base import ReportError
 from controller.reports.document import LANGUAGES
 from controller.reports.generate import FORMATS, Format, Generated, generate
 from controller.reports.period import Period, PeriodError, current, local_day, parse, previous
 from controller.store import audit
+from controller.store import report_archive as archive_store
 from controller.store.dashboard.overview import unit_tree
 from controller.store.scope import unit_subtree
+from controller.store.units import get_unit
+from controller.web.downloads import attachment, html_view
 from controller.web.i18n import N_
+from controller.web.pages.report_schedules import ScheduleForm, cadence_names, listed
 from controller.web.security import Caller, InputError, NotFound, now, reader, reading, transaction
-from controller.web.templating import SECURITY_HEADERS
 from controller.web.view import page
 
 router = APIRouter()
-_STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL | re.IGNORECASE)
-_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
-_ASCII_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+log = logging.getLogger(__name__)
+#: How many archived reports the page lists (newest first).
+ARCHIVE_ROWS = 100
 #: How the form names each format (msgids).
 FORMAT_NAMES = {
     "pdf": N_("PDF (to print or send)"),
@@ -93,6 +95,23 @@ class ReportRequest:
     locations: bool
     #: The units the report covers: the unit's subtree, within the caller's scope.
     scope: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class ArchivedReport:
+    """One archive row as the page lists it."""
+
+    id: int
+    title: str
+    unit: str
+    period: str
+    format: str
+    language: str
+    generated_at: datetime
+    generated_by: str
+    size: str
+    sha256: str
+    scheduled: bool
 
 
 def offered(locale: str) -> list[ReportInfo]:
@@ -211,34 +230,44 @@ def make(request: Request, caller: Caller, wanted: ReportRequest) -> Generated:
         raise InputError(
             caller.t.gettext("The report could not be made: %(reason)s", reason=str(exc))
         ) from None
-    with transaction(request) as s:
-        audit.record(
-            s,
-            caller.actor,
-            "report.generated",
-            f"unit:{wanted.unit}",
-            {
-                "report": wanted.report,
-                "unit": wanted.unit,
-                "period": wanted.period.label,
-                "format": wanted.format,
-                "language": wanted.lang,
-                "locations": wanted.locations,
-                "size": len(made.content),
-                "sha256": made.sha256,
-            },
-            at=made.generated_at,
-            source=caller.address,
-        )
+    details: dict[str, object] = {
+        "report": wanted.report,
+        "unit": wanted.unit,
+        "period": wanted.period.label,
+        "format": wanted.format,
+        "language": wanted.lang,
+        "locations": wanted.locations,
+        "size": len(made.content),
+        "sha256": made.sha256,
+    }
+    data_dir = context(request).settings.data_dir
+    try:
+        with transaction(request) as s:
+            row = archive.save(s, data_dir, made, generated_by=caller.actor)
+            details["archive_id"] = row.id
+            _audit_generated(s, caller, wanted.unit, details, made)
+    except archive.ArchiveError as exc:
+        # The file was made: the officer gets it even when the archive's disk refuses it;
+        # the audit entry says it was not kept, and the log says why.
+        log.error("report not archived: %s", exc)
+        details["archive_id"] = None
+        with transaction(request) as s:
+            _audit_generated(s, caller, wanted.unit, details, made)
     return made
 
 
-def content_disposition(ascii_name: str, readable: str) -> str:
-    """``attachment`` with an ASCII ``filename`` for old clients and the readable (Vietnamese)
-    name as RFC 5987 ``filename*``."""
-    fallback = _ASCII_NAME.sub("_", ascii_name).strip("._") or "report"
-    wanted = _UNSAFE_NAME.sub("_", readable).strip(" .") or fallback
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(wanted, safe='')}"
+def _audit_generated(
+    s: Session, caller: Caller, unit: str, details: dict[str, object], made: Generated
+) -> None:
+    audit.record(
+        s,
+        caller.actor,
+        "report.generated",
+        f"unit:{unit}",
+        details,
+        at=made.generated_at,
+        source=caller.address,
+    )
 
 
 def readable_name(made: Generated, unit_name: str) -> str:
@@ -250,36 +279,31 @@ def readable_name(made: Generated, unit_name: str) -> str:
 def download(made: Generated) -> Response:
     """The report file as a download."""
     name = readable_name(made, made.document.header.unit_name or made.unit_id)
-    return Response(
-        made.content,
-        media_type=made.media_type,
-        headers={
-            "Content-Disposition": content_disposition(made.filename, name),
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return attachment(made.content, made.media_type, made.filename, name)
 
 
-def html_view(made: Generated) -> Response:
-    """The standalone HTML report in the browser, under the dashboard's security headers.
-
-    The Content-Security-Policy stays the dashboard's; only the report's own ``<style>``
-    elements are allowed, each by its SHA-256 (a hash source, not ``'unsafe-inline'``: any
-    other inline style or script in the page is still refused).
-    """
-    html = made.content.decode("utf-8")
-    hashes = [
-        "'sha256-" + base64.b64encode(hashlib.sha256(css.encode()).digest()).decode() + "'"
-        for css in _STYLE.findall(html)
-    ]
-    headers = dict(SECURITY_HEADERS)
-    if hashes:
-        policy = headers["Content-Security-Policy"]
-        headers["Content-Security-Policy"] = policy.replace(
-            "style-src 'self';", "style-src 'self' " + " ".join(hashes) + ";"
+def archived(request: Request, caller: Caller, units: dict[str, str]) -> list[ArchivedReport]:
+    """The newest archived reports of the caller's units."""
+    t = caller.t
+    titles = {r.name: r.title for r in offered(t.locale)}
+    with reading(request) as s:
+        rows = archive_store.list_rows(s, caller.principal.scope, limit=ARCHIVE_ROWS)
+    return [
+        ArchivedReport(
+            id=row.id,
+            title=titles.get(row.report, row.report),
+            unit=units.get(row.unit_id or "", row.unit_id or t.gettext("whole district")),
+            period=row.period,
+            format=row.format,
+            language=row.language,
+            generated_at=row.generated_at,
+            generated_by=row.generated_by,
+            size=t.gettext("%(size)s kB", size=t.number(row.size_bytes / 1000, 1)),
+            sha256=row.sha256,
+            scheduled=row.schedule_id is not None,
         )
-    return Response(made.content, media_type=made.media_type, headers=headers)
+        for row in rows
+    ]
 
 
 def reports_page(
@@ -287,18 +311,23 @@ def reports_page(
     caller: Caller,
     *,
     form: ReportForm | None = None,
+    schedule_form: ScheduleForm | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
     """The Reports page: the reports, the form (refilled after a refusal), archive, schedules."""
     units = unit_choices(request, caller)
     shown = form if form is not None else blank_form(caller, units)
+    unit_names = {u.id: u.name for u in units}
+    reports = offered(caller.t.locale)
+    principal = caller.principal
+    shown_schedules = principal.can(Permission.SCHEDULES_READ)
     return page(
         request,
         caller,
         "reports.html",
         {
-            "reports": offered(caller.t.locale),
+            "reports": reports,
             "units": units,
             "form": shown,
             "periods": period_choices(caller),
@@ -307,6 +336,16 @@ def reports_page(
             "report_languages": LANGUAGES,
             "can_locations": caller.principal.can(Permission.REPORTS_LOCATIONS),
             "error": error,
+            "archive": archived(request, caller, unit_names),
+            "show_schedules": shown_schedules,
+            "can_schedule": principal.can(Permission.SCHEDULES_MANAGE),
+            "schedules": (
+                listed(request, caller, {r.name: r.title for r in reports}, unit_names)
+                if shown_schedules
+                else []
+            ),
+            "schedule_form": schedule_form or ScheduleForm(unit=shown.unit, lang=shown.lang),
+            "cadences": cadence_names(caller),
         },
         active="/reports",
         status=status,
@@ -332,5 +371,48 @@ def generate_report(request: Request, caller: Annotated[Caller, Depends(reader()
     except InputError as exc:
         return reports_page(request, caller, form=form, error=str(exc), status=400)
     if made.format == "html":
-        return html_view(made)
+        return html_view(made.content, made.media_type)
     return download(made)
+
+
+@router.get("/reports/archive/{archive_id}")
+def archived_file(
+    request: Request, archive_id: int, caller: Annotated[Caller, Depends(reader())]
+) -> Response:
+    """An archived report, handed out only if it still matches its recorded SHA-256."""
+    t = caller.t
+    with reading(request) as s:
+        row = archive_store.get(s, archive_id, caller.principal.scope)
+        unit = get_unit(s, row.unit_id) if row is not None and row.unit_id else None
+        unit_name = unit.name if unit is not None else t.gettext("whole district")
+        if row is not None:
+            s.expunge(row)
+    if row is None:
+        raise NotFound
+    data_dir = context(request).settings.data_dir
+    try:
+        kept = archive.read_verified(data_dir, row)
+    except archive.ArchiveError as exc:
+        log.error("archived report refused: %s", exc)
+        message = (
+            t.gettext("This archived report no longer matches its SHA-256: it is not handed out.")
+            if isinstance(exc, archive.ArchiveIntegrityError)
+            else t.gettext("The file of this archived report is missing or unreadable.")
+        )
+        return reports_page(request, caller, error=message, status=409)
+    with transaction(request) as s:
+        audit.record(
+            s,
+            caller.actor,
+            "report.downloaded",
+            f"unit:{row.unit_id}",
+            {"archive_id": row.id, "report": row.report, "period": row.period,
+             "format": row.format, "sha256": row.sha256},
+            at=now(),
+            source=caller.address,
+        )  # fmt: skip
+    titles = {r.name: r.title for r in offered(row.language)}
+    readable = f"{titles.get(row.report, row.report)} - {unit_name} - {row.period}.{row.format}"
+    if row.format == "html":
+        return html_view(kept.content, kept.media_type)
+    return attachment(kept.content, kept.media_type, kept.filename, readable)

@@ -8,11 +8,13 @@ the real ones.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
@@ -34,7 +36,7 @@ from controller.reports.document import (
 )
 from controller.settings import load_settings
 from controller.store.db import make_engine, session_factory
-from controller.store.models import Agent, AuditEntry
+from controller.store.models import Agent, AuditEntry, ReportSchedule
 from tests.unit.controller.web.conftest import PASSWORD, District, Web
 
 NAME = "test-computers"
@@ -219,3 +221,142 @@ def test_bad_input_shows_the_form_again_with_a_message(admin: Web) -> None:
         assert 'id="make-report"' in reply.text
         assert f'name="period" value="{values["period"]}"' in reply.text
     assert _audit(admin) == []
+
+
+def test_archive_lists_the_download_and_checks_its_digest(admin: Web) -> None:
+    made = admin.client.get(ADMIN_REPORT.format(unit="xa-b", fmt="csv"))
+    assert made.status_code == 200
+    entry = _audit(admin)[0]
+    assert entry.details is not None
+    archive_id = entry.details["archive_id"]
+    assert entry.details["sha256"] == hashlib.sha256(made.content).hexdigest()
+    page = admin.client.get("/reports").text
+    row = re.search(rf'<tr data-id="{archive_id}">(.*?)</tr>', page, re.DOTALL)
+    assert row is not None
+    assert "Xã Bình Minh" in row.group(1)
+    assert "2026-Q4" in row.group(1)
+    assert entry.details["sha256"][:12] in row.group(1)
+    again = admin.client.get(f"/reports/archive/{archive_id}")
+    assert again.status_code == 200
+    assert again.content == made.content
+    assert again.headers["content-disposition"].startswith(
+        'attachment; filename="test-computers_xa-b_2026-Q4.csv"'
+    )
+    # A file changed on disk is refused with a message, never served.
+    stored = next((admin.data_dir / "reports").rglob(f"{archive_id}_*"))
+    stored.write_bytes(made.content + b"tampered\r\n")
+    refused = admin.client.get(f"/reports/archive/{archive_id}")
+    assert refused.status_code == 409
+    assert "không còn khớp với SHA-256" in refused.text
+    assert b"tampered" not in refused.content
+    # Another commune's officer does not even learn that it exists.
+    _login(admin, "op-a")
+    assert admin.client.get(f"/reports/archive/{archive_id}").status_code == 404
+    assert f'<tr data-id="{archive_id}">' not in admin.client.get("/reports").text
+
+
+@pytest.fixture
+def data_dir(data_dir: Path) -> Path:
+    """The data directory with a mail server in ``notify:`` (schedules e-mail their reports)."""
+    config = data_dir / "config.yaml"
+    text = config.read_text(encoding="utf-8")
+    assert "\nnotify:" not in text
+    config.write_text(
+        text + "\nnotify:\n  smtp:\n    host: 127.0.0.1\n    port: 2525\n"
+        "    starttls: false\n    from_address: govguard@huyen.gov.vn\n",
+        encoding="utf-8",
+    )
+    return data_dir
+
+
+def _schedules(web: Web) -> list[ReportSchedule]:
+    engine = make_engine(load_settings(web.data_dir).database_url)
+    try:
+        with session_factory(engine)() as s:
+            return list(s.scalars(select(ReportSchedule).order_by(ReportSchedule.id)))
+    finally:
+        engine.dispose()
+
+
+def _actions(web: Web, prefix: str) -> list[AuditEntry]:
+    engine = make_engine(load_settings(web.data_dir).database_url)
+    try:
+        with session_factory(engine)() as s:
+            query = select(AuditEntry).where(AuditEntry.action.startswith(prefix))
+            return list(s.scalars(query.order_by(AuditEntry.id)))
+    finally:
+        engine.dispose()
+
+
+SCHEDULE = {
+    "report": NAME,
+    "unit": "xa-a",
+    "cadence": "monthly",
+    "format": "xlsx",
+    "lang": "vi",
+    "recipients": "Cntt@Huyen.gov.vn, vanthu@huyen.gov.vn",
+}
+
+
+def test_admin_adds_pauses_resumes_and_removes_a_schedule(admin: Web) -> None:
+    # Without the form's token nothing happens (403).
+    forged = admin.client.post("/reports/schedules", data=SCHEDULE, follow_redirects=False)
+    assert forged.status_code == 403
+    assert _schedules(admin) == []
+    bad = admin.post("/reports/schedules", {**SCHEDULE, "recipients": "không phải địa chỉ"})
+    assert bad.status_code == 400
+    assert "Lịch gửi bị từ chối" in bad.text
+    assert "không phải địa chỉ" in bad.text  # the form comes back as it was sent
+    made = admin.post("/reports/schedules", SCHEDULE)
+    assert made.status_code == 303
+    assert made.headers["location"] == "/reports?done=schedule_added#schedules"
+    [row] = _schedules(admin)
+    assert (row.report, row.unit_id, row.cadence, row.format, row.enabled) == (
+        NAME, "xa-a", "monthly", "xlsx", True,
+    )  # fmt: skip
+    assert row.recipients == ["cntt@huyen.gov.vn", "vanthu@huyen.gov.vn"]
+    page = admin.client.get("/reports?done=schedule_added").text
+    assert "Đã thêm lịch gửi báo cáo." in page
+    listed = re.search(
+        rf'<tr data-id="{row.id}">(.*?)</tr>', page.split('id="report-schedules"')[1], re.DOTALL
+    )
+    assert listed is not None
+    assert "hằng tháng" in listed.group(1)
+    assert "cntt@huyen.gov.vn, vanthu@huyen.gov.vn" in listed.group(1)
+    assert admin.post(f"/reports/schedules/{row.id}/disable").status_code == 303
+    assert _schedules(admin)[0].enabled is False
+    assert admin.post(f"/reports/schedules/{row.id}/enable").status_code == 303
+    assert _schedules(admin)[0].enabled is True
+    assert admin.post(f"/reports/schedules/{row.id}/remove").status_code == 303
+    assert _schedules(admin) == []
+    assert admin.post(f"/reports/schedules/{row.id}/remove").status_code == 404
+    entries = _actions(admin, "report.schedule.")
+    assert [e.action for e in entries] == [
+        "report.schedule.created",
+        "report.schedule.disabled",
+        "report.schedule.enabled",
+        "report.schedule.removed",
+    ]
+    assert {(e.actor, e.source) for e in entries} == {("user:admin", "testclient")}
+
+
+def test_who_sees_and_changes_schedules(admin: Web) -> None:
+    assert admin.post("/reports/schedules", {**SCHEDULE, "unit": "xa-b"}).status_code == 303
+    [row] = _schedules(admin)
+    # An auditor makes and downloads reports, but sees no schedule and cannot add one.
+    _login(admin, "aud")
+    page = admin.client.get("/reports").text
+    assert 'id="schedules"' not in page
+    assert admin.client.get(ADMIN_REPORT.format(unit="xa-a", fmt="csv")).status_code == 200
+    assert admin.post("/reports/schedules", SCHEDULE).status_code == 403
+    # A district operator sees them, without the form or the buttons.
+    _login(admin, "op")
+    page = admin.client.get("/reports").text
+    assert f'<tr data-id="{row.id}">' in page
+    assert 'id="new-schedule"' not in page
+    assert admin.post(f"/reports/schedules/{row.id}/disable").status_code == 403
+    # Commune A's operator does not see commune B's schedule.
+    _login(admin, "op-a")
+    assert f'<tr data-id="{row.id}">' not in admin.client.get("/reports").text
+    assert len(_schedules(admin)) == 1
+    assert _schedules(admin)[0].enabled is True
