@@ -218,12 +218,23 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     purge.set_defaults(handler="reports:purge")
 
+    _add_report(sub, dd)
     _add_policy(sub, dd)
     _add_findings(sub, dd)
     _add_inventory(sub, dd)
     _add_notify(sub, dd)
     _add_users(sub, dd)
     return parser
+
+
+def _add_report(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], dd: argparse.ArgumentParser
+) -> None:
+    """``govguard report ...``: compliance reports (docs/reports.md)."""
+    from controller.commands.schedule_args import add_schedule_parsers
+
+    report = _group(sub, "report", "compliance reports: schedules and the archive")
+    add_schedule_parsers(report, dd)
 
 
 def _add_users(

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response, StreamingResponse
 
 from controller.api import context
+from controller.csvcells import BOM, safe_text
 from controller.store.dashboard import (
     HostDetail,
     HostPage,
@@ -110,14 +111,12 @@ def _sort_links(kept: list[tuple[str, str]], current: str) -> dict[str, str]:
 
 
 def _csv_lines(rows: Iterator[list[str]]) -> Iterator[bytes]:
-    # A byte-order mark first: Excel then opens Vietnamese names in UTF-8, not in cp1258.
-    yield "\ufeff".encode()
+    yield BOM.encode()
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for row in rows:
-        # A cell starting with = + - @ would be a formula in Excel: agent-supplied text must
-        # never run as one (CSV injection), so such cells get a leading apostrophe.
-        writer.writerow(["'" + v if v[:1] in ("=", "+", "-", "@") else v for v in row])
+        # Agent-supplied text must never run as a formula in Excel.
+        writer.writerow([safe_text(v) for v in row])
         yield buffer.getvalue().encode("utf-8")
         buffer.seek(0)
         buffer.truncate()
