@@ -151,9 +151,17 @@ def normalise_recipients(recipients: Sequence[str], notify: NotifyConfig) -> lis
 
 
 def create(
-    s: Session, new: NewSchedule, *, notify: NotifyConfig, created_by: str, now: datetime
+    s: Session,
+    new: NewSchedule,
+    *,
+    notify: NotifyConfig,
+    created_by: str,
+    now: datetime,
+    source: str = "cli",
 ) -> ReportSchedule:
-    """Validate ``new`` and add it (audited); :class:`ScheduleError` says what is wrong."""
+    """Validate ``new`` and add it (audited); :class:`ScheduleError` says what is wrong.
+
+    ``source`` is where the request came from (the dashboard passes the client's address)."""
     registry.get(new.report)  # ReportError listing the reports
     if new.cadence not in CADENCES:
         raise ScheduleError(f"unknown cadence {new.cadence!r}; cadences: {', '.join(CADENCES)}")
@@ -188,7 +196,7 @@ def create(
         f"report_schedule:{row.id}",
         describe(row),
         at=now,
-        source="cli",
+        source=source,
     )
     return row
 
@@ -217,7 +225,9 @@ def get_or_fail(s: Session, schedule_id: int) -> ReportSchedule:
     return row
 
 
-def remove(s: Session, schedule_id: int, *, actor: str, now: datetime) -> ReportSchedule:
+def remove(
+    s: Session, schedule_id: int, *, actor: str, now: datetime, source: str = "cli"
+) -> ReportSchedule:
     """Delete a schedule (audited); the reports it archived stay in the archive."""
     row = get_or_fail(s, schedule_id)
     report_archive.detach_schedule(s, schedule_id)
@@ -230,13 +240,19 @@ def remove(s: Session, schedule_id: int, *, actor: str, now: datetime) -> Report
         f"report_schedule:{schedule_id}",
         describe(row),
         at=now,
-        source="cli",
+        source=source,
     )
     return row
 
 
 def set_enabled(
-    s: Session, schedule_id: int, enabled: bool, *, actor: str, now: datetime
+    s: Session,
+    schedule_id: int,
+    enabled: bool,
+    *,
+    actor: str,
+    now: datetime,
+    source: str = "cli",
 ) -> ReportSchedule:
     """Enable or disable a schedule (audited when it changes)."""
     row = get_or_fail(s, schedule_id)
@@ -244,7 +260,7 @@ def set_enabled(
         row.enabled = enabled
         s.flush()
         action = "report.schedule.enabled" if enabled else "report.schedule.disabled"
-        audit.record(s, actor, action, f"report_schedule:{schedule_id}", at=now, source="cli")
+        audit.record(s, actor, action, f"report_schedule:{schedule_id}", at=now, source=source)
     return row
 
 

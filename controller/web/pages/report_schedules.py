@@ -165,7 +165,7 @@ def add_schedule(
         add(request, caller, form)
     except InputError as exc:
         return reports_page(request, caller, schedule_form=form, error=str(exc), status=400)
-    return done("/reports#schedules", "schedule_added")
+    return done("/reports", "schedule_added")
 
 
 @router.post("/reports/schedules/{schedule_id}/disable")
@@ -175,7 +175,7 @@ def disable_schedule(
     """Pause a schedule: it sends nothing until resumed."""
     change(request, caller, schedule_id, lambda s: schedules.set_enabled(
         s, schedule_id, False, actor=caller.actor, now=now(), source=caller.address))  # fmt: skip
-    return done("/reports#schedules", "schedule_disabled")
+    return done("/reports", "schedule_disabled")
 
 
 @router.post("/reports/schedules/{schedule_id}/enable")
@@ -185,7 +185,7 @@ def enable_schedule(
     """Resume a paused schedule (its next run reports on the last whole period)."""
     change(request, caller, schedule_id, lambda s: schedules.set_enabled(
         s, schedule_id, True, actor=caller.actor, now=now(), source=caller.address))  # fmt: skip
-    return done("/reports#schedules", "schedule_enabled")
+    return done("/reports", "schedule_enabled")
 
 
 @router.post("/reports/schedules/{schedule_id}/remove")
@@ -195,4 +195,4 @@ def remove_schedule(
     """Remove a schedule; the reports it archived stay in the archive."""
     change(request, caller, schedule_id, lambda s: schedules.remove(
         s, schedule_id, actor=caller.actor, now=now(), source=caller.address))  # fmt: skip
-    return done("/reports#schedules", "schedule_removed")
+    return done("/reports", "schedule_removed")

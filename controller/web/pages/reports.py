@@ -288,22 +288,22 @@ def archived(request: Request, caller: Caller, units: dict[str, str]) -> list[Ar
     titles = {r.name: r.title for r in offered(t.locale)}
     with reading(request) as s:
         rows = archive_store.list_rows(s, caller.principal.scope, limit=ARCHIVE_ROWS)
-    return [
-        ArchivedReport(
-            id=row.id,
-            title=titles.get(row.report, row.report),
-            unit=units.get(row.unit_id or "", row.unit_id or t.gettext("whole district")),
-            period=row.period,
-            format=row.format,
-            language=row.language,
-            generated_at=row.generated_at,
-            generated_by=row.generated_by,
-            size=t.gettext("%(size)s kB", size=t.number(row.size_bytes / 1000, 1)),
-            sha256=row.sha256,
-            scheduled=row.schedule_id is not None,
-        )
-        for row in rows
-    ]
+        return [
+            ArchivedReport(
+                id=row.id,
+                title=titles.get(row.report, row.report),
+                unit=units.get(row.unit_id or "", row.unit_id or t.gettext("whole district")),
+                period=row.period,
+                format=row.format,
+                language=row.language,
+                generated_at=row.generated_at,
+                generated_by=row.generated_by,
+                size=t.gettext("%(size)s kB", size=t.number(row.size_bytes / 1000, 1)),
+                sha256=row.sha256,
+                scheduled=row.schedule_id is not None,
+            )
+            for row in rows
+        ]
 
 
 def reports_page(

@@ -231,7 +231,7 @@ def test_archive_lists_the_download_and_checks_its_digest(admin: Web) -> None:
     archive_id = entry.details["archive_id"]
     assert entry.details["sha256"] == hashlib.sha256(made.content).hexdigest()
     page = admin.client.get("/reports").text
-    row = re.search(rf'<tr data-id="{archive_id}">(.*?)</tr>', page, re.DOTALL)
+    row = re.search(rf'<tr data-id="archive-{archive_id}">(.*?)</tr>', page, re.DOTALL)
     assert row is not None
     assert "Xã Bình Minh" in row.group(1)
     assert "2026-Q4" in row.group(1)
@@ -252,7 +252,7 @@ def test_archive_lists_the_download_and_checks_its_digest(admin: Web) -> None:
     # Another commune's officer does not even learn that it exists.
     _login(admin, "op-a")
     assert admin.client.get(f"/reports/archive/{archive_id}").status_code == 404
-    assert f'<tr data-id="{archive_id}">' not in admin.client.get("/reports").text
+    assert f'<tr data-id="archive-{archive_id}">' not in admin.client.get("/reports").text
 
 
 @pytest.fixture
@@ -288,7 +288,7 @@ def _actions(web: Web, prefix: str) -> list[AuditEntry]:
         engine.dispose()
 
 
-SCHEDULE = {
+SCHEDULE: dict[str, object] = {
     "report": NAME,
     "unit": "xa-a",
     "cadence": "monthly",
@@ -309,7 +309,7 @@ def test_admin_adds_pauses_resumes_and_removes_a_schedule(admin: Web) -> None:
     assert "không phải địa chỉ" in bad.text  # the form comes back as it was sent
     made = admin.post("/reports/schedules", SCHEDULE)
     assert made.status_code == 303
-    assert made.headers["location"] == "/reports?done=schedule_added#schedules"
+    assert made.headers["location"] == "/reports?done=schedule_added"
     [row] = _schedules(admin)
     assert (row.report, row.unit_id, row.cadence, row.format, row.enabled) == (
         NAME, "xa-a", "monthly", "xlsx", True,
@@ -318,7 +318,9 @@ def test_admin_adds_pauses_resumes_and_removes_a_schedule(admin: Web) -> None:
     page = admin.client.get("/reports?done=schedule_added").text
     assert "Đã thêm lịch gửi báo cáo." in page
     listed = re.search(
-        rf'<tr data-id="{row.id}">(.*?)</tr>', page.split('id="report-schedules"')[1], re.DOTALL
+        rf'<tr data-id="schedule-{row.id}">(.*?)</tr>',
+        page.split('id="report-schedules"')[1],
+        re.DOTALL,
     )
     assert listed is not None
     assert "hằng tháng" in listed.group(1)
@@ -352,11 +354,11 @@ def test_who_sees_and_changes_schedules(admin: Web) -> None:
     # A district operator sees them, without the form or the buttons.
     _login(admin, "op")
     page = admin.client.get("/reports").text
-    assert f'<tr data-id="{row.id}">' in page
+    assert f'<tr data-id="schedule-{row.id}">' in page
     assert 'id="new-schedule"' not in page
     assert admin.post(f"/reports/schedules/{row.id}/disable").status_code == 403
     # Commune A's operator does not see commune B's schedule.
     _login(admin, "op-a")
-    assert f'<tr data-id="{row.id}">' not in admin.client.get("/reports").text
+    assert f'<tr data-id="schedule-{row.id}">' not in admin.client.get("/reports").text
     assert len(_schedules(admin)) == 1
     assert _schedules(admin)[0].enabled is True
