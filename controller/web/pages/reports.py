@@ -9,7 +9,7 @@ scope only; the download writes a ``report.generated`` audit entry.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
@@ -94,7 +94,7 @@ class ReportRequest:
     lang: str
     locations: bool
     #: The units the report covers: the unit's subtree, within the caller's scope.
-    scope: frozenset[str] = field(default_factory=frozenset)
+    scope: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def unit_choices(request: Request, caller: Caller) -> list[UnitChoice]:
     return [UnitChoice(uid, name, depth - top) for uid, name, _kind, _parent, depth in tree]
 
 
-def period_choices(caller: Caller) -> list[str]:
+def period_choices() -> list[str]:
     """Suggested periods: this and the last quarters, months and years (newest first)."""
     today = local_day(now())
     labels: list[str] = []
@@ -330,7 +330,7 @@ def reports_page(
             "reports": reports,
             "units": units,
             "form": shown,
-            "periods": period_choices(caller),
+            "periods": period_choices(),
             "formats": FORMATS,
             "format_names": {f: caller.t.gettext(FORMAT_NAMES[f]) for f in FORMATS},
             "report_languages": LANGUAGES,
