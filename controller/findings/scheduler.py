@@ -25,7 +25,7 @@ from controller.findings.full import OnOpened, Totals, reevaluate
 from controller.findings.hosts import UnitPaths
 from controller.findings.policies import PolicyCache
 from controller.store import jobs
-from controller.store.dashboard import local_day, snapshot_compliance
+from controller.store.dashboard import local_day, snapshot_compliance, snapshot_rules
 from controller.store.db import is_unavailable, write_session
 
 log = logging.getLogger(__name__)
@@ -123,8 +123,10 @@ class Reevaluator:
                 jobs.release(s, JOB, self._holder)
             raise
         with self._sessions() as s, s.begin():
-            # The day's compliance for the overview's trend: the last run of a day stands.
+            # The day's compliance for the overview's trend and the per-rule figures for the
+            # security report's: the last run of a day stands.
             snapshot_compliance(s, local_day(now))
+            snapshot_rules(s, local_day(now))
             result = {"policies": self._policies.digest, **asdict(totals)}
             jobs.finish(s, JOB, self._holder, self._clock(), result)
         log.info(

@@ -44,6 +44,7 @@ from controller.store.dashboard.overview import (
     UnitSummary,
     overview,
     snapshot_compliance,
+    snapshot_rules,
 )
 from controller.store.dashboard.units_view import (
     AuditPage,
@@ -106,5 +107,6 @@ __all__ = [
     "overview",
     "rule_pass_rates",
     "snapshot_compliance",
+    "snapshot_rules",
     "units_tree",
 ]

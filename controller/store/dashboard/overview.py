@@ -38,6 +38,7 @@ from controller.store.models import (
     HostFacts,
     NetworkDevice,
     Office,
+    RuleDaily,
     RuleState,
     Unit,
 )
@@ -173,6 +174,40 @@ def snapshot_compliance(s: Session, day: date) -> int:
             ],
         )
     return len(counts)
+
+
+def snapshot_rules(s: Session, day: date) -> int:
+    """Write (or rewrite) ``day``'s passing and failing hosts per unit and rule (``rule_daily``).
+
+    Called right after :func:`snapshot_compliance`, so the security report's per-rule trend and
+    the overall trend describe the same run; the last run of a day wins. One grouped query and
+    one bulk insert, whatever the fleet size. Returns how many rows were written.
+    """
+    rows = s.execute(
+        select(Agent.unit_id, RuleState.rule_id, RuleState.outcome, func.count())
+        .join(Agent, Agent.id == RuleState.agent_id)
+        .where(Agent.status == "active", RuleState.outcome.in_(("pass", "fail")))
+        .group_by(Agent.unit_id, RuleState.rule_id, RuleState.outcome)
+    )
+    counts: dict[tuple[str, str], list[int]] = {}
+    for unit_id, rule_id, outcome, n in rows:
+        slot = counts.setdefault((unit_id, rule_id), [0, 0])
+        slot[0 if outcome == "pass" else 1] += int(n)
+    s.execute(delete(RuleDaily).where(RuleDaily.day == day))
+    if counts:
+        s.execute(
+            insert(RuleDaily),
+            [
+                {"day": day, "unit_id": unit_id, "rule_id": rule_id, "passing": p, "failing": f}
+                for (unit_id, rule_id), (p, f) in sorted(counts.items())
+            ],
+        )
+    return len(counts)
+
+
+def tree_order(s: Session, scope: UnitScope) -> list[tuple[str, str, str, str | None, int]]:
+    """Units in scope in tree order (parents first): ``(id, name, kind, parent_id, depth)``."""
+    return _tree(s, scope)
 
 
 def _snapshot(s: Session, scope: UnitScope, day: date) -> dict[str, tuple[int, int]] | None:
@@ -408,37 +443,10 @@ def classified_computers(s: Session, scope: UnitScope, now: datetime) -> list[Cl
     return found
 
 
-def egov_figures(s: Session, scope: UnitScope, today: date) -> EGovFigures:
-    """The e-government figures at a glance (RULES.md readiness report, metrics 3, 6, 11, 12,
-    14), over the units in scope."""
+def office_equipment(s: Session, scope: UnitScope) -> dict[tuple[str, str], list[int]]:
+    """``{(unit_id, office_id): [computers, printers]}`` of every live office in scope, from the
+    register's assets and the network printers (RULES.md metric 6, the hardware report)."""
     live_asset = Asset.retired_at.is_(None) & Asset.state.not_in(GONE_STATES)
-    computers = s.scalar(
-        select(func.count())
-        .select_from(Asset)
-        .where(live_asset, Asset.kind.in_(COMPUTER_KINDS), unit_filter(Asset.unit_id, scope))
-    )
-    unregistered = s.scalar(
-        select(func.count())
-        .select_from(Agent)
-        .where(
-            Agent.status == "active",
-            unit_filter(Agent.unit_id, scope),
-            not_(
-                select(Asset.id)
-                .where(Asset.agent_id == Agent.id, Asset.retired_at.is_(None))
-                .exists()
-            ),
-        )
-    )
-    live_unit = Unit.retired_at.is_(None) & unit_filter(Unit.id, scope)
-    headcount = s.scalar(
-        select(
-            func.sum(
-                func.coalesce(Unit.headcount_can_bo, 0) + func.coalesce(Unit.headcount_cong_chuc, 0)
-            )
-        ).where(live_unit)
-    )
-    # Offices: computers and printers from the register and network printers.
     offices = {
         (unit_id, office_id): [0, 0]
         for unit_id, office_id in s.execute(
@@ -473,6 +481,40 @@ def egov_figures(s: Session, scope: UnitScope, today: date) -> EGovFigures:
                 slot[0] += int(n)
             elif kind in PRINTER_KINDS:
                 slot[1] += int(n)
+    return offices
+
+
+def egov_figures(s: Session, scope: UnitScope, today: date) -> EGovFigures:
+    """The e-government figures at a glance (RULES.md readiness report, metrics 3, 6, 11, 12,
+    14), over the units in scope."""
+    live_asset = Asset.retired_at.is_(None) & Asset.state.not_in(GONE_STATES)
+    computers = s.scalar(
+        select(func.count())
+        .select_from(Asset)
+        .where(live_asset, Asset.kind.in_(COMPUTER_KINDS), unit_filter(Asset.unit_id, scope))
+    )
+    unregistered = s.scalar(
+        select(func.count())
+        .select_from(Agent)
+        .where(
+            Agent.status == "active",
+            unit_filter(Agent.unit_id, scope),
+            not_(
+                select(Asset.id)
+                .where(Asset.agent_id == Agent.id, Asset.retired_at.is_(None))
+                .exists()
+            ),
+        )
+    )
+    live_unit = Unit.retired_at.is_(None) & unit_filter(Unit.id, scope)
+    headcount = s.scalar(
+        select(
+            func.sum(
+                func.coalesce(Unit.headcount_can_bo, 0) + func.coalesce(Unit.headcount_cong_chuc, 0)
+            )
+        ).where(live_unit)
+    )
+    offices = office_equipment(s, scope)
     equipped = sum(1 for c, p in offices.values() if c >= 1 and p >= 1)
     reach = s.execute(
         select(

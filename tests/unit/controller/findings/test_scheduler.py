@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from controller.findings.scheduler import JOB, Reevaluator, request_reevaluation
 from controller.store import jobs
+from controller.store.dashboard import local_day
 from controller.store.db import session_factory
+from controller.store.models import ComplianceDaily, RuleDaily
 from tests.unit.controller.findings.test_findings import FIREWALL, LINUX, cache_for, write_pack
 from tests.unit.controller.store.factories import T0, full, make_agent
 
@@ -88,3 +90,10 @@ def test_the_run_stores_findings(engine: Engine, tmp_path: Path) -> None:
     assert runner.run_once() is not None
     with sessions() as s:
         assert [f.rule_id for f in list_findings(s)] == ["FW-01"]
+        # The day's snapshots, overall and per rule (the security report's trend); OS-01 has no
+        # fact to read in this report, so it is no evaluation.
+        daily = s.execute(
+            select(RuleDaily.day, RuleDaily.rule_id, RuleDaily.passing, RuleDaily.failing)
+        ).all()
+        assert sorted(daily) == [(local_day(T0 + timedelta(hours=2)), "FW-01", 0, 1)]
+        assert s.scalar(select(ComplianceDaily.failing)) == 1
