@@ -50,8 +50,7 @@ def test_hostile_text_is_escaped_and_nothing_is_fetched() -> None:
     assert "<script>" not in html
     assert (
         "=HYPERLINK(&#34;http://evil&#34;;&#34;"
-        "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more&#34;)"
-        in html
+        "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more&#34;)" in html
     )
     assert not re.search(r"<link|<script|<img|url\(|@import|src=", html)
 
