@@ -27,7 +27,6 @@ from controller.reports.period import Period, PeriodError, current, local_day, p
 from controller.store import audit
 from controller.store import report_archive as archive_store
 from controller.store.dashboard.overview import unit_tree
-from controller.store.scope import unit_subtree
 from controller.store.units import get_unit
 from controller.web.downloads import attachment, html_view
 from controller.web.i18n import N_
@@ -93,8 +92,6 @@ class ReportRequest:
     format: Format
     lang: str
     locations: bool
-    #: The units the report covers: the unit's subtree, within the caller's scope.
-    scope: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -199,13 +196,11 @@ def check(request: Request, caller: Caller, form: ReportForm) -> ReportRequest:
     if not form.unit or not caller.principal.sees(form.unit):
         raise NotFound
     with reading(request) as s:
-        subtree = unit_subtree(s, form.unit)
-    if not subtree:
+        known = get_unit(s, form.unit) is not None
+    if not known:
         raise NotFound
-    scope = caller.principal.scope
-    covered = subtree if scope is None else subtree & scope
     fmt: Format = next(f for f in FORMATS if f == form.format)
-    return ReportRequest(form.report, form.unit, period, fmt, form.lang, form.locations, covered)
+    return ReportRequest(form.report, form.unit, period, fmt, form.lang, form.locations)
 
 
 def make(request: Request, caller: Caller, wanted: ReportRequest) -> Generated:
@@ -217,7 +212,8 @@ def make(request: Request, caller: Caller, wanted: ReportRequest) -> Generated:
                 s,
                 wanted.report,
                 unit_id=wanted.unit,
-                scope=wanted.scope,
+                # generate() narrows it to the unit's subtree.
+                scope=caller.principal.scope,
                 period=wanted.period,
                 fmt=wanted.format,
                 lang=wanted.lang,
