@@ -7,6 +7,7 @@ refused by the Content-Security-Policy (chromium logs every violation) fails it 
 
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
 
@@ -37,19 +38,31 @@ def test_reports_in_vietnamese(page: Page, world: World, tmp_path: Path) -> None
         form.locator("button[type=submit]").click()
     download = waiting.value
     # chromium takes the readable name (RFC 5987 filename*): title, unit and period.
-    assert download.suggested_filename.endswith(" - 2026-Q4.xlsx"), download.suggested_filename
+    name = download.suggested_filename
+    assert name.endswith(" - 2026-Q4.xlsx") and "Yên Đĩnh" in name, name
     saved = tmp_path / "report.xlsx"
     download.save_as(saved)
     content = saved.read_bytes()
     assert content.startswith(b"PK\x03\x04")
     book = load_workbook(io.BytesIO(content))
     assert book.worksheets, "the workbook has no sheet"
+    # The archive lists it with the start of the file's SHA-256.
+    page.reload()
+    newest = page.locator("#report-archive tbody tr").first
+    expect(newest.locator("code")).to_have_text(hashlib.sha256(content).hexdigest()[:12])
 
     # The same report as HTML, shown in the browser (the CSP must let its styles apply).
+    form.locator("select[name=unit]").select_option(COMMUNE_A)
     form.locator("select[name=format]").select_option("html")
     with page.expect_navigation():
         form.locator("button[type=submit]").click()
     assert "/reports/generate?" in page.url
     expect(page.locator("html")).to_have_attribute("lang", "vi")
     expect(page.locator("h1").first).to_be_visible()
+    # The report's own stylesheet applied (its header cells have a background): the CSP let
+    # it in by its hash, and the trap saw no refusal in the console.
+    background = page.evaluate(
+        "getComputedStyle(document.querySelector('thead th')).backgroundColor"
+    )
+    assert background not in ("rgba(0, 0, 0, 0)", "transparent"), background
     shot(page, "vi-report-html")
