@@ -26,6 +26,7 @@ from controller.findings.alerts import FindingAlerts
 from controller.findings.scheduler import Reevaluator
 from controller.ingest import Ingest, Limits
 from controller.notify.worker import Runner
+from controller.reports.runner import ReportJobs
 from controller.settings import Settings
 from controller.store.db import make_engine, session_factory
 
@@ -67,6 +68,7 @@ def create_app(
     takes_reports = surface in ("all", "agents")
     ingest = None
     reevaluator = None
+    report_jobs = None
     alerts = None
     if takes_reports:
         policies = PolicyCache(settings.data_dir)
@@ -74,6 +76,8 @@ def create_app(
         # Hosts that stop reporting and policy changes are caught by a periodic re-evaluation;
         # a lease in the database lets one process of the controller run it at a time.
         reevaluator = Reevaluator(sessions, policies, on_opened=alerts)
+        # Report schedules and the archive's purge, leased the same way.
+        report_jobs = ReportJobs(sessions, settings)
         ingest = Ingest(
             sessions,
             Limits(
@@ -105,6 +109,8 @@ def create_app(
             ingest.start()
         if reevaluator is not None:
             reevaluator.start()
+        if report_jobs is not None:
+            report_jobs.start()
         if notifier is not None:
             notifier.start()
         try:
@@ -112,6 +118,8 @@ def create_app(
         finally:
             if notifier is not None:
                 await notifier.aclose()
+            if report_jobs is not None:
+                await asyncio.to_thread(report_jobs.stop)
             if reevaluator is not None:
                 await asyncio.to_thread(reevaluator.stop)
             if ingest is not None:

@@ -246,6 +246,9 @@ def _add_report(
     figures) are added to ``group`` beside the names.
     """
     group = _group(sub, "report", "compliance reports: make one as PDF, XLSX, CSV or HTML")
+    from controller.commands.schedule_args import add_schedule_parsers
+
+    add_schedule_parsers(group, dd)
     if _command(argv) != "report":
         return
     try:

@@ -26,6 +26,11 @@ class Permission(StrEnum):
     USERS_MANAGE = "users.manage"
     SETTINGS_MANAGE = "settings.manage"
     AUDIT_READ = "audit.read"
+    #: Reports: the scheduled ones are seen by operators, managed by admins; only admins may
+    #: put classified computers' locations and host names into a generated copy.
+    SCHEDULES_READ = "schedules.read"
+    SCHEDULES_MANAGE = "schedules.manage"
+    REPORTS_LOCATIONS = "reports.locations"
 
 
 _OPERATOR = frozenset(
@@ -35,6 +40,7 @@ _OPERATOR = frozenset(
         Permission.AGENTS_MANAGE,
         Permission.TOKENS_MANAGE,
         Permission.BUNDLES_IMPORT,
+        Permission.SCHEDULES_READ,
     }
 )
 

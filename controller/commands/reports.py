@@ -1,6 +1,7 @@
 """``govguard reports purge``: keep raw reports only as long as the retention period says.
 
-The same daily run also forgets dashboard sessions and login attempts older than a month.
+The same daily run also forgets dashboard sessions and login attempts older than a month, and
+removes archived report files older than ``reports.archive_days``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from controller import tokens
 from controller.auth.sessions import purge_sessions
 from controller.auth.throttle import purge_attempts
 from controller.commands.common import CliError, actor, now, open_store, settings
+from controller.reports import archive
 from controller.store import audit, reports
 
 #: Days ended dashboard sessions and login attempts are kept by ``reports purge``.
@@ -40,6 +42,9 @@ def purge(args: argparse.Namespace) -> int:
         removed = reports.purge_reports(session, cutoff)
         sessions = purge_sessions(session, session_cutoff)
         attempts = purge_attempts(session, session_cutoff)
+        # Generated compliance reports have their own, longer retention (DTI evidence).
+        archive_cutoff = now() - timedelta(days=current.reports.archive_days)
+        archived = archive.purge(session, current.data_dir, before=archive_cutoff)
         audit.record(
             session,
             actor(),
@@ -50,6 +55,7 @@ def purge(args: argparse.Namespace) -> int:
                 "removed": removed,
                 "sessions_removed": sessions,
                 "login_attempts_removed": attempts,
+                "archived_reports_removed": archived.rows,
             },
             source="cli",
         )
@@ -57,5 +63,9 @@ def purge(args: argparse.Namespace) -> int:
     print(
         f"removed {sessions} dashboard sessions and {attempts} login attempts older than "
         f"{SESSIONS_KEPT_DAYS} days"
+    )
+    print(
+        f"removed {archived.rows} archived compliance reports generated before "
+        f"{archive_cutoff:%Y-%m-%d %H:%M}Z"
     )
     return 0

@@ -7,6 +7,7 @@ sends what is due (``govguard serve`` runs it in the background, ``govguard noti
 from cron).
 """
 
-from controller.notify.outbox import Notice, enqueue
+from controller.notify.outbox import Notice, enqueue, enqueue_direct
+from controller.notify.routing import Recipient
 
-__all__ = ["Notice", "enqueue"]
+__all__ = ["Notice", "Recipient", "enqueue", "enqueue_direct"]

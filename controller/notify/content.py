@@ -32,6 +32,15 @@ class Item:
     occurred_at: datetime
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file attached to an e-mail (read from the report archive and verified before)."""
+
+    filename: str
+    media_type: str
+    content: bytes
+
+
 _DIGEST_SUBJECT = {
     "vi": "[govguard] Tóm tắt hằng ngày: {count} thông báo",
     "en": "[govguard] Daily digest: {count} notices",
@@ -47,6 +56,8 @@ _FOOTER = {
     "en": "This message was sent automatically by govguard; do not reply.",
 }
 _ORDER = ("critical", "high", "medium", "low", "info")
+#: Kinds whose subject stands on its own (a scheduled report is not an alert: no severity tag).
+_PLAIN_KINDS = frozenset({"report.scheduled"})
 
 
 def _severity(severity: str, lang: str) -> str:
@@ -69,6 +80,9 @@ def mail_text(items: list[Item], lang: str, *, digest: bool) -> tuple[str, str]:
     """Subject and plain-text body in ``lang`` (``vi`` or ``en``)."""
     if not digest and len(items) == 1:
         item = items[0]
+        if item.kind in _PLAIN_KINDS:
+            subject = f"[govguard] {item.subject[lang]}"
+            return _one_line(subject), f"{item.body[lang]}\n\n-- \n{_FOOTER[lang]}\n"
         subject = f"[govguard] [{_severity(item.severity, lang)}] {item.subject[lang]}"
         return _one_line(subject), f"{_block(item, lang)}\n\n-- \n{_FOOTER[lang]}\n"
     ordered = sorted(items, key=lambda i: (_rank(i.severity), i.occurred_at, i.key))

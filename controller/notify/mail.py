@@ -5,16 +5,29 @@ from __future__ import annotations
 import base64
 import smtplib
 import ssl
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from controller.notify.config import SecretError, SmtpConfig, read_secret
-from controller.notify.content import DeliveryError
+from controller.notify.content import Attachment, DeliveryError
 
 
-def build(config: SmtpConfig, to: str, subject: str, body: str, *, key: str) -> EmailMessage:
-    """The message: plain UTF-8 text, with the delivery key in ``X-Govguard-Delivery``."""
+def build(
+    config: SmtpConfig,
+    to: str,
+    subject: str,
+    body: str,
+    *,
+    key: str,
+    attachments: Sequence[Attachment] = (),
+) -> EmailMessage:
+    """The message: plain UTF-8 text, with the delivery key in ``X-Govguard-Delivery``.
+
+    ``attachments`` follow the text as files of their own media type; a non-ASCII file name is
+    encoded as RFC 2231 asks, so mail programs show its Vietnamese letters.
+    """
     message = EmailMessage()
     message["From"] = config.from_address
     message["To"] = to
@@ -24,6 +37,20 @@ def build(config: SmtpConfig, to: str, subject: str, body: str, *, key: str) -> 
     message["X-Govguard-Delivery"] = key
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
     message.set_content(body, charset="utf-8")
+    for attachment in attachments:
+        kind, _, params = attachment.media_type.partition(";")
+        maintype, _, subtype = kind.strip().partition("/")
+        extra = dict(
+            (name.strip().lower(), value.strip().strip('"'))
+            for name, _, value in (p.partition("=") for p in params.split(";") if "=" in p)
+        )
+        message.add_attachment(
+            attachment.content,
+            maintype=maintype or "application",
+            subtype=subtype or "octet-stream",
+            filename=attachment.filename,
+            params=extra,
+        )
     return message
 
 

@@ -8,6 +8,7 @@ nothing, whichever process does it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from controller.notify.config import SEVERITIES, NotifyConfig
 from controller.notify.digest import next_digest_at
-from controller.notify.routing import recipients
+from controller.notify.routing import Recipient, recipients
 from controller.store.notifications import NewDelivery, add_deliveries
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,23 @@ def enqueue(
         return 0
     digest = notice.severity != "critical"
     due = next_digest_at(now, config.digest_hour, config.zone) if digest else now
+    return _queue(s, notice, targets, digest=digest, due=due)
+
+
+def enqueue_direct(
+    s: Session, notice: Notice, targets: Sequence[Recipient], *, now: datetime | None = None
+) -> int:
+    """Queue ``notice`` for ``targets`` as given, due at once (no routes, no digest).
+
+    For senders that name their own recipients: a report schedule mails its report to the
+    addresses it lists. Queuing the same key for the same target again adds nothing.
+    """
+    return _queue(s, notice, targets, digest=False, due=now or datetime.now(UTC))
+
+
+def _queue(
+    s: Session, notice: Notice, targets: Sequence[Recipient], *, digest: bool, due: datetime
+) -> int:
     return add_deliveries(
         s,
         [

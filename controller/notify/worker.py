@@ -14,15 +14,16 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from controller.notify import mail, webhook
+from controller.notify import attachments, mail, webhook
 from controller.notify.config import NotifyConfig, SecretError, read_secret
-from controller.notify.content import DeliveryError, Item, mail_text, webhook_body
+from controller.notify.content import Attachment, DeliveryError, Item, mail_text, webhook_body
 from controller.notify.digest import batches
 from controller.store import notifications as store
 from controller.store.models import Notification
@@ -86,7 +87,7 @@ def deliver_due(
     result = PassResult()
     for batch in planned:
         ids = [row.id for row in batch]
-        failure = _attempt(batch, config, data_dir)
+        failure = _attempt(batch, config, data_dir, sessions)
         if failure is not None:
             attempts = max(row.attempts for row in batch)
             error = str(failure)[:1000]
@@ -110,11 +111,14 @@ def deliver_due(
 
 
 def _attempt(
-    batch: list[Notification], config: NotifyConfig, data_dir: Path
+    batch: list[Notification],
+    config: NotifyConfig,
+    data_dir: Path,
+    sessions: sessionmaker[Session],
 ) -> DeliveryError | None:
     """Send one batch; the error, or None when it was delivered."""
     try:
-        _send(batch, config, data_dir)
+        _send(batch, config, data_dir, sessions)
     except DeliveryError as exc:
         return exc
     except Exception as exc:
@@ -144,9 +148,16 @@ def _item(row: Notification) -> Item:
     )
 
 
-def _send(batch: list[Notification], config: NotifyConfig, data_dir: Path) -> None:
+def _send(
+    batch: list[Notification],
+    config: NotifyConfig,
+    data_dir: Path,
+    sessions: sessionmaker[Session],
+) -> None:
     first = batch[0]
     items = [_item(row) for row in batch]
+    # Files are read (and their digests checked) only for e-mail: a webhook gets the reference.
+    files = attachments.load(sessions, data_dir, items) if first.channel == "email" else []
     # The delivery id names the first row: stable across retries of the same batch.
     delivery = first.dedupe_key if len(batch) == 1 else f"digest|{first.id}|{len(batch)}"
     send_items(
@@ -158,6 +169,7 @@ def _send(batch: list[Notification], config: NotifyConfig, data_dir: Path) -> No
         lang=first.language,
         digest=first.digest,
         delivery=delivery,
+        attachments=files,
     )
 
 
@@ -171,13 +183,19 @@ def send_items(
     lang: str,
     digest: bool,
     delivery: str,
+    attachments: Sequence[Attachment] = (),
 ) -> None:
-    """Send ``items`` as one e-mail or one webhook call; :class:`DeliveryError` on failure."""
+    """Send ``items`` as one e-mail or one webhook call; :class:`DeliveryError` on failure.
+
+    ``attachments`` go with an e-mail only (webhooks carry the reference in ``data``).
+    """
     if channel == "email":
         if config.smtp is None:
             raise DeliveryError("no smtp section in notify:", permanent=True)
         subject, body = mail_text(items, lang, digest=digest)
-        message = mail.build(config.smtp, recipient, subject, body, key=delivery)
+        message = mail.build(
+            config.smtp, recipient, subject, body, key=delivery, attachments=attachments
+        )
         mail.send(config.smtp, data_dir, message)
         return
     hook = config.webhook(recipient)
@@ -209,8 +227,9 @@ class Runner:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Start the periodic task (no-op without routes: nothing is ever queued)."""
-        if self._config.routes and self._task is None:
+        """Start the periodic task (no-op without routes nor a mail server: nothing is queued)."""
+        # Scheduled reports queue e-mails to their own recipients, without any route.
+        if (self._config.routes or self._config.smtp is not None) and self._task is None:
             self._stop.clear()
             self._task = asyncio.get_running_loop().create_task(self._loop())
 

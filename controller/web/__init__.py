@@ -31,6 +31,8 @@ from controller.web.pages import (
     hosts,
     login,
     overview,
+    report_schedules,
+    reports,
     settings,
     users,
 )
@@ -122,7 +124,7 @@ def install(app: FastAPI) -> None:
     app.include_router(findings.router)
     app.include_router(findings_api.router)
     app.include_router(dashboard_api.router)
-    for module in (enrollment, bundles, users, audit, policies_page):
+    for module in (enrollment, bundles, reports, report_schedules, users, audit, policies_page):
         app.include_router(module.router)
     app.include_router(admin_api.router)
     app.add_exception_handler(LoginRequired, _login_required)

@@ -27,6 +27,7 @@ NAV: tuple[tuple[str, str, Permission], ...] = (
     ("/policies", N_("Policies"), Permission.READ),
     ("/enrollment", N_("Enrollment"), Permission.READ),
     ("/bundles", N_("Offline bundles"), Permission.READ),
+    ("/reports", N_("Reports"), Permission.READ),
     ("/users", N_("Users"), Permission.USERS_MANAGE),
     ("/audit", N_("Audit log"), Permission.AUDIT_READ),
     ("/settings", N_("Settings"), Permission.READ),
@@ -50,6 +51,10 @@ def _messages(t: Translator) -> Mapping[str, str]:
         "password_changed": _("The password was changed."),
         "language_changed": _("The language was changed."),
         "nothing_selected": _("Nothing was selected."),
+        "schedule_added": _("The schedule was added."),
+        "schedule_disabled": _("The schedule was paused; it sends nothing until resumed."),
+        "schedule_enabled": _("The schedule was resumed."),
+        "schedule_removed": _("The schedule was removed."),
     }
 
 

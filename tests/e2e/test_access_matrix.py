@@ -56,7 +56,14 @@ ROLES = {
 GRANTS: dict[str, frozenset[str]] = {
     "auditor": frozenset({"read", "audit.read"}),
     "operator": frozenset(
-        {"read", "findings.act", "agents.manage", "tokens.manage", "bundles.import"}
+        {
+            "read",
+            "findings.act",
+            "agents.manage",
+            "tokens.manage",
+            "bundles.import",
+            "schedules.read",
+        }
     ),
     "admin": frozenset(
         {
@@ -68,6 +75,9 @@ GRANTS: dict[str, frozenset[str]] = {
             "bundles.import",
             "policies.manage",
             "users.manage",
+            "schedules.read",
+            "schedules.manage",
+            "reports.locations",
         }
     ),
 }
@@ -100,6 +110,7 @@ READS = (
     Read("/policies"),
     Read("/enrollment"),
     Read("/bundles"),
+    Read("/reports"),
     Read("/users", "users.manage"),
     Read("/settings"),
     Read("/audit", "audit.read"),
@@ -256,6 +267,7 @@ BROWSER_PAGES = (
     ("/policies", "read"),
     ("/enrollment", "read"),
     ("/bundles", "read"),
+    ("/reports", "read"),
     ("/users", "users.manage"),
     ("/audit", "audit.read"),
     ("/settings", "read"),

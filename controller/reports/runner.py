@@ -1,0 +1,133 @@
+"""The periodic report work of a controller process: due schedules, and the archive's purge.
+
+Every process that takes agents' reports runs one :class:`ReportJobs` thread, like the
+re-evaluation (:mod:`controller.findings.scheduler`); a job lease in the database
+(:mod:`controller.store.jobs`) lets one process at a time run each job:
+
+- ``reports.schedules`` every :data:`SCHEDULES_EVERY`: :func:`run_due` (each schedule is
+  claimed on its own too, so a `govguard report schedule run-due` from cron never doubles it);
+- ``reports.archive.purge`` daily: archived reports older than ``reports.archive_days``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from controller.reports import archive
+from controller.reports.schedules import RunResult, run_due
+from controller.settings import Settings
+from controller.store import audit, jobs
+from controller.store.db import is_unavailable, write_session
+
+log = logging.getLogger(__name__)
+
+SCHEDULES_JOB = "reports.schedules"
+PURGE_JOB = "reports.archive.purge"
+SCHEDULES_EVERY = timedelta(minutes=5)
+PURGE_EVERY = timedelta(days=1)
+#: Longer than a pass making every due report takes; a dead holder blocks no longer.
+LEASE = timedelta(minutes=30)
+POLL_S = 60.0
+
+
+class ReportJobs:
+    """Runs the report jobs when due, in a daemon thread of this process."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        settings: Settings,
+        *,
+        poll_s: float = POLL_S,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._settings = settings
+        self._poll_s = poll_s
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the thread (idempotent)."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="report-jobs", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop the thread; a report being made finishes first."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._poll_s):
+            try:
+                self.run_once()
+            except Exception as exc:  # never let the thread die; try again next round
+                if is_unavailable(exc):
+                    log.warning("report jobs postponed, the database is unavailable: %s", exc)
+                else:
+                    log.exception("report jobs failed")
+
+    def run_once(self, now: datetime | None = None) -> RunResult | None:
+        """Run what is due and leased to this process; the schedules' result, or None."""
+        now = now or self._clock()
+        if self._claim(PURGE_JOB, now, PURGE_EVERY):
+            self._guarded(PURGE_JOB, now, lambda: self._purge(now))
+        if not self._claim(SCHEDULES_JOB, now, SCHEDULES_EVERY):
+            return None
+        holder: dict[str, RunResult] = {}
+
+        def schedules() -> dict[str, Any]:
+            holder["result"] = result = run_due(self._sessions, self._settings, now=now)
+            return {status: result.count(status) for status in ("sent", "failed", "skipped")}
+
+        self._guarded(SCHEDULES_JOB, now, schedules)
+        return holder.get("result")
+
+    def _claim(self, name: str, now: datetime, every: timedelta) -> bool:
+        with self._sessions() as s, s.begin():
+            write_session(s)
+            return jobs.claim(s, name, self._holder, now, every=every, lease=LEASE)
+
+    def _guarded(self, name: str, now: datetime, work: Callable[[], dict[str, Any]]) -> None:
+        try:
+            result = work()
+        except BaseException:
+            # Free the lease at once so that the next round (here or elsewhere) tries again.
+            with self._sessions() as s, s.begin():
+                jobs.release(s, name, self._holder)
+            raise
+        with self._sessions() as s, s.begin():
+            # The interval counts from the start of the run: a daily job stays at its hour.
+            jobs.finish(s, name, self._holder, now, result)
+
+    def _purge(self, now: datetime) -> dict[str, Any]:
+        days = self._settings.reports.archive_days
+        with self._sessions() as s, s.begin():
+            write_session(s)
+            purged = archive.purge(s, self._settings.data_dir, before=now - timedelta(days=days))
+            if purged.rows:
+                audit.record(
+                    s,
+                    "system:report-archive",
+                    "report.archive.purged",
+                    "report_archive",
+                    {"days": days, "rows": purged.rows, "files": purged.files},
+                    at=now,
+                )
+        if purged.rows:
+            log.info("report archive: purged %d reports older than %d days", purged.rows, days)
+        return {"rows": purged.rows, "files": purged.files}
