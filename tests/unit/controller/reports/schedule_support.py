@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import trustme
 from sqlalchemy import func, select
@@ -113,7 +115,7 @@ class FailingReport:
 @contextmanager
 def registered() -> Iterator[None]:
     """The two test definitions registered for the duration of a test."""
-    definitions: list[ReportDefinition[object]] = [UnitsReport(), FailingReport()]
+    definitions: list[ReportDefinition[Any]] = [UnitsReport(), FailingReport()]
     registry.names()  # load the shipped definitions first, so ours come after them
     for definition in definitions:
         register(definition)
@@ -155,9 +157,7 @@ def settings_with(data_dir: Path, notify: NotifyConfig, db_url: str) -> Settings
 
 def mail_settings(data_dir: Path, mailbox: Mailbox, db_url: str) -> Settings:
     """Settings whose mail server is ``mailbox`` (no routes: schedules name their recipients)."""
-    notify = notify_config(
-        data_dir, smtp_port=mailbox.port, ca_file=mailbox.ca_file, routes=[]
-    )
+    notify = notify_config(data_dir, smtp_port=mailbox.port, ca_file=mailbox.ca_file, routes=[])
     return settings_with(data_dir, notify, db_url)
 
 
@@ -165,6 +165,13 @@ def start_mailbox(ca: trustme.CA, folder: Path, port: int) -> tuple[Mailbox, obj
     """Start the notification tests' aiosmtpd on ``port``; returns it and its controller."""
     controller, handler = start_smtp(ca, folder / "mail-ca.pem", port)
     return Mailbox(port, folder / "mail-ca.pem", handler), controller
+
+
+def payload(part: EmailMessage) -> bytes:
+    """The decoded bytes of a MIME part (an attachment as the recipient saves it)."""
+    content = part.get_payload(decode=True)
+    assert isinstance(content, bytes)
+    return content
 
 
 def november() -> tuple[date, date]:

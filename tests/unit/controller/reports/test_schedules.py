@@ -10,8 +10,10 @@ import json
 import re
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
@@ -42,8 +44,9 @@ from tests.unit.controller.reports.schedule_support import (
     FAILING_REPORT,
     UNITS_REPORT,
     Mailbox,
-    make_district,
     mail_settings,
+    make_district,
+    payload,
     registered,
     settings_with,
     start_mailbox,
@@ -126,8 +129,12 @@ def test_a_monthly_schedule_mails_the_archived_report_once(
     with sessions() as s:
         [row] = s.scalars(select(ReportArchive)).all()
     assert (row.report, row.unit_id, row.period, row.format, row.schedule_id) == (
-        UNITS_REPORT, DISTRICT, "2026-11", "csv", schedule_id,
-    )  # fmt: skip
+        UNITS_REPORT,
+        DISTRICT,
+        "2026-11",
+        "csv",
+        schedule_id,
+    )
     assert row.path == f"2026/12/{row.id}_{UNITS_REPORT}_{DISTRICT}_2026-11.csv"
     stored = archive.root(settings.data_dir) / row.path
     assert stored.stat().st_mode & 0o777 == 0o640
@@ -135,8 +142,9 @@ def test_a_monthly_schedule_mails_the_archived_report_once(
     assert stored.stat().st_size == row.size_bytes
 
     assert sorted(r for mail in mailbox.handler.received for r in mail.rcpt_tos) == [
-        "cntt@phudo.gov.vn", "vanthu@anbinh.gov.vn",
-    ]  # fmt: skip
+        "cntt@phudo.gov.vn",
+        "vanthu@anbinh.gov.vn",
+    ]
     for mail in mailbox.handler.received:
         assert mail.tls
         message = mail.message
@@ -151,12 +159,15 @@ def test_a_monthly_schedule_mails_the_archived_report_once(
         [attachment] = list(message.iter_attachments())
         assert attachment.get_filename() == f"{UNITS_REPORT}_{DISTRICT}_2026-11.csv"
         assert attachment.get_content_type() == "text/csv"
-        content = attachment.get_payload(decode=True)
+        content = payload(attachment)
         assert hashlib.sha256(content).hexdigest() == row.sha256
         # The real counts: An Bình 2 active (one revoked left out), Tân Lập 1, the district 1.
         cells = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
-        counts = {line[0]: line[2] for line in cells if len(line) == 3 and line[0] in
-                  (DISTRICT, COMMUNE, "xa-tan-lap")}  # fmt: skip
+        counts = {
+            line[0]: line[2]
+            for line in cells
+            if len(line) == 3 and line[0] in (DISTRICT, COMMUNE, "xa-tan-lap")
+        }
         assert counts == {DISTRICT: "1", COMMUNE: "2", "xa-tan-lap": "1"}
 
     # The outbox holds the reference, never the file.
@@ -278,9 +289,10 @@ def test_webhook_recipients_get_the_reference_without_the_file(
     webhook_server: WebhookServerInfo,
 ) -> None:
     settings = settings_with(
-        tmp_path / "data", notify_config(tmp_path / "data", webhook_url=webhook_server.url,
-                                         routes=[]), db_url
-    )  # fmt: skip
+        tmp_path / "data",
+        notify_config(tmp_path / "data", webhook_url=webhook_server.url, routes=[]),
+        db_url,
+    )
     add(sessions, settings, recipients=("webhook:chat",), language="en")
 
     [outcome] = run_due(sessions, settings, now=DEC_1).outcomes
@@ -298,9 +310,11 @@ def test_webhook_recipients_get_the_reference_without_the_file(
         row = s.get(ReportArchive, outcome.archive_id)
         assert row is not None
     assert notice["data"]["attachment"] == {
-        "archive_id": row.id, "sha256": row.sha256,
-        "filename": f"{UNITS_REPORT}_{DISTRICT}_2026-11.csv", "size_bytes": row.size_bytes,
-    }  # fmt: skip
+        "archive_id": row.id,
+        "sha256": row.sha256,
+        "filename": f"{UNITS_REPORT}_{DISTRICT}_2026-11.csv",
+        "size_bytes": row.size_bytes,
+    }
     assert b"xa-an-binh,UBND" not in hook.body  # the file itself does not travel
 
 
@@ -317,8 +331,10 @@ def webhook_server() -> Iterator[WebhookServerInfo]:
     [
         ({"report": "khong-co"}, "unknown report 'khong-co'"),
         ({"unit_id": "xa-khong-co"}, "unknown unit 'xa-khong-co'"),
-        ({"cadence": "yearly"}, "unknown cadence 'yearly'; cadences: daily, weekly, monthly, "
-                                "quarterly"),
+        (
+            {"cadence": "yearly"},
+            "unknown cadence 'yearly'; cadences: daily, weekly, monthly, quarterly",
+        ),
         ({"format": "docx"}, "unknown format 'docx'"),
         ({"language": "fr"}, "unknown language 'fr'"),
         ({"recipients": ("cntt@phudo",)}, "recipient: not a plain e-mail address: 'cntt@phudo'"),
@@ -326,18 +342,13 @@ def webhook_server() -> Iterator[WebhookServerInfo]:
         ({"recipients": ("webhook:chat",)}, "no webhook named 'chat' (none configured)"),
         ({"recipients": ()}, "a schedule needs at least one recipient"),
     ],
-)  # fmt: skip
+)
 def test_bad_schedules_are_refused_with_the_reason(
-    sessions: sessionmaker[Session], settings: Settings, change: dict[str, object], message: str
+    sessions: sessionmaker[Session], settings: Settings, change: dict[str, Any], message: str
 ) -> None:
-    values: dict[str, object] = {
-        "report": UNITS_REPORT, "unit_id": DISTRICT, "cadence": "monthly", "format": "csv",
-        "language": "vi", "recipients": RECIPIENTS,
-    }  # fmt: skip
-    values.update(change)
+    new = replace(NewSchedule(UNITS_REPORT, DISTRICT, "monthly", "csv", "vi", RECIPIENTS), **change)
     with sessions() as s, pytest.raises(ReportError, match=re.escape(message)):
-        create(s, NewSchedule(**values), notify=settings.notify,  # type: ignore[arg-type]
-               created_by="cli:tester", now=DEC_1)  # fmt: skip
+        create(s, new, notify=settings.notify, created_by="cli:tester", now=DEC_1)
     assert issubclass(ScheduleError, ReportError)
 
 
