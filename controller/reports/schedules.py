@@ -151,7 +151,13 @@ def normalise_recipients(recipients: Sequence[str], notify: NotifyConfig) -> lis
 
 
 def create(
-    s: Session, new: NewSchedule, *, notify: NotifyConfig, created_by: str, now: datetime
+    s: Session,
+    new: NewSchedule,
+    *,
+    notify: NotifyConfig,
+    created_by: str,
+    now: datetime,
+    source: str | None = "cli",
 ) -> ReportSchedule:
     """Validate ``new`` and add it (audited); :class:`ScheduleError` says what is wrong."""
     registry.get(new.report)  # ReportError listing the reports
@@ -188,7 +194,7 @@ def create(
         f"report_schedule:{row.id}",
         describe(row),
         at=now,
-        source="cli",
+        source=source,
     )
     return row
 
@@ -217,7 +223,9 @@ def get_or_fail(s: Session, schedule_id: int) -> ReportSchedule:
     return row
 
 
-def remove(s: Session, schedule_id: int, *, actor: str, now: datetime) -> ReportSchedule:
+def remove(
+    s: Session, schedule_id: int, *, actor: str, now: datetime, source: str | None = "cli"
+) -> ReportSchedule:
     """Delete a schedule (audited); the reports it archived stay in the archive."""
     row = get_or_fail(s, schedule_id)
     report_archive.detach_schedule(s, schedule_id)
@@ -230,13 +238,19 @@ def remove(s: Session, schedule_id: int, *, actor: str, now: datetime) -> Report
         f"report_schedule:{schedule_id}",
         describe(row),
         at=now,
-        source="cli",
+        source=source,
     )
     return row
 
 
 def set_enabled(
-    s: Session, schedule_id: int, enabled: bool, *, actor: str, now: datetime
+    s: Session,
+    schedule_id: int,
+    enabled: bool,
+    *,
+    actor: str,
+    now: datetime,
+    source: str | None = "cli",
 ) -> ReportSchedule:
     """Enable or disable a schedule (audited when it changes)."""
     row = get_or_fail(s, schedule_id)
@@ -244,7 +258,7 @@ def set_enabled(
         row.enabled = enabled
         s.flush()
         action = "report.schedule.enabled" if enabled else "report.schedule.disabled"
-        audit.record(s, actor, action, f"report_schedule:{schedule_id}", at=now, source="cli")
+        audit.record(s, actor, action, f"report_schedule:{schedule_id}", at=now, source=source)
     return row
 
 

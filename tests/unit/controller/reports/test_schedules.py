@@ -3,6 +3,7 @@ the notification outbox and delivered by a real mail server on loopback (STARTTL
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import io
@@ -11,7 +12,7 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import trustme
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from controller.app import create_app
 from controller.notify.worker import deliver_due
 from controller.reports import archive
 from controller.reports.base import ReportError
@@ -53,6 +55,8 @@ from tests.unit.controller.reports.schedule_support import (
 )
 
 RECIPIENTS = ("cntt@phudo.gov.vn", "VanThu@AnBinh.gov.vn")
+#: Seconds the app may take to deliver before the test gives up (it takes well under one).
+HANG_GUARD_S = 30
 
 
 @pytest.fixture(scope="module")
@@ -381,3 +385,28 @@ def test_the_periodic_job_runs_under_the_lease_and_purges_the_archive(
         ).one()
     assert not stored.exists()
     assert purged.details == {"days": 730, "rows": 1, "files": 1}
+
+
+def test_serve_delivers_scheduled_reports_with_a_mail_server_and_no_routes(
+    sessions: sessionmaker[Session], settings: Settings, mailbox: Mailbox, engine: Engine
+) -> None:
+    # No notify routes at all: the schedule names its recipients, the loop must run anyway.
+    assert settings.notify.routes == []
+    add(sessions, settings, recipients=("cntt@phudo.gov.vn",))
+    # Now, not DEC_1: the running loop delivers what is due by the real clock.
+    [outcome] = run_due(sessions, settings, now=datetime.now(UTC)).outcomes
+    assert outcome.status == "sent"
+    app = create_app(settings, engine=engine)
+
+    async def serve() -> None:
+        async with app.router.lifespan_context(app):
+            for _ in range(HANG_GUARD_S * 10):
+                if mailbox.handler.received:
+                    return
+                await asyncio.sleep(0.1)
+
+    asyncio.run(serve())
+
+    [mail] = mailbox.handler.received
+    assert mail.rcpt_tos == ["cntt@phudo.gov.vn"]
+    assert len(list(mail.message.iter_attachments())) == 1
