@@ -111,7 +111,7 @@ def save(
 def _write_atomically(target: Path, content: bytes) -> None:
     folder = target.parent
     try:
-        folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        _make_folders(folder)
         temporary = folder / f".{target.name}.{secrets.token_hex(4)}.tmp"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         try:
@@ -134,6 +134,22 @@ def _write_atomically(target: Path, content: bytes) -> None:
             os.close(directory)
     except OSError as exc:
         raise ArchiveError(f"cannot write {target}: {exc.strerror or exc}") from exc
+
+
+def _make_folders(folder: Path) -> None:
+    # Path.mkdir(parents=True) gives the folders above the last one the umask's mode; each
+    # level is made here, readable by the service account's group only.
+    missing: list[Path] = []
+    current = folder
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=DIR_MODE)
+        except FileExistsError:  # another process made it meanwhile
+            continue
+        path.chmod(DIR_MODE)
 
 
 def file_path(data_dir: Path, row: ReportArchive) -> Path:
