@@ -204,11 +204,6 @@ def snapshot_rules(s: Session, day: date) -> int:
     return len(counts)
 
 
-def tree_order(s: Session, scope: UnitScope) -> list[tuple[str, str, str, str | None, int]]:
-    """Units in scope in tree order (parents first): ``(id, name, kind, parent_id, depth)``."""
-    return _tree(s, scope)
-
-
 def _snapshot(s: Session, scope: UnitScope, day: date) -> dict[str, tuple[int, int]] | None:
     """``day``'s stored compliance by unit, or None when no snapshot of that day exists."""
     taken = s.scalar(select(literal(1)).where(ComplianceDaily.day == day).limit(1))

@@ -10,8 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from controller.store.dashboard._common import unit_filter
-from controller.store.dashboard.overview import tree_order
+from controller.store.dashboard._common import unit_filter, unit_tree
 from controller.store.models import Agent, Unit
 from controller.store.scope import UnitScope
 
@@ -42,7 +41,7 @@ class HeaderFacts:
 
 def report_tree(s: Session, scope: UnitScope) -> tuple[TreeUnit, ...]:
     """The units of ``scope`` in tree order, depths rebased so the shallowest unit is 0."""
-    rows = tree_order(s, scope)
+    rows = unit_tree(s, scope)
     base = min((depth for *_, depth in rows), default=0)
     return tuple(
         TreeUnit(uid, name, kind, parent, depth - base) for uid, name, kind, parent, depth in rows
