@@ -165,7 +165,8 @@ def _figure_rows(sheet: Worksheet, items: Iterable[Figure], row: int, lang: str)
 
 def _titled(sheet: Worksheet, title: str, section: str, header: Sequence[str]) -> None:
     # Row 1: where the sheet comes from; row 2: the column titles, frozen with row 1.
-    _label(_at(sheet, 1, 1), f"{section}: {title}")
+    # "Tóm tắt: Tóm tắt" says nothing twice: the section only when the title does not repeat it.
+    _label(_at(sheet, 1, 1), title if title.startswith(section) else f"{section}: {title}")
     for column, text in enumerate(header, start=1):
         cell = _at(sheet, 2, column)
         _text(cell, text)
