@@ -27,6 +27,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     type_coerce,
     union_all,
 )
@@ -265,49 +266,67 @@ def _computers(p: Parameters, scope: UnitScope) -> Any:
     return union_all(registered, unregistered).cte("computers")
 
 
-def _rule_pivot(p: Parameters, computers: Any) -> Any:
-    """Per agent of the scope: 0/1 per metric of :data:`PASS_RULES`, and the weighted score."""
-    passed = RuleState.outcome == "pass"
-    columns: list[Any] = []
-    for name, rules in PASS_RULES.items():
-        # Every rule of the metric passes: the count of passing ones equals the rule count.
-        columns.append(
-            _flag(func.sum(_flag(and_(RuleState.rule_id.in_(rules), passed))) == len(rules)).label(
-                name
+def _rule_table(p: Parameters) -> tuple[Any, dict[str, int]]:
+    """The rules the pivot reads as a small table ``(rule_id, weight, bit)``, and the bits of
+    each metric of :data:`PASS_RULES`.
+
+    Joining this table costs one hash lookup per rule state, where CASE expressions over the
+    rule ids cost a comparison per rule (1.7 million states at 100,000 hosts).
+    """
+    rules = sorted({r for rules in PASS_RULES.values() for r in rules} | set(p.weights))
+    bits = {rule: 1 << i for i, rule in enumerate(rules)}
+    table = union_all(
+        *[
+            select(
+                literal(rule).label("rule_id"),
+                literal(float(p.weights.get(rule, 0.0))).label("weight"),
+                literal(bits[rule]).label("bit"),
             )
-        )
-    weight: Any = literal(0.0)
-    if p.weights:
-        weight = case(
-            *[(RuleState.rule_id == rule, literal(w)) for rule, w in p.weights.items()],
-            else_=literal(0.0),
-        )
+            for rule in rules
+        ]
+    ).subquery("rule_table")
+    masks = {name: sum(bits[r] for r in group) for name, group in PASS_RULES.items()}
+    return table, masks
+
+
+def _rule_pivot(p: Parameters, computers: Any, scope: UnitScope, table: Any) -> Any:
+    """Per agent of the scope: the bits of its passing rules and its weighted score."""
+    passed = RuleState.outcome == "pass"
     judged = RuleState.outcome.in_(("pass", "fail"))
-    columns.append(func.sum(case((judged, weight), else_=literal(0.0))).label("weight"))
-    columns.append(func.sum(case((passed, weight), else_=literal(0.0))).label("earned"))
-    wanted = sorted({r for rules in PASS_RULES.values() for r in rules} | set(p.weights))
-    return (
-        select(RuleState.agent_id.label("agent_id"), *columns)
-        .where(
-            RuleState.rule_id.in_(wanted),
+    query = (
+        select(
+            RuleState.agent_id.label("agent_id"),
+            # Each (agent, rule) has one state (the primary key): the sum of bits is their OR.
+            func.sum(case((passed, table.c.bit), else_=0)).label("mask"),
+            func.sum(case((judged, table.c.weight), else_=literal(0.0))).label("weight"),
+            func.sum(case((passed, table.c.weight), else_=literal(0.0))).label("earned"),
+        )
+        .select_from(RuleState)
+        .join(table, table.c.rule_id == RuleState.rule_id)
+    )
+    if scope is not None:
+        # A subtree: only its computers' states. The whole organisation: every state, read in
+        # one pass rather than looked up agent by agent.
+        query = query.where(
             RuleState.agent_id.in_(
                 select(computers.c.agent_id).where(computers.c.agent_id.is_not(None))
-            ),
+            )
         )
-        .group_by(RuleState.agent_id)
-        .subquery("pivot")
-    )
+    return query.group_by(RuleState.agent_id).subquery("pivot")
 
 
-def _computer_counts(s: Session, p: Parameters, scope: UnitScope, out: dict[str, Counts]) -> None:
-    computers = _computers(p, scope)
-    pivot = _rule_pivot(p, computers)
+def _counts_query(p: Parameters, scope: UnitScope, computers: Any) -> Any:
+    """Per unit: the computer counts of :class:`Counts` in one grouped query."""
+    table, masks = _rule_table(p)
+    pivot = _rule_pivot(p, computers, scope, table)
     c = computers.c
     active = c.active == 1
     normal_active = and_(active, c.classified == 0)
 
     def passing(name: str, base: ColumnElement[bool]) -> Any:
-        return func.sum(_flag(and_(base, func.coalesce(pivot.c[name], 0) == 1)))
+        mask = masks[name]
+        every = func.coalesce(pivot.c.mask, 0).op("&")(mask) == mask
+        return func.sum(_flag(and_(base, every)))
 
     scored = and_(active, pivot.c.weight > 0)
     query = (
@@ -336,7 +355,12 @@ def _computer_counts(s: Session, p: Parameters, scope: UnitScope, out: dict[str,
         .outerjoin(pivot, pivot.c.agent_id == c.agent_id)
         .group_by(c.unit_id)
     )
-    for row in s.execute(query):
+    return query
+
+
+def _computer_counts(s: Session, p: Parameters, scope: UnitScope, out: dict[str, Counts]) -> None:
+    computers = _computers(p, scope)
+    for row in s.execute(_counts_query(p, scope, computers)):
         acc = out.get(row[0])
         if acc is None:
             continue
@@ -616,6 +640,12 @@ def read(s: Session, p: Parameters, scope: UnitScope, period_labels: Sequence[st
     ``period_labels``: the labels whose declared figures count (the period's own, then its
     year's; the caller picks which wins).
     """
+    if s.get_bind().dialect.name == "postgresql":
+        # These few big aggregations are planned with JIT compilation by default, which cost
+        # more than it saved (2 s of 8 s at 100,000 hosts); the larger work_mem keeps the
+        # per-computer aggregation in memory. SET LOCAL ends with the transaction.
+        s.execute(text("SET LOCAL jit = off"))
+        s.execute(text("SET LOCAL work_mem = '64MB'"))
     tree = unit_tree(s, scope)
     out: dict[str, Counts] = {}
     units = _register(s, p, tree, out)
