@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,8 +37,8 @@ from controller.settings import Settings
 from controller.store import report_schedules as schedule_store
 from controller.store.db import make_engine, session_factory
 from controller.store.models import AuditEntry, Notification, ReportArchive, ReportSchedule
-from tests.unit.controller.notify.conftest import WebhookServerInfo, free_port, notify_config
-from tests.unit.controller.reports.schedule_support import (
+from tests.unit.controller.notify.conftest import WebhookServerInfo, notify_config
+from tests.unit.controller.reports.schedules.support import (
     COMMUNE,
     DEC_1,
     DISTRICT,
@@ -47,41 +46,13 @@ from tests.unit.controller.reports.schedule_support import (
     UNITS_REPORT,
     Mailbox,
     mail_settings,
-    make_district,
     payload,
-    registered,
     settings_with,
-    start_mailbox,
 )
 
 RECIPIENTS = ("cntt@phudo.gov.vn", "VanThu@AnBinh.gov.vn")
 #: Seconds the app may take to deliver before the test gives up (it takes well under one).
 HANG_GUARD_S = 30
-
-
-@pytest.fixture(scope="module")
-def mail_ca() -> trustme.CA:
-    """The CA of the loopback mail server's certificate."""
-    return trustme.CA()
-
-
-@pytest.fixture
-def mailbox(mail_ca: trustme.CA, tmp_path: Path) -> Iterator[Mailbox]:
-    """aiosmtpd on loopback requiring STARTTLS and a login."""
-    box, controller = start_mailbox(mail_ca, tmp_path, free_port())
-    try:
-        yield box
-    finally:
-        controller.stop()  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-def sessions(engine: Engine) -> Iterator[sessionmaker[Session]]:
-    """Sessions on the migrated database, with the district and the test definitions."""
-    factory = session_factory(engine)
-    make_district(factory)
-    with registered():
-        yield factory
 
 
 @pytest.fixture

@@ -9,39 +9,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import trustme
 from sqlalchemy import select, update
 
 from controller.cli import main
 from controller.settings import load_settings
 from controller.store import db
 from controller.store.models import AuditEntry, ReportArchive
-from tests.unit.controller.notify.conftest import free_port, notify_config
+from tests.unit.controller.notify.conftest import notify_config
 from tests.unit.controller.notify.test_cli import configure
-from tests.unit.controller.reports.schedule_support import (
+from tests.unit.controller.reports.schedules.support import (
     FAILING_REPORT,
     UNITS_REPORT,
     Mailbox,
     payload,
     registered,
-    start_mailbox,
 )
-
-
-@pytest.fixture(scope="module")
-def mail_ca() -> trustme.CA:
-    """The CA of the loopback mail server's certificate."""
-    return trustme.CA()
-
-
-@pytest.fixture
-def mailbox(mail_ca: trustme.CA, tmp_path: Path) -> Iterator[Mailbox]:
-    """aiosmtpd on loopback requiring STARTTLS and a login."""
-    box, controller = start_mailbox(mail_ca, tmp_path, free_port())
-    try:
-        yield box
-    finally:
-        controller.stop()  # type: ignore[attr-defined]
 
 
 @pytest.fixture
