@@ -110,12 +110,13 @@ def test_no_font_covering_vietnamese_is_a_clear_error(tmp_path: Path) -> None:
     # A fontconfig that knows no font directory at all (a machine without fonts-dejavu-core).
     config = tmp_path / "fonts.conf"
     config.write_text(f"<fontconfig><cachedir>{tmp_path}</cachedir></fontconfig>")
+    # The font check alone (render() makes it before anything else): a fresh process is
+    # needed because fontconfig reads its configuration once.
     code = (
         "from controller.reports.base import ReportError\n"
-        "from controller.reports.render.pdf import render\n"
-        "from tests.unit.controller.reports import documents\n"
+        "from controller.reports.render.fonts import vietnamese_font\n"
         "try:\n"
-        "    render(documents.document(), 'vi')\n"
+        "    vietnamese_font()\n"
         "except ReportError as exc:\n"
         "    print(exc)\n"
     )
