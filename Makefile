@@ -2,11 +2,17 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 VENV := .venv/bin
+# System packages the controller itself needs: Pango (and HarfBuzz's subsetter) for WeasyPrint's
+# PDF reports, and fonts-dejavu-core, a font covering Vietnamese that the PDFs embed (without
+# one `govguard report --format pdf` fails rather than print boxes). `make setup` installs
+# them when run as root, so `make demo` makes PDFs on a fresh Debian.
+RUN_APT := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 # System packages the tests need: iproute2 for the network-namespace scenarios, postgresql for the
 # store tests (they use the server on 127.0.0.1:5432 when one answers, else start a private one),
-# chromium for the dashboard's browser tests (Playwright drives it; it never downloads a browser)
-# and fonts-dejavu-core so Vietnamese text renders in their screenshots.
-TEST_APT := iproute2 postgresql chromium fonts-dejavu-core
+# chromium for the dashboard's browser tests (Playwright drives it; it never downloads a browser),
+# fonts-dejavu-core so Vietnamese text renders in their screenshots, and poppler-utils (pdftotext,
+# pdffonts, pdftoppm) to read back the PDF reports.
+TEST_APT := $(RUN_APT) iproute2 postgresql chromium poppler-utils
 # The peers the footprint benchmark compares the agent with.
 BENCH_APT := fusioninventory-agent ocsinventory-agent
 
@@ -16,7 +22,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
 setup: ## create .venv and install govguard with its development tools
-	@scripts/setup.sh
+	@scripts/setup.sh $(RUN_APT)
 
 demo: setup ## set up and run a controller on SQLite with this PC's agent enrolled (Ctrl-C stops)
 	$(VENV)/govguard-agent once --summary --config examples/agent-demo.yaml

@@ -49,7 +49,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="govguard", description="govguard controller")
     parser.add_argument("--version", action="version", version=f"govguard {__version__}")
     parser.add_argument(
@@ -218,7 +218,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     purge.set_defaults(handler="reports:purge")
 
-    _add_report(sub, dd)
+    _add_report(sub, dd, argv)
     _add_policy(sub, dd)
     _add_findings(sub, dd)
     _add_inventory(sub, dd)
@@ -227,14 +227,48 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command(argv: list[str] | None) -> str | None:
+    """The command word of ``argv`` (``report`` in ``-v report readiness``)."""
+    words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+    return words[0] if words else None
+
+
 def _add_report(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], dd: argparse.ArgumentParser
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    dd: argparse.ArgumentParser,
+    argv: list[str] | None,
 ) -> None:
-    """``govguard report ...``: compliance reports (docs/reports.md)."""
+    """``govguard report NAME`` (docs/reports.md): one sub-command per registered report.
+
+    The report definitions load the database layer, so their names are only looked up when
+    the command is ``report``. Other report sub-commands (schedules, the archive, declared
+    figures) are added to ``group`` beside the names.
+    """
+    # Only argparse: the schedule and archive commands are cheap to describe on every start.
     from controller.commands.schedule_args import add_schedule_parsers
 
-    report = _group(sub, "report", "compliance reports: schedules and the archive")
-    add_schedule_parsers(report, dd)
+    group = _group(
+        sub, "report", "compliance reports: make one (PDF, XLSX, CSV, HTML), schedule, archive"
+    )
+    add_schedule_parsers(group, dd)
+    if _command(argv) != "report":
+        return
+    try:
+        from controller.commands.report import add_arguments
+        from controller.reports import registry
+    except ImportError:
+        return  # main() says the controller extra is missing when a command runs
+    options = argparse.ArgumentParser(add_help=False, parents=[dd])
+    add_arguments(options)
+    for name in registry.names():
+        definition = registry.get(name)
+        report = group.add_parser(
+            name,
+            parents=[options],
+            help=definition.title.en,
+            description=f"{definition.title.en}: {definition.description.en}",
+        )
+        report.set_defaults(handler="report:run", report=name)
 
 
 def _add_users(
@@ -462,8 +496,15 @@ def _resolve(handler: str) -> Callable[[argparse.Namespace], int]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``govguard``; returns the process exit status."""
-    parser = _build_parser()
-    args = parser.parse_args(argv)
+    parser = _build_parser(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        # `govguard report` promises exit 1 for every bad input, an unknown report included
+        # (docs/reports.md); the other commands keep argparse's 2 for usage errors.
+        if exc.code == EXIT_USAGE and _command(argv) == "report":
+            return EXIT_FAILURE
+        raise
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller.reports import registry
@@ -17,6 +18,8 @@ from controller.reports.base import Progress, ReportContext, ReportError, no_pro
 from controller.reports.document import LANGUAGES, Document
 from controller.reports.period import Period
 from controller.settings import ReportsConfig
+from controller.store.dashboard._common import scoped_units
+from controller.store.models import Unit
 from controller.store.scope import UnitScope
 
 Format = Literal["pdf", "xlsx", "csv", "html"]
@@ -69,11 +72,39 @@ def render(document: Document, fmt: Format, lang: str) -> bytes:
     return content
 
 
+def report_unit(s: Session, unit_id: str | None, scope: UnitScope) -> tuple[str, frozenset[str]]:
+    """The unit a report is about and the units it covers: ``unit_id``'s subtree narrowed to
+    ``scope``. Without ``unit_id``: the top of what the caller sees (the organisation's root
+    for a caller who sees everything). :class:`ReportError` for a unit that does not exist or
+    that the caller may not see (the same message: a hidden unit is not revealed)."""
+    if unit_id is None:
+        unit_id = _top_unit(s, scope)
+    covered = scoped_units(s, scope, unit_id)
+    if covered is None or unit_id not in covered:
+        raise ReportError(f"unknown unit {unit_id!r}")
+    return unit_id, covered
+
+
+def _top_unit(s: Session, scope: UnitScope) -> str:
+    rows = s.execute(select(Unit.id, Unit.parent_id, Unit.retired_at)).all()
+    visible = {uid for uid, _, _ in rows if scope is None or uid in scope}
+    # A top unit: visible, with no visible parent; retired units are no default.
+    tops = sorted(
+        uid
+        for uid, parent, retired in rows
+        if uid in visible and parent not in visible and retired is None
+    )
+    if len(tops) != 1:
+        found = ", ".join(tops) or "none"
+        raise ReportError(f"choose a unit: the top units are {found}")
+    return tops[0]
+
+
 def generate(
     s: Session,
     name: str,
     *,
-    unit_id: str,
+    unit_id: str | None,
     scope: UnitScope,
     period: Period,
     fmt: Format,
@@ -84,12 +115,18 @@ def generate(
     settings: ReportsConfig | None = None,
     progress: Progress = no_progress,
 ) -> Generated:
-    """Compute report ``name`` for ``unit_id``'s subtree (narrowed to ``scope``) over ``period``
-    and render it; :class:`ReportError` for an unknown report, format or language."""
+    """Compute report ``name`` for ``unit_id``'s subtree (narrowed to ``scope``; None: the top
+    unit the caller sees) over ``period`` and render it; :class:`ReportError` for an unknown
+    report, unit, format or language."""
     definition = registry.get(name)
+    if fmt not in FORMATS:
+        raise ReportError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
+    if lang not in LANGUAGES:
+        raise ReportError(f"unknown language {lang!r}; languages: {', '.join(LANGUAGES)}")
+    unit_id, covered = report_unit(s, unit_id, scope)
     ctx = ReportContext(
         unit_id=unit_id,
-        scope=scope,
+        scope=covered,
         period=period,
         now=now,
         generated_by=generated_by,
@@ -98,5 +135,7 @@ def generate(
         progress=progress,
     )
     document = definition.layout(definition.compute(s, ctx), ctx)
+    progress(0, 1, f"rendering {fmt.upper()}")
     content = render(document, fmt, lang)
+    progress(1, 1, f"rendered {fmt.upper()}")
     return Generated(name, unit_id, period, fmt, lang, now, content, document)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response, StreamingResponse
 
 from controller.api import context
+from controller.charts import status_strip
 from controller.csvcells import BOM, safe_text
 from controller.store.dashboard import (
     HostDetail,
@@ -23,7 +24,6 @@ from controller.store.dashboard import (
     list_hosts,
 )
 from controller.store.units import list_units_in
-from controller.web.charts import status_strip
 from controller.web.forms import page_number
 from controller.web.policies import rule_titles
 from controller.web.security import Caller, InputError, NotFound, now, reader, reading

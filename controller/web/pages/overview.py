@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from controller.charts import Point, line_chart
 from controller.store.dashboard import Overview, overview
-from controller.web.charts import Point, line_chart
 from controller.web.security import Caller, now, reader, reading
 from controller.web.view import page
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from controller.web.charts import Point, line_chart, status_strip
+from controller.charts import Point, line_chart, status_strip
 from controller.web.i18n import normalise_locale, translator
 
 
