@@ -12,7 +12,6 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import trustme
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,7 +23,7 @@ from controller.reports.registry import register
 from controller.settings import ControllerConfig, Settings, settings_for
 from controller.store.models import Agent, Unit
 from controller.store.units import ensure_unit
-from tests.unit.controller.notify.conftest import SmtpHandler, notify_config, start_smtp
+from tests.unit.controller.notify.conftest import SmtpHandler, notify_config
 from tests.unit.controller.store.factories import make_agent
 
 DISTRICT = "huyen-phu-do"
@@ -159,12 +158,6 @@ def mail_settings(data_dir: Path, mailbox: Mailbox, db_url: str) -> Settings:
     """Settings whose mail server is ``mailbox`` (no routes: schedules name their recipients)."""
     notify = notify_config(data_dir, smtp_port=mailbox.port, ca_file=mailbox.ca_file, routes=[])
     return settings_with(data_dir, notify, db_url)
-
-
-def start_mailbox(ca: trustme.CA, folder: Path, port: int) -> tuple[Mailbox, object]:
-    """Start the notification tests' aiosmtpd on ``port``; returns it and its controller."""
-    controller, handler = start_smtp(ca, folder / "mail-ca.pem", port)
-    return Mailbox(port, folder / "mail-ca.pem", handler), controller
 
 
 def payload(part: EmailMessage) -> bytes:

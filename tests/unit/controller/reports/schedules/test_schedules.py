@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,8 +28,8 @@ from controller.reports.runner import ReportJobs
 from controller.reports.schedules import (
     CLAIM,
     NewSchedule,
-    ScheduleError,
     create,
+    remove,
     run_due,
     set_enabled,
 )
@@ -38,8 +37,8 @@ from controller.settings import Settings
 from controller.store import report_schedules as schedule_store
 from controller.store.db import make_engine, session_factory
 from controller.store.models import AuditEntry, Notification, ReportArchive, ReportSchedule
-from tests.unit.controller.notify.conftest import WebhookServerInfo, free_port, notify_config
-from tests.unit.controller.reports.schedule_support import (
+from tests.unit.controller.notify.conftest import WebhookServerInfo, notify_config
+from tests.unit.controller.reports.schedules.support import (
     COMMUNE,
     DEC_1,
     DISTRICT,
@@ -47,41 +46,13 @@ from tests.unit.controller.reports.schedule_support import (
     UNITS_REPORT,
     Mailbox,
     mail_settings,
-    make_district,
     payload,
-    registered,
     settings_with,
-    start_mailbox,
 )
 
 RECIPIENTS = ("cntt@phudo.gov.vn", "VanThu@AnBinh.gov.vn")
 #: Seconds the app may take to deliver before the test gives up (it takes well under one).
 HANG_GUARD_S = 30
-
-
-@pytest.fixture(scope="module")
-def mail_ca() -> trustme.CA:
-    """The CA of the loopback mail server's certificate."""
-    return trustme.CA()
-
-
-@pytest.fixture
-def mailbox(mail_ca: trustme.CA, tmp_path: Path) -> Iterator[Mailbox]:
-    """aiosmtpd on loopback requiring STARTTLS and a login."""
-    box, controller = start_mailbox(mail_ca, tmp_path, free_port())
-    try:
-        yield box
-    finally:
-        controller.stop()  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-def sessions(engine: Engine) -> Iterator[sessionmaker[Session]]:
-    """Sessions on the migrated database, with the district and the test definitions."""
-    factory = session_factory(engine)
-    make_district(factory)
-    with registered():
-        yield factory
 
 
 @pytest.fixture
@@ -330,30 +301,34 @@ def webhook_server() -> Iterator[WebhookServerInfo]:
     yield from _webhook_server(None)
 
 
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        ({"report": "khong-co"}, "unknown report 'khong-co'"),
-        ({"unit_id": "xa-khong-co"}, "unknown unit 'xa-khong-co'"),
-        (
-            {"cadence": "yearly"},
-            "unknown cadence 'yearly'; cadences: daily, weekly, monthly, quarterly",
-        ),
-        ({"format": "docx"}, "unknown format 'docx'"),
-        ({"language": "fr"}, "unknown language 'fr'"),
-        ({"recipients": ("cntt@phudo",)}, "recipient: not a plain e-mail address: 'cntt@phudo'"),
-        ({"recipients": ("a@b.vn\nBcc: x@y.vn",)}, "not a plain e-mail address"),
-        ({"recipients": ("webhook:chat",)}, "no webhook named 'chat' (none configured)"),
-        ({"recipients": ()}, "a schedule needs at least one recipient"),
-    ],
-)
+#: Changes to a valid schedule, and the error each must give.
+BAD_SCHEDULES: list[tuple[dict[str, Any], str]] = [
+    ({"report": "khong-co"}, "unknown report 'khong-co'"),
+    ({"unit_id": "xa-khong-co"}, "unknown unit 'xa-khong-co'"),
+    (
+        {"cadence": "yearly"},
+        "unknown cadence 'yearly'; cadences: daily, weekly, monthly, quarterly",
+    ),
+    ({"format": "docx"}, "unknown format 'docx'"),
+    ({"language": "fr"}, "unknown language 'fr'"),
+    ({"recipients": ("cntt@phudo",)}, "recipient: not a plain e-mail address: 'cntt@phudo'"),
+    ({"recipients": ("a@b.vn\nBcc: x@y.vn",)}, "not a plain e-mail address"),
+    ({"recipients": ("webhook:chat",)}, "no webhook named 'chat' (none configured)"),
+    ({"recipients": ()}, "a schedule needs at least one recipient"),
+]
+
+
 def test_bad_schedules_are_refused_with_the_reason(
-    sessions: sessionmaker[Session], settings: Settings, change: dict[str, Any], message: str
+    sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    new = replace(NewSchedule(UNITS_REPORT, DISTRICT, "monthly", "csv", "vi", RECIPIENTS), **change)
-    with sessions() as s, pytest.raises(ReportError, match=re.escape(message)):
-        create(s, new, notify=settings.notify, created_by="cli:tester", now=DEC_1)
-    assert issubclass(ScheduleError, ReportError)
+    valid = NewSchedule(UNITS_REPORT, DISTRICT, "monthly", "csv", "vi", RECIPIENTS)
+    # One database for every case: its set-up is the slow part.
+    for change, message in BAD_SCHEDULES:
+        with sessions() as s, pytest.raises(ReportError, match=re.escape(message)):
+            create(s, replace(valid, **change), notify=settings.notify, created_by="t", now=DEC_1)
+    with sessions() as s:
+        assert s.scalars(select(ReportSchedule)).all() == []
+        assert s.scalars(select(AuditEntry)).all() == []
 
 
 def test_the_periodic_job_runs_under_the_lease_and_purges_the_archive(
@@ -410,3 +385,26 @@ def test_serve_delivers_scheduled_reports_with_a_mail_server_and_no_routes(
     [mail] = mailbox.handler.received
     assert mail.rcpt_tos == ["cntt@phudo.gov.vn"]
     assert len(list(mail.message.iter_attachments())) == 1
+
+
+def test_a_schedule_added_after_one_was_removed_sends_its_own_report(
+    sessions: sessionmaker[Session], settings: Settings, mailbox: Mailbox
+) -> None:
+    first = add(sessions, settings, recipients=("cntt@phudo.gov.vn",))
+    run_due(sessions, settings, now=DEC_1)
+    with sessions() as s:
+        remove(s, first, actor="cli:tester", now=DEC_1)
+        s.commit()
+    # SQLite hands the removed schedule's id out again: its notices must not count as sent.
+    second = add(sessions, settings, recipients=("cntt@phudo.gov.vn",))
+    later = DEC_1 + timedelta(minutes=10)
+
+    [outcome] = run_due(sessions, settings, now=later).outcomes
+    sent = deliver_due(sessions, settings.notify, settings.data_dir, now=later)
+
+    assert (outcome.schedule_id, outcome.status, outcome.queued) == (second, "sent", 1)
+    assert sent.sent == 2
+    assert len(mailbox.handler.received) == 2
+    with sessions() as s:
+        owners = s.scalars(select(ReportArchive.schedule_id).order_by(ReportArchive.id)).all()
+    assert owners == [None, second]  # the removed schedule's report stays, unowned

@@ -5,39 +5,26 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from controller.reports import archive
 from controller.reports.generate import Generated, generate
 from controller.reports.period import parse
 from controller.store import report_archive
-from controller.store.db import session_factory
 from controller.store.models import ReportArchive
 from controller.store.scope import unit_subtree
-from tests.unit.controller.reports.schedule_support import (
+from tests.unit.controller.reports.schedules.support import (
     COMMUNE,
     DEC_1,
     DISTRICT,
     OTHER,
     UNITS_REPORT,
-    make_district,
-    registered,
 )
-
-
-@pytest.fixture
-def sessions(engine: Engine) -> Iterator[sessionmaker[Session]]:
-    """Sessions on the migrated database, with the district and the test definitions."""
-    factory = session_factory(engine)
-    make_district(factory)
-    with registered():
-        yield factory
 
 
 def made(s: Session, unit: str, at: datetime, period: str = "2026-11") -> Generated:
