@@ -446,6 +446,8 @@ class Asset(Base):
         Index(None, "serial"),
         Index(None, "machine_id"),
         Index(None, "hostname"),
+        # Reports and the classified-PC status join agents to their asset on every computer.
+        Index(None, "agent_id"),
     )
 
     id: Mapped[str] = mapped_column(String, primary_key=True)

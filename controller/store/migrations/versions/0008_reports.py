@@ -1,4 +1,5 @@
-"""Reports: daily per-rule counts, declared figures, report schedules and the report archive.
+"""Reports: daily per-rule counts, declared figures, report schedules, the report archive, and
+an index on assets.agent_id (every report joins agents to their asset).
 
 Revision ID: 0008
 Revises: 0007
@@ -20,6 +21,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     """Create the reports tables."""
+    with op.batch_alter_table("assets", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_assets_agent_id"), ["agent_id"], unique=False)
+
     op.create_table(
         "declared_figures",
         sa.Column(
@@ -119,6 +123,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Drop what upgrade created."""
+    with op.batch_alter_table("assets", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_assets_agent_id"))
+
     with op.batch_alter_table("report_archive", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_report_archive_generated_at"))
 
