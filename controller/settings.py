@@ -362,6 +362,13 @@ retention: {{reports_days: 90}}
 #   routes:
 #     - {{min_severity: high, email: [cntt@example.gov.vn], language: vi}}
 
+# Compliance reports (docs/reports.md). Schedules are added with `govguard report schedule add`.
+# reports:
+#   active_days: 7                    # a computer is active when its agent reported this recently
+#   classified_attestation_days: 90   # ... or, when classified, its last offline bundle is
+#   ageing_years: 5                   # computers older than this count as ageing
+#   archive_days: 730                 # generated reports are kept in reports/ this many days
+
 # Dashboard sessions and login throttling (docs/accounts.md).
 dashboard:
   session_idle_minutes: 30          # a session ends after this long without a request

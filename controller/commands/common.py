@@ -9,7 +9,7 @@ import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -149,6 +149,18 @@ def open_store(current: Settings, *, require_schema: bool = True) -> Iterator[Se
                 session.commit()
         except SQLAlchemyError as exc:
             raise database_error(exc, current.database_url) from exc
+
+
+def older_than(text: str | None, default: timedelta) -> timedelta:
+    """The age given by ``--older-than`` (``30d``, ``72h``...), else ``default``."""
+    if text is None:
+        return default
+    from controller import tokens
+
+    try:
+        return tokens.parse_duration(text)
+    except tokens.TokenError as exc:
+        raise CliError(f"--older-than: {exc}") from exc
 
 
 def when(value: datetime | None) -> str:

@@ -7,11 +7,11 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from controller import tokens
 from controller.commands.common import (
     CliError,
     actor,
     now,
+    older_than,
     open_engine,
     open_store,
     print_table,
@@ -275,13 +275,7 @@ def archive_get(args: argparse.Namespace) -> int:
 def archive_purge(args: argparse.Namespace) -> int:
     """Delete archived reports (rows and files) older than ``reports.archive_days``."""
     current = settings(args)
-    if args.older_than is None:
-        age = timedelta(days=current.reports.archive_days)
-    else:
-        try:
-            age = tokens.parse_duration(args.older_than)
-        except tokens.TokenError as exc:
-            raise CliError(f"--older-than: {exc}") from None
+    age = older_than(args.older_than, timedelta(days=current.reports.archive_days))
     cutoff = now() - age
     with open_store(current) as s:
         purged = archive.purge(s, current.data_dir, before=cutoff)

@@ -9,10 +9,9 @@ from __future__ import annotations
 import argparse
 from datetime import timedelta
 
-from controller import tokens
 from controller.auth.sessions import purge_sessions
 from controller.auth.throttle import purge_attempts
-from controller.commands.common import CliError, actor, now, open_store, settings
+from controller.commands.common import actor, now, older_than, open_store, settings
 from controller.reports import archive
 from controller.store import audit, reports
 
@@ -27,13 +26,7 @@ def purge(args: argparse.Namespace) -> int:
     once, since a report deleted twice is simply gone.
     """
     current = settings(args)
-    if args.older_than is None:
-        age = timedelta(days=current.retention.reports_days)
-    else:
-        try:
-            age = tokens.parse_duration(args.older_than)
-        except tokens.TokenError as exc:
-            raise CliError(f"--older-than: {exc}") from exc
+    age = older_than(args.older_than, timedelta(days=current.retention.reports_days))
     cutoff = now() - age
     # Dashboard sessions and login attempts only matter for a day; a month of them stays for
     # investigations (the audit log keeps every login for as long as it is kept).

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 # The same names as controller.reports.schedules.CADENCES and generate.FORMATS; the handlers
 # check them again (with the list of reports, which needs the registry).
 CADENCES = ("daily", "weekly", "monthly", "quarterly")
 FORMATS = ("pdf", "xlsx", "csv", "html")
 
-# A string: the class is not subscriptable at run time before Python 3.12.
-_Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+if TYPE_CHECKING:
+    _Sub: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def add_schedule_parsers(report: _Sub, dd: argparse.ArgumentParser) -> None:

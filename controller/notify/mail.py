@@ -6,6 +6,7 @@ import base64
 import smtplib
 import ssl
 from collections.abc import Sequence
+from email.header import Header
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -31,7 +32,12 @@ def build(
     message = EmailMessage()
     message["From"] = config.from_address
     message["To"] = to
-    message["Subject"] = subject
+    if subject.isascii():
+        message["Subject"] = subject
+    else:
+        # Python 3.11's folding of a long non-ASCII header drops the space that falls between two
+        # encoded words ("Số máytính"); encoded words made here keep every space inside them.
+        message.set_raw("Subject", Header(subject, "utf-8", header_name="Subject").encode("\n"))
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid("govguard", domain=config.from_address.rpartition("@")[2])
     message["X-Govguard-Delivery"] = key

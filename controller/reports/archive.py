@@ -9,17 +9,15 @@ removes row and file.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
-import os
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from agent.state import StateError, write_atomic
 from controller.reports.generate import MEDIA_TYPES, Generated
 from controller.reports.period import local_day
 from controller.store import report_archive as store
@@ -109,31 +107,32 @@ def save(
 
 
 def _write_atomically(target: Path, content: bytes) -> None:
-    folder = target.parent
     try:
-        folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-        temporary = folder / f".{target.name}.{secrets.token_hex(4)}.tmp"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-        try:
-            # The umask must not widen nor narrow what the service account's group may read.
-            os.fchmod(fd, FILE_MODE)
-            with os.fdopen(fd, "wb") as out:
-                out.write(content)
-                out.flush()
-                os.fsync(out.fileno())
-            temporary.replace(target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                temporary.unlink()
-            raise
-        # The rename itself must survive a power cut, or the row would name a missing file.
-        directory = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        _make_folders(target.parent)
+        # A temporary file in the same folder, synced, then renamed (the rename synced too).
+        write_atomic(target, content, FILE_MODE)
+        # The umask must not narrow what the service account's group may read.
+        target.chmod(FILE_MODE)
+    except StateError as exc:
+        raise ArchiveError(str(exc)) from exc
     except OSError as exc:
         raise ArchiveError(f"cannot write {target}: {exc.strerror or exc}") from exc
+
+
+def _make_folders(folder: Path) -> None:
+    # Path.mkdir(parents=True) gives the folders above the last one the umask's mode; each
+    # level is made here, readable by the service account's group only.
+    missing: list[Path] = []
+    current = folder
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=DIR_MODE)
+        except FileExistsError:  # another process made it meanwhile
+            continue
+        path.chmod(DIR_MODE)
 
 
 def file_path(data_dir: Path, row: ReportArchive) -> Path:

@@ -26,6 +26,7 @@ from controller.reports.schedules import RunResult, run_due
 from controller.settings import Settings
 from controller.store import audit, jobs
 from controller.store.db import is_unavailable, write_session
+from controller.store.models import Job
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,11 @@ class ReportJobs:
         return holder.get("result")
 
     def _claim(self, name: str, now: datetime, every: timedelta) -> bool:
+        with self._sessions() as s:
+            # Most rounds find the job done or held: a read, not SQLite's write lock, says so.
+            job = jobs.get(s, name)
+            if job is not None and not _may_run(job, now, every):
+                return False
         with self._sessions() as s, s.begin():
             write_session(s)
             return jobs.claim(s, name, self._holder, now, every=every, lease=LEASE)
@@ -131,3 +137,12 @@ class ReportJobs:
         if purged.rows:
             log.info("report archive: purged %d reports older than %d days", purged.rows, days)
         return {"rows": purged.rows, "files": purged.files}
+
+
+def _may_run(job: Job, now: datetime, every: timedelta) -> bool:
+    """Whether :func:`jobs.claim` could succeed now (the claim itself decides)."""
+    if job.lease_until is not None and job.lease_until > now:
+        return False
+    if job.finished_at is None or job.finished_at <= now - every:
+        return True
+    return job.requested_at is not None and job.requested_at > job.finished_at

@@ -157,11 +157,9 @@ def create(
     notify: NotifyConfig,
     created_by: str,
     now: datetime,
-    source: str = "cli",
+    source: str | None = "cli",
 ) -> ReportSchedule:
-    """Validate ``new`` and add it (audited); :class:`ScheduleError` says what is wrong.
-
-    ``source`` is where the request came from (the dashboard passes the client's address)."""
+    """Validate ``new`` and add it (audited); :class:`ScheduleError` says what is wrong."""
     registry.get(new.report)  # ReportError listing the reports
     if new.cadence not in CADENCES:
         raise ScheduleError(f"unknown cadence {new.cadence!r}; cadences: {', '.join(CADENCES)}")
@@ -226,7 +224,7 @@ def get_or_fail(s: Session, schedule_id: int) -> ReportSchedule:
 
 
 def remove(
-    s: Session, schedule_id: int, *, actor: str, now: datetime, source: str = "cli"
+    s: Session, schedule_id: int, *, actor: str, now: datetime, source: str | None = "cli"
 ) -> ReportSchedule:
     """Delete a schedule (audited); the reports it archived stay in the archive."""
     row = get_or_fail(s, schedule_id)
@@ -252,7 +250,7 @@ def set_enabled(
     *,
     actor: str,
     now: datetime,
-    source: str = "cli",
+    source: str | None = "cli",
 ) -> ReportSchedule:
     """Enable or disable a schedule (audited when it changes)."""
     row = get_or_fail(s, schedule_id)

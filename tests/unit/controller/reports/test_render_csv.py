@@ -69,9 +69,19 @@ def test_tables_split_ratios_and_keep_numbers_unformatted() -> None:
     ]
     # 0/0 has no rate (never 0 %); a negative number stays a number, not an escaped text.
     assert table[2] == [
-        "1", "Phòng Tài chính – Kế hoạch", "12", "0", "0", "", "-3.25", "1", "", "", "không",
+        "1",
+        "Phòng Tài chính – Kế hoạch",
+        "12",
+        "0",
+        "0",
+        "",
+        "-3.25",
+        "1",
+        "",
+        "",
+        "không",
         "không đạt",
-    ]  # fmt: skip
+    ]
     assert float(table[3][5]) == pytest.approx(5 / 7)
     assert len(table) == 5
 

@@ -1,0 +1,1 @@
+"""Report schedules, the archive and report e-mails."""
