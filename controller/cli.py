@@ -224,6 +224,7 @@ def _build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     _add_inventory(sub, dd)
     _add_notify(sub, dd)
     _add_users(sub, dd)
+    _add_figures(sub, dd)
     return parser
 
 
@@ -266,6 +267,36 @@ def _add_report(
             description=f"{definition.title.en}: {definition.description.en}",
         )
         report.set_defaults(handler="report:run", report=name)
+
+
+def _add_figures(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], dd: argparse.ArgumentParser
+) -> None:
+    """``govguard figures set|list|delete|import`` (docs/reports.md)."""
+    group = _group(sub, "figures", "declared figures of the readiness report (documents, ISO...)")
+    period = argparse.ArgumentParser(add_help=False, parents=[dd])
+    period.add_argument(
+        "--period", required=True, metavar="PERIOD", help="2026, 2026-Q4 or 2026-11"
+    )
+    put = group.add_parser("set", parents=[period], help="enter or replace one unit's figure")
+    put.add_argument("unit", metavar="UNIT", help="unit id")
+    put.add_argument("metric", metavar="METRIC", help="egov.17 or 17 (see docs/reports.md)")
+    put.add_argument("value", metavar="NUMERATOR[/DENOMINATOR]", help="e.g. 45/50")
+    put.add_argument("--source", metavar="TEXT", help="where the figure comes from")
+    put.set_defaults(handler="figures:set_")
+    drop = group.add_parser("delete", parents=[period], help="remove one unit's figure")
+    drop.add_argument("unit", metavar="UNIT", help="unit id")
+    drop.add_argument("metric", metavar="METRIC", help="egov.17 or 17")
+    drop.set_defaults(handler="figures:delete")
+    listing = group.add_parser("list", parents=[dd], help="list declared figures")
+    listing.add_argument("--unit", metavar="ID", help="only this unit and the units below it")
+    listing.add_argument("--period", metavar="PERIOD", help="only this period label")
+    listing.set_defaults(handler="figures:list_")
+    load = group.add_parser(
+        "import", parents=[dd], help="enter the figures of a YAML file (all or nothing)"
+    )
+    load.add_argument("file", type=Path, metavar="FILE", help="the figures file (YAML)")
+    load.set_defaults(handler="figures:import_")
 
 
 def _add_users(

@@ -35,8 +35,7 @@ from controller.reports.document import (
 )
 from controller.reports.period import local_day
 from controller.reports.registry import register
-from controller.store.dashboard._common import COMPUTER_KINDS
-from controller.store.dashboard.overview import office_equipment
+from controller.store.dashboard._common import COMPUTER_KINDS, office_equipment
 from controller.store.reporting import hardware as q
 from controller.store.reporting.audit_common import (
     HeaderFacts,

@@ -9,10 +9,10 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from controller.store.models import Agent, Asset, Unit
+from controller.store.models import Agent, Asset, NetworkDevice, Office, Unit
 from controller.store.scope import UnitScope
 
 #: Severities from the most to the least urgent (findings and rules use these).
@@ -167,3 +167,80 @@ TIME_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 def local_day(moment: datetime) -> date:
     """The calendar day in Vietnam at ``moment`` (an aware time)."""
     return moment.astimezone(TIME_ZONE).date()
+
+
+#: A unit of :func:`unit_tree`: ``(id, name, kind, parent_id, depth)``.
+TreeUnit = tuple[str, str, str, str | None, int]
+
+
+def unit_tree(s: Session, scope: UnitScope) -> list[TreeUnit]:
+    """Units in scope in tree order (parents before children, siblings by name):
+    ``(id, name, kind, parent_id, depth)``, depth counted from the top of the organisation."""
+    rows = s.execute(select(Unit.id, Unit.name, Unit.kind, Unit.parent_id)).all()
+    known = {row[0] for row in rows}
+    children: dict[str | None, list[tuple[str, str, str, str | None]]] = {}
+    for uid, name, kind, parent in rows:
+        # A parent that does not exist makes a root (hand-edited data must not hide a unit).
+        children.setdefault(parent if parent in known else None, []).append(
+            (uid, name, kind, parent)
+        )
+    ordered: list[TreeUnit] = []
+    seen: set[str] = set()
+    stack = [(row, 0) for row in sorted(children.get(None, []), key=lambda r: r[1], reverse=True)]
+    while stack:
+        (uid, name, kind, parent), depth = stack.pop()
+        if uid in seen:
+            continue
+        seen.add(uid)
+        if scope is None or uid in scope:
+            ordered.append((uid, name, kind, parent, depth))
+        below = sorted(children.get(uid, []), key=lambda r: r[1], reverse=True)
+        stack.extend((row, depth + 1) for row in below)
+    return ordered
+
+
+def live_asset() -> ColumnElement[bool]:
+    """An asset still in the organisation: not retired, not disposed of or repurposed."""
+    return Asset.retired_at.is_(None) & Asset.state.not_in(GONE_STATES)
+
+
+def office_equipment(s: Session, scope: UnitScope) -> dict[tuple[str, str], list[int]]:
+    """``{(unit_id, office_id): [computers, printers]}`` of every live office in scope.
+
+    Computers and printers come from the register (assets) and the network devices (network
+    printers), as RULES.md CQĐT-08 counts them.
+    """
+    offices = {
+        (unit_id, office_id): [0, 0]
+        for unit_id, office_id in s.execute(
+            select(Office.unit_id, Office.id).where(
+                Office.retired_at.is_(None), unit_filter(Office.unit_id, scope)
+            )
+        )
+    }
+    if not offices:
+        return offices
+    for unit_id, office_id, kind, n in [
+        *s.execute(
+            select(Asset.unit_id, Asset.office_id, Asset.kind, func.count())
+            .where(live_asset(), Asset.office_id.is_not(None), unit_filter(Asset.unit_id, scope))
+            .group_by(Asset.unit_id, Asset.office_id, Asset.kind)
+        ),
+        *s.execute(
+            select(NetworkDevice.unit_id, NetworkDevice.office_id, NetworkDevice.kind, func.count())
+            .where(
+                NetworkDevice.retired_at.is_(None),
+                NetworkDevice.office_id.is_not(None),
+                unit_filter(NetworkDevice.unit_id, scope),
+            )
+            .group_by(NetworkDevice.unit_id, NetworkDevice.office_id, NetworkDevice.kind)
+        ),
+    ]:
+        slot = offices.get((unit_id, office_id))
+        if slot is None:
+            continue
+        if kind in COMPUTER_KINDS:
+            slot[0] += int(n)
+        elif kind in PRINTER_KINDS:
+            slot[1] += int(n)
+    return offices

@@ -18,16 +18,18 @@ from sqlalchemy.orm import Session
 from controller.store.dashboard._common import (
     COMPUTER_KINDS,
     DEFAULT_STALE_AFTER,
-    GONE_STATES,
     OPEN_STATUSES,
-    PRINTER_KINDS,
     SEVERITIES,
     TRIPWIRE_RULE,
     Ratio,
+    TreeUnit,
     classified_agent,
+    live_asset,
     local_day,
+    office_equipment,
     state_expression,
     unit_filter,
+    unit_tree,
 )
 from controller.store.models import (
     Agent,
@@ -36,8 +38,6 @@ from controller.store.models import (
     ComplianceDaily,
     Finding,
     HostFacts,
-    NetworkDevice,
-    Office,
     RuleDaily,
     RuleState,
     Unit,
@@ -205,9 +205,9 @@ def snapshot_rules(s: Session, day: date) -> int:
     return len(counts)
 
 
-def tree_order(s: Session, scope: UnitScope) -> list[tuple[str, str, str, str | None, int]]:
+def tree_order(s: Session, scope: UnitScope) -> list[TreeUnit]:
     """Units in scope in tree order (parents first): ``(id, name, kind, parent_id, depth)``."""
-    return _tree(s, scope)
+    return unit_tree(s, scope)
 
 
 def _snapshot(s: Session, scope: UnitScope, day: date) -> dict[str, tuple[int, int]] | None:
@@ -221,37 +221,6 @@ def _snapshot(s: Session, scope: UnitScope, day: date) -> dict[str, tuple[int, i
         )
     )
     return {unit_id: (int(p), int(f)) for unit_id, p, f in rows}
-
-
-def _tree(s: Session, scope: UnitScope) -> list[tuple[str, str, str, str | None, int]]:
-    """Units in scope in tree order: ``(id, name, kind, parent_id, depth)``."""
-    rows = s.execute(select(Unit.id, Unit.name, Unit.kind, Unit.parent_id)).all()
-    known = {row[0] for row in rows}
-    children: dict[str | None, list[tuple[str, str, str, str | None]]] = {}
-    for uid, name, kind, parent in rows:
-        # A parent that does not exist makes a root (hand-edited data must not hide a unit).
-        children.setdefault(parent if parent in known else None, []).append(
-            (uid, name, kind, parent)
-        )
-    ordered: list[tuple[str, str, str, str | None, int]] = []
-    seen: set[str] = set()
-    stack = [(row, 0) for row in sorted(children.get(None, []), key=lambda r: r[1], reverse=True)]
-    while stack:
-        (uid, name, kind, parent), depth = stack.pop()
-        if uid in seen:
-            continue
-        seen.add(uid)
-        if scope is None or uid in scope:
-            ordered.append((uid, name, kind, parent, depth))
-        below = sorted(children.get(uid, []), key=lambda r: r[1], reverse=True)
-        stack.extend((row, depth + 1) for row in below)
-    return ordered
-
-
-def unit_tree(s: Session, scope: UnitScope) -> list[tuple[str, str, str, str | None, int]]:
-    """Units in ``scope`` in tree order (parents first): ``(id, name, kind, parent_id, depth)``;
-    the unit pickers of forms indent by ``depth``."""
-    return _tree(s, scope)
 
 
 @dataclass
@@ -292,7 +261,7 @@ def unit_figures(
 ) -> tuple[list[UnitSummary], UnitFigures, dict[str, dict[str, int]], bool]:
     """Per-unit figures in tree order, district totals, findings by severity and status, and
     whether compliance came from today's snapshot."""
-    tree = _tree(s, scope)
+    tree = unit_tree(s, scope)
     own: dict[str, _Acc] = {uid: _Acc() for uid, *_ in tree}
     state = state_expression(now, stale_after)
     for unit_id, host_state, n in s.execute(
@@ -443,55 +412,14 @@ def classified_computers(s: Session, scope: UnitScope, now: datetime) -> list[Cl
     return found
 
 
-def office_equipment(s: Session, scope: UnitScope) -> dict[tuple[str, str], list[int]]:
-    """``{(unit_id, office_id): [computers, printers]}`` of every live office in scope, from the
-    register's assets and the network printers (RULES.md metric 6, the hardware report)."""
-    live_asset = Asset.retired_at.is_(None) & Asset.state.not_in(GONE_STATES)
-    offices = {
-        (unit_id, office_id): [0, 0]
-        for unit_id, office_id in s.execute(
-            select(Office.unit_id, Office.id).where(
-                Office.retired_at.is_(None), unit_filter(Office.unit_id, scope)
-            )
-        )
-    }
-    if offices:
-        for unit_id, office_id, kind, n in [
-            *s.execute(
-                select(Asset.unit_id, Asset.office_id, Asset.kind, func.count())
-                .where(live_asset, Asset.office_id.is_not(None), unit_filter(Asset.unit_id, scope))
-                .group_by(Asset.unit_id, Asset.office_id, Asset.kind)
-            ),
-            *s.execute(
-                select(
-                    NetworkDevice.unit_id, NetworkDevice.office_id, NetworkDevice.kind, func.count()
-                )
-                .where(
-                    NetworkDevice.retired_at.is_(None),
-                    NetworkDevice.office_id.is_not(None),
-                    unit_filter(NetworkDevice.unit_id, scope),
-                )
-                .group_by(NetworkDevice.unit_id, NetworkDevice.office_id, NetworkDevice.kind)
-            ),
-        ]:
-            slot = offices.get((unit_id, office_id))
-            if slot is None:
-                continue
-            if kind in COMPUTER_KINDS:
-                slot[0] += int(n)
-            elif kind in PRINTER_KINDS:
-                slot[1] += int(n)
-    return offices
-
-
 def egov_figures(s: Session, scope: UnitScope, today: date) -> EGovFigures:
     """The e-government figures at a glance (RULES.md readiness report, metrics 3, 6, 11, 12,
     14), over the units in scope."""
-    live_asset = Asset.retired_at.is_(None) & Asset.state.not_in(GONE_STATES)
+    live = live_asset()
     computers = s.scalar(
         select(func.count())
         .select_from(Asset)
-        .where(live_asset, Asset.kind.in_(COMPUTER_KINDS), unit_filter(Asset.unit_id, scope))
+        .where(live, Asset.kind.in_(COMPUTER_KINDS), unit_filter(Asset.unit_id, scope))
     )
     unregistered = s.scalar(
         select(func.count())

@@ -1,1 +1,4 @@
-"""Read models of the compliance reports: grouped queries over a unit scope and a period."""
+"""The reads behind the compliance reports (``controller/reports/definitions``), one module per
+report. Each reads a unit subtree in a handful of grouped queries, whatever the fleet size, and
+returns plain per-unit counts; the report definitions turn them into metrics and documents.
+"""

@@ -26,7 +26,7 @@ from controller.reports.generate import FORMATS, Format, Generated, generate
 from controller.reports.period import Period, PeriodError, current, local_day, parse, previous
 from controller.store import audit
 from controller.store import report_archive as archive_store
-from controller.store.dashboard.overview import unit_tree
+from controller.store.dashboard._common import unit_tree
 from controller.store.units import get_unit
 from controller.web.downloads import attachment, html_view
 from controller.web.i18n import N_
