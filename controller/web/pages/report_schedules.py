@@ -114,6 +114,12 @@ def add(request: Request, caller: Caller, form: ScheduleForm) -> None:
     """Add the schedule ``form`` describes, for a unit of the caller's scope."""
     if not form.unit or not caller.principal.sees(form.unit):
         raise NotFound
+    if form.locations and not caller.principal.can(Permission.REPORTS_LOCATIONS):
+        raise InputError(
+            caller.t.gettext(
+                "Only administrators may include locations and host names in a report."
+            )
+        )
     new = schedules.NewSchedule(
         report=form.report,
         unit_id=form.unit,
