@@ -245,9 +245,12 @@ def _add_report(
     the command is ``report``. Other report sub-commands (schedules, the archive, declared
     figures) are added to ``group`` beside the names.
     """
-    group = _group(sub, "report", "compliance reports: make one as PDF, XLSX, CSV or HTML")
+    # Only argparse: the schedule and archive commands are cheap to describe on every start.
     from controller.commands.schedule_args import add_schedule_parsers
 
+    group = _group(
+        sub, "report", "compliance reports: make one (PDF, XLSX, CSV, HTML), schedule, archive"
+    )
     add_schedule_parsers(group, dd)
     if _command(argv) != "report":
         return

@@ -34,7 +34,7 @@ def _add_schedule(report: _Sub, dd: argparse.ArgumentParser) -> None:
     add = sub.add_parser(
         "add", parents=[dd], help="mail a report every day, week, month or quarter"
     )
-    add.add_argument("report", metavar="REPORT", help="report name (see `govguard report list`)")
+    add.add_argument("report", metavar="REPORT", help="report name (see `govguard report --help`)")
     add.add_argument(
         "--unit",
         metavar="ID",

@@ -327,34 +327,11 @@ def run_one(
             row = get_or_fail(s, schedule_id)
             targets = _targets(row, settings.notify)
             generated, notice_unit = _generate(s, row, period, settings, now)
-        with sessions() as s, s.begin():
-            write_session(s)
-            if not store.finish(s, schedule_id, period.label, now):
-                log.warning("report schedule %s: taken over by another run", schedule_id)
-                return Outcome(schedule_id, period.label, "skipped")
-            saved = archive.save(
-                s,
-                settings.data_dir,
-                generated,
-                generated_by=f"schedule:{schedule_id}",
-                schedule_id=schedule_id,
-            )
-            notice = _notice(row, generated, saved.id, notice_unit, now)
-            queued = enqueue_direct(s, notice, targets, now=now)
-            audit.record(
-                s,
-                ACTOR,
-                "report.schedule.sent",
-                f"report_schedule:{schedule_id}",
-                {
-                    "period": period.label,
-                    "archive_id": saved.id,
-                    "sha256": saved.sha256,
-                    "recipients": len(targets),
-                },
-                at=now,
-            )
-            archive_id = saved.id
+        done = _archive_and_queue(sessions, settings, row, generated, notice_unit, targets, now)
+        if done is None:
+            log.warning("report schedule %s: taken over by another run", schedule_id)
+            return Outcome(schedule_id, period.label, "skipped")
+        archive_id, queued = done
     except Exception as exc:
         error = _one_line(exc)
         if not isinstance(exc, ReportError | archive.ArchiveError):
@@ -381,6 +358,52 @@ def run_one(
         queued,
     )
     return Outcome(schedule_id, period.label, "sent", archive_id=archive_id, queued=queued)
+
+
+def _archive_and_queue(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    row: ReportSchedule,
+    generated: Generated,
+    unit: Unit,
+    targets: list[Recipient],
+    now: datetime,
+) -> tuple[int, int] | None:
+    """In one transaction: mark the period done, archive the file, queue the messages, audit.
+
+    None when the claim was lost (another run took the schedule over). A transaction that
+    fails after the file was written takes the file with it.
+    """
+    written = None
+    try:
+        with sessions() as s, s.begin():
+            write_session(s)
+            if not store.finish(s, row.id, generated.period.label, now):
+                return None
+            saved = archive.save(
+                s,
+                settings.data_dir,
+                generated,
+                generated_by=f"schedule:{row.id}",
+                schedule_id=row.id,
+            )
+            written = archive.file_path(settings.data_dir, saved)
+            notice = _notice(row, generated, saved.id, unit, now)
+            queued = enqueue_direct(s, notice, targets, now=now)
+            details = {
+                "period": generated.period.label,
+                "archive_id": saved.id,
+                "sha256": saved.sha256,
+                "recipients": len(targets),
+            }
+            audit.record(
+                s, ACTOR, "report.schedule.sent", f"report_schedule:{row.id}", details, at=now
+            )
+            return saved.id, queued
+    except BaseException:
+        if written is not None:
+            written.unlink(missing_ok=True)
+        raise
 
 
 def _targets(row: ReportSchedule, notify: NotifyConfig) -> list[Recipient]:

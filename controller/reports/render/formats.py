@@ -1,5 +1,5 @@
 """Values of a document written for people (HTML and PDF): the dashboard's locale formats
-(:mod:`controller.web.i18n`), plus ratios ("23/25 = 92,0 %") and yes/no."""
+(:mod:`controller.formats`), plus ratios ("23/25 = 92,0 %") and yes/no."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from datetime import date, datetime
 
 from babel.numbers import format_percent
 
+from controller.formats import Formats
 from controller.reports.document import ColumnKind, Ratio, T, Value
 from controller.reports.render import labels
-from controller.web.i18n import Translator, translator
 
 #: English prints 45.7%; Vietnamese, like the dashboard, 45,7 %.
 _PERCENT_PATTERNS = {"vi": "#,##0.0 %", "en": "#,##0.0%"}
@@ -23,8 +23,8 @@ class Formatter:
     lang: str
 
     @property
-    def _t(self) -> Translator:
-        return translator(self.lang)
+    def _t(self) -> Formats:
+        return Formats(self.lang)
 
     def text(self, value: str | T | None) -> str:
         """A plain or bilingual text in this language."""

@@ -126,9 +126,8 @@ def page(document: Document, lang: str, *, font: str | None = None) -> str:
     margin = {
         "top_left": f"{h.unit_name} · {h.period_label}",
         "top_right": f"{labels.GENERATED_AT.get(lang)}: {f.datetime(h.generated_at)}",
-        "bottom_left": (
-            f"{labels.FRESHNESS.get(lang)}: 24h {f.ratio(h.fresh_24h)} · 7d {f.ratio(h.fresh_7d)}"
-        ),
+        "bottom_left": f"{labels.FRESHNESS.get(lang)}: "
+        + labels.FRESH_SHORT.get(lang).format(day=f.ratio(h.fresh_24h), week=f.ratio(h.fresh_7d)),
         "page_before": before,
         "page_between": between,
         "page_after": after,

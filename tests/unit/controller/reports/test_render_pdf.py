@@ -52,7 +52,7 @@ def test_every_page_has_the_header_and_its_number(pdfs: dict[str, Path]) -> None
     for number, text in enumerate(pages, start=1):
         assert "UBND huyện Đông Sơn · 2026-Q4" in text
         assert "Thời điểm lập: 16:30 29/11/2026" in text
-        assert "Độ mới dữ liệu: 24h 23/25 = 92,0 % · 7d 25/25 = 100,0 %" in text
+        assert "Độ mới dữ liệu: 24 giờ: 23/25 = 92,0 % · 7 ngày: 25/25 = 100,0 %" in text
         assert f"Trang {number} / {len(pages)}" in text
 
 
@@ -80,6 +80,7 @@ def test_english_report(pdfs: dict[str, Path]) -> None:
     assert "E-government infrastructure readiness report" in text
     assert "23/25 = 92.0%" in text and "1,234.5" in text
     assert f"Page 1 of {len(pages)}" in pages[0]
+    assert "Data freshness: 24 hours: 23/25 = 92.0% · 7 days: 25/25 = 100.0%" in pages[0]
 
 
 def test_pages_render_with_their_emphasis_colours(pdfs: dict[str, Path], tmp_path: Path) -> None:
@@ -110,12 +111,13 @@ def test_no_font_covering_vietnamese_is_a_clear_error(tmp_path: Path) -> None:
     # A fontconfig that knows no font directory at all (a machine without fonts-dejavu-core).
     config = tmp_path / "fonts.conf"
     config.write_text(f"<fontconfig><cachedir>{tmp_path}</cachedir></fontconfig>")
+    # The font check alone (render() makes it before anything else): a fresh process is
+    # needed because fontconfig reads its configuration once.
     code = (
         "from controller.reports.base import ReportError\n"
-        "from controller.reports.render.pdf import render\n"
-        "from tests.unit.controller.reports import documents\n"
+        "from controller.reports.render.fonts import vietnamese_font\n"
         "try:\n"
-        "    render(documents.document(), 'vi')\n"
+        "    vietnamese_font()\n"
         "except ReportError as exc:\n"
         "    print(exc)\n"
     )
