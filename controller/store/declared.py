@@ -167,7 +167,9 @@ def _figure(s: Session, unit_id: str, period: str, metric: str) -> DeclaredFigur
     )
 
 
-def _write(s: Session, figure: NewFigure, actor: str, at: datetime, origin: str | None) -> bool:
+def _write(
+    s: Session, figure: NewFigure, actor: str, at: datetime, origin: str | None, via: str
+) -> bool:
     """Store one checked figure and its audit entry; True when it replaced another."""
     row = _figure(s, figure.unit_id, figure.period, figure.metric)
     before = None
@@ -191,7 +193,7 @@ def _write(s: Session, figure: NewFigure, actor: str, at: datetime, origin: str 
     if origin is not None:
         details["file"] = origin
     target = f"figure:{figure.unit_id}/{figure.period}/{figure.metric}"
-    audit.record(s, actor, "figure.set", target, details, at=at, source="cli")
+    audit.record(s, actor, "figure.set", target, details, at=at, source=via)
     s.flush()
     return before is not None
 
@@ -215,13 +217,25 @@ def checked(
     return NewFigure(unit_id, label, key, numerator, denominator, _check_source(source))
 
 
-def set_figure(s: Session, figure: NewFigure, *, actor: str, at: datetime) -> bool:
-    """Store (or replace) a figure made by :func:`checked`; True when it replaced one."""
-    return _write(s, figure, actor, at, None)
+def set_figure(
+    s: Session, figure: NewFigure, *, actor: str, at: datetime, via: str = "cli"
+) -> bool:
+    """Store (or replace) a figure made by :func:`checked`; True when it replaced one.
+
+    ``via`` is where the change came from, for the audit log (``cli``, a client address).
+    """
+    return _write(s, figure, actor, at, None, via)
 
 
 def delete_figure(
-    s: Session, unit_id: str, period: str, metric: str, *, actor: str, at: datetime
+    s: Session,
+    unit_id: str,
+    period: str,
+    metric: str,
+    *,
+    actor: str,
+    at: datetime,
+    via: str = "cli",
 ) -> bool:
     """Remove a figure; False when there was none (nothing written)."""
     key, label = metric_key(metric), period_label(period)
@@ -236,7 +250,7 @@ def delete_figure(
         return False
     target = f"figure:{unit_id}/{label}/{key}"
     audit.record(s, actor, "figure.deleted", target, {"unit": unit_id, "period": label,
-                 "metric": key}, at=at, source="cli")  # fmt: skip
+                 "metric": key}, at=at, source=via)  # fmt: skip
     return True
 
 
@@ -389,7 +403,9 @@ def load_file(path: Path) -> list[NewFigure]:
     return found
 
 
-def import_figures(s: Session, path: Path, *, actor: str, at: datetime) -> tuple[int, int]:
+def import_figures(
+    s: Session, path: Path, *, actor: str, at: datetime, via: str = "cli"
+) -> tuple[int, int]:
     """Check the file, then store every figure in it, or none when any is wrong.
 
     Returns ``(added, replaced)``; :class:`DeclaredFileError` lists every mistake.
@@ -402,5 +418,5 @@ def import_figures(s: Session, path: Path, *, actor: str, at: datetime) -> tuple
             errors.append(f"{path}:{figure.line}: {problem}")
     if errors:
         raise DeclaredFileError(errors)
-    replaced = sum(_write(s, figure, actor, at, path.name) for figure in figures)
+    replaced = sum(_write(s, figure, actor, at, path.name, via) for figure in figures)
     return len(figures) - replaced, replaced

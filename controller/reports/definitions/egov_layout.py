@@ -72,11 +72,20 @@ SHORT: dict[str, T] = {
     "egov.28": T("(28) Điểm ATTT", "(28) Security score"),
     "egov.29": T("(29) Máy quá hạn", "(29) Ageing"),
 }
-INFRA = ("egov.3", "egov.4", "egov.5", "egov.6", "egov.13", "egov.14", "egov.15")
-SECURITY = ("egov.8", "egov.9", "egov.11", "egov.12", "egov.24", "egov.25", "egov.26",
-            "egov.27", "egov.28", "egov.29")  # fmt: skip
-DECLARED = ("egov.16", "egov.17", "egov.18", "egov.19", "egov.20", "egov.20.partial",
-            "egov.21", "egov.22", "egov.23")  # fmt: skip
+#: The per-unit tables: key, title, count columns, rate columns.
+UNIT_TABLES: tuple[tuple[str, T, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("units_infra", T("Hạ tầng, cán bộ, chữ ký số", "Infrastructure, staff, signatures"),
+     ("egov.1", "egov.2"),
+     ("egov.3", "egov.4", "egov.5", "egov.6", "egov.13", "egov.14", "egov.15")),
+    ("units_security",
+     T("Máy mật, kết nối, an toàn thông tin", "Classified, connectivity, security"),
+     ("egov.7", "egov.10"),
+     ("egov.8", "egov.9", "egov.11", "egov.12", "egov.24", "egov.25", "egov.26", "egov.27",
+      "egov.28", "egov.29")),
+    ("units_declared", T("Chỉ tiêu kê khai", "Declared metrics"), (),
+     ("egov.16", "egov.17", "egov.18", "egov.19", "egov.20", "egov.20.partial", "egov.21",
+      "egov.22", "egov.23")),
+)  # fmt: skip
 
 
 def _percent(share: float) -> T:
@@ -359,28 +368,9 @@ def layout(title: T, result: EgovResult, ctx: ReportContext) -> Document:
             "units",
             T("Theo đơn vị", "By unit"),
             (
-                _unit_table(
-                    "units_infra",
-                    T("Hạ tầng, cán bộ, chữ ký số", "Infrastructure, staff, signatures"),
-                    units,
-                    INFRA,
-                    counts=("egov.1", "egov.2"),
-                    note=each,
-                ),
-                _unit_table(
-                    "units_security",
-                    T("Máy mật, kết nối, an toàn thông tin", "Classified, connectivity, security"),
-                    units,
-                    SECURITY,
-                    counts=("egov.7", "egov.10"),
-                    note=each,
-                ),
-                _unit_table(
-                    "units_declared",
-                    T("Chỉ tiêu kê khai", "Declared metrics"),
-                    units,
-                    DECLARED,
-                    note=each,
+                *(
+                    _unit_table(key, title, units, rates, counts=counts, note=each)
+                    for key, title, counts, rates in UNIT_TABLES
                 ),
             ),
         ),

@@ -266,29 +266,43 @@ def _computers(p: Parameters, scope: UnitScope) -> Any:
     return union_all(registered, unregistered).cte("computers")
 
 
-def _rule_pivot(p: Parameters, computers: Any, scope: UnitScope) -> Any:
-    """Per agent of the scope: 0/1 per metric of :data:`PASS_RULES`, and the weighted score."""
-    passed = RuleState.outcome == "pass"
-    columns: list[Any] = []
-    for name, rules in PASS_RULES.items():
-        # Every rule of the metric passes: the count of passing ones equals the rule count.
-        columns.append(
-            _flag(func.sum(_flag(and_(RuleState.rule_id.in_(rules), passed))) == len(rules)).label(
-                name
+def _rule_table(p: Parameters) -> tuple[Any, dict[str, int]]:
+    """The rules the pivot reads as a small table ``(rule_id, weight, bit)``, and the bits of
+    each metric of :data:`PASS_RULES`.
+
+    Joining this table costs one hash lookup per rule state, where CASE expressions over the
+    rule ids cost a comparison per rule (1.7 million states at 100,000 hosts).
+    """
+    rules = sorted({r for rules in PASS_RULES.values() for r in rules} | set(p.weights))
+    bits = {rule: 1 << i for i, rule in enumerate(rules)}
+    table = union_all(
+        *[
+            select(
+                literal(rule).label("rule_id"),
+                literal(float(p.weights.get(rule, 0.0))).label("weight"),
+                literal(bits[rule]).label("bit"),
             )
-        )
-    weight: Any = literal(0.0)
-    if p.weights:
-        weight = case(
-            *[(RuleState.rule_id == rule, literal(w)) for rule, w in p.weights.items()],
-            else_=literal(0.0),
-        )
+            for rule in rules
+        ]
+    ).subquery("rule_table")
+    masks = {name: sum(bits[r] for r in group) for name, group in PASS_RULES.items()}
+    return table, masks
+
+
+def _rule_pivot(p: Parameters, computers: Any, scope: UnitScope, table: Any) -> Any:
+    """Per agent of the scope: the bits of its passing rules and its weighted score."""
+    passed = RuleState.outcome == "pass"
     judged = RuleState.outcome.in_(("pass", "fail"))
-    columns.append(func.sum(case((judged, weight), else_=literal(0.0))).label("weight"))
-    columns.append(func.sum(case((passed, weight), else_=literal(0.0))).label("earned"))
-    wanted = sorted({r for rules in PASS_RULES.values() for r in rules} | set(p.weights))
-    query = select(RuleState.agent_id.label("agent_id"), *columns).where(
-        RuleState.rule_id.in_(wanted)
+    query = (
+        select(
+            RuleState.agent_id.label("agent_id"),
+            # Each (agent, rule) has one state (the primary key): the sum of bits is their OR.
+            func.sum(case((passed, table.c.bit), else_=0)).label("mask"),
+            func.sum(case((judged, table.c.weight), else_=literal(0.0))).label("weight"),
+            func.sum(case((passed, table.c.weight), else_=literal(0.0))).label("earned"),
+        )
+        .select_from(RuleState)
+        .join(table, table.c.rule_id == RuleState.rule_id)
     )
     if scope is not None:
         # A subtree: only its computers' states. The whole organisation: every state, read in
@@ -303,13 +317,16 @@ def _rule_pivot(p: Parameters, computers: Any, scope: UnitScope) -> Any:
 
 def _counts_query(p: Parameters, scope: UnitScope, computers: Any) -> Any:
     """Per unit: the computer counts of :class:`Counts` in one grouped query."""
-    pivot = _rule_pivot(p, computers, scope)
+    table, masks = _rule_table(p)
+    pivot = _rule_pivot(p, computers, scope, table)
     c = computers.c
     active = c.active == 1
     normal_active = and_(active, c.classified == 0)
 
     def passing(name: str, base: ColumnElement[bool]) -> Any:
-        return func.sum(_flag(and_(base, func.coalesce(pivot.c[name], 0) == 1)))
+        mask = masks[name]
+        every = func.coalesce(pivot.c.mask, 0).op("&")(mask) == mask
+        return func.sum(_flag(and_(base, every)))
 
     scored = and_(active, pivot.c.weight > 0)
     query = (
