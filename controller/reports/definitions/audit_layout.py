@@ -1,17 +1,47 @@
-"""Layout pieces the security, classified and hardware reports share: the header, severity and
-outcome words, a reason and its evidence as readable text in both languages."""
+"""What the security, classified, hardware and remediation reports share: a definition made of
+two functions, the header, severity and outcome words, a reason and its evidence as readable text
+in both languages."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.orm import Session
 
 from controller.policy import messages
 from controller.policy.model import Reason
 from controller.reports.base import ReportContext
-from controller.reports.document import Emphasis, Header, Ratio, T
+from controller.reports.document import Document, Emphasis, Figure, Header, Ratio, T
 from controller.store.reporting.audit_common import HeaderFacts
 
-UNITS = T("Số đơn vị", "Units")
+R = TypeVar("R")
+
+
+class Definition(Generic[R]):
+    """A report definition made of a compute and a layout function (what the registry takes)."""
+
+    def __init__(
+        self,
+        name: str,
+        title: T,
+        description: T,
+        compute: Callable[[Session, ReportContext], R],
+        layout: Callable[[R, ReportContext], Document],
+    ) -> None:
+        self.name = name
+        self.title = title
+        self.description = description
+        self._compute = compute
+        self._layout = layout
+
+    def compute(self, s: Session, ctx: ReportContext) -> R:
+        """The report's typed result."""
+        return self._compute(s, ctx)
+
+    def layout(self, result: R, ctx: ReportContext) -> Document:
+        """The result laid out for the renderers."""
+        return self._layout(result, ctx)
 
 
 def header(facts: HeaderFacts, ctx: ReportContext) -> Header:
@@ -27,7 +57,7 @@ def header(facts: HeaderFacts, ctx: ReportContext) -> Header:
         generated_by=ctx.generated_by,
         fresh_24h=Ratio(facts.fresh_24h, facts.agents),
         fresh_7d=Ratio(facts.fresh_7d, facts.agents),
-        extra=(),
+        extra=(Figure(T("Số đơn vị", "Units"), facts.units, "int"),),
     )
 
 

@@ -278,26 +278,16 @@ def layout(result: ClassifiedResult, ctx: ReportContext) -> Document:
     )
 
 
-class ClassifiedReport:
-    """The classified computers audit (``govguard report classified``)."""
-
-    name = "classified"
-    title = T("Báo cáo kiểm tra máy tính soạn thảo văn bản mật", "Classified computers audit")
-    description = T(
+CLASSIFIED: lay.Definition[ClassifiedResult] = lay.Definition(
+    "classified",
+    T("Báo cáo kiểm tra máy tính soạn thảo văn bản mật", "Classified computers audit"),
+    T(
         "Từng máy tính mật theo mã tài sản: gói chứng thực cuối, kiểm tra cách ly, phương án "
         "bảo vệ, phát hiện trên mạng.",
         "Each classified computer by asset id: last bundle, isolation checks, protection plan, "
         "network sightings.",
-    )
-
-    def compute(self, s: Session, ctx: ReportContext) -> ClassifiedResult:
-        """See :func:`compute`."""
-        return compute(s, ctx)
-
-    def layout(self, result: ClassifiedResult, ctx: ReportContext) -> Document:
-        """See :func:`layout`."""
-        return layout(result, ctx)
-
-
-CLASSIFIED = ClassifiedReport()
+    ),
+    compute,
+    layout,
+)
 register(CLASSIFIED)

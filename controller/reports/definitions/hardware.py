@@ -96,6 +96,8 @@ class Bucket:
 
     label: T
     count: int
+    #: The same in a few language-neutral characters (a chart's axis): "< 3", "3–5", "≥ 5".
+    short: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,15 +148,24 @@ def _bucket(value: int | None, buckets: tuple[tuple[int | None, str, str], ...])
     return len(buckets) - 1
 
 
-def age_buckets(years: int) -> tuple[tuple[float | None, T], ...]:
-    """``(upper bound in years, label)`` of the age distribution for an ageing threshold."""
+def age_buckets(years: int) -> tuple[tuple[float | None, T, str], ...]:
+    """``(upper bound in years, label, short label)`` of the age distribution for an ageing
+    threshold of ``years``."""
     young = min(3, years)
-    buckets: list[tuple[float | None, T]] = [
-        (young, T(f"dưới {young} năm", f"under {young} years"))
+    buckets: list[tuple[float | None, T, str]] = [
+        (young, T(f"dưới {young} năm", f"under {young} years"), f"< {young}")
     ]
     if years > young:
-        buckets.append((years, T(f"{young} đến dưới {years} năm", f"{young} to {years} years")))
-    buckets.append((None, T(f"từ {years} năm (quá hạn)", f"{years} years or more (ageing)")))
+        buckets.append(
+            (
+                years,
+                T(f"{young} đến dưới {years} năm", f"{young} to {years} years"),
+                f"{young}–{years}",
+            )
+        )
+    buckets.append(
+        (None, T(f"từ {years} năm (quá hạn)", f"{years} years or more (ageing)"), f"≥ {years}")
+    )
     return tuple(buckets)
 
 
@@ -187,7 +198,7 @@ def compute(s: Session, ctx: ReportContext) -> HardwareResult:
             if age >= years:
                 slot[len(kinds) + 1] += 1
             age_counts[
-                next(i for i, (bound, _) in enumerate(ages) if bound is None or age < bound)
+                next(i for i, (bound, _, _) in enumerate(ages) if bound is None or age < bound)
             ] += 1
         else:
             age_counts[-1] += 1
@@ -255,8 +266,11 @@ def compute(s: Session, ctx: ReportContext) -> HardwareResult:
         ),
         cpus=tuple(cpu_buckets),
         ages=(
-            *(Bucket(label, n) for (_, label), n in zip(ages, age_counts, strict=False)),
-            Bucket(UNKNOWN, age_counts[-1]),
+            *(
+                Bucket(label, n, short)
+                for (_, label, short), n in zip(ages, age_counts, strict=False)
+            ),
+            Bucket(UNKNOWN, age_counts[-1], "?"),
         ),
         agentless=tuple(agentless),
         agentless_total=agentless_total,
@@ -373,11 +387,7 @@ def layout(result: HardwareResult, ctx: ReportContext) -> Document:
         "ages",
         T("Tuổi máy tính", "Computer age"),
         "bar",
-        (
-            Series(
-                T("Số máy", "Computers"), tuple((b.label.vi, float(b.count)) for b in result.ages)
-            ),
-        ),
+        (Series(T("Số máy", "Computers"), tuple((b.short, float(b.count)) for b in result.ages)),),
         percent=False,
     )
     specs_note = T(
@@ -502,26 +512,16 @@ def _where(asset: q.AgentlessAsset, hide: bool) -> tuple[Value, Value]:
     return asset.office_id, asset.hostname
 
 
-class HardwareReport:
-    """The hardware inventory and ageing report (``govguard report hardware``)."""
-
-    name = "hardware"
-    title = T("Báo cáo kiểm kê phần cứng và tuổi máy", "Hardware inventory and ageing report")
-    description = T(
+HARDWARE: lay.Definition[HardwareResult] = lay.Definition(
+    "hardware",
+    T("Báo cáo kiểm kê phần cứng và tuổi máy", "Hardware inventory and ageing report"),
+    T(
         "Máy tính theo đơn vị và loại, hệ điều hành, cấu hình, tuổi máy, đối chiếu sổ tài sản "
         "với agent, máy in theo phòng.",
         "Computers by unit and kind, operating systems, specifications, age, the register "
         "compared with the agents, printers per office.",
-    )
-
-    def compute(self, s: Session, ctx: ReportContext) -> HardwareResult:
-        """See :func:`compute`."""
-        return compute(s, ctx)
-
-    def layout(self, result: HardwareResult, ctx: ReportContext) -> Document:
-        """See :func:`layout`."""
-        return layout(result, ctx)
-
-
-HARDWARE = HardwareReport()
+    ),
+    compute,
+    layout,
+)
 register(HARDWARE)

@@ -52,63 +52,63 @@ class RemediationResult:
     enabled: bool
 
 
-class RemediationReport:
-    """The remediation activity report (``govguard report remediation``)."""
+def compute(s: Session, ctx: ReportContext) -> RemediationResult:
+    """No jobs: remediation does not exist yet (issue 8 reads its jobs here)."""
+    return RemediationResult(header_facts(s, ctx.unit_id, ctx.scope, ctx.now), (), False)
 
-    name = "remediation"
-    title = T("Báo cáo hoạt động khắc phục", "Remediation activity report")
-    description = T(
-        "Các lệnh khắc phục trong kỳ (khi chức năng khắc phục được bật, issue 8).",
-        "Remediation jobs in the period (once remediation is enabled, issue 8).",
+
+def layout(result: RemediationResult, ctx: ReportContext) -> Document:
+    """The job list, or the paragraph saying remediation is not enabled yet."""
+    jobs = Table(
+        "jobs",
+        T("Lệnh khắc phục", "Remediation jobs"),
+        (
+            Column("requested_at", T("Yêu cầu lúc", "Requested"), "datetime"),
+            Column("unit", T("Đơn vị", "Unit")),
+            Column("host", T("Máy", "Host")),
+            Column("rule", T("Quy tắc", "Rule")),
+            Column("action", T("Hành động", "Action")),
+            Column("by", T("Người yêu cầu", "Requested by")),
+            Column("status", T("Trạng thái", "Status")),
+            Column("finished_at", T("Kết thúc", "Finished"), "datetime"),
+            Column("detail", T("Chi tiết", "Detail")),
+        ),
+        tuple(
+            Row(
+                (
+                    j.requested_at,
+                    j.unit_name,
+                    j.hostname,
+                    j.rule_id,
+                    j.action,
+                    j.requested_by,
+                    j.status,
+                    j.finished_at,
+                    j.detail,
+                ),
+                "bad" if j.status == "failed" else None,
+            )
+            for j in result.jobs
+        ),
+        empty=NOT_YET,
+    )
+    blocks = (jobs,) if result.enabled else (Paragraph(NOT_YET),)
+    return Document(
+        report=REMEDIATION.name,
+        title=REMEDIATION.title,
+        header=lay.header(result.header, ctx),
+        sections=(Section("jobs", T("Lệnh khắc phục", "Remediation jobs"), blocks),),
     )
 
-    def compute(self, s: Session, ctx: ReportContext) -> RemediationResult:
-        """No jobs: remediation does not exist yet (issue 8 reads its jobs here)."""
-        return RemediationResult(header_facts(s, ctx.unit_id, ctx.scope, ctx.now), (), False)
 
-    def layout(self, result: RemediationResult, ctx: ReportContext) -> Document:
-        """The job list, or the paragraph saying remediation is not enabled yet."""
-        jobs = Table(
-            "jobs",
-            T("Lệnh khắc phục", "Remediation jobs"),
-            (
-                Column("requested_at", T("Yêu cầu lúc", "Requested"), "datetime"),
-                Column("unit", T("Đơn vị", "Unit")),
-                Column("host", T("Máy", "Host")),
-                Column("rule", T("Quy tắc", "Rule")),
-                Column("action", T("Hành động", "Action")),
-                Column("by", T("Người yêu cầu", "Requested by")),
-                Column("status", T("Trạng thái", "Status")),
-                Column("finished_at", T("Kết thúc", "Finished"), "datetime"),
-                Column("detail", T("Chi tiết", "Detail")),
-            ),
-            tuple(
-                Row(
-                    (
-                        j.requested_at,
-                        j.unit_name,
-                        j.hostname,
-                        j.rule_id,
-                        j.action,
-                        j.requested_by,
-                        j.status,
-                        j.finished_at,
-                        j.detail,
-                    ),
-                    "bad" if j.status == "failed" else None,
-                )
-                for j in result.jobs
-            ),
-            empty=NOT_YET,
-        )
-        blocks = (jobs,) if result.enabled else (Paragraph(NOT_YET),)
-        return Document(
-            report=self.name,
-            title=self.title,
-            header=lay.header(result.header, ctx),
-            sections=(Section("jobs", T("Lệnh khắc phục", "Remediation jobs"), blocks),),
-        )
-
-
-REMEDIATION = RemediationReport()
+REMEDIATION: lay.Definition[RemediationResult] = lay.Definition(
+    "remediation",
+    T("Báo cáo hoạt động khắc phục", "Remediation activity report"),
+    T(
+        "Các lệnh khắc phục trong kỳ (khi chức năng khắc phục được bật, issue 8).",
+        "Remediation jobs in the period (once remediation is enabled, issue 8).",
+    ),
+    compute,
+    layout,
+)
 register(REMEDIATION)

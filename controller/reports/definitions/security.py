@@ -486,26 +486,16 @@ def _failed(result: SecurityResult, names: Mapping[str, str], ctx: ReportContext
     )
 
 
-class SecurityReport:
-    """The security compliance report (``govguard report security``)."""
-
-    name = "security"
-    title = T("Báo cáo tuân thủ an toàn thông tin", "Security compliance report")
-    description = T(
+SECURITY: lay.Definition[SecurityResult] = lay.Definition(
+    "security",
+    T("Báo cáo tuân thủ an toàn thông tin", "Security compliance report"),
+    T(
         "Tỷ lệ đạt theo đơn vị và quy tắc, diễn biến trong kỳ, máy không đạt kèm bằng chứng, "
         "miễn trừ và phát hiện đang mở.",
         "Pass rates by unit and rule, the trend over the period, failed hosts with evidence, "
         "exemptions and open findings.",
-    )
-
-    def compute(self, s: Session, ctx: ReportContext) -> SecurityResult:
-        """See :func:`compute`."""
-        return compute(s, ctx)
-
-    def layout(self, result: SecurityResult, ctx: ReportContext) -> Document:
-        """See :func:`layout`."""
-        return layout(result, ctx)
-
-
-SECURITY = SecurityReport()
+    ),
+    compute,
+    layout,
+)
 register(SECURITY)

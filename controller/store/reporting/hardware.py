@@ -9,7 +9,6 @@ holding just those fields: memory stays flat whatever the fleet size.
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +24,11 @@ from controller.store.scope import UnitScope
 
 #: Rows fetched per round trip while streaming report bodies.
 STREAM_CHUNK = 1000
+#: Bytes inflated at a time while looking for the end of the hardware section.
+INFLATE_CHUNK = 8192
+_HARDWARE_KEY = b'"hardware":'
+#: The top-level key agents write right after ``hardware`` (the report's field order).
+_NEXT_KEY = b',"os":'
 
 
 class _Cpu(msgspec.Struct):
@@ -117,14 +121,38 @@ class AgentlessAsset:
     classified: bool
 
 
+def _head(full_body: bytes) -> bytes:
+    """The body inflated up to the end of its hardware section, closed as a JSON object; the
+    whole body when it cannot be cut there.
+
+    Inflating is most of the cost of reading a body, and agents write ``hardware`` second,
+    right before ``os`` (a few kilobytes of a fifty-kilobyte report): stopping there makes the
+    hardware report several times faster at fleet size. ``,"os":`` cannot occur inside the
+    hardware section (no key of it is called ``os``; quotes inside strings are escaped).
+    """
+    inflater = zlib.decompressobj(wbits=31)  # a gzip stream
+    head = b""
+    pending = full_body
+    while True:
+        head += inflater.decompress(pending, INFLATE_CHUNK)
+        pending = inflater.unconsumed_tail
+        start = head.find(_HARDWARE_KEY)
+        if start >= 0:
+            end = head.find(_NEXT_KEY, start)
+            if end >= 0:
+                return head[:end] + b"}"
+        if not pending:
+            return head + inflater.flush()
+
+
 def specs_of(full_body: bytes | None) -> Specs:
     """The hardware facts of a stored full report body (gzip JSON); :data:`NO_SPECS` when the
     body is missing or does not read."""
     if full_body is None:
         return NO_SPECS
     try:
-        hardware = _DECODER.decode(gzip.decompress(full_body)).hardware
-    except (OSError, EOFError, zlib.error, msgspec.DecodeError):
+        hardware = _DECODER.decode(_head(full_body)).hardware
+    except (zlib.error, msgspec.DecodeError):
         return NO_SPECS
     if hardware is None:
         return NO_SPECS

@@ -77,6 +77,18 @@ class Exemption:
     opened_at: datetime
 
 
+def classified_agents(s: Session, scope: UnitScope) -> frozenset[str]:
+    """Ids of the active agents of classified computers in scope (a few: asked once rather than
+    tested on every listed row)."""
+    return frozenset(
+        s.scalars(
+            select(Agent.id).where(
+                Agent.status == "active", unit_filter(Agent.unit_id, scope), classified_agent()
+            )
+        )
+    )
+
+
 def rule_counts(s: Session, scope: UnitScope) -> list[RuleCount]:
     """Passing and failing hosts per unit and rule, from the current rule states of active
     agents (not applicable and erroneous outcomes are not evaluations)."""
@@ -112,7 +124,6 @@ def failed_hosts(
             Agent.id.label("agent_id"),
             Agent.hostname,
             Agent.unit_id,
-            classified_agent().label("classified"),
             RuleState.since,
             RuleState.reason,
             RuleState.evidence,
@@ -129,13 +140,14 @@ def failed_hosts(
     rows = s.execute(
         select(ranked).where(ranked.c.rank <= per_rule).order_by(ranked.c.rule_id, ranked.c.rank)
     )
+    classified = classified_agents(s, scope)
     listed = [
         FailedHost(
             rule_id=row.rule_id,
             agent_id=row.agent_id,
             hostname=row.hostname,
             unit_id=row.unit_id,
-            classified=bool(row.classified),
+            classified=row.agent_id in classified,
             since=row.since,
             reason=row.reason,
             evidence=row.evidence,
@@ -203,8 +215,8 @@ def exemptions(s: Session, scope: UnitScope) -> list[Exemption]:
             Finding.severity,
             Finding.unit_id,
             Finding.subject,
+            Finding.agent_id,
             Agent.hostname,
-            classified_agent().label("classified"),
             Finding.exempt_reason,
             Finding.exempted_by,
             Finding.exempt_until,
@@ -214,6 +226,7 @@ def exemptions(s: Session, scope: UnitScope) -> list[Exemption]:
         .where(Finding.status == "exempted", unit_filter(Finding.unit_id, scope))
         .order_by(Finding.unit_id, Finding.rule_id, Finding.subject)
     )
+    classified = classified_agents(s, scope)
     return [
         Exemption(
             finding_id=int(row.id),
@@ -223,7 +236,7 @@ def exemptions(s: Session, scope: UnitScope) -> list[Exemption]:
             subject=row.subject,
             hostname=row.hostname,
             # A finding about an asset (no agent) is the classified-computer tripwire's.
-            classified=bool(row.classified) if row.hostname is not None else True,
+            classified=row.agent_id is None or row.agent_id in classified,
             reason=row.exempt_reason,
             exempted_by=row.exempted_by,
             exempt_until=row.exempt_until,

@@ -10,6 +10,8 @@ xa-b-mat-01 (desktop, classified, no agent), and the agents the register does no
 
 from __future__ import annotations
 
+import gzip
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from controller.findings import FindingsWriter
 from controller.reports import period
 from controller.reports.base import ReportContext
 from controller.reports.definitions import hardware
-from controller.reports.document import Document, Ratio, T
+from controller.reports.document import Chart, Document, Ratio, T
 from controller.settings import ReportsConfig
 from controller.store.models import Asset
 from controller.store.reporting import hardware as hw
@@ -142,6 +144,8 @@ def test_inventory_of_the_district(district: Session) -> None:
     ]
     assert "may-mat-01" not in repr(document)
     assert table(document, "units")[0] == ["Huyện Thử", 4, 0, 0, 2, 6, Ratio(1, 3)]
+    (chart,) = [b for sec in document.sections for b in sec.blocks if isinstance(b, Chart)]
+    assert chart.series[0].points == (("< 3", 1.0), ("3–5", 1.0), ("≥ 5", 1.0), ("?", 3.0))
 
 
 def test_ageing_threshold_comes_from_the_settings(district: Session) -> None:
@@ -164,6 +168,27 @@ def test_a_commune_inventory_has_only_that_commune(district: Session) -> None:
     text = repr(hardware.layout(result, ctx(B, unit="xa-b")))
     for other in ("Xã A", "pc-van-thu", "PC-KeToan", "xa-a"):
         assert other not in text
+
+
+def test_specs_are_read_from_the_head_of_a_body_in_the_agents_order() -> None:
+    # As agents write it: hardware right before os. A CPU name with ',"os":' in it is escaped.
+    body = {
+        "identity": {"hostname": "pc"},
+        "hardware": {
+            "cpu": {"model": 'odd ,"os": name', "logical_cpus": 4},
+            "memory": {"total_bytes": 3 * 2**30},
+            "bios": {"release_date": "2020-01-02"},
+        },
+        "os": {"version": {"family": "linux"}},
+        "software": {"packages": [{"name": "x" * 20_000}]},
+    }
+    specs = hw.specs_of(gzip.compress(json.dumps(body, separators=(",", ":")).encode()))
+    assert (specs.cpu_model, specs.logical_cpus) == ('odd ,"os": name', 4)
+    assert (specs.memory_bytes, specs.bios_date) == (3 * 2**30, date(2020, 1, 2))
+    # Another order (or no os at all) reads the whole body.
+    del body["os"]
+    body["os"] = {}
+    assert hw.specs_of(gzip.compress(json.dumps(body).encode())).memory_bytes == 3 * 2**30
 
 
 def test_specs_of_a_body_that_does_not_read() -> None:

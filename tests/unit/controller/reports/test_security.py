@@ -20,7 +20,7 @@ from controller.reports.definitions import security
 from controller.reports.document import Document, Ratio, T, Table
 from controller.store import findings as store_findings
 from controller.store.dashboard import snapshot_compliance, snapshot_rules
-from controller.store.models import RuleDaily
+from controller.store.models import RuleDaily, RuleState
 from tests.unit.controller.store.district import NOW, SEEN, B, District, _cache, build
 from tests.unit.controller.store.factories import full
 
@@ -193,3 +193,30 @@ def test_a_commune_report_has_only_that_commune(district: tuple[Session, Distric
     text = repr(document)
     for other in ("Xã A", "PC-KeToan", "pc-van-thu", "xa-a"):
         assert other not in text
+
+
+def test_classified_host_names_are_withheld_unless_asked(
+    district: tuple[Session, District, Path],
+) -> None:
+    s, _, _ = district
+    with s.begin():
+        s.add(
+            RuleState(
+                agent_id="o1",
+                rule_id="BMNN-03",
+                outcome="fail",
+                since=NOW,
+                reason={"code": "check_failed", "values": {}},
+                evidence=[
+                    {"check": 0, "fact": "network.radios", "expected": {"count": 0}, "actual": []}
+                ],
+            )
+        )
+    hidden = security.layout(security.compute(s, ctx()), ctx())
+    assert hidden.redacted and "may-mat" not in repr(hidden)
+    rows = cells(table(hidden, "failed"))
+    assert rows[0][:3] == ["BMNN-03", "Xã A", "classified computer (name withheld)"]
+    assert rows[0][5] == "network.radios = 0 item(s) (expected count = 0)"
+    shown = security.layout(security.compute(s, ctx(show_locations=True)), ctx(show_locations=True))
+    assert not shown.redacted and cells(table(shown, "failed"))[0][2] == "may-mat"
+    assert hidden.header.extra[0].value == 3
