@@ -227,9 +227,11 @@ class Runner:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Start the periodic task (no-op without routes nor a mail server: nothing is queued)."""
-        # Scheduled reports queue e-mails to their own recipients, without any route.
-        if (self._config.routes or self._config.smtp is not None) and self._task is None:
+        """Start the periodic task (no-op when nothing can be sent: no route, server or hook)."""
+        config = self._config
+        # Scheduled reports queue deliveries to their own recipients, without any route.
+        sends = bool(config.routes or config.webhooks) or config.smtp is not None
+        if sends and self._task is None:
             self._stop.clear()
             self._task = asyncio.get_running_loop().create_task(self._loop())
 

@@ -488,7 +488,8 @@ def _notice(
         ),
     }
     return Notice(
-        key=f"report-schedule:{row.id}:{period.label}",
+        # The digest too: SQLite may give a removed schedule's id to a new one.
+        key=f"report-schedule:{row.id}:{period.label}:{generated.sha256[:16]}",
         unit_id=unit.id,
         severity="info",
         kind="report.scheduled",

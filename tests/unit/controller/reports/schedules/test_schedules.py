@@ -29,6 +29,7 @@ from controller.reports.schedules import (
     CLAIM,
     NewSchedule,
     create,
+    remove,
     run_due,
     set_enabled,
 )
@@ -384,3 +385,26 @@ def test_serve_delivers_scheduled_reports_with_a_mail_server_and_no_routes(
     [mail] = mailbox.handler.received
     assert mail.rcpt_tos == ["cntt@phudo.gov.vn"]
     assert len(list(mail.message.iter_attachments())) == 1
+
+
+def test_a_schedule_added_after_one_was_removed_sends_its_own_report(
+    sessions: sessionmaker[Session], settings: Settings, mailbox: Mailbox
+) -> None:
+    first = add(sessions, settings, recipients=("cntt@phudo.gov.vn",))
+    run_due(sessions, settings, now=DEC_1)
+    with sessions() as s:
+        remove(s, first, actor="cli:tester", now=DEC_1)
+        s.commit()
+    # SQLite hands the removed schedule's id out again: its notices must not count as sent.
+    second = add(sessions, settings, recipients=("cntt@phudo.gov.vn",))
+    later = DEC_1 + timedelta(minutes=10)
+
+    [outcome] = run_due(sessions, settings, now=later).outcomes
+    sent = deliver_due(sessions, settings.notify, settings.data_dir, now=later)
+
+    assert (outcome.schedule_id, outcome.status, outcome.queued) == (second, "sent", 1)
+    assert sent.sent == 2
+    assert len(mailbox.handler.received) == 2
+    with sessions() as s:
+        owners = s.scalars(select(ReportArchive.schedule_id).order_by(ReportArchive.id)).all()
+    assert owners == [None, second]  # the removed schedule's report stays, unowned
