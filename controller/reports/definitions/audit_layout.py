@@ -12,10 +12,15 @@ from sqlalchemy.orm import Session
 from controller.policy import messages
 from controller.policy.model import Reason
 from controller.reports.base import ReportContext
-from controller.reports.document import Document, Emphasis, Figure, Header, Ratio, T
+from controller.reports.document import Column, Document, Emphasis, Figure, Header, Ratio, T
 from controller.store.reporting.audit_common import HeaderFacts
 
 R = TypeVar("R")
+
+#: Columns most tables of these reports have.
+UNIT = Column("unit", T("Đơn vị", "Unit"))
+RULE = Column("rule", T("Quy tắc", "Rule"))
+HOST = Column("host", T("Máy", "Host"))
 
 
 class Definition(Generic[R]):

@@ -231,7 +231,7 @@ def layout(result: ClassifiedResult, ctx: ReportContext) -> Document:
         T("Máy tính mật", "Classified computers"),
         (
             Column("asset", T("Mã tài sản", "Asset id")),
-            Column("unit", T("Đơn vị", "Unit")),
+            lay.UNIT,
             *where,
             Column("status", T("Trạng thái", "Status")),
             Column("bundle_imported", T("Gói nhận lúc", "Bundle imported"), "datetime"),

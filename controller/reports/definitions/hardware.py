@@ -348,7 +348,7 @@ def layout(result: HardwareResult, ctx: ReportContext) -> Document:
         "units",
         T("Máy tính theo đơn vị và loại", "Computers by unit and kind"),
         (
-            Column("unit", T("Đơn vị", "Unit")),
+            lay.UNIT,
             *(Column(kind, KIND_TEXT[kind], "int") for kind in kinds),
             Column("unregistered", T("Chưa có trong sổ", "Not in the register"), "int"),
             Column("total", T("Tổng", "Total"), "int"),
@@ -401,7 +401,7 @@ def layout(result: HardwareResult, ctx: ReportContext) -> Document:
         T("Máy trong sổ tài sản chưa có agent", "Registered computers without an agent"),
         (
             Column("asset", T("Mã tài sản", "Asset id")),
-            Column("unit", T("Đơn vị", "Unit")),
+            lay.UNIT,
             Column("kind", T("Loại", "Kind")),
             Column("office", T("Phòng", "Office")),
             Column("hostname", T("Tên máy", "Host name")),
@@ -428,7 +428,7 @@ def layout(result: HardwareResult, ctx: ReportContext) -> Document:
         T("Agent chưa có trong sổ tài sản", "Agents not in the register"),
         (
             Column("hostname", T("Tên máy", "Host name")),
-            Column("unit", T("Đơn vị", "Unit")),
+            lay.UNIT,
             Column("os", T("Hệ điều hành", "Operating system")),
             Column("serial", T("Số sê-ri", "Serial")),
             Column("last_seen", T("Liên lạc lần cuối", "Last seen"), "datetime"),
@@ -447,7 +447,7 @@ def layout(result: HardwareResult, ctx: ReportContext) -> Document:
         "offices",
         T("Máy tính và máy in theo phòng", "Computers and printers per office"),
         (
-            Column("unit", T("Đơn vị", "Unit")),
+            lay.UNIT,
             Column("office", T("Phòng", "Office")),
             Column("computers", T("Máy tính", "Computers"), "int"),
             Column("printers", T("Máy in", "Printers"), "int"),

@@ -64,9 +64,9 @@ def layout(result: RemediationResult, ctx: ReportContext) -> Document:
         T("Lệnh khắc phục", "Remediation jobs"),
         (
             Column("requested_at", T("Yêu cầu lúc", "Requested"), "datetime"),
-            Column("unit", T("Đơn vị", "Unit")),
-            Column("host", T("Máy", "Host")),
-            Column("rule", T("Quy tắc", "Rule")),
+            lay.UNIT,
+            lay.HOST,
+            lay.RULE,
             Column("action", T("Hành động", "Action")),
             Column("by", T("Người yêu cầu", "Requested by")),
             Column("status", T("Trạng thái", "Status")),

@@ -252,7 +252,7 @@ def layout(result: SecurityResult, ctx: ReportContext) -> Document:
         "units",
         T("Tuân thủ theo đơn vị (cộng dồn đơn vị cấp dưới)", "Compliance by unit (rolled up)"),
         (
-            Column("unit", T("Đơn vị", "Unit")),
+            lay.UNIT,
             Column("compliance", T("Kiểm tra đạt", "Checks passing"), "ratio"),
             *(Column(f"open_{sev}", lay.severity(sev), "int") for sev in severities),
         ),
@@ -282,7 +282,7 @@ def layout(result: SecurityResult, ctx: ReportContext) -> Document:
         "rules",
         T("Tỷ lệ đạt theo quy tắc", "Pass rate by rule"),
         (
-            Column("rule", T("Quy tắc", "Rule")),
+            lay.RULE,
             Column("rate", T("Máy đạt / máy được đánh giá", "Passing / evaluated hosts"), "ratio"),
             Column("failing", T("Máy không đạt", "Failing hosts"), "int"),
             Column("first", T("Đầu kỳ", "Start of period"), "percent"),
@@ -313,8 +313,8 @@ def layout(result: SecurityResult, ctx: ReportContext) -> Document:
         "unit_rules",
         T("Tỷ lệ đạt theo đơn vị và quy tắc", "Pass rate by unit and rule"),
         (
-            Column("rule", T("Quy tắc", "Rule")),
-            Column("unit", T("Đơn vị", "Unit")),
+            lay.RULE,
+            lay.UNIT,
             Column("rate", T("Máy đạt / máy được đánh giá", "Passing / evaluated hosts"), "ratio"),
         ),
         tuple(
@@ -334,10 +334,10 @@ def layout(result: SecurityResult, ctx: ReportContext) -> Document:
         "exemptions",
         T("Miễn trừ", "Exemptions"),
         (
-            Column("rule", T("Quy tắc", "Rule")),
+            lay.RULE,
             Column("severity", T("Mức độ", "Severity")),
-            Column("unit", T("Đơn vị", "Unit")),
-            Column("host", T("Máy", "Host")),
+            lay.UNIT,
+            lay.HOST,
             Column("reason", T("Lý do", "Reason")),
             Column("by", T("Người miễn trừ", "Exempted by")),
             Column("until", T("Đến ngày", "Until"), "datetime"),
@@ -429,7 +429,7 @@ def _trend(result: SecurityResult) -> tuple[Chart | Table | Paragraph, ...]:
         T("Tỷ lệ đạt theo ngày và quy tắc", "Daily pass rate by rule"),
         (
             Column("day", T("Ngày", "Day"), "date"),
-            Column("rule", T("Quy tắc", "Rule")),
+            lay.RULE,
             Column("rate", T("Đạt / được đánh giá", "Passing / evaluated"), "ratio"),
         ),
         tuple(
@@ -460,9 +460,9 @@ def _failed(result: SecurityResult, names: Mapping[str, str], ctx: ReportContext
         "failed",
         T("Máy không đạt và bằng chứng", "Failed hosts and evidence"),
         (
-            Column("rule", T("Quy tắc", "Rule")),
-            Column("unit", T("Đơn vị", "Unit")),
-            Column("host", T("Máy", "Host")),
+            lay.RULE,
+            lay.UNIT,
+            lay.HOST,
             Column("since", T("Từ", "Since"), "datetime"),
             Column("reason", T("Lý do", "Reason")),
             Column("evidence", T("Bằng chứng", "Evidence")),

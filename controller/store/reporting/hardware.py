@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import msgspec
-from sqlalchemy import ColumnElement, and_, func, not_, or_, select
+from sqlalchemy import ColumnElement, LargeBinary, and_, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from controller.store.dashboard._common import COMPUTER_KINDS, GONE_STATES, unit_filter
@@ -24,8 +24,10 @@ from controller.store.scope import UnitScope
 
 #: Rows fetched per round trip while streaming report bodies.
 STREAM_CHUNK = 1000
+#: Bytes of each stored body read first: enough for the hardware section of a usual report.
+HEAD_BYTES = 4096
 #: Bytes inflated at a time while looking for the end of the hardware section.
-INFLATE_CHUNK = 8192
+INFLATE_CHUNK = 2048
 _HARDWARE_KEY = b'"hardware":'
 #: The top-level key agents write right after ``hardware`` (the report's field order).
 _NEXT_KEY = b',"os":'
@@ -121,18 +123,19 @@ class AgentlessAsset:
     classified: bool
 
 
-def _head(full_body: bytes) -> bytes:
-    """The body inflated up to the end of its hardware section, closed as a JSON object; the
-    whole body when it cannot be cut there.
+def _cut(stream: bytes, complete: bool) -> bytes | None:
+    """The body inflated up to the end of its hardware section, closed as a JSON object.
 
-    Inflating is most of the cost of reading a body, and agents write ``hardware`` second,
-    right before ``os`` (a few kilobytes of a fifty-kilobyte report): stopping there makes the
-    hardware report several times faster at fleet size. ``,"os":`` cannot occur inside the
-    hardware section (no key of it is called ``os``; quotes inside strings are escaped).
+    ``stream`` is the gzip body, or only its first bytes (``complete`` False). Inflating is most
+    of the cost of reading a body, and agents write ``hardware`` second, right before ``os`` (a
+    few kilobytes of a fifty-kilobyte report): stopping there makes the hardware report several
+    times faster at fleet size. ``,"os":`` cannot occur inside the hardware section (no key of
+    it is called ``os``; quotes inside strings are escaped). When the section's end is not
+    found: the whole inflated body if ``stream`` is complete, else None (read the whole body).
     """
     inflater = zlib.decompressobj(wbits=31)  # a gzip stream
     head = b""
-    pending = full_body
+    pending = stream
     while True:
         head += inflater.decompress(pending, INFLATE_CHUNK)
         pending = inflater.unconsumed_tail
@@ -142,7 +145,28 @@ def _head(full_body: bytes) -> bytes:
             if end >= 0:
                 return head[:end] + b"}"
         if not pending:
-            return head + inflater.flush()
+            return head + inflater.flush() if complete else None
+
+
+def _specs(document: bytes) -> Specs:
+    """The hardware facts of an inflated (possibly cut) report body."""
+    try:
+        hardware = _DECODER.decode(document).hardware
+    except msgspec.DecodeError:
+        return NO_SPECS
+    return _specs_from(hardware)
+
+
+def _specs_head(head: bytes | None, complete: bool) -> Specs | None:
+    """The hardware facts from the first bytes of a body; None when they do not reach the end
+    of the hardware section (the whole body is needed)."""
+    if head is None:
+        return NO_SPECS
+    try:
+        document = _cut(head, complete)
+    except zlib.error:
+        return NO_SPECS
+    return _specs(document) if document is not None else None
 
 
 def specs_of(full_body: bytes | None) -> Specs:
@@ -151,9 +175,14 @@ def specs_of(full_body: bytes | None) -> Specs:
     if full_body is None:
         return NO_SPECS
     try:
-        hardware = _DECODER.decode(_head(full_body)).hardware
-    except (zlib.error, msgspec.DecodeError):
+        document = _cut(full_body, complete=True)
+    except zlib.error:
         return NO_SPECS
+    return _specs(document) if document is not None else NO_SPECS
+
+
+def _specs_from(hardware: _Hardware | None) -> Specs:
+    """The facts the report keeps of a decoded hardware section."""
     if hardware is None:
         return NO_SPECS
     fixed = [d for d in hardware.disks or () if not d.removable]
@@ -178,8 +207,15 @@ def specs_of(full_body: bytes | None) -> Specs:
 
 def computers(s: Session, scope: UnitScope) -> Iterator[Computer]:
     """Every computer of the scope: the register's live computers (with their agent's specs
-    when an active agent is linked), then the active agents no live asset points at."""
+    when an active agent is linked), then the active agents no live asset points at.
+
+    Only the first :data:`HEAD_BYTES` of each body leave the database (PostgreSQL reads just
+    those pages of a stored value); the few bodies whose hardware section ends further on are
+    read whole afterwards, by batches of ids.
+    """
     live = and_(Asset.retired_at.is_(None), Asset.state.not_in(GONE_STATES))
+    head = func.substr(HostFacts.full_body, 1, HEAD_BYTES, type_=LargeBinary).label("head")
+    complete = (func.length(HostFacts.full_body) <= HEAD_BYTES).label("complete")
     registered = (
         select(
             Asset.unit_id,
@@ -188,39 +224,63 @@ def computers(s: Session, scope: UnitScope) -> Iterator[Computer]:
             Agent.id.label("agent_id"),
             Asset.classification,
             Asset.purchased_at,
-            HostFacts.full_body,
+            head,
+            complete,
         )
         .outerjoin(Agent, and_(Agent.id == Asset.agent_id, Agent.status == "active"))
         .outerjoin(HostFacts, HostFacts.agent_id == Agent.id)
         .where(live, Asset.kind.in_(COMPUTER_KINDS), unit_filter(Asset.unit_id, scope))
         .execution_options(yield_per=STREAM_CHUNK)
     )
+    later: list[Computer] = []
     for row in s.execute(registered):
-        yield Computer(
+        computer = Computer(
             unit_id=row.unit_id,
             kind=row.kind,
             asset_id=row.id,
             agent_id=row.agent_id,
             classified=row.classification == "classified",
             purchased_at=row.purchased_at,
-            specs=specs_of(row.full_body),
+            specs=NO_SPECS,
         )
+        specs = _specs_head(row.head, bool(row.complete))
+        if specs is None:
+            later.append(computer)
+        else:
+            yield replace(computer, specs=specs)
     loose = (
-        select(Agent.unit_id, Agent.id, Agent.offline, HostFacts.full_body)
+        select(Agent.unit_id, Agent.id, Agent.offline, head, complete)
         .outerjoin(HostFacts, HostFacts.agent_id == Agent.id)
         .where(Agent.status == "active", unit_filter(Agent.unit_id, scope), _unlinked())
         .execution_options(yield_per=STREAM_CHUNK)
     )
     for other in s.execute(loose):
-        yield Computer(
+        computer = Computer(
             unit_id=other.unit_id,
             kind=None,
             asset_id=None,
             agent_id=other.id,
             classified=bool(other.offline),
             purchased_at=None,
-            specs=specs_of(other.full_body),
+            specs=NO_SPECS,
         )
+        specs = _specs_head(other.head, bool(other.complete))
+        if specs is None:
+            later.append(computer)
+        else:
+            yield replace(computer, specs=specs)
+    for start in range(0, len(later), STREAM_CHUNK):
+        batch = later[start : start + STREAM_CHUNK]
+        bodies = {
+            agent_id: body
+            for agent_id, body in s.execute(
+                select(HostFacts.agent_id, HostFacts.full_body).where(
+                    HostFacts.agent_id.in_([c.agent_id for c in batch])
+                )
+            )
+        }
+        for computer in batch:
+            yield replace(computer, specs=specs_of(bodies.get(computer.agent_id or "")))
 
 
 def _unlinked() -> ColumnElement[bool]:

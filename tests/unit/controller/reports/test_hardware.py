@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller.findings import FindingsWriter
@@ -24,12 +26,13 @@ from controller.reports.base import ReportContext
 from controller.reports.definitions import hardware
 from controller.reports.document import Chart, Document, Ratio, T
 from controller.settings import ReportsConfig
-from controller.store.models import Asset
+from controller.store.models import Asset, HostFacts
 from controller.store.reporting import hardware as hw
 from tests.unit.controller.store.district import NOW, SEEN, B, _cache, build
 from tests.unit.controller.store.factories import full
 
 CPU = "Intel(R) Core(TM) i5-10400 CPU @ 2.90GHz"
+NOISE = random.Random(6)  # noqa: S311 - filler bytes, not a secret
 
 
 @pytest.fixture
@@ -55,6 +58,9 @@ def district(session: Session, tmp_path: Path) -> Session:
                     2,
                     os={"version": {"family": "linux", "name": "Ubuntu", "version": "24.04"}},
                     security={"firewall": {"enabled": True}},
+                    # Noise before the hardware section: it lies beyond the first bytes the
+                    # report reads, so the whole body is read for it.
+                    software={"packages": [{"name": NOISE.randbytes(8).hex()} for _ in range(900)]},
                     hardware={
                         "form_factor": "desktop",
                         "cpu": {"model": CPU, "physical_cores": 6, "logical_cpus": 12},
@@ -94,6 +100,8 @@ def table(document: Document, key: str) -> list[list[object]]:
 
 
 def test_inventory_of_the_district(district: Session) -> None:
+    a2_body = district.scalar(select(HostFacts.full_body).where(HostFacts.agent_id == "a2"))
+    assert a2_body is not None and len(a2_body) > hw.HEAD_BYTES  # a2's specs need a second read
     result = hardware.compute(district, ctx())
     assert result.computers == 6
     units = {u.unit.id: u for u in result.units}
@@ -189,6 +197,17 @@ def test_specs_are_read_from_the_head_of_a_body_in_the_agents_order() -> None:
     del body["os"]
     body["os"] = {}
     assert hw.specs_of(gzip.compress(json.dumps(body).encode())).memory_bytes == 3 * 2**30
+
+
+def test_the_first_bytes_of_a_body_are_enough_when_hardware_comes_early() -> None:
+    body = gzip.compress(b'{"hardware":{"memory":{"total_bytes":5}},"os":{}' + b" " * 9000 + b"}")
+    specs = hw._specs_head(body[: hw.HEAD_BYTES], complete=False)
+    assert specs is not None and specs.memory_bytes == 5
+    late = gzip.compress(
+        b'{"os":{},"x":"' + NOISE.randbytes(6000).hex().encode() + b'","hardware":{}}'
+    )
+    assert len(late) > hw.HEAD_BYTES
+    assert hw._specs_head(late[: hw.HEAD_BYTES], complete=False) is None
 
 
 def test_specs_of_a_body_that_does_not_read() -> None:
