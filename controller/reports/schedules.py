@@ -159,9 +159,7 @@ def create(
     now: datetime,
     source: str | None = "cli",
 ) -> ReportSchedule:
-    """Validate ``new`` and add it (audited); :class:`ScheduleError` says what is wrong.
-
-    ``source`` is where the request came from (the dashboard passes the client's address)."""
+    """Validate ``new`` and add it (audited); :class:`ScheduleError` says what is wrong."""
     registry.get(new.report)  # ReportError listing the reports
     if new.cadence not in CADENCES:
         raise ScheduleError(f"unknown cadence {new.cadence!r}; cadences: {', '.join(CADENCES)}")

@@ -174,6 +174,15 @@ ACTIONS = (
     Action("users.manage", "/users/xa-auditor/enable", "/users/no-such-user/enable", {}),
     Action("users.manage", "/users/xa-auditor/password", "/users/no-such-user/password",
            {"password": "mật khẩu đủ dài 123"}),
+    Action("schedules.manage", "/reports/schedules", "/reports/schedules",
+           {"report": "security", "unit": COMMUNE_A, "cadence": "monthly", "format": "pdf",
+            "lang": "vi", "recipients": "cntt@example.gov.vn"},
+           harmless_data={"report": "security", "unit": COMMUNE_A, "cadence": "monthly",
+                          "format": "pdf", "lang": "vi", "recipients": ""}),
+    Action("schedules.manage", "/reports/schedules/999999/disable",
+           "/reports/schedules/999999/disable", {}),
+    Action("schedules.manage", "/reports/schedules/999999/remove",
+           "/reports/schedules/999999/remove", {}),
     Action("read", "/settings/language", "/settings/language", {"locale": "vi"}),
     Action("read", "/settings/password", "/settings/password",
            {"current": "not my password", "new": "x", "confirm": "y"}),
@@ -251,6 +260,9 @@ LIST_PATHS = (
     f"/api/v1/hosts?unit={COMMUNE_B}",
     "/api/v1/findings",
     f"/api/v1/findings?unit={COMMUNE_B}",
+    "/reports",
+    f"/reports/generate?report=security&unit={COMMUNE_A}&period=2026-Q4&format=csv",
+    f"/reports/generate?report=security&unit={COMMUNE_B}&period=2026-Q4&format=csv",
 )
 LIST_CASES = [
     pytest.param(user, path, id=f"{user} {path}") for user in SCOPED_ACCOUNTS for path in LIST_PATHS

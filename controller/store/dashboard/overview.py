@@ -22,6 +22,7 @@ from controller.store.dashboard._common import (
     SEVERITIES,
     TRIPWIRE_RULE,
     Ratio,
+    TreeUnit,
     classified_agent,
     live_asset,
     local_day,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -27,6 +27,8 @@ from controller.web.view import done
 
 router = APIRouter()
 MANAGE = Permission.SCHEDULES_MANAGE
+#: A schedule id in a path: the database's integer range (a larger one is a 400, not a 500).
+ScheduleId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 _SEPARATORS = re.compile(r"[\s,;]+")
 #: How the page names each cadence (msgids).
 CADENCE_NAMES = {
@@ -114,6 +116,12 @@ def add(request: Request, caller: Caller, form: ScheduleForm) -> None:
     """Add the schedule ``form`` describes, for a unit of the caller's scope."""
     if not form.unit or not caller.principal.sees(form.unit):
         raise NotFound
+    if form.locations and not caller.principal.can(Permission.REPORTS_LOCATIONS):
+        raise InputError(
+            caller.t.gettext(
+                "Only administrators may include locations and host names in a report."
+            )
+        )
     new = schedules.NewSchedule(
         report=form.report,
         unit_id=form.unit,
@@ -170,7 +178,7 @@ def add_schedule(
 
 @router.post("/reports/schedules/{schedule_id}/disable")
 def disable_schedule(
-    request: Request, caller: Annotated[Caller, Depends(actor(MANAGE))], schedule_id: int
+    request: Request, caller: Annotated[Caller, Depends(actor(MANAGE))], schedule_id: ScheduleId
 ) -> Response:
     """Pause a schedule: it sends nothing until resumed."""
     change(request, caller, schedule_id, lambda s: schedules.set_enabled(
@@ -180,7 +188,7 @@ def disable_schedule(
 
 @router.post("/reports/schedules/{schedule_id}/enable")
 def enable_schedule(
-    request: Request, caller: Annotated[Caller, Depends(actor(MANAGE))], schedule_id: int
+    request: Request, caller: Annotated[Caller, Depends(actor(MANAGE))], schedule_id: ScheduleId
 ) -> Response:
     """Resume a paused schedule (its next run reports on the last whole period)."""
     change(request, caller, schedule_id, lambda s: schedules.set_enabled(
@@ -190,7 +198,7 @@ def enable_schedule(
 
 @router.post("/reports/schedules/{schedule_id}/remove")
 def remove_schedule(
-    request: Request, caller: Annotated[Caller, Depends(actor(MANAGE))], schedule_id: int
+    request: Request, caller: Annotated[Caller, Depends(actor(MANAGE))], schedule_id: ScheduleId
 ) -> Response:
     """Remove a schedule; the reports it archived stay in the archive."""
     change(request, caller, schedule_id, lambda s: schedules.remove(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -373,7 +373,9 @@ def generate_report(request: Request, caller: Annotated[Caller, Depends(reader()
 
 @router.get("/reports/archive/{archive_id}")
 def archived_file(
-    request: Request, archive_id: int, caller: Annotated[Caller, Depends(reader())]
+    request: Request,
+    archive_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    caller: Annotated[Caller, Depends(reader())],
 ) -> Response:
     """An archived report, handed out only if it still matches its recorded SHA-256."""
     t = caller.t

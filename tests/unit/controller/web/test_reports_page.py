@@ -249,6 +249,9 @@ def test_archive_lists_the_download_and_checks_its_digest(admin: Web) -> None:
     assert refused.status_code == 409
     assert "không còn khớp với SHA-256" in refused.text
     assert b"tampered" not in refused.content
+    # Unknown ids: 404; ids beyond the database's integers: a 400, never a database error.
+    assert admin.client.get("/reports/archive/424242").status_code == 404
+    assert admin.client.get(f"/reports/archive/{2**64}").status_code == 400
     # Another commune's officer does not even learn that it exists.
     _login(admin, "op-a")
     assert admin.client.get(f"/reports/archive/{archive_id}").status_code == 404
@@ -332,6 +335,7 @@ def test_admin_adds_pauses_resumes_and_removes_a_schedule(admin: Web) -> None:
     assert admin.post(f"/reports/schedules/{row.id}/remove").status_code == 303
     assert _schedules(admin) == []
     assert admin.post(f"/reports/schedules/{row.id}/remove").status_code == 404
+    assert admin.post(f"/reports/schedules/{2**40}/remove").status_code == 400
     entries = _actions(admin, "report.schedule.")
     assert [e.action for e in entries] == [
         "report.schedule.created",
