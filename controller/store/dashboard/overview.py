@@ -22,7 +22,6 @@ from controller.store.dashboard._common import (
     SEVERITIES,
     TRIPWIRE_RULE,
     Ratio,
-    TreeUnit,
     classified_agent,
     live_asset,
     local_day,
