@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,36 +17,17 @@ from tests.support.windows import PsReplay, RegistryReplay
 # data_dir: a data directory made by `govguard init` on that database.
 pytest_plugins = ["tests.support.database", "tests.support.data_dir"]
 
-TESTS = Path(__file__).resolve().parent
-#: Modules whose tests share an expensive module-scoped fixture (a real agent run, a CA, a
-#: browser and controller for the package): under pytest-xdist each goes whole to one worker,
-#: so the fixture is made once, not once per worker.
-_WHOLE_ON_ONE_WORKER = {
-    TESTS / "integration" / "test_agent_once.py": "agent_once",
-    TESTS / "integration" / "test_agent_unprivileged.py": "agent_unprivileged",
-    TESTS / "integration" / "test_netns_scenarios.py": "netns_scenarios",
-}
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` (``make test``): tests one by one, except the groups of
+    :mod:`tests.support.scheduling` (the browser suite, modules sharing a real agent run), which
+    each go whole to one worker. Other ``--dist`` modes are xdist's own."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from tests.support.scheduling import GroupedLoadScheduling
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep tests that share a package- or module-scoped fixture on one xdist worker.
-
-    ``make test`` runs the suite on two workers with ``--dist loadgroup``: tests without a group
-    are handed out one by one, tests of one ``xdist_group`` run together on one worker. The
-    browser suite (tests/e2e) shares one controller and one chromium for the package; started on
-    both workers it would cost a second world. Without xdist (``pytest tests/...``) nothing
-    changes. Runs first so that xdist sees the groups when it renames the tests.
-    """
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    e2e = TESTS / "e2e"
-    for item in items:
-        group = _WHOLE_ON_ONE_WORKER.get(item.path)
-        if group is None and e2e in item.path.parents:
-            group = "e2e"
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
+    return GroupedLoadScheduling(config, log)
 
 
 @pytest.fixture(autouse=True)
