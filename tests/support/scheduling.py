@@ -45,7 +45,7 @@ def work_unit(nodeid: str) -> str:
     return nodeid
 
 
-class GroupedLoadScheduling(LoadScopeScheduling):
+class GroupedLoadScheduling(LoadScopeScheduling):  # type: ignore[misc]  # xdist is untyped
     """xdist's scope scheduling with :func:`work_unit` as the scope."""
 
     def _split_scope(self, nodeid: str) -> str:
