@@ -42,8 +42,11 @@ lint: ## ruff lint and format check
 typecheck: ## mypy (strict on agent/ and controller/)
 	$(VENV)/mypy
 
-test: ## the whole pytest suite, integration tests included (needs root for namespaces)
-	$(VENV)/pytest --durations=25
+# Two workers: the suite mostly waits (controller and agent processes, PostgreSQL, sleeps of the
+# scenarios), so two halves overlap well on two cores. tests/support/scheduling.py keeps the
+# browser suite and modules sharing a real agent run each on one worker.
+test: ## the whole pytest suite on two workers, integration tests included (needs root for namespaces)
+	$(VENV)/pytest -n 2 --dist loadgroup --durations=25
 
 test-unit: ## only the unit tests (no root; PostgreSQL on 127.0.0.1:5432 or its binaries)
 	$(VENV)/pytest tests/unit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,18 @@ from tests.support.windows import PsReplay, RegistryReplay
 # db_url / engine / session fixtures: every store test runs on SQLite and PostgreSQL;
 # data_dir: a data directory made by `govguard init` on that database.
 pytest_plugins = ["tests.support.database", "tests.support.data_dir"]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` (``make test``): tests one by one, except the groups of
+    :mod:`tests.support.scheduling` (the browser suite, modules sharing a real agent run), which
+    each go whole to one worker. Other ``--dist`` modes are xdist's own."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from tests.support.scheduling import GroupedLoadScheduling
+
+    return GroupedLoadScheduling(config, log)
 
 
 @pytest.fixture(autouse=True)

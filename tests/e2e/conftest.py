@@ -42,7 +42,7 @@ def fresh_artifacts() -> None:
     """Screenshots of earlier runs go: the folder shows this run only (a stale FAILED-*.png
     would point at a failure that is gone)."""
     for old in artifacts_dir().glob("*.png"):
-        old.unlink()
+        old.unlink(missing_ok=True)
 
 
 # Package scope, not session: Playwright's sync API keeps an event loop running in this thread

@@ -33,7 +33,7 @@ import yaml
 from agent.enrollment import collect_identity
 from agent.offline import fingerprint
 from tests.support.controller_proc import REPO, Controller, init_controller
-from tests.support.netns import NetLab, why_not_available
+from tests.support.netns import NetLab, why_not_available, worker_index
 from tests.unit.controller.notify.conftest import (
     WEBHOOK_SECRET,
     WebhookServerInfo,
@@ -51,8 +51,11 @@ pytestmark = [
 AGENT = str(REPO / ".venv" / "bin" / "govguard-agent")
 COMMUNE = "xa-an-binh"
 ASSET = "xa-an-binh-mat-01"
-CONTROLLER_IP = "10.231.77.1"
-PC_IP = "10.231.77.2"
+# The office LAN: its controller end is in the root namespace, shared by parallel xdist
+# workers, so each worker takes its own /24 (10.231.77.0/24 on gw0, 10.231.78.0/24 on gw1...).
+LAN = f"10.231.{77 + worker_index()}"
+CONTROLLER_IP = f"{LAN}.1"
+PC_IP = f"{LAN}.2"
 DELIVERY_WAIT_S = 60
 
 

@@ -29,6 +29,18 @@ _counter = itertools.count()
 IP = shutil.which("ip")
 
 
+def worker_index() -> int:
+    """0 in a plain pytest run or on xdist's worker ``gw0``, 1 on ``gw1``, and so on.
+
+    Namespaces and veths carry the process id already; what lives in the root namespace and is
+    not named after the process (a subnet on a veth end there) takes this instead, so that two
+    workers running at once never put the same subnet on two interfaces.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    digits = worker.removeprefix("gw")
+    return int(digits) if digits.isdigit() else 0
+
+
 def why_not_available() -> str | None:
     """Why the namespace tests cannot run here, or ``None`` when they can."""
     if not sys.platform.startswith("linux"):

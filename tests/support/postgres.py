@@ -275,11 +275,14 @@ def throwaway_name(prefix: str = "gg_") -> str:
     return f"{prefix}{secrets.token_hex(6)}"
 
 
-def create_database(server: Server, name: str | None = None) -> str:
-    """Create an empty database on ``server``; returns its name."""
+def create_database(server: Server, name: str | None = None, *, template: str | None = None) -> str:
+    """Create a database on ``server``, empty or a copy of ``template``; returns its name."""
     name = name or throwaway_name()
+    statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
     with psycopg.connect(server.conninfo(), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        conn.execute(statement)
     return name
 
 
