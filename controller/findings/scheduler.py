@@ -12,9 +12,6 @@ Every controller process runs one :class:`Reevaluator` thread; a job lease in th
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import threading
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
@@ -24,9 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from controller.findings.full import OnOpened, Totals, reevaluate
 from controller.findings.hosts import UnitPaths
 from controller.findings.policies import PolicyCache
+from controller.periodic import PeriodicThread
 from controller.store import jobs
 from controller.store.dashboard import local_day, snapshot_compliance, snapshot_rules
-from controller.store.db import is_unavailable, write_session
+from controller.store.db import write_session
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +40,7 @@ def request_reevaluation(s: Session, at: datetime) -> None:
     jobs.request(s, JOB, at)
 
 
-class Reevaluator:
+class Reevaluator(PeriodicThread):
     """Runs :func:`reevaluate` when due, in a daemon thread of this process."""
 
     def __init__(
@@ -57,45 +55,14 @@ class Reevaluator:
         on_opened: OnOpened | None = None,
         units: UnitPaths | None = None,
     ) -> None:
+        super().__init__(name="findings-reevaluator", what="re-evaluation", poll_s=poll_s)
         self._sessions = sessions
         self._policies = policies
         self._every = every
         self._lease = lease
-        self._poll_s = poll_s
         self._clock = clock or (lambda: datetime.now(UTC))
         self._on_opened = on_opened
         self._units = units or UnitPaths()
-        self._holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Start the thread (idempotent)."""
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(
-                target=self._loop, name="findings-reevaluator", daemon=True
-            )
-            self._thread.start()
-
-    def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop the thread; a run in progress finishes its chunk's transaction first."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
-
-    def _loop(self) -> None:
-        # The first round waits one poll: start-up (workers spawning, agents reconnecting
-        # after a restart) is the worst moment to hold SQLite's write lock.
-        while not self._stop.wait(self._poll_s):
-            try:
-                self.run_once()
-            except Exception as exc:  # never let the thread die; try again next round
-                if is_unavailable(exc):
-                    log.warning("re-evaluation postponed, the database is unavailable: %s", exc)
-                else:
-                    log.exception("re-evaluation failed")
 
     def run_once(self) -> Totals | None:
         """Re-evaluate if due and this process gets the lease; the totals, or None."""

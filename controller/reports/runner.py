@@ -12,20 +12,18 @@ re-evaluation (:mod:`controller.findings.scheduler`); a job lease in the databas
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from controller.periodic import PeriodicThread
 from controller.reports import archive
 from controller.reports.schedules import RunResult, run_due
 from controller.settings import Settings
 from controller.store import audit, jobs
-from controller.store.db import is_unavailable, write_session
+from controller.store.db import write_session
 from controller.store.models import Job
 
 log = logging.getLogger(__name__)
@@ -39,7 +37,7 @@ LEASE = timedelta(minutes=30)
 POLL_S = 60.0
 
 
-class ReportJobs:
+class ReportJobs(PeriodicThread):
     """Runs the report jobs when due, in a daemon thread of this process."""
 
     def __init__(
@@ -50,37 +48,10 @@ class ReportJobs:
         poll_s: float = POLL_S,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
+        super().__init__(name="report-jobs", what="report jobs", poll_s=poll_s)
         self._sessions = sessions
         self._settings = settings
-        self._poll_s = poll_s
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Start the thread (idempotent)."""
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="report-jobs", daemon=True)
-            self._thread.start()
-
-    def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop the thread; a report being made finishes first."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._poll_s):
-            try:
-                self.run_once()
-            except Exception as exc:  # never let the thread die; try again next round
-                if is_unavailable(exc):
-                    log.warning("report jobs postponed, the database is unavailable: %s", exc)
-                else:
-                    log.exception("report jobs failed")
 
     def run_once(self, now: datetime | None = None) -> RunResult | None:
         """Run what is due and leased to this process; the schedules' result, or None."""
