@@ -6,6 +6,7 @@ them (``govguard-agent schema``) and a test fails when the committed copy differ
 
 from __future__ import annotations
 
+import inspect
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -96,14 +97,37 @@ class Report(Record, kw_only=True):
     ] = None
 
 
-def json_schema() -> dict[str, object]:
-    """Return the report's JSON Schema (draft 2020-12) as a dict."""
+def schema_of(kind: type, schema_id: str) -> dict[str, object]:
+    """The JSON Schema (draft 2020-12) of the msgspec type ``kind``, with ``$id`` set.
+
+    Descriptions that come from class docstrings are dedented here: msgspec 0.23 dedents them
+    and 0.22 does not, and the committed schema files must not depend on which one is installed.
+    """
     schema: dict[str, object] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"https://govguard.invalid/schema/report-v{SCHEMA_VERSION}.json",
+        "$id": schema_id,
     }
-    schema.update(msgspec.json.schema(Report))
-    return schema
+    schema.update(msgspec.json.schema(kind))
+    dedented = _dedented(schema)
+    assert isinstance(dedented, dict)  # noqa: S101 - a dict maps to a dict
+    return dedented
+
+
+def _dedented(node: object) -> object:
+    if isinstance(node, dict):
+        return {
+            key: inspect.cleandoc(value) if key == "description" and isinstance(value, str)
+            else _dedented(value)
+            for key, value in node.items()
+        }  # fmt: skip
+    if isinstance(node, list):
+        return [_dedented(item) for item in node]
+    return node
+
+
+def json_schema() -> dict[str, object]:
+    """Return the report's JSON Schema (draft 2020-12) as a dict."""
+    return schema_of(Report, f"https://govguard.invalid/schema/report-v{SCHEMA_VERSION}.json")
 
 
 def encode(report: Report) -> bytes:

@@ -17,6 +17,8 @@ from typing import Literal
 
 import msgspec
 
+from agent.report import schema_of
+
 AssetKind = Literal[
     "desktop",
     "laptop",
@@ -86,9 +88,4 @@ HOST_KEYS: tuple[str, ...] = ("asset", "controller")
 
 def json_schema() -> dict[str, object]:
     """The JSON Schema (draft 2020-12) of these facts, committed as docs/host-facts-schema.json."""
-    schema: dict[str, object] = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://govguard.invalid/schema/host-facts-v1.json",
-    }
-    schema.update(msgspec.json.schema(HostFacts))
-    return schema
+    return schema_of(HostFacts, "https://govguard.invalid/schema/host-facts-v1.json")
