@@ -260,21 +260,13 @@ def layout(result: ClassifiedResult, ctx: ReportContext) -> Document:
         empty=T("Không có máy tính mật nào.", "No classified computers."),
     )
     blocks: tuple[Figures | Table | Paragraph, ...] = (summary, table)
-    notes: tuple[T, ...] = ()
-    if not ctx.show_locations:
-        notes = (
-            T(
-                "Bản này không ghi vị trí (phòng) và tên máy của máy tính mật.",
-                "This copy leaves out the offices and host names of classified computers.",
-            ),
-        )
     return Document(
         report=CLASSIFIED.name,
         title=CLASSIFIED.title,
         header=lay.header(result.header, ctx),
         sections=(Section("computers", T("Máy tính mật", "Classified computers"), blocks),),
+        # Every format prints its redaction notice from this flag.
         redacted=not ctx.show_locations,
-        notes=notes,
     )
 
 

@@ -461,14 +461,6 @@ def layout(result: HardwareResult, ctx: ReportContext) -> Document:
         ),
         empty=T("Sổ tài sản chưa có phòng nào.", "The register has no offices."),
     )
-    notes: tuple[T, ...] = ()
-    if withheld:
-        notes = (
-            T(
-                "Phòng và tên máy của máy tính mật được lược bỏ trong bản này.",
-                "Offices and host names of classified computers are left out of this copy.",
-            ),
-        )
     return Document(
         report=HARDWARE.name,
         title=HARDWARE.title,
@@ -502,7 +494,7 @@ def layout(result: HardwareResult, ctx: ReportContext) -> Document:
             Section("offices", T("Theo phòng", "By office"), (offices,)),
         ),
         redacted=withheld,
-        notes=(specs_note, *notes),
+        notes=(specs_note,),
     )
 
 

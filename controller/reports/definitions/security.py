@@ -360,14 +360,6 @@ def layout(result: SecurityResult, ctx: ReportContext) -> Document:
         ),
         empty=T("Không có miễn trừ nào.", "No exemptions."),
     )
-    notes: tuple[T, ...] = ()
-    if withheld:
-        notes = (
-            T(
-                "Tên máy mật được lược bỏ trong bản xuất này.",
-                "Host names of classified computers are left out of this copy.",
-            ),
-        )
     return Document(
         report=SECURITY.name,
         title=SECURITY.title,
@@ -383,7 +375,6 @@ def layout(result: SecurityResult, ctx: ReportContext) -> Document:
             Section("exemptions", T("Miễn trừ", "Exemptions"), (exemptions,)),
         ),
         redacted=withheld,
-        notes=notes,
     )
 
 
