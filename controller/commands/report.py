@@ -8,18 +8,18 @@ renamed into place); the command prints its path, size and SHA-256.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import TextIO
 
-from controller.commands.common import CliError, actor, now, open_engine, settings
+from agent.state import StateError, write_atomic
+from controller.commands.common import CliError, actor, now, open_engine, open_store, settings
 from controller.reports import period as periods
 from controller.reports.base import ReportError
 from controller.reports.document import LANGUAGES
 from controller.reports.generate import FORMATS, Format, Generated, generate
+from controller.store import audit
 
 #: Without --period: the quarter in progress (reports are read at quarterly reviews; a
 #: month or a year is one flag away).
@@ -70,6 +70,26 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
     target = args.out if args.out is not None else Path.cwd() / made.filename
     write_atomically(target, made.content)
+    with open_store(current) as s:
+        # Who made which report of whom is audited wherever it is made (page, schedule, here).
+        audit.record(
+            s,
+            actor(),
+            "report.generated",
+            f"unit:{made.unit_id}",
+            {
+                "report": made.report,
+                "period": made.period.label,
+                "format": made.format,
+                "language": made.language,
+                "size_bytes": len(made.content),
+                "sha256": made.sha256,
+                "show_locations": args.show_locations,
+                "out": str(target),
+            },
+            at=moment,
+            source="cli",
+        )
     _summary(target, made)
     return 0
 
@@ -90,27 +110,15 @@ def _summary(target: Path, made: Generated) -> None:
 def write_atomically(target: Path, content: bytes) -> None:
     """Write ``content`` to ``target`` through a temporary file in the same directory, so a
     reader never sees half a report and a failure leaves any older file as it was."""
-    folder = target.parent if str(target.parent) else Path()
     if target.is_dir():
         raise CliError(f"--out: {target} is a directory")
+    # A report is as readable as any file the user writes (the agent's files are private).
+    umask = os.umask(0)
+    os.umask(umask)
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=folder)
-    except OSError as exc:
-        raise CliError(f"--out: cannot write in {folder}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-            out.flush()
-            os.fsync(out.fileno())
-        # mkstemp makes the file private; a report is as readable as any file the user writes.
-        umask = os.umask(0)
-        os.umask(umask)
-        Path(temporary).chmod(0o666 & ~umask)
-        Path(temporary).replace(target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            Path(temporary).unlink()
-        raise CliError(f"--out: cannot write {target}: {exc.strerror or exc}") from exc
+        write_atomic(target, content, mode=0o666 & ~umask)
+    except StateError as exc:
+        raise CliError(f"--out: {exc}") from exc
 
 
 class Progress:

@@ -28,7 +28,8 @@ from controller.reports.document import (
     T,
     Table,
 )
-from controller.store.models import Unit
+from controller.store.db import make_engine
+from controller.store.models import AuditEntry, Unit
 from tests.unit.controller.reports import documents
 
 NAME = "test-units"
@@ -93,7 +94,7 @@ def _report(data_dir: Path, *argv: str) -> int:
 
 
 def test_csv_for_a_unit_and_period(
-    units: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    units: Path, tmp_path: Path, migrated: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "r.csv"
     code = _report(units, "--unit", "xa-thieu-hop", "--period", "2026-11", "--format", "csv",
@@ -112,6 +113,17 @@ def test_csv_for_a_unit_and_period(
     assert size == f"{len(content)} bytes"
     assert digest == f"sha256 {hashlib.sha256(content).hexdigest()}"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".r.csv")] == []
+    engine = make_engine(migrated)
+    try:
+        with Session(engine) as s:
+            entry = s.scalars(
+                select(AuditEntry).where(AuditEntry.action == "report.generated")
+            ).one()
+    finally:
+        engine.dispose()
+    assert (entry.target, entry.source) == ("unit:xa-thieu-hop", "cli")
+    assert entry.details["sha256"] == hashlib.sha256(content).hexdigest()
+    assert (entry.details["report"], entry.details["period"]) == (NAME, "2026-11")
 
 
 def test_defaults_whole_organisation_current_quarter_pdf_in_the_current_directory(
@@ -186,7 +198,9 @@ def test_an_unwritable_output_is_a_clear_error(
     capsys.readouterr()
     assert _report(units, "--format", "html", "--out", str(tmp_path / "nowhere" / "r.html")) == 1
     (line,) = capsys.readouterr().err.strip().splitlines()
-    assert line.startswith(f"govguard: error: --out: cannot write in {tmp_path / 'nowhere'}")
+    assert line.startswith(
+        f"govguard: error: --out: {tmp_path / 'nowhere' / 'r.html'}: cannot write"
+    )
 
 
 class _Terminal(io.StringIO):
