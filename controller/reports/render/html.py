@@ -77,6 +77,10 @@ class DrawnBlock:
     empty: str = ""
 
 
+#: A table with this many columns or more is printed on landscape pages (see report.html).
+WIDE_COLUMNS = 10
+
+
 def css_string(value: str) -> str:
     """``value`` as a quoted CSS string that nothing can break out of (not even ``</style>``):
     every ASCII character but letters, digits and spaces is written as a hex escape."""
@@ -167,6 +171,7 @@ def page(document: Document, lang: str, *, font: str | None = None) -> str:
             sections=sections,
             notes=[note.get(lang) for note in document.notes],
             margin=margin,
+            WIDE_COLUMNS=WIDE_COLUMNS,
         )
     )
 
