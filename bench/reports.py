@@ -197,9 +197,16 @@ def load_organisation(engine: Engine, scale: str, hosts: int) -> tuple[str, int]
         )  # fmt: skip
     with engine.begin() as conn:
         conn.execute(tables["agents"].insert(), offline)
-        conn.execute(tables["assets"].insert(), extra)
+        conn.execute(tables["assets"].insert(), uniform(extra))
         conn.execute(tables["bundles"].insert(), bundles)
     return root, len(units)
+
+
+def uniform(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` with the same keys each (None where one lacks a key): an executemany takes its
+    columns from the first row and would silently drop the others' extra fields."""
+    keys = {key for row in rows for key in row}
+    return [{key: row.get(key) for key in sorted(keys)} for row in rows]
 
 
 def snapshots(sessions: sessionmaker[Session]) -> None:
