@@ -22,6 +22,7 @@ from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.writer.excel import ExcelWriter
 
 from controller.reports.document import (
     Chart,
@@ -82,7 +83,10 @@ def render(document: Document, lang: str) -> bytes:
     book.properties.created = stamp
     book.properties.modified = stamp
     buffer = io.BytesIO()
-    book.save(buffer)
+    # Not book.save(): it stamps "modified" with the current time, so the same report made a
+    # second later would differ (and so would its SHA-256 in the archive).
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        ExcelWriter(book, archive).save()
     return _fixed_times(buffer.getvalue(), stamp)
 
 
