@@ -11,8 +11,11 @@ RUN_APT := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-cor
 # store tests (they use the server on 127.0.0.1:5432 when one answers, else start a private one),
 # chromium for the dashboard's browser tests (Playwright drives it; it never downloads a browser),
 # fonts-dejavu-core so Vietnamese text renders in their screenshots, and poppler-utils (pdftotext,
-# pdffonts, pdftoppm) to read back the PDF reports.
-TEST_APT := $(RUN_APT) iproute2 postgresql chromium poppler-utils
+# pdffonts, pdftoppm) to read back the PDF reports; snmpd (net-snmp's agent, polled over
+# loopback with v2c and v3), snmp (snmpbulkwalk/snmpset, the peer of bench/snmp_poll.py) and
+# openssh-server/openssh-client (an sshd on a loopback port for the agentless SSH tests).
+TEST_APT := $(RUN_APT) iproute2 postgresql chromium poppler-utils snmpd snmp openssh-server \
+	openssh-client
 # The peers the footprint benchmark compares the agent with.
 BENCH_APT := fusioninventory-agent ocsinventory-agent
 

@@ -185,6 +185,44 @@ class ReportsConfig(_Strict):
     archive_days: Annotated[int, Meta(ge=1, le=36500)] = 730
 
 
+class SnmpConfig(_Strict):
+    """SNMP polling of the organisation file's network devices (docs/discovery.md)."""
+
+    #: Seconds between rounds of ``govguard worker`` (0: only on demand).
+    interval_s: Annotated[int, Meta(ge=0, le=7 * 86400)] = 900
+    #: Per request: seconds to wait for an answer, and how many times to ask again.
+    timeout_s: Annotated[float, Meta(gt=0, le=60)] = 2.0
+    retries: Annotated[int, Meta(ge=0, le=5)] = 1
+    #: Devices polled at once (a dead device costs one slot for its timeouts, never the round).
+    concurrency: Annotated[int, Meta(ge=1, le=1024)] = 64
+    #: GETBULK max-repetitions (rows asked per request in a table walk).
+    max_repetitions: Annotated[int, Meta(ge=1, le=100)] = 32
+    #: More device profiles (YAML) besides the shipped ones; a profile here with a shipped
+    #: name replaces it.
+    profiles_dir: Path | None = None
+    #: A port with more MAC addresses than this is an uplink, where no PC is located.
+    uplink_mac_threshold: Annotated[int, Meta(ge=2, le=100000)] = 8
+    #: A MAC unseen this long leaves the current MAC table (it stays in the history).
+    sighting_stale_s: Annotated[int, Meta(ge=60, le=365 * 86400)] = 3 * 3600
+    #: A toner or drum at or below this percentage opens a low-severity finding.
+    toner_low_percent: Annotated[int, Meta(ge=0, le=100)] = 10
+    #: Units (and their sub-units) where a classified PC's switch port may be shut down by
+    #: SNMP SET, after an operator approves. Empty: never (the default).
+    enforce_units: list[str] = msgspec.field(default_factory=list)
+
+
+class SshConfig(_Strict):
+    """Agentless collection over SSH (``govguard ssh collect``)."""
+
+    #: Seconds for the TCP connection and the SSH handshake, and for each command.
+    connect_timeout_s: Annotated[float, Meta(gt=0, le=120)] = 10.0
+    command_timeout_s: Annotated[float, Meta(gt=0, le=600)] = 30.0
+    #: The private key (default ``<data_dir>/ssh/id_ed25519``) and the pinned host keys
+    #: (default ``<data_dir>/ssh/known_hosts``); an unknown or changed host key is refused.
+    key_file: Path | None = None
+    known_hosts: Path | None = None
+
+
 class ControllerConfig(_Strict):
     """Everything ``config.yaml`` may hold."""
 
@@ -204,6 +242,9 @@ class ControllerConfig(_Strict):
     dashboard: DashboardConfig = msgspec.field(default_factory=DashboardConfig)
     #: Compliance reports (docs/reports.md).
     reports: ReportsConfig = msgspec.field(default_factory=ReportsConfig)
+    #: SNMP polling and agentless SSH collection (docs/discovery.md).
+    snmp: SnmpConfig = msgspec.field(default_factory=SnmpConfig)
+    ssh: SshConfig = msgspec.field(default_factory=SshConfig)
 
     def __post_init__(self) -> None:
         for i, name in enumerate(self.server_names):
@@ -234,6 +275,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     notify: NotifyConfig = msgspec.field(default_factory=NotifyConfig)
     dashboard: DashboardConfig = msgspec.field(default_factory=DashboardConfig)
     reports: ReportsConfig = msgspec.field(default_factory=ReportsConfig)
+    snmp: SnmpConfig = msgspec.field(default_factory=SnmpConfig)
+    ssh: SshConfig = msgspec.field(default_factory=SshConfig)
 
     @property
     def config_path(self) -> Path:
@@ -303,6 +346,8 @@ def settings_for(data_dir: Path, config: ControllerConfig | None = None) -> Sett
         notify=config.notify,
         dashboard=config.dashboard,
         reports=config.reports,
+        snmp=config.snmp,
+        ssh=config.ssh,
     )
 
 

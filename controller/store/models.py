@@ -233,6 +233,8 @@ class Agent(Base):
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     #: Enrolled by carried files (``govguard agents accept-offline``): reports come as bundles.
     offline: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: ``agent`` (a govguard agent's key) or ``ssh`` (collected agentless, :class:`SshTarget`).
+    source: Mapped[str] = mapped_column(String, default="agent", server_default="agent")
 
 
 class Bundle(Base):
@@ -272,6 +274,8 @@ class Report(Base):
     clock_skew_s: Mapped[float | None] = mapped_column(Float)
     size_bytes: Mapped[int] = mapped_column(Integer)
     body: Mapped[bytes] = mapped_column(LargeBinary)
+    #: ``agent`` (online), ``bundle`` (imported from USB) or ``ssh`` (agentless collection).
+    source: Mapped[str] = mapped_column(String, default="agent", server_default="agent")
 
 
 class HostFacts(Base):
@@ -639,3 +643,164 @@ class ReportArchive(Base):
     path: Mapped[str] = mapped_column(String)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String)
+
+
+class NetDeviceState(Base):
+    """The last SNMP poll of one network device of the organisation file (issue 7)."""
+
+    __tablename__ = "net_device_state"
+
+    device_id: Mapped[str] = mapped_column(ForeignKey("network_devices.id"), primary_key=True)
+    polled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The last poll that answered (None: never); ``error`` is the last poll's failure, if any.
+    ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(Text)
+    elapsed_s: Mapped[float | None] = mapped_column(Float)
+    profile: Mapped[str | None] = mapped_column(String)
+    sys_name: Mapped[str | None] = mapped_column(String)
+    sys_descr: Mapped[str | None] = mapped_column(Text)
+    sys_object_id: Mapped[str | None] = mapped_column(String)
+    uptime_s: Mapped[int | None] = mapped_column(BigInteger)
+    #: The serial number the device reports (ENTITY-MIB), to compare with the register's.
+    serial: Mapped[str | None] = mapped_column(String)
+    #: Values received in the last round (a measure of the device's size and of the poll's cost).
+    values: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+
+class NetInterface(Base):
+    """One interface (port) of a polled device, as of the last poll that answered."""
+
+    __tablename__ = "net_interfaces"
+
+    device_id: Mapped[str] = mapped_column(ForeignKey("network_devices.id"), primary_key=True)
+    if_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String)
+    alias: Mapped[str | None] = mapped_column(String)
+    descr: Mapped[str | None] = mapped_column(String)
+    if_type: Mapped[int | None] = mapped_column(Integer)
+    mac: Mapped[str | None] = mapped_column(String)
+    admin_up: Mapped[bool | None] = mapped_column(Boolean)
+    oper_up: Mapped[bool | None] = mapped_column(Boolean)
+    speed_mbps: Mapped[int | None] = mapped_column(BigInteger)
+    in_errors: Mapped[int | None] = mapped_column(BigInteger)
+    out_errors: Mapped[int | None] = mapped_column(BigInteger)
+    #: MAC addresses learnt on the port in the last poll.
+    mac_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    #: An uplink (towards other switches) is not where a PC sits: sightings on it do not locate.
+    uplink: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Why the port is an uplink: ``lldp`` (a neighbour is a bridge), ``macs`` (many MACs),
+    #: ``device`` (a known network device's MAC is behind it).
+    uplink_reason: Mapped[str | None] = mapped_column(String)
+    #: The LLDP neighbour: ``{"chassis_id", "port_id", "sys_name"}``.
+    neighbour: Mapped[Any] = mapped_column(JSONText(), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MacSighting(Base):
+    """A MAC address learnt on a switch port (bridge forwarding table), with its history.
+
+    One row per (MAC, device, port, VLAN): ``first_seen`` when it appeared there, ``last_seen``
+    the last poll that still showed it. ``vlan`` 0: the device did not say (BRIDGE-MIB).
+    """
+
+    __tablename__ = "mac_sightings"
+    __table_args__ = (
+        UniqueConstraint("mac", "device_id", "if_index", "vlan"),
+        Index(None, "device_id", "last_seen"),
+        Index(None, "last_seen"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntegerPK, primary_key=True, autoincrement=True)
+    mac: Mapped[str] = mapped_column(String, index=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("network_devices.id"))
+    if_index: Mapped[int] = mapped_column(Integer)
+    vlan: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ArpEntry(Base):
+    """An IP-to-MAC entry of a router's or switch's ARP/neighbour table, with its history."""
+
+    __tablename__ = "arp_entries"
+    __table_args__ = (Index(None, "mac"), Index(None, "last_seen"))
+
+    device_id: Mapped[str] = mapped_column(ForeignKey("network_devices.id"), primary_key=True)
+    ip: Mapped[str] = mapped_column(String, primary_key=True)
+    mac: Mapped[str] = mapped_column(String, primary_key=True)
+    if_index: Mapped[int | None] = mapped_column(Integer)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PrinterState(Base):
+    """A network printer's last polled state (HOST-RESOURCES and Printer-MIB)."""
+
+    __tablename__ = "printer_state"
+
+    device_id: Mapped[str] = mapped_column(ForeignKey("network_devices.id"), primary_key=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: hrPrinterStatus: ``other``, ``unknown``, ``idle``, ``printing``, ``warmup``.
+    status: Mapped[str | None] = mapped_column(String)
+    #: hrDeviceStatus: ``unknown``, ``running``, ``warning``, ``testing``, ``down``.
+    device_status: Mapped[str | None] = mapped_column(String)
+    #: hrPrinterDetectedErrorState bits by name (``lowToner``, ``noPaper``, ``jammed``...).
+    errors: Mapped[list[str]] = mapped_column(JSONText(), default=list)
+    #: prtMarkerLifeCount: pages printed over the printer's life.
+    pages: Mapped[int | None] = mapped_column(BigInteger)
+    #: ``[{"index", "name", "colour", "level", "max", "percent"}]`` (percent None: unknown).
+    supplies: Mapped[list[Any]] = mapped_column(JSONText(), default=list)
+    #: Active alerts' descriptions (prtAlertTable).
+    alerts: Mapped[list[str]] = mapped_column(JSONText(), default=list)
+
+
+class PortAction(Base):
+    """A switch port shutdown (or its undo) by SNMP SET, which waits for an operator's approval.
+
+    ``state``: ``pending`` → ``approved`` → ``applied`` | ``failed``; or ``rejected``. An undo
+    is another action (``action`` ``up``, ``undo_of`` the shutdown) that applies once approved
+    by the same click. Every transition is in the audit log.
+    """
+
+    __tablename__ = "port_actions"
+    __table_args__ = (Index(None, "state"), Index(None, "device_id", "if_index"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("network_devices.id"))
+    if_index: Mapped[int] = mapped_column(Integer)
+    #: ``down`` (ifAdminStatus 2) or ``up`` (ifAdminStatus 1).
+    action: Mapped[str] = mapped_column(String)
+    state: Mapped[str] = mapped_column(String, default="pending")
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"))
+    #: Why: the finding's subject (``asset:<id>``) and the MAC seen, or an operator's text.
+    subject: Mapped[str | None] = mapped_column(String)
+    mac: Mapped[str | None] = mapped_column(String)
+    finding_id: Mapped[int | None] = mapped_column(ForeignKey("findings.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(Text)
+    undo_of: Mapped[int | None] = mapped_column(ForeignKey("port_actions.id"))
+
+
+class SshTarget(Base):
+    """A Linux host without an agent, collected over SSH (``govguard ssh collect``).
+
+    Its reports are stored under an agent row of ``source`` ``ssh`` (key id ``ssh:<host>``),
+    so the same policies, findings and reports apply to it.
+    """
+
+    __tablename__ = "ssh_targets"
+
+    host: Mapped[str] = mapped_column(String, primary_key=True)
+    port: Mapped[int] = mapped_column(Integer, default=22, server_default=text("22"))
+    username: Mapped[str] = mapped_column(String)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"))
+    agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"))
+    last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: ``unknown_host_key``, ``changed_host_key``, ``auth``, ``timeout``, ``command`` + text.
+    last_error: Mapped[str | None] = mapped_column(Text)
