@@ -411,6 +411,14 @@ class Client:
         except TimeoutError:
             raise SnmpTimeout(_timeout_message(target)) from None
         if indication:
+            if isinstance(indication, errind.RequestTimedOut) and _discovered(engine, transport):
+                # The agent answered v3 engine discovery, then dropped the encrypted request:
+                # net-snmp says nothing when it cannot decrypt (no usmStatsDecryptionErrors
+                # report comes back), so a wrong privacy key looks like this.
+                raise SnmpAuthError(
+                    f"the agent answered SNMPv3 discovery but not the encrypted request: wrong "
+                    f"priv key or protocol for user {target.credential.user!r}?"
+                )
             raise _indication_error(target, indication)
         if status:
             if status == _TOO_BIG:
@@ -438,6 +446,20 @@ def _auth_data(credential: Credential) -> CommunityData | UsmUserData:
         authProtocol=_AUTH[credential.auth_protocol],
         privProtocol=_PRIV[credential.priv_protocol],
     )
+
+
+def _discovered(engine: SnmpEngine, transport: Any) -> bool:
+    """Whether the v3 agent at ``transport`` told its engine ID (answered at all)."""
+    model = engine.message_processing_subsystems.get(3)
+    if model is None:
+        return False
+    try:
+        engine_id, _, _ = model.get_peer_engine_info(
+            transport.TRANSPORT_DOMAIN, transport.transport_address
+        )
+    except Exception:  # pysnmp internals moved: fall back to a plain timeout
+        return False
+    return bool(engine_id)
 
 
 def _timeout_message(target: Target) -> str:
