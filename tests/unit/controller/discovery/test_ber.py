@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from pyasn1.codec.ber import decoder, encoder
+from pyasn1.codec.ber import decoder, encoder  # type: ignore[import-untyped]
 from pysnmp.proto.api import v2c
 
 from controller.discovery import ber
@@ -61,7 +61,9 @@ def test_decode_every_type() -> None:
 
 def test_long_lengths() -> None:
     """A response over 64 KiB of values (multi-octet lengths at every level)."""
-    rows = [((1, 3, 6, 1, 2, 1, 2, 2, 1, 2, i), v2c.OctetString(b"x" * 300)) for i in range(250)]
+    rows: list[tuple[tuple[int, ...], object]] = [
+        ((1, 3, 6, 1, 2, 1, 2, 2, 1, 2, i), v2c.OctetString(b"x" * 300)) for i in range(250)
+    ]
     decoded = ber.decode_response(response(rows))
     assert len(decoded.varbinds) == 250 and decoded.varbinds[249][0][-1] == 249
 
