@@ -20,8 +20,11 @@ __all__ = [
     "GET",
     "GET_BULK",
     "SET",
+    "Answer",
     "BerError",
+    "EndOfMib",
     "Response",
+    "Value",
     "decode_oid",
     "decode_response",
     "encode_oid",
@@ -46,14 +49,19 @@ _VERSION_2C = 1
 _UNSIGNED = frozenset({_COUNTER32, _GAUGE32, _TIMETICKS, _COUNTER64})
 
 
-class _EndOfMib:
+class EndOfMib:
     """The endOfMibView exception of a variable binding (there is nothing after this OID)."""
 
     def __repr__(self) -> str:
         return "END_OF_MIB"
 
 
-END_OF_MIB = _EndOfMib()
+END_OF_MIB = EndOfMib()
+#: A decoded value: INTEGER and counters as int, OCTET STRING as bytes, OID and IpAddress as
+#: dotted str, NULL and the noSuch exceptions as None.
+Value = int | bytes | str | None
+#: A value in an answer, where endOfMibView may also come.
+Answer = Value | EndOfMib
 
 
 class BerError(ValueError):
@@ -67,8 +75,7 @@ class Response:
     request_id: int
     error_status: int
     error_index: int
-    #: ``(oid, value)``: value as :data:`controller.discovery.snmp.Value`, or END_OF_MIB.
-    varbinds: list[tuple[tuple[int, ...], object]]
+    varbinds: list[tuple[tuple[int, ...], Answer]]
 
 
 # -- encoding ------------------------------------------------------------------------------
@@ -173,7 +180,7 @@ def decode_oid(content: bytes) -> tuple[int, ...]:
     return (*head, *arcs[1:])
 
 
-def _value(tag: int, content: bytes) -> object:
+def _value(tag: int, content: bytes) -> Answer:
     if tag == _INTEGER:
         return int.from_bytes(content, "big", signed=True)
     if tag in (_OCTETS, _OPAQUE):
@@ -220,7 +227,7 @@ def decode_response(data: bytes) -> Response:
     tag, at, end = _header(data, at, end)
     if tag != _SEQUENCE:
         raise BerError("no variable bindings")
-    varbinds: list[tuple[tuple[int, ...], object]] = []
+    varbinds: list[tuple[tuple[int, ...], Answer]] = []
     append = varbinds.append
     while at < end:
         tag, start, stop = _header(data, at, end)

@@ -82,7 +82,7 @@ log = logging.getLogger(__name__)
 #: A numeric OID as a tuple of sub-identifiers.
 Oid = tuple[int, ...]
 #: A decoded SNMP value (see the module's docstring).
-Value = int | bytes | str | None
+Value = ber.Value
 
 _IF_ADMIN_STATUS = (1, 3, 6, 1, 2, 1, 2, 2, 1, 7)
 
@@ -278,7 +278,9 @@ class Client:
         """GET ``oids`` in one request: each OID's value (None when the agent has none)."""
         varbinds = await self._request(target, ber.GET, [(oid, None) for oid in oids])
         self._tally(target, len(varbinds))
-        return {name: None if value is ber.END_OF_MIB else value for name, value in varbinds}  # type: ignore[misc]
+        return {
+            name: None if isinstance(value, ber.EndOfMib) else value for name, value in varbinds
+        }
 
     async def walk(
         self,
@@ -330,13 +332,13 @@ class Client:
                     continue
                 size = len(column)
                 if (
-                    value is ber.END_OF_MIB
+                    isinstance(value, ber.EndOfMib)
                     or oid[:size] != column
                     or oid <= last[column]  # an agent that does not go forward
                 ):
                     finished.add(column)
                     continue
-                rows[column][oid[size:]] = value  # type: ignore[assignment]
+                rows[column][oid[size:]] = value
                 last[column] = oid
             if not varbinds:
                 finished.update(pending)
@@ -383,7 +385,7 @@ class Client:
         varbinds: list[tuple[Oid, int | None]],
         *,
         repetitions: int = 0,
-    ) -> list[tuple[Oid, object]]:
+    ) -> list[tuple[Oid, ber.Answer]]:
         """Send one request (``ber.GET``, ``ber.GET_BULK`` or ``ber.SET``); the answer's
         bindings as ``(oid, Value or ber.END_OF_MIB)``."""
         if target.credential.version == "v2c":
@@ -403,7 +405,7 @@ class Client:
 
     async def _v2c_request(
         self, target: Target, kind: int, varbinds: list[tuple[Oid, int | None]], repetitions: int
-    ) -> tuple[int, int, list[tuple[Oid, object]]]:
+    ) -> tuple[int, int, list[tuple[Oid, ber.Answer]]]:
         if self._v2c is None:
             self._v2c = _V2cSocket()
         community = (target.credential.community or "").encode()
@@ -425,7 +427,7 @@ class Client:
 
     async def _pysnmp_request(
         self, target: Target, kind: int, varbinds: list[tuple[Oid, int | None]], repetitions: int
-    ) -> tuple[int, int, list[tuple[Oid, object]]]:
+    ) -> tuple[int, int, list[tuple[Oid, ber.Answer]]]:
         engine, auth = self._engine(target.credential)
         transport = await self._transport(target)
         try:
@@ -486,7 +488,7 @@ class Client:
                     f"priv key or protocol for user {target.credential.user!r}?"
                 )
             raise _indication_error(target, indication)
-        bindings: list[tuple[Oid, object]] = [
+        bindings: list[tuple[Oid, ber.Answer]] = [
             (tuple(name), ber.END_OF_MIB if type(value) is rfc1905.EndOfMibView else decode(value))
             for name, value in answer
         ]
