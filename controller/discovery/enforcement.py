@@ -37,7 +37,7 @@ from controller.findings.tripwire import Sighting, normal_mac
 from controller.settings import Settings
 from controller.store import audit
 from controller.store import port_actions as store
-from controller.store.models import NetworkDevice, PortAction
+from controller.store.models import PortAction
 from controller.store.scope import UnitScope, in_scope, unit_subtree
 
 if TYPE_CHECKING:
@@ -70,8 +70,8 @@ class EnforcementError(Exception):
     """A request or decision that is not allowed now; the message says why (English)."""
 
 
-class ActionNotFoundError(EnforcementError):
-    """No such action, or one on a device outside the caller's units (the same answer)."""
+class NotFoundError(EnforcementError):
+    """No such action or device, or one outside the caller's units (the same answer)."""
 
 
 class UplinkRefusedError(EnforcementError):
@@ -127,13 +127,6 @@ def _record(
     )
 
 
-def _live_device(s: Session, device_id: str) -> NetworkDevice:
-    device = store.device(s, device_id)
-    if device is None or device.retired_at is not None:
-        raise EnforcementError(f"unknown network device {device_id!r}")
-    return device
-
-
 def request_shutdown(
     s: Session,
     *,
@@ -154,9 +147,9 @@ def request_shutdown(
     Refused: an unknown or retired device, a device outside ``scope``, a port no poll has seen
     or an uplink (both unless ``force``), and a port that already has a live action.
     """
-    device = _live_device(s, device_id)
-    if not in_scope(scope, device.unit_id):
-        raise EnforcementError(f"unknown network device {device_id!r}")
+    device = store.device(s, device_id)
+    if device is None or device.retired_at is not None or not in_scope(scope, device.unit_id):
+        raise NotFoundError(f"unknown network device {device_id!r}")
     port = store.interface(s, device_id, if_index)
     if port is None and not force:
         raise EnforcementError(
@@ -290,7 +283,7 @@ def _propose(
 def _get(s: Session, action_id: int, scope: UnitScope) -> PortAction:
     row = store.get(s, action_id)
     if row is None or not in_scope(scope, row.unit_id):
-        raise ActionNotFoundError(f"no port action {action_id}")
+        raise NotFoundError(f"no port action {action_id}")
     return row
 
 

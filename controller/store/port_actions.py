@@ -41,8 +41,11 @@ def add(s: Session, row: PortAction) -> PortAction:
 
 
 def get(s: Session, action_id: int) -> PortAction | None:
-    """The action ``action_id``, or None."""
-    return s.get(PortAction, action_id)
+    """The action ``action_id`` as the database has it now, or None.
+
+    Read afresh: the state changes are UPDATE statements that bypass the session's copies.
+    """
+    return s.get(PortAction, action_id, populate_existing=True)
 
 
 def device(s: Session, device_id: str) -> NetworkDevice | None:
