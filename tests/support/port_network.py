@@ -111,22 +111,29 @@ def see_mac(s: Session, device_id: str, if_index: int, mac: str, at: datetime) -
     s.flush()
 
 
-def seed_classified(s: Session) -> None:
-    """The registered classified computer ``pc-mat-01`` of unit xa-a."""
+def seed_classified(s: Session, mac: str = CLASSIFIED_MAC) -> None:
+    """The registered classified computer ``pc-mat-01`` of unit xa-a, with ``mac``."""
     s.add(Asset(id=ASSET, kind="desktop", unit_id="xa-a", classification="classified", tags=[]))
     s.flush()
-    s.add(AssetMac(asset_id=ASSET, mac=CLASSIFIED_MAC))
+    s.add(AssetMac(asset_id=ASSET, mac=mac))
     s.flush()
 
 
-def sight(s: Session, at: datetime) -> Seeded:
+def sight(
+    s: Session,
+    at: datetime,
+    *,
+    mac: str = CLASSIFIED_MAC,
+    device_id: str = "sw-a",
+    if_index: int = 1,
+) -> Seeded:
     """The tripwire's sighting of ``pc-mat-01`` on a switch, and its critical finding."""
     sighting = tripwire.Sighting(
         asset_id=ASSET,
         unit_id="xa-a",
         source="switch",
-        matched={"mac": CLASSIFIED_MAC},
-        detail={"device_id": "sw-a", "if_index": 1},
+        matched={"mac": mac},
+        detail={"device_id": device_id, "if_index": if_index},
     )
     tripwire.raise_sightings(s, [sighting], at)
     s.flush()
