@@ -154,7 +154,7 @@ def request_shutdown(
     if port is None and not force:
         raise EnforcementError(
             f"port {if_index} of {device_id} is unknown (no poll has seen it); poll the device "
-            "first, or force the request"
+            "first"
         )
     if port is not None and port.uplink and not force:
         raise UplinkRefusedError(
