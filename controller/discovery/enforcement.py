@@ -23,10 +23,8 @@ Every transition is written to the audit log (target ``port_action:<id>``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -38,6 +36,7 @@ from controller.settings import Settings
 from controller.store import audit
 from controller.store import port_actions as store
 from controller.store.models import PortAction
+from controller.store.port_actions import Claimed
 from controller.store.scope import UnitScope, in_scope, unit_subtree
 
 if TYPE_CHECKING:
@@ -405,15 +404,6 @@ def undo(
     return new
 
 
-@dataclass(frozen=True, slots=True)
-class _Claimed:
-    id: int
-    device_id: str
-    if_index: int
-    up: bool
-    claimed_at: datetime
-
-
 def apply_approved(
     session_factory: Callable[[], Session],
     settings: Settings,
@@ -433,7 +423,7 @@ def apply_approved(
     why); an operator may approve it again.
     """
     clock = now or (lambda: datetime.now(UTC))
-    claimed: list[_Claimed] = []
+    claimed: list[Claimed] = []
     with session_factory() as s:
         started = clock()
         ids = store.due(s, started - CLAIM_LIFETIME)
@@ -450,14 +440,15 @@ def apply_approved(
             # Read inside the claim's transaction: on SQLite a read before the next claim's
             # UPDATE would make that transaction a reader that cannot become a writer.
             if row is not None:
-                s.refresh(row)
-                claimed.append(
-                    _Claimed(row.id, row.device_id, row.if_index, row.action == "up", at)
-                )
+                claimed.append(Claimed(row.id, row.device_id, row.if_index, row.action == "up", at))
             s.commit()
     if not claimed:
         return []
-    errors = _send(session_factory, settings, credentials, claimed)
+    # Imported here: the dashboard imports this module for the decisions only and must not
+    # load the SNMP stack (the web process holds no SNMP secret and sends no SNMP).
+    from controller.discovery.port_set import send
+
+    errors = send(session_factory, settings, credentials, claimed)
     done: list[PortAction] = []
     with session_factory() as s:
         for item in claimed:
@@ -468,50 +459,8 @@ def apply_approved(
     return done
 
 
-def _send(
-    session_factory: Callable[[], Session],
-    settings: Settings,
-    credentials: dict[str, Credential],
-    claimed: Sequence[_Claimed],
-) -> dict[int, str | None]:
-    """The SET of each claimed action: ``{action id: None (done) or the error text}``."""
-    # Imported here: the dashboard imports this module for the decisions only and must not
-    # load the SNMP stack (the web process holds no SNMP secret and sends no SNMP).
-    from controller.discovery.poller import targets_from_store
-    from controller.discovery.snmp import SnmpError, Target, set_admin_status
-
-    with session_factory() as s:
-        targets, failures = targets_from_store(
-            s, credentials, sorted({c.device_id for c in claimed})
-        )
-        s.rollback()
-    by_device: dict[str, Target] = {t.device_id: t for t in targets}
-    unusable = {f.device_id: f.error or "config: no usable credential" for f in failures}
-    timeout_s, retries = settings.snmp.timeout_s, settings.snmp.retries
-
-    async def one(item: _Claimed) -> str | None:
-        target = by_device.get(item.device_id)
-        if target is None:
-            return unusable.get(item.device_id, "config: the device has no IP address")
-        try:
-            await set_admin_status(
-                target, item.if_index, item.up, timeout_s=timeout_s, retries=retries
-            )
-        except SnmpError as exc:
-            return f"{type(exc).__name__}: {exc}"
-        return None
-
-    async def every() -> list[str | None]:
-        # One action per port in a round, a few per district: sequential keeps a switch from
-        # getting two SETs at once and the order of the audit log the order of approval.
-        return [await one(item) for item in claimed]
-
-    results = asyncio.run(every())
-    return {item.id: error for item, error in zip(claimed, results, strict=True)}
-
-
 def _finish(
-    s: Session, item: _Claimed, error: str | None, actor: str, at: datetime
+    s: Session, item: Claimed, error: str | None, actor: str, at: datetime
 ) -> PortAction | None:
     values: dict[str, object] = (
         {"state": "applied", "applied_at": at, "error": None}
@@ -527,7 +476,6 @@ def _finish(
     row = store.get(s, item.id)
     if row is None:
         return None
-    s.refresh(row)
     _record(s, actor, "applied" if error is None else "failed", row, at, None, error=error)
     if error is not None:
         log.warning(

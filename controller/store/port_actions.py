@@ -155,6 +155,18 @@ def due(s: Session, stale_before: datetime) -> list[int]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """An action this process claimed for applying, and when (its claim's stamp)."""
+
+    id: int
+    device_id: str
+    if_index: int
+    #: True: ifAdminStatus up (an undo); False: down.
+    up: bool
+    claimed_at: datetime
+
+
 def claim(s: Session, action_id: int, at: datetime, stale_before: datetime) -> bool:
     """Take the action for applying (approved → applying, stamped ``at``); commit right after.
 
