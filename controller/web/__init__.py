@@ -31,6 +31,7 @@ from controller.web.pages import (
     hosts,
     login,
     overview,
+    ports,
     report_schedules,
     reports,
     settings,
@@ -126,6 +127,7 @@ def install(app: FastAPI) -> None:
     app.include_router(dashboard_api.router)
     for module in (enrollment, bundles, reports, report_schedules, users, audit, policies_page):
         app.include_router(module.router)
+    app.include_router(ports.router)
     app.include_router(admin_api.router)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(Forbidden, _forbidden)

@@ -55,6 +55,12 @@ def _messages(t: Translator) -> Mapping[str, str]:
         "schedule_disabled": _("The schedule was paused; it sends nothing until resumed."),
         "schedule_enabled": _("The schedule was resumed."),
         "schedule_removed": _("The schedule was removed."),
+        "port_approved": _("The port action was approved; the worker sends it to the switch next."),
+        "port_rejected": _("The port action was rejected."),
+        "port_undone": _(
+            "The port will be switched back on; the worker sends it to the switch next."
+        ),
+        "port_requested": _("The port shutdown was requested; it waits for an approval."),
     }
 
 

@@ -63,6 +63,7 @@ GRANTS: dict[str, frozenset[str]] = {
             "tokens.manage",
             "bundles.import",
             "schedules.read",
+            "ports.manage",
         }
     ),
     "admin": frozenset(
@@ -78,6 +79,7 @@ GRANTS: dict[str, frozenset[str]] = {
             "schedules.read",
             "schedules.manage",
             "reports.locations",
+            "ports.manage",
         }
     ),
 }
