@@ -491,14 +491,15 @@ def list_printers(
     """
     offset, limit = page_bounds(page, per_page)
     units = scoped_units(s, scope, unit)
+    # Correlated on the device only: the main query joins printer_state too.
     has_state = (
-        select(PrinterState.device_id).where(PrinterState.device_id == NetworkDevice.id).exists()
+        select(PrinterState.device_id)
+        .where(PrinterState.device_id == NetworkDevice.id)
+        .correlate(NetworkDevice)
+        .exists()
     )
-    conditions = [
-        NetworkDevice.retired_at.is_(None),
-        unit_filter(NetworkDevice.unit_id, units),
-        or_(NetworkDevice.kind == "printer", has_state),
-    ]
+    live = [NetworkDevice.retired_at.is_(None), unit_filter(NetworkDevice.unit_id, units)]
+    conditions = [*live, or_(NetworkDevice.kind == "printer", has_state)]
     total = int(s.scalar(select(func.count()).select_from(NetworkDevice).where(*conditions)) or 0)
     query = (
         select(NetworkDevice, Unit.name, Office.name, PrinterState)
@@ -537,7 +538,7 @@ def list_printers(
     for supplies, errors in s.execute(
         select(PrinterState.supplies, PrinterState.errors)
         .join(NetworkDevice, NetworkDevice.id == PrinterState.device_id)
-        .where(*conditions)
+        .where(*live)
     ):
         low += any(x.low for x in _supplies(supplies, low_percent))
         with_errors += bool(_texts(errors))

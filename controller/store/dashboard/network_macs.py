@@ -198,7 +198,7 @@ def mac_owners(
                 asset_id, unit_id, classification, agent_id, hostname, office_id
             )
     devices = _devices_by_mac(s, [m for m in wanted if m not in assets and m not in agents])
-    names = dict(s.execute(select(Unit.id, Unit.name)).tuples().all())
+    names: dict[str, str] = {uid: name for uid, name in s.execute(select(Unit.id, Unit.name))}
     owners: dict[str, MacOwner] = {}
     for mac in wanted:
         asset = assets.get(mac)
