@@ -225,6 +225,7 @@ def _build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     _add_notify(sub, dd)
     _add_users(sub, dd)
     _add_figures(sub, dd)
+    _add_ports(sub, dd)
     return parser
 
 
@@ -508,6 +509,53 @@ def _add_policy(
         "--lang", choices=("vi", "en"), default="vi", help="language of the table (default: vi)"
     )
     test.set_defaults(handler="policy:test")
+
+
+def _add_ports(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], dd: argparse.ArgumentParser
+) -> None:
+    """``govguard ports list|request|approve|reject|undo|apply`` (docs/discovery.md)."""
+    group = _group(sub, "ports", "switch-port shutdowns by SNMP SET: request, approve, undo")
+    # controller.store.port_actions.STATES, without importing the controller here.
+    states = ("pending", "approved", "applying", "applied", "failed", "rejected")
+    listing = group.add_parser("list", parents=[dd], help="list port actions, newest first")
+    listing.add_argument("--state", action="append", choices=states, help="repeatable")
+    listing.add_argument("--device", metavar="ID", help="only this network device")
+    listing.add_argument("--limit", type=int, default=200, metavar="N", help="at most N (200)")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.set_defaults(handler="snmp_ports:list_")
+    ask = group.add_parser(
+        "request", parents=[dd], help="ask for a port to be shut down (waits for an approval)"
+    )
+    ask.add_argument("device", metavar="DEVICE", help="network device id")
+    ask.add_argument("port", metavar="PORT", help="ifIndex, or the port's name (Gi1/0/5)")
+    ask.add_argument("--reason", metavar="TEXT", help="why (kept with the action and audited)")
+    ask.add_argument(
+        "--force",
+        action="store_true",
+        help="even an uplink or a port no poll has seen (cuts off everything behind it; audited)",
+    )
+    ask.set_defaults(handler="snmp_ports:request")
+    apply_now = argparse.ArgumentParser(add_help=False, parents=[dd])
+    apply_now.add_argument(
+        "--apply-now",
+        action="store_true",
+        help="send the SNMP SET now instead of leaving it to `govguard worker`",
+    )
+    for name, text in (
+        ("approve", "approve a pending action (or retry a failed one)"),
+        ("undo", "switch an applied shutdown's port back on (approved at once)"),
+    ):
+        decide = group.add_parser(name, parents=[apply_now], help=text)
+        decide.add_argument("id", metavar="ID", help="port action id (see `govguard ports list`)")
+        decide.set_defaults(handler=f"snmp_ports:{name}")
+    no = group.add_parser("reject", parents=[dd], help="reject a pending or approved action")
+    no.add_argument("id", metavar="ID", help="port action id")
+    no.add_argument("--reason", metavar="TEXT", help="why (kept with the action and audited)")
+    no.set_defaults(handler="snmp_ports:reject")
+    group.add_parser(
+        "apply", parents=[dd], help="send the SET of every approved action now (as the worker)"
+    ).set_defaults(handler="snmp_ports:apply")
 
 
 def _group(

@@ -31,6 +31,8 @@ class Permission(StrEnum):
     SCHEDULES_READ = "schedules.read"
     SCHEDULES_MANAGE = "schedules.manage"
     REPORTS_LOCATIONS = "reports.locations"
+    #: Switch ports: request, approve, reject and undo a shutdown by SNMP SET (issue 7).
+    PORTS_MANAGE = "ports.manage"
 
 
 _OPERATOR = frozenset(
@@ -41,6 +43,7 @@ _OPERATOR = frozenset(
         Permission.TOKENS_MANAGE,
         Permission.BUNDLES_IMPORT,
         Permission.SCHEDULES_READ,
+        Permission.PORTS_MANAGE,
     }
 )
 

@@ -32,6 +32,7 @@ from controller.web.pages import (
     login,
     network,
     overview,
+    ports,
     report_schedules,
     reports,
     settings,
@@ -136,6 +137,7 @@ def install(app: FastAPI) -> None:
         network,
     ):
         app.include_router(module.router)
+    app.include_router(ports.router)
     app.include_router(admin_api.router)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(Forbidden, _forbidden)

@@ -60,6 +60,12 @@ def _messages(t: Translator) -> Mapping[str, str]:
             "A polling round was requested: the worker (govguard worker) runs it within a "
             "minute or so. Reload this page to see the results."
         ),
+        "port_approved": _("The port action was approved; the worker sends it to the switch next."),
+        "port_rejected": _("The port action was rejected."),
+        "port_undone": _(
+            "The port will be switched back on; the worker sends it to the switch next."
+        ),
+        "port_requested": _("The port shutdown was requested; it waits for an approval."),
     }
 
 
