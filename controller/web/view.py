@@ -132,6 +132,7 @@ NAMES: Mapping[str, Mapping[str, str]] = {
     "port_action_state_names": {
         "pending": N_("waiting for approval"),
         "approved": N_("approved, waiting for the worker"),
+        "applying": N_("being sent to the switch"),
         "applied": N_("applied"),
         "failed": N_("failed"),
         "rejected": N_("rejected"),

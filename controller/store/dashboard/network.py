@@ -8,7 +8,7 @@ search are :mod:`controller.store.dashboard.network_macs`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
-from controller.store import jobs
+from controller.store import jobs, port_actions
 from controller.store.dashboard._common import (
     QueryError,
     choice,
@@ -24,6 +24,7 @@ from controller.store.dashboard._common import (
     page_bounds,
     scoped_units,
     unit_filter,
+    unit_names,
 )
 from controller.store.models import (
     NetDeviceState,
@@ -41,9 +42,9 @@ ROUND_JOB = "snmp.round"
 DEVICE_SORTS = ("name", "unit", "kind", "ip", "polled", "status")
 #: A device's poll status: answered last time, failed last time, never polled.
 POLL_STATUSES = ("ok", "error", "never")
-PORT_ACTION_STATES = ("pending", "approved", "applied", "failed", "rejected")
+PORT_ACTION_STATES = ("pending", "approved", "applying", "applied", "failed", "rejected")
 #: Port actions still waiting for someone or something (the worker applies approved ones).
-OPEN_ACTION_STATES = ("pending", "approved")
+OPEN_ACTION_STATES = ("pending", "approved", "applying", "failed")
 _MAX_Q = 200
 
 
@@ -557,6 +558,7 @@ class PortActionRow:
     device_name: str
     if_index: int
     port_name: str | None
+    uplink: bool
     action: str
     state: str
     unit_id: str
@@ -572,80 +574,64 @@ class PortActionRow:
     applied_at: datetime | None
     error: str | None
     undo_of: int | None
-    #: An applied shutdown that no later action has undone yet.
-    undoable: bool
+    #: The undo on its way for an applied shutdown (None: none).
+    undo_id: int | None
+    #: What the caller's buttons may do now (``approve``, ``reject``, ``undo``).
+    buttons: tuple[str, ...]
+
+
+#: Given an action and its live undo (if any), the buttons allowed on it now:
+#: :func:`controller.discovery.enforcement.buttons` (the store does not import the domain).
+Buttons = Callable[[PortAction, PortAction | None], tuple[str, ...]]
 
 
 def list_port_actions(
     s: Session,
     scope: UnitScope,
     *,
-    states: Sequence[str] = PORT_ACTION_STATES,
+    buttons: Buttons,
+    states: Sequence[str] | None = None,
     device_id: str | None = None,
     limit: int = 100,
 ) -> tuple[PortActionRow, ...]:
-    """Port actions of ``scope`` in ``states``, open ones first, then the newest first."""
-    for state in states:
+    """Port actions of ``scope`` (``states`` only, if given), newest first, as page rows.
+
+    The rows are :func:`controller.store.port_actions.list_views` read into plain values, so a
+    template never touches an ORM object after the session ended.
+    """
+    for state in states or ():
         choice("state", state, PORT_ACTION_STATES)
     if not 1 <= limit <= 1000:
         raise QueryError(f"limit must be between 1 and 1000, not {limit}")
-    conditions: list[ColumnElement[bool]] = [
-        unit_filter(PortAction.unit_id, scope),
-        PortAction.state.in_(list(states)),
-    ]
-    if device_id is not None:
-        conditions.append(PortAction.device_id == device_id)
-    is_open = PortAction.state.in_(OPEN_ACTION_STATES)
-    rows = s.execute(
-        select(PortAction, NetworkDevice.name, Unit.name, NetInterface.name, NetInterface.descr)
-        .join(NetworkDevice, NetworkDevice.id == PortAction.device_id)
-        .join(Unit, Unit.id == PortAction.unit_id)
-        .outerjoin(
-            NetInterface,
-            (NetInterface.device_id == PortAction.device_id)
-            & (NetInterface.if_index == PortAction.if_index),
-        )
-        .where(*conditions)
-        .order_by(is_open.desc(), PortAction.id.desc())
-        .limit(limit)
-    ).all()
-    ids = [action.id for action, *_ in rows]
-    undone: set[int] = set()
-    if ids:
-        undone = {
-            int(v)
-            for v in s.scalars(
-                select(PortAction.undo_of).where(
-                    PortAction.undo_of.in_(ids), PortAction.state != "rejected"
-                )
-            )
-            if v is not None
-        }
+    views = port_actions.list_views(s, scope, states=states, device_id=device_id, limit=limit)
+    names = unit_names(s, scope)
     return tuple(
         PortActionRow(
-            id=a.id,
-            device_id=a.device_id,
-            device_name=device_name,
-            if_index=a.if_index,
-            port_name=port_name or port_descr,
-            action=a.action,
-            state=a.state,
-            unit_id=a.unit_id,
-            unit_name=unit_name,
-            subject=a.subject,
-            mac=a.mac,
-            finding_id=a.finding_id,
-            reason=a.reason,
-            requested_by=a.requested_by,
-            requested_at=a.requested_at,
-            decided_by=a.decided_by,
-            decided_at=a.decided_at,
-            applied_at=a.applied_at,
-            error=a.error,
-            undo_of=a.undo_of,
-            undoable=a.action == "down" and a.state == "applied" and a.id not in undone,
+            id=v.action.id,
+            device_id=v.action.device_id,
+            device_name=v.device_name,
+            if_index=v.action.if_index,
+            port_name=v.port_name,
+            uplink=v.uplink,
+            action=v.action.action,
+            state=v.action.state,
+            unit_id=v.action.unit_id,
+            unit_name=names.get(v.action.unit_id, v.action.unit_id),
+            subject=v.action.subject,
+            mac=v.action.mac,
+            finding_id=v.action.finding_id,
+            reason=v.action.reason,
+            requested_by=v.action.requested_by,
+            requested_at=v.action.requested_at,
+            decided_by=v.action.decided_by,
+            decided_at=v.action.decided_at,
+            applied_at=v.action.applied_at,
+            error=v.action.error,
+            undo_of=v.action.undo_of,
+            undo_id=v.undo.id if v.undo is not None else None,
+            buttons=buttons(v.action, v.undo),
         )
-        for a, device_name, unit_name, port_name, port_descr in rows
+        for v in views
     )
 
 

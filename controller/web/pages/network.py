@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from controller.api import context
 from controller.auth import Permission
+from controller.discovery import enforcement
 from controller.store import audit, jobs
 from controller.store.dashboard import QueryError
 from controller.store.dashboard.network import (
@@ -55,8 +56,10 @@ from controller.web.view import done, page
 
 router = APIRouter()
 
-#: Who may ask for a round and act on port shutdowns: operators and administrators.
+#: Who may ask for a round: operators and administrators (as for acting on findings).
 ACT = Permission.FINDINGS_ACT
+#: Who gets the Approve / Reject / Undo buttons (the routes of pages/ports.py check it again).
+PORTS = Permission.PORTS_MANAGE
 #: The devices list's query-string filters.
 DEVICE_FILTERS = ("unit", "kind", "status", "q", "sort")
 #: MACs per page of a device's table (a core switch can show thousands).
@@ -109,7 +112,9 @@ def network_page(request: Request, caller: Annotated[Caller, Depends(reader())])
         with reading(request) as s:
             result = list_devices(s, scope, query)
             units = [(u.id, u.name) for u in list_units_in(s, scope)]
-            actions = list_port_actions(s, scope, states=OPEN_ACTION_STATES, limit=50)
+            actions = list_port_actions(
+                s, scope, buttons=enforcement.buttons, states=OPEN_ACTION_STATES, limit=50
+            )
             job = round_state(s, now())
     except QueryError as exc:
         raise InputError(str(exc)) from None
@@ -129,7 +134,8 @@ def network_page(request: Request, caller: Annotated[Caller, Depends(reader())])
             "actions": actions,
             "job": job,
             "interval_s": context(request).settings.snmp.interval_s,
-            "can_act": caller.principal.can(ACT),
+            "can_poll": caller.principal.can(ACT),
+            "can_act": caller.principal.can(PORTS),
             "now": now(),
         },
     )
@@ -177,7 +183,9 @@ def device_page(
                 page=page_number(params.get("page"), t),
                 per_page=MACS_PER_PAGE,
             )
-            actions = list_port_actions(s, scope, device_id=device.id, limit=50)
+            actions = list_port_actions(
+                s, scope, buttons=enforcement.buttons, device_id=device.id, limit=50
+            )
     except QueryError as exc:
         raise InputError(str(exc)) from None
     kept = [(k, v) for k, v in params.multi_items() if k in ("port", "sort") and v]
@@ -196,7 +204,7 @@ def device_page(
             "query_string": urlencode(kept),
             "sort_links": _sort_links(kept, sort, MAC_SORTS),
             "actions": actions,
-            "can_act": caller.principal.can(ACT),
+            "can_act": caller.principal.can(PORTS),
             "now": moment,
         },
         active="/network",
@@ -285,7 +293,9 @@ def printers_page(request: Request, caller: Annotated[Caller, Depends(reader())]
 def port_actions_page(request: Request, caller: Annotated[Caller, Depends(reader())]) -> Response:
     """Switch port shutdowns: waiting for approval first, then what was done, newest first."""
     with reading(request) as s:
-        actions = list_port_actions(s, caller.principal.scope, limit=200)
+        actions = list_port_actions(
+            s, caller.principal.scope, buttons=enforcement.buttons, limit=200
+        )
     return page(
         request,
         caller,
@@ -294,7 +304,7 @@ def port_actions_page(request: Request, caller: Annotated[Caller, Depends(reader
             **_tabs_context(request, caller),
             "tab": "ports",
             "actions": actions,
-            "can_act": caller.principal.can(ACT),
+            "can_act": caller.principal.can(PORTS),
         },
         active="/network",
     )

@@ -65,20 +65,49 @@ def _write(web: Web) -> Iterator[Session]:
 
 
 def _device(s: Session, device_id: str, unit: str, kind: str, **more: Any) -> None:
-    s.add(NetworkDevice(id=device_id, kind=kind, name=more.pop("name", device_id), unit_id=unit,
-                        ip=more.pop("ip", None), macs=more.pop("macs", []), **more))  # fmt: skip
+    s.add(
+        NetworkDevice(
+            id=device_id,
+            kind=kind,
+            name=more.pop("name", device_id),
+            unit_id=unit,
+            ip=more.pop("ip", None),
+            macs=more.pop("macs", []),
+            **more,
+        )
+    )
 
 
 def _port(s: Session, device_id: str, if_index: int, name: str, at: datetime, **more: Any) -> None:
-    s.add(NetInterface(device_id=device_id, if_index=if_index, name=name, admin_up=True,
-                       oper_up=True, speed_mbps=1000, in_errors=0, out_errors=3, updated_at=at,
-                       **more))  # fmt: skip
+    s.add(
+        NetInterface(
+            device_id=device_id,
+            if_index=if_index,
+            name=name,
+            admin_up=True,
+            oper_up=True,
+            speed_mbps=1000,
+            in_errors=0,
+            out_errors=3,
+            updated_at=at,
+            **more,
+        )
+    )
 
 
-def _seen(s: Session, mac: str, device_id: str, if_index: int, vlan: int, first: datetime,
-          last: datetime) -> None:  # fmt: skip
-    s.add(MacSighting(mac=mac, device_id=device_id, if_index=if_index, vlan=vlan,
-                      first_seen=first, last_seen=last))  # fmt: skip
+def _seen(
+    s: Session, mac: str, device_id: str, if_index: int, vlan: int, first: datetime, last: datetime
+) -> None:
+    s.add(
+        MacSighting(
+            mac=mac,
+            device_id=device_id,
+            if_index=if_index,
+            vlan=vlan,
+            first_seen=first,
+            last_seen=last,
+        )
+    )
 
 
 @pytest.fixture
@@ -91,27 +120,78 @@ def network(web: Web, district: District) -> Network:
     for s in _write(web):
         s.execute(update(Agent).where(Agent.id == "agent-xa-b").values(macs=[AGENT_B_MAC]))
         s.add(Office(unit_id="xa-a", id="van-phong", name="Văn phòng xã"))
-        _device(s, "sw-a", "xa-a", "switch", name="Switch xã A", ip="10.0.0.2",
-                model="Cisco CBS350", serial="FOC111", snmp_credential=None)  # fmt: skip
+        _device(
+            s,
+            "sw-a",
+            "xa-a",
+            "switch",
+            name="Switch xã A",
+            ip="10.0.0.2",
+            model="Cisco CBS350",
+            serial="FOC111",
+            snmp_credential=None,
+        )
         _device(s, "rt-a", "xa-a", "router", ip="10.0.0.1", macs=["00:09:0F:AA:00:01"])
-        _device(s, "np-a", "xa-a", "printer", name="Máy in văn phòng", ip="10.0.0.50",
-                office_id="van-phong", model="HP LaserJet")  # fmt: skip
+        _device(
+            s,
+            "np-a",
+            "xa-a",
+            "printer",
+            name="Máy in văn phòng",
+            ip="10.0.0.50",
+            office_id="van-phong",
+            model="HP LaserJet",
+        )
         _device(s, "sw-b", "xa-b", "switch", ip="10.1.0.2")
-        s.add(Asset(id="may-mat-01", kind="desktop", unit_id="xa-a", office_id="van-phong",
-                    hostname="MAT-PC-01", classification="classified"))  # fmt: skip
+        s.add(
+            Asset(
+                id="may-mat-01",
+                kind="desktop",
+                unit_id="xa-a",
+                office_id="van-phong",
+                hostname="MAT-PC-01",
+                classification="classified",
+            )
+        )
         s.flush()
         s.add(AssetMac(asset_id="may-mat-01", mac=CLASSIFIED_MAC))
-        s.add(NetDeviceState(device_id="sw-a", polled_at=now - 5 * timedelta(minutes=1),
-                             ok_at=now - 5 * timedelta(minutes=1), elapsed_s=0.42,
-                             profile="generic-switch", sys_name="sw-a.xa-a", serial="FOC999",
-                             uptime_s=3 * 86400, values=812))  # fmt: skip
-        s.add(NetDeviceState(device_id="sw-b", polled_at=now - hour, ok_at=now - 2 * hour,
-                             error="timeout", sys_name=HOSTILE, values=0))  # fmt: skip
+        s.add(
+            NetDeviceState(
+                device_id="sw-a",
+                polled_at=now - 5 * timedelta(minutes=1),
+                ok_at=now - 5 * timedelta(minutes=1),
+                elapsed_s=0.42,
+                profile="generic-switch",
+                sys_name="sw-a.xa-a",
+                serial="FOC999",
+                uptime_s=3 * 86400,
+                values=812,
+            )
+        )
+        s.add(
+            NetDeviceState(
+                device_id="sw-b",
+                polled_at=now - hour,
+                ok_at=now - 2 * hour,
+                error="timeout",
+                sys_name=HOSTILE,
+                values=0,
+            )
+        )
         s.add(NetDeviceState(device_id="np-a", polled_at=now, ok_at=now, values=40))
         _port(s, "sw-a", 1, "Gi0/1", now, mac_count=2, alias="Phòng kế toán")
         _port(s, "sw-a", 2, "Gi0/2", now, mac_count=1)
-        _port(s, "sw-a", 24, "Gi0/24", now, mac_count=120, uplink=True, uplink_reason="lldp",
-              neighbour={"sys_name": "core-sw.huyen", "port_id": "Te1/0/7", "chassis_id": "x"})  # fmt: skip
+        _port(
+            s,
+            "sw-a",
+            24,
+            "Gi0/24",
+            now,
+            mac_count=120,
+            uplink=True,
+            uplink_reason="lldp",
+            neighbour={"sys_name": "core-sw.huyen", "port_id": "Te1/0/7", "chassis_id": "x"},
+        )
         _port(s, "sw-b", 1, "Fa0/1", now - 2 * hour)
         _seen(s, AGENT_A_MAC, "sw-a", 1, 10, now - 48 * hour, now)
         _seen(s, UNMANAGED_MAC, "sw-a", 1, 10, now - 3 * hour, now)
@@ -121,27 +201,89 @@ def network(web: Web, district: District) -> Network:
         for n in range(120):
             _seen(s, f"02:10:00:00:{n // 256:02x}:{n % 256:02x}", "sw-a", 24, 1, now - hour, now)
         _seen(s, AGENT_B_MAC, "sw-b", 1, 30, now - 6 * hour, now - 4 * hour)
-        s.add(ArpEntry(device_id="rt-a", ip="10.0.0.77", mac=UNMANAGED_MAC, if_index=1,
-                       first_seen=now - 3 * hour, last_seen=now))  # fmt: skip
-        s.add(PrinterState(device_id="np-a", updated_at=now, status="idle", device_status="warning",
-                           errors=["lowToner"], pages=12345, alerts=["Hộp mực đen sắp hết"],
-                           supplies=[
-                               {"index": 1, "name": "Black Toner", "colour": "black", "level": 5,
-                                "max": 100, "percent": 5, "kind": "toner"},
-                               {"index": 2, "name": "Cyan Toner", "colour": "cyan", "level": 60,
-                                "max": 100, "percent": 60, "kind": "toner"},
-                               {"index": 3, "name": "Waste", "colour": None, "level": -3,
-                                "max": -2, "percent": None, "kind": "wasteToner"},
-                           ]))  # fmt: skip
-        pending_a = PortAction(device_id="sw-a", if_index=2, action="down", state="pending",
-                               unit_id="xa-a", subject="asset:may-mat-01", mac=CLASSIFIED_MAC,
-                               requested_by="system", requested_at=now - hour)  # fmt: skip
-        applied_a = PortAction(device_id="sw-a", if_index=1, action="down", state="applied",
-                               unit_id="xa-a", reason="thử nghiệm", requested_by="user:op",
-                               requested_at=now - 3 * hour, decided_by="user:op",
-                               decided_at=now - 3 * hour, applied_at=now - 3 * hour)  # fmt: skip
-        pending_b = PortAction(device_id="sw-b", if_index=1, action="down", state="pending",
-                               unit_id="xa-b", requested_by="system", requested_at=now)  # fmt: skip
+        s.add(
+            ArpEntry(
+                device_id="rt-a",
+                ip="10.0.0.77",
+                mac=UNMANAGED_MAC,
+                if_index=1,
+                first_seen=now - 3 * hour,
+                last_seen=now,
+            )
+        )
+        s.add(
+            PrinterState(
+                device_id="np-a",
+                updated_at=now,
+                status="idle",
+                device_status="warning",
+                errors=["lowToner"],
+                pages=12345,
+                alerts=["Hộp mực đen sắp hết"],
+                supplies=[
+                    {
+                        "index": 1,
+                        "name": "Black Toner",
+                        "colour": "black",
+                        "level": 5,
+                        "max": 100,
+                        "percent": 5,
+                        "kind": "toner",
+                    },
+                    {
+                        "index": 2,
+                        "name": "Cyan Toner",
+                        "colour": "cyan",
+                        "level": 60,
+                        "max": 100,
+                        "percent": 60,
+                        "kind": "toner",
+                    },
+                    {
+                        "index": 3,
+                        "name": "Waste",
+                        "colour": None,
+                        "level": -3,
+                        "max": -2,
+                        "percent": None,
+                        "kind": "wasteToner",
+                    },
+                ],
+            )
+        )
+        pending_a = PortAction(
+            device_id="sw-a",
+            if_index=2,
+            action="down",
+            state="pending",
+            unit_id="xa-a",
+            subject="asset:may-mat-01",
+            mac=CLASSIFIED_MAC,
+            requested_by="system",
+            requested_at=now - hour,
+        )
+        applied_a = PortAction(
+            device_id="sw-a",
+            if_index=1,
+            action="down",
+            state="applied",
+            unit_id="xa-a",
+            reason="thử nghiệm",
+            requested_by="user:op",
+            requested_at=now - 3 * hour,
+            decided_by="user:op",
+            decided_at=now - 3 * hour,
+            applied_at=now - 3 * hour,
+        )
+        pending_b = PortAction(
+            device_id="sw-b",
+            if_index=1,
+            action="down",
+            state="pending",
+            unit_id="xa-b",
+            requested_by="system",
+            requested_at=now,
+        )
         s.add_all([pending_a, applied_a, pending_b])
         s.flush()
         ids = (pending_a.id, applied_a.id, pending_b.id)
@@ -299,6 +441,14 @@ def test_port_actions_buttons_by_role_and_scope(web: Web, network: Network) -> N
     front = web.client.get("/network").text
     assert f'data-id="action-{network.pending_a}"' in front
     assert f'data-id="action-{network.applied_a}"' not in front
+
+    # Approve through the form's route (controller/web/pages/ports.py): back to the list.
+    reply = web.post(f"/network/ports/{network.pending_a}/approve", {"next": "/network/ports"})
+    assert reply.status_code == 303
+    assert reply.headers["location"] == "/network/ports?done=port_approved"
+    approved = _row(web.client.get("/network/ports").text, f"action-{network.pending_a}")
+    assert "đã duyệt, chờ tiến trình nền" in approved and "/approve" not in approved
+    assert f"/network/ports/{network.pending_a}/reject" in approved  # withdrawn until applied
 
     web.login("aud", PASSWORD)
     as_auditor = web.client.get("/network/ports").text
