@@ -87,7 +87,8 @@ class Translator(Formats):
         """A length of time in its largest sensible unit ("3 ngày" / "3 days"); "—" for None."""
         if seconds is None:
             return "—"
-        return format_timedelta(dt.timedelta(seconds=seconds), threshold=1.1, locale=self.locale)
+        # A threshold of 2: 12 days stay "12 days" (1.1 would round them to "2 weeks").
+        return format_timedelta(dt.timedelta(seconds=seconds), threshold=2, locale=self.locale)
 
     @property
     def language_name(self) -> str:

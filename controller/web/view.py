@@ -137,6 +137,24 @@ NAMES: Mapping[str, Mapping[str, str]] = {
         "failed": N_("failed"),
         "rejected": N_("rejected"),
     },
+    # Printer-MIB and HOST-RESOURCES words a printer reports (anything else is shown as sent).
+    "printer_status_names": {
+        "other": N_("other"),
+        "unknown": N_("unknown"),
+        "idle": N_("idle"),
+        "printing": N_("printing"),
+        "warmup": N_("warming up"),
+        "running": N_("running"),
+        "warning": N_("warning"),
+        "testing": N_("testing"),
+        "down": N_("down"),
+    },
+    "colour_names": {
+        "black": N_("black"),
+        "cyan": N_("cyan"),
+        "magenta": N_("magenta"),
+        "yellow": N_("yellow"),
+    },
     "received_names": {
         "full": N_("full inventory"),
         "heartbeat": N_("heartbeat"),

@@ -191,7 +191,7 @@ def host_page(
             "internet_strip": strip,
             "lan_strip": lan_strip,
             # A computer moved between ports shows each; the newest first, three at most.
-            "locations": locations[detail.agent_id][:3],
+            "locations": locations.get(detail.agent_id, [])[:3],
             "located_since": moment - stale,
         },
         active="/hosts",
