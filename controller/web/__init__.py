@@ -30,6 +30,7 @@ from controller.web.pages import (
     findings,
     hosts,
     login,
+    network,
     overview,
     ports,
     report_schedules,
@@ -125,7 +126,16 @@ def install(app: FastAPI) -> None:
     app.include_router(findings.router)
     app.include_router(findings_api.router)
     app.include_router(dashboard_api.router)
-    for module in (enrollment, bundles, reports, report_schedules, users, audit, policies_page):
+    for module in (
+        enrollment,
+        bundles,
+        reports,
+        report_schedules,
+        users,
+        audit,
+        policies_page,
+        network,
+    ):
         app.include_router(module.router)
     app.include_router(ports.router)
     app.include_router(admin_api.router)

@@ -83,6 +83,13 @@ class Translator(Formats):
         delta: dt.timedelta = now - value
         return format_timedelta(delta, threshold=1.1, locale=self.locale)
 
+    def duration(self, seconds: float | None) -> str:
+        """A length of time in its largest sensible unit ("3 ngày" / "3 days"); "—" for None."""
+        if seconds is None:
+            return "—"
+        # A threshold of 2: 12 days stay "12 days" (1.1 would round them to "2 weeks").
+        return format_timedelta(dt.timedelta(seconds=seconds), threshold=2, locale=self.locale)
+
     @property
     def language_name(self) -> str:
         """The language's own name, for the switcher."""

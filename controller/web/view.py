@@ -23,6 +23,7 @@ NAV: tuple[tuple[str, str, Permission], ...] = (
     ("/", N_("Overview"), Permission.READ),
     ("/units", N_("Units"), Permission.READ),
     ("/hosts", N_("Computers"), Permission.READ),
+    ("/network", N_("Network"), Permission.READ),
     ("/findings", N_("Findings"), Permission.READ),
     ("/policies", N_("Policies"), Permission.READ),
     ("/enrollment", N_("Enrollment"), Permission.READ),
@@ -55,6 +56,10 @@ def _messages(t: Translator) -> Mapping[str, str]:
         "schedule_disabled": _("The schedule was paused; it sends nothing until resumed."),
         "schedule_enabled": _("The schedule was resumed."),
         "schedule_removed": _("The schedule was removed."),
+        "poll_requested": _(
+            "A polling round was requested: the worker (govguard worker) runs it within a "
+            "minute or so. Reload this page to see the results."
+        ),
         "port_approved": _("The port action was approved; the worker sends it to the switch next."),
         "port_rejected": _("The port action was rejected."),
         "port_undone": _(
@@ -108,6 +113,47 @@ NAMES: Mapping[str, Mapping[str, str]] = {
         "active": N_("active"),
         "pending": N_("pending approval"),
         "revoked": N_("revoked"),
+    },
+    # The Network page: a device's last poll, why a port is an uplink, port shutdowns.
+    "poll_status_names": {
+        "ok": N_("answered"),
+        "error": N_("failed"),
+        "never": N_("never polled"),
+    },
+    "uplink_reason_names": {
+        "lldp": N_("a switch or router is the LLDP neighbour"),
+        "macs": N_("many MAC addresses"),
+        "device": N_("a network device is behind it"),
+    },
+    "port_action_names": {
+        "down": N_("shut down"),
+        "up": N_("bring up again"),
+    },
+    "port_action_state_names": {
+        "pending": N_("waiting for approval"),
+        "approved": N_("approved, waiting for the worker"),
+        "applying": N_("being sent to the switch"),
+        "applied": N_("applied"),
+        "failed": N_("failed"),
+        "rejected": N_("rejected"),
+    },
+    # Printer-MIB and HOST-RESOURCES words a printer reports (anything else is shown as sent).
+    "printer_status_names": {
+        "other": N_("other"),
+        "unknown": N_("unknown"),
+        "idle": N_("idle"),
+        "printing": N_("printing"),
+        "warmup": N_("warming up"),
+        "running": N_("running"),
+        "warning": N_("warning"),
+        "testing": N_("testing"),
+        "down": N_("down"),
+    },
+    "colour_names": {
+        "black": N_("black"),
+        "cyan": N_("cyan"),
+        "magenta": N_("magenta"),
+        "yellow": N_("yellow"),
     },
     "received_names": {
         "full": N_("full inventory"),

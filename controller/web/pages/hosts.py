@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -23,6 +24,7 @@ from controller.store.dashboard import (
     iter_hosts_csv,
     list_hosts,
 )
+from controller.store.dashboard.network_macs import host_locations
 from controller.store.units import list_units_in
 from controller.web.forms import page_number
 from controller.web.policies import rule_titles
@@ -31,6 +33,8 @@ from controller.web.view import page
 
 router = APIRouter()
 
+#: How far back a host page looks for the switch ports its computer was seen on.
+LOCATION_HISTORY = timedelta(days=30)
 #: Filters the list understands (query-string names).
 FILTERS = ("unit", "os", "rule", "state", "outcome", "q", "classified", "sort")
 
@@ -163,6 +167,10 @@ def host_page(
     """Everything known about one computer."""
     detail = load_host(request, caller, agent_id)
     t = caller.t
+    moment = now()
+    with reading(request) as s:
+        locations = host_locations(s, [detail.agent_id], since=moment - LOCATION_HISTORY)
+    stale = timedelta(seconds=context(request).settings.snmp.sighting_stale_s)
     strip = status_strip(
         [(t.datetime(p.at), p.internet) for p in detail.connectivity_history],
         title=t.gettext("Internet reachability, one cell per report"),
@@ -182,6 +190,9 @@ def host_page(
             "titles": rule_titles(request, t.locale),
             "internet_strip": strip,
             "lan_strip": lan_strip,
+            # A computer moved between ports shows each; the newest first, three at most.
+            "locations": locations.get(detail.agent_id, [])[:3],
+            "located_since": moment - stale,
         },
         active="/hosts",
     )
