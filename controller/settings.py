@@ -19,7 +19,7 @@ import ipaddress
 import zlib
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
@@ -197,6 +197,10 @@ class SnmpConfig(_Strict):
     concurrency: Annotated[int, Meta(ge=1, le=1024)] = 64
     #: GETBULK max-repetitions (rows asked per request in a table walk).
     max_repetitions: Annotated[int, Meta(ge=1, le=100)] = 32
+    #: Who encodes and decodes SNMPv2c messages: ``builtin`` (govguard's small BER codec, several
+    #: times cheaper in CPU) or ``pysnmp`` (the library, for a device the codec does not suit).
+    #: SNMPv3 always goes through pysnmp.
+    v2c_codec: Literal["builtin", "pysnmp"] = "builtin"
     #: More device profiles (YAML) besides the shipped ones; a profile here with a shipped
     #: name replaces it.
     profiles_dir: Path | None = None

@@ -83,6 +83,7 @@ async def poll_devices(
         timeout_s=config.timeout_s,
         retries=config.retries,
         max_repetitions=config.max_repetitions,
+        v2c_codec=config.v2c_codec,
     ) as client:
 
         async def one(target: Target) -> DeviceResult:

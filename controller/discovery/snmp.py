@@ -15,6 +15,8 @@ Two paths behind the same methods:
   per round (:class:`_V2cSocket`). pysnmp spends about 0.1 ms of CPU decoding each value through
   pyasn1's schemas; a district's switches are polled in v2c, and this path is several times
   cheaper for the same bytes on the wire.
+  Settings ``snmp.v2c_codec: pysnmp`` sends v2c through pysnmp instead (the second path), for
+  a device the codec does not suit; the tests poll the same recordings both ways.
 - **v3** (USM authentication and privacy): pysnmp's command generators with raw variable
   bindings (the high-level ``get_cmd``/``bulk_cmd`` resolve every OID through a MIB view, slower
   for nothing here), one SNMP engine per credential (making an engine is expensive; one per
@@ -35,7 +37,7 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from pysnmp.entity.engine import SnmpEngine
 from pysnmp.entity.rfc3413 import cmdgen
@@ -236,8 +238,17 @@ class Client:
     per request. Engines are made on first use of a credential and closed on exit.
     """
 
-    def __init__(self, *, timeout_s: float, retries: int, max_repetitions: int = 32) -> None:
+    def __init__(
+        self,
+        *,
+        timeout_s: float,
+        retries: int,
+        max_repetitions: int = 32,
+        v2c_codec: Literal["builtin", "pysnmp"] = "builtin",
+    ) -> None:
         self.timeout_s = timeout_s
+        #: ``pysnmp`` sends v2c through the library too (settings ``snmp.v2c_codec``).
+        self.v2c_codec = v2c_codec
         self.retries = retries
         self.max_repetitions = max_repetitions
         self._engines: dict[Credential, tuple[SnmpEngine, CommunityData | UsmUserData]] = {}
@@ -388,7 +399,7 @@ class Client:
     ) -> list[tuple[Oid, ber.Answer]]:
         """Send one request (``ber.GET``, ``ber.GET_BULK`` or ``ber.SET``); the answer's
         bindings as ``(oid, Value or ber.END_OF_MIB)``."""
-        if target.credential.version == "v2c":
+        if target.credential.version == "v2c" and self.v2c_codec == "builtin":
             answer = await self._v2c_request(target, kind, varbinds, repetitions)
         else:
             answer = await self._pysnmp_request(target, kind, varbinds, repetitions)

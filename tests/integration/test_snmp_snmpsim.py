@@ -7,6 +7,7 @@ One simulator for the module (tests/support/scheduling.py keeps the module on on
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 import time
 from collections.abc import Iterator
@@ -203,3 +204,21 @@ def test_poll_devices_in_a_running_loop(sim: Simulator, profiles: ProfileSet) ->
     """The async entry point, as the worker would call it from its own event loop."""
     results = asyncio.run(poll_devices([target(sim, "printer")], config=CONFIG, profiles=profiles))
     assert results[0].ok and results[0].printer is not None
+
+
+@pytest.mark.parametrize("community", ["access-switch", "printer", "recorded/linux-full-walk"])
+def test_builtin_codec_reads_what_pysnmp_reads(
+    sim: Simulator, profiles: ProfileSet, community: str
+) -> None:
+    """The v2c codec is checked against pysnmp on the same device: the same decoded result."""
+    results = {
+        codec: poll_round(
+            [target(sim, community)],
+            config=SnmpConfig(timeout_s=2.0, retries=1, v2c_codec=codec),
+            profiles=profiles,
+        )[0]
+        for codec in ("builtin", "pysnmp")
+    }
+    builtin, pysnmp = (dataclasses.replace(r, elapsed_s=0.0) for r in results.values())
+    assert builtin.ok and builtin.interfaces
+    assert builtin == pysnmp
