@@ -36,6 +36,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from controller.discovery.ssh_commands import STDERR_MAX_BYTES, Command, CommandResult
 
 log = logging.getLogger(__name__)
+# paramiko's transport thread logs every failed handshake with a traceback at ERROR; each one
+# is already turned into one SshError line here, so its own records would only repeat it.
+logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 
 SSH_PORT = 22
 #: Commands run at once on one connection (below sshd's default MaxSessions of 10).
@@ -336,14 +339,18 @@ def _connect_error(exc: BaseException, target: Endpoint, timeout_s: float) -> Ss
         return SshError("unreachable", f"cannot resolve {target.host}: {exc.strerror or exc}")
     if isinstance(exc, paramiko.SSHException):
         text = str(exc)
-        if "banner" in text.lower():
-            cause = exc.__cause__ or exc.__context__
-            if isinstance(cause, TimeoutError | socket.timeout) or "timed out" in text.lower():
-                return SshError(
-                    "timeout",
-                    f"{target.host}:{target.port} accepted the connection but sent no SSH "
-                    f"banner in {timeout_s:g} s (not an SSH server?)",
-                )
+        cause = exc.__cause__ or exc.__context__
+        banner = "banner" in text.lower() and (
+            isinstance(cause, TimeoutError | socket.timeout) or "timed out" in text.lower()
+        )
+        # start_client() returns at its deadline without an error while the banner is still
+        # awaited; the next step then finds "No existing session".
+        if banner or text == "No existing session":
+            return SshError(
+                "timeout",
+                f"{target.host}:{target.port} accepted the connection but did not complete the "
+                f"SSH handshake (no banner) in {timeout_s:g} s (not an SSH server?)",
+            )
         return SshError("protocol", f"SSH with {target.host}:{target.port} failed: {text}")
     if isinstance(exc, ConnectionRefusedError):
         return SshError("refused", f"{target.host}:{target.port} refused the connection")
@@ -440,12 +447,12 @@ def run_command(client: paramiko.SSHClient, command: Command, timeout_s: float) 
         channel.exec_command(command.line)
         channel.shutdown_write()
         while True:
-            while channel.recv_ready():
+            while channel.recv_ready() and len(out) <= command.max_bytes:
                 out += channel.recv(65536)
-            while channel.recv_stderr_ready():
-                chunk = channel.recv_stderr(65536)
-                if len(err) < STDERR_MAX_BYTES:
-                    err += chunk[: STDERR_MAX_BYTES - len(err)]
+            # Past the limit standard error is left unread: a flood of it then stalls the
+            # command (the SSH window fills) until the deadline cuts it.
+            while channel.recv_stderr_ready() and len(err) < STDERR_MAX_BYTES:
+                err += channel.recv_stderr(65536)[: STDERR_MAX_BYTES - len(err)]
             if len(out) > command.max_bytes:
                 error = f"output larger than {command.max_bytes} bytes: cut"
                 break

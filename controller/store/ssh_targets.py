@@ -22,7 +22,7 @@ def list_targets(s: Session) -> list[tuple[SshTarget, Agent | None]]:
         .outerjoin(Agent, Agent.id == SshTarget.agent_id)
         .order_by(SshTarget.host)
     )
-    return [(target, agent) for target, agent in s.execute(query).tuples()]
+    return [(target, agent) for target, agent in s.execute(query).all()]
 
 
 def save_success(

@@ -31,6 +31,7 @@ WHOLE_MODULES = frozenset(
         "tests/integration/test_agent_once.py",  # one real `govguard-agent once` run
         "tests/integration/test_agent_unprivileged.py",  # the same, as root and as nobody
         "tests/integration/test_netns_scenarios.py",  # one CA for every namespace scenario
+        "tests/integration/test_ssh_collect.py",  # one sshd on a loopback port
     }
 )
 
