@@ -24,7 +24,7 @@ from typing import Any, Literal
 from agent import __version__
 from agent.collectors.base import Facts
 from agent.collectors.hardware import hardware_age
-from agent.errors import FactUnavailable
+from agent.errors import FactUnavailable, note_unknown
 from agent.platform import _inventory
 from agent.platform._inventory import clean
 from agent.platform._linux._sec_firewall import _iptables_profile, _nft_profile
@@ -114,6 +114,15 @@ def grep_files(result: CommandResult | None) -> tuple[dict[str, str], dict[str, 
                 reason = f"cannot read {parts[1]}: {reason[:120]}"
             errors[parts[1]] = reason
     return {path: "\n".join(lines) for path, lines in files.items()}, errors
+
+
+def load_json(text: str, what: str) -> Any:
+    """Parsed JSON, or FactUnavailable: a host's garbage, or nesting deep enough to exhaust
+    the parser's recursion, is one unknown fact."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise FactUnavailable(f"{what} printed something that is not JSON") from exc
 
 
 # --- identity ---------------------------------------------------------------------------------
@@ -293,10 +302,10 @@ def _as_int(value: Any) -> int | None:
 
 def disks(c: Collected) -> list[Disk]:
     """Whole disks of ``lsblk -J -d`` (loop, RAM and zram devices left out, as by the agent)."""
+    data = load_json(c.text("lsblk"), "lsblk")
     try:
-        data = json.loads(c.text("lsblk"))
         devices = data["blockdevices"]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (KeyError, TypeError) as exc:
         raise FactUnavailable("lsblk printed something that is not its JSON list") from exc
     out: list[Disk] = []
     for dev in devices if isinstance(devices, list) else []:
@@ -658,10 +667,7 @@ def _addresses(entries: Any) -> list[Address]:
 
 def interfaces(c: Collected) -> list[Interface]:
     """Interfaces of ``ip -j -d addr`` with their kind, state and addresses."""
-    try:
-        links = json.loads(c.text("ip_addr"))
-    except ValueError as exc:
-        raise FactUnavailable("ip printed something that is not its JSON list") from exc
+    links = load_json(c.text("ip_addr"), "ip")
     if not isinstance(links, list):
         raise FactUnavailable("ip printed something that is not its JSON list")
     types, devtypes, virtual = _net_sysfs(c)
@@ -719,10 +725,7 @@ def default_routes(c: Collected, indexes: Mapping[str, int]) -> list[Route]:
             if family == "ipv4":
                 raise FactUnavailable(f"ip route: {result.reason() if result else 'not run'}")
             continue
-        try:
-            entries = json.loads(result.stdout or "[]")
-        except ValueError as exc:
-            raise FactUnavailable("ip route printed something that is not its JSON list") from exc
+        entries = load_json(result.stdout or "[]", "ip route")
         for entry in entries if isinstance(entries, list) else []:
             if not isinstance(entry, dict) or entry.get("dst") != "default":
                 continue
@@ -758,8 +761,8 @@ def dns_servers(c: Collected) -> list[str]:
 
 def _ifindexes(c: Collected) -> dict[str, int]:
     try:
-        links = json.loads(c.text("ip_addr"))
-    except (ValueError, FactUnavailable):
+        links = load_json(c.text("ip_addr"), "ip")
+    except FactUnavailable:
         return {}
     out: dict[str, int] = {}
     for link in links if isinstance(links, list) else []:
@@ -844,6 +847,8 @@ def _kernel_ruleset(c: Collected) -> tuple[FirewallProfile | None, str]:
                 return parse(result.stdout), ""
             except FactUnavailable as exc:
                 reasons.append(f"{name}: {exc.reason}")
+            except RecursionError:
+                reasons.append(f"{name}: output nested too deep to read")
         else:
             reasons.append(f"{name}: {result.reason()}")
     return None, "; ".join(reasons) or "the kernel ruleset was not read"
@@ -874,7 +879,7 @@ def _split_address(text: str) -> tuple[str, int] | None:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
         return None
-    host = host.strip("[]").partition("%")[0]
+    host = host.partition("%")[0].strip("[]")
     return (host or "*")[:64], int(port)
 
 
@@ -934,9 +939,12 @@ def ssh_server(c: Collected) -> SshServer:
     """The SSH server the collection logged in to: running by definition, its settings from
     the main sshd_config (Include files are not followed over SSH)."""
     server = SshServer(installed=True, running=True)
-    text = c.optional("/etc/ssh/sshd_config")
-    if text is None:
+    try:
+        text = c.file("/etc/ssh/sshd_config")
+    except FactUnavailable as exc:
         server.ports = None
+        for name in ("ports", "permit_root_login", "password_authentication"):
+            note_unknown(name, exc.reason)
         return server
     settings = parse_sshd_config(text)
     ports = [int(v) for v in settings.get("port", ["22"]) if v.isdigit() and 0 < int(v) < 65536]
