@@ -153,29 +153,35 @@ def store_collection(
 ) -> Stored:
     """Store one collected report in ``s`` (the caller commits); raises :class:`SshError`.
 
-    Refused: a host that is enrolled with a govguard agent already (it reports by itself), and
-    a host whose ``ssh`` row an administrator revoked.
+    Refused: a host that is enrolled with a govguard agent already (it reports by itself), the
+    same computer reached by another name or port, and a host whose ``ssh`` row an
+    administrator revoked.
     """
     ident = report.identity
     if ident is None:
         raise SshError("protocol", "the report has no identity section")
-    agent = agent_store.get_agent_by_key(s, key_id(target))
-    if agent is not None and agent.status == "revoked":
-        raise SshError(
-            "invalid", f"agent {agent.id} of {target.host} is revoked; its reports are refused"
-        )
-    enrolled = [
-        other
-        for other in agent_store.find_same_hardware(
-            s, ident.machine_id, ident.system_uuid, ident.system_serial
-        )
-        if other.source != "ssh"
-    ]
+    same = agent_store.find_same_hardware(
+        s, ident.machine_id, ident.system_uuid, ident.system_serial
+    )
+    enrolled = [other for other in same if other.source != "ssh"]
     if enrolled:
         raise SshError(
             "invalid",
             f"{ident.hostname} is enrolled with a govguard agent already (agent "
             f"{enrolled[0].id}); it reports by itself",
+        )
+    # One computer, one row: the same host reached by another name, address or port.
+    elsewhere = [other for other in same if other.key_id != key_id(target)]
+    if elsewhere:
+        raise SshError(
+            "invalid",
+            f"{ident.hostname} is collected already as {elsewhere[0].key_id} (agent "
+            f"{elsewhere[0].id}); collect it under that name",
+        )
+    agent = agent_store.get_agent_by_key(s, key_id(target))
+    if agent is not None and agent.status == "revoked":
+        raise SshError(
+            "invalid", f"agent {agent.id} of {target.host} is revoked; its reports are refused"
         )
     unit_id = _unit_for(s, report, agent, unit)
     new = agent is None

@@ -64,6 +64,10 @@ def test_first_collection_makes_an_ssh_agent_and_stores_like_ingest(
     assert (again.agent_id, again.seq, again.new_agent) == (agent.id, 2, False)
     assert session.scalar(select(func.count()).select_from(Agent)) == 1
     assert reports.count_reports(session, agent.id) == 2
+    # The same computer by its name: one computer, one row.
+    by_name = ssh.endpoint("srv-vanthu.ubnd.local")
+    with pytest.raises(ssh.SshError, match=r"collected already as ssh:10\.10\.0\.20:22"):
+        store_collection(session, store_batch, by_name, report, later, actor="cli:t")
 
 
 def test_a_host_with_a_govguard_agent_is_not_collected_twice(
