@@ -8,6 +8,8 @@ unreadable files and broken output where a hostile or odd host would give them.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -223,3 +225,19 @@ def test_every_command_is_fixed_and_reads_in_a_c_locale() -> None:
         assert command.line.startswith("env PATH=") and " LC_ALL=C " in command.line
         assert command.max_bytes > 0
     assert msgspec.json.encode([c.line for c in COMMANDS])  # plain text, nothing formatted in
+
+
+def test_only_the_client_module_imports_paramiko() -> None:
+    """The report builder reads text; SSH stays in controller/discovery/ssh.py."""
+    code = (
+        "import sys, controller.discovery.ssh_report, controller.discovery.ssh_commands;"
+        "assert 'paramiko' not in sys.modules, 'paramiko imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    sources = Path(__file__).resolve().parents[4] / "controller"
+    importers = sorted(
+        str(path.relative_to(sources))
+        for path in sources.rglob("*.py")
+        if "import paramiko" in path.read_text(encoding="utf-8")
+    )
+    assert importers == ["discovery/ssh.py"]
