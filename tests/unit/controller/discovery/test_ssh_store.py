@@ -20,6 +20,7 @@ from controller.discovery import ssh
 from controller.discovery.ssh_collect import key_id, record_failure, store_collection
 from controller.discovery.ssh_report import build_report
 from controller.store import reports
+from controller.store.dashboard.hosts import HostQuery, list_hosts
 from controller.store.models import Agent, AuditEntry, HostFacts, SshTarget
 from controller.store.models import Report as StoredReport
 from controller.store.reports import store_batch
@@ -57,6 +58,11 @@ def test_first_collection_makes_an_ssh_agent_and_stores_like_ingest(
     assert target is not None and target.agent_id == agent.id and target.last_ok_at == NOW
     actions = set(session.scalars(select(AuditEntry.action)))
     assert {"agent.ssh_added", "report.stored", "ssh.collected"} <= actions
+    # In the dashboard's hosts list like any computer, searchable by its serial.
+    page = list_hosts(session, None, HostQuery(q="7B5XNM2", now=NOW))
+    assert [(r.agent_id, r.hostname, r.os, r.state) for r in page.rows] == [
+        (agent.id, "srv-vanthu", "linux", "online")
+    ]
 
     # The next collection: same agent, next sequence number, no second row.
     later = NOW + timedelta(hours=1)
