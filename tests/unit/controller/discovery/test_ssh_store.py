@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -19,9 +20,10 @@ from agent.report import Report
 from controller.discovery import ssh
 from controller.discovery.ssh_collect import key_id, record_failure, store_collection
 from controller.discovery.ssh_report import build_report
+from controller.findings import FindingsWriter, PolicyCache
 from controller.store import reports
 from controller.store.dashboard.hosts import HostQuery, list_hosts
-from controller.store.models import Agent, AuditEntry, HostFacts, SshTarget
+from controller.store.models import Agent, Asset, AuditEntry, Finding, HostFacts, SshTarget
 from controller.store.models import Report as StoredReport
 from controller.store.reports import store_batch
 from tests.unit.controller.discovery.test_ssh_report import NOW, outputs
@@ -120,3 +122,32 @@ def test_failures_are_audited_and_kept_on_the_target(session: Session) -> None:
     assert (entries[0].details["fingerprint"], entries[0].details["expected"]) == (
         "SHA256:new", "SHA256:old"
     )  # fmt: skip
+
+
+def test_a_classified_computer_reached_over_ssh_trips_the_wire(
+    session: Session, report: Report, tmp_path: Path
+) -> None:
+    """The same writer as online ingest: a classified asset's machine answering SSH is a
+    critical sighting, and the policies are evaluated on the report."""
+    make_unit(session)
+    session.add(
+        Asset(
+            id="may-mat-02",
+            kind="desktop",
+            unit_id=UNIT,
+            classification="classified",
+            machine_id="4f1c2d3e4b5a69788796a5b4c3d2e1f0",
+        )
+    )
+    session.flush()
+    writer = FindingsWriter(PolicyCache(tmp_path))
+    stored = store_collection(session, writer, TARGET, report, NOW, actor="cli:t")
+    # Its unit comes from the asset it is, and it is linked to it.
+    assert stored.unit_id == UNIT
+    assert session.scalar(select(Asset.agent_id).where(Asset.id == "may-mat-02")) == stored.agent_id
+    sighting = session.scalar(
+        select(Finding).where(Finding.rule_id == "BMNN-04", Finding.subject == "asset:may-mat-02")
+    )
+    assert sighting is not None and sighting.severity == "critical" and sighting.status == "open"
+    rules = set(session.scalars(select(Finding.rule_id).where(Finding.agent_id == stored.agent_id)))
+    assert rules - {"BMNN-04"}, "the policies were not evaluated on the report"
