@@ -449,10 +449,14 @@ def run_command(client: paramiko.SSHClient, command: Command, timeout_s: float) 
         while True:
             while channel.recv_ready() and len(out) <= command.max_bytes:
                 out += channel.recv(65536)
-            # Past the limit standard error is left unread: a flood of it then stalls the
-            # command (the SSH window fills) until the deadline cuts it.
-            while channel.recv_stderr_ready() and len(err) < STDERR_MAX_BYTES:
-                err += channel.recv_stderr(65536)[: STDERR_MAX_BYTES - len(err)]
+            # Standard error past its limit is read and dropped, a few chunks per turn so that
+            # a flood of it still meets the deadline check below.
+            for _ in range(16):
+                if not channel.recv_stderr_ready():
+                    break
+                chunk = channel.recv_stderr(65536)
+                if len(err) < STDERR_MAX_BYTES:
+                    err += chunk[: STDERR_MAX_BYTES - len(err)]
             if len(out) > command.max_bytes:
                 error = f"output larger than {command.max_bytes} bytes: cut"
                 break
