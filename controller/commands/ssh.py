@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from controller.commands.common import CliError, actor, now, open_store, print_table, settings, when
+from controller.commands.common import (
+    CliError,
+    actor,
+    now,
+    open_engine,
+    open_store,
+    print_table,
+    settings,
+    when,
+)
 from controller.discovery import ssh
 from controller.discovery import ssh_collect as collection
 from controller.settings import Settings
@@ -91,19 +100,23 @@ def _writer(current: Settings) -> collection.Writer:
 
 def collect(args: argparse.Namespace) -> int:
     """Collect one host over SSH and store its report; exit 1 with one line on any failure."""
+    from controller.store.db import session_factory
+
     current = settings(args)
     target = _endpoint(args, args.user)
-    started = now()
-    try:
-        report = collection.gather(current, target, started, private_key=args.key)
-        with open_store(current) as session:
-            stored = collection.store_collection(
-                session, _writer(current), target, report, now(), actor=actor(), unit=args.unit
+    with open_engine(current) as engine:
+        try:
+            report, stored = collection.collect_one(
+                session_factory(engine),
+                current,
+                target,
+                _writer(current),
+                actor=actor(),
+                unit=args.unit,
+                private_key=args.key,
             )
-    except ssh.SshError as exc:
-        with open_store(current) as session:
-            collection.record_failure(session, target, exc, now(), actor=actor(), unit=args.unit)
-        raise CliError(f"ssh {target}: {exc.code}: {exc.message}") from exc
+        except ssh.SshError as exc:
+            raise CliError(f"ssh {target}: {exc.code}: {exc.message}") from exc
     missing = [e.collector for e in report.errors]
     note = f"; sections missing: {', '.join(missing)}" if missing else ""
     made = " (new host)" if stored.new_agent else ""

@@ -16,16 +16,16 @@ import gzip
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from agent.envelope import new_report_id
 from agent.report import Report, encode
-from controller.discovery.ssh import Endpoint, SshError, run_commands
+from controller.discovery.ssh import Endpoint, SshError, endpoint, run_commands
 from controller.discovery.ssh_commands import COMMANDS, Command
 from controller.discovery.ssh_report import build_report
 from controller.enrollment import new_agent_id
@@ -35,6 +35,7 @@ from controller.store import agents as agent_store
 from controller.store import audit
 from controller.store import ssh_targets as target_store
 from controller.store import units as unit_store
+from controller.store.db import write_session
 from controller.store.models import Agent
 from controller.store.reports import NewReport, outcomes
 
@@ -302,3 +303,59 @@ def record_failure(
         error=f"{error.code}: {error.message}"[:1000],
         at=at,
     )
+
+
+def collect_one(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    target: Endpoint,
+    writer: Writer,
+    *,
+    actor: str,
+    unit: str | None = None,
+    private_key: Path | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> tuple[Report, Stored]:
+    """Collect ``target`` and store its report in a transaction of its own; on any
+    :class:`SshError` the failure is recorded (another transaction) and the error raised again.
+
+    No transaction is open while the host is being asked.
+    """
+    try:
+        report = gather(settings, target, clock(), private_key=private_key)
+        with sessions() as s:
+            write_session(s)
+            stored = store_collection(s, writer, target, report, clock(), actor=actor, unit=unit)
+            s.commit()
+        return report, stored
+    except SshError as exc:
+        with sessions() as s:
+            write_session(s)
+            record_failure(s, target, exc, clock(), actor=actor, unit=unit)
+            s.commit()
+        raise
+
+
+def collect_known(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    writer: Writer,
+    *,
+    actor: str,
+) -> dict[str, Stored | SshError]:
+    """Collect every host of ``ssh_targets`` again (for a scheduled round), one after the other;
+    what became of each host, by host. One host's failure never stops the others."""
+    with sessions() as s:
+        known = [
+            (target.host, target.port, target.username)
+            for target, _ in target_store.list_targets(s)
+        ]
+    results: dict[str, Stored | SshError] = {}
+    for host, port, username in known:
+        try:
+            where = endpoint(host, port, username)
+            results[host] = collect_one(sessions, settings, where, writer, actor=actor)[1]
+        except SshError as exc:
+            log.warning("ssh collection of %s failed: %s: %s", host, exc.code, exc.message)
+            results[host] = exc
+    return results

@@ -21,7 +21,9 @@ from sqlalchemy.orm import Session
 
 from controller.cli import main
 from controller.discovery import ssh
+from controller.discovery.ssh_collect import Stored, collect_known
 from controller.discovery.ssh_commands import Command
+from controller.findings import FindingsWriter, PolicyCache
 from controller.settings import load_settings
 from controller.store import db, reports
 from controller.store.models import Agent, Asset, AuditEntry, Finding, HostFacts, SshTarget
@@ -144,6 +146,24 @@ def test_collect_trust_and_store_like_an_agent_report(
     store.rollback()
     assert store.scalar(select(func.count()).select_from(Agent)) == 1
     assert store.scalar(select(func.count()).select_from(StoredReport)) == 2
+
+    # A scheduled round over the known hosts, with the configured key (ssh.key_file).
+    config = data_dir / "config.yaml"
+    config.write_text(config.read_text() + f"ssh:\n  key_file: {sshd.client_key}\n")
+    current = load_settings(data_dir)
+    engine = db.make_engine(current.database_url)
+    try:
+        done = collect_known(
+            db.session_factory(engine),
+            current,
+            FindingsWriter(PolicyCache(data_dir)),
+            actor="worker",
+        )
+    finally:
+        engine.dispose()
+    assert list(done) == ["127.0.0.1"]
+    third = done["127.0.0.1"]
+    assert isinstance(third, Stored) and (third.agent_id, third.seq) == (agent.id, 3)
 
 
 def test_unit_comes_from_the_matching_asset(
