@@ -201,13 +201,20 @@ def load_yaml_struct(
         what = "a list" if isinstance(raw, list) else f"a single value ({raw!r:.40})"
         raise error(f"{path}: expected a mapping of options (key: value), got {what}")
     try:
-        return msgspec.convert(raw, type=kind)
+        return msgspec.convert(raw, type=kind, dec_hook=_path_hook)
     except msgspec.ValidationError as exc:
         raise error(f"{path}: {_readable(str(exc), raw)}") from exc
     except RecursionError as exc:
         raise error(f"{path}: lists or mappings nested too deeply") from exc
     except Exception as exc:  # backstop: one clear line, never a traceback
         raise error(f"{path}: cannot be read as a config: {exc!r:.80}") from exc
+
+
+def _path_hook(kind: type, value: object) -> object:
+    """Paths are written as strings in YAML; msgspec converts only the types it knows."""
+    if kind is Path and isinstance(value, str) and value:
+        return Path(value)
+    raise ValueError(f"expected a path, got {value!r:.40}")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

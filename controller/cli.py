@@ -226,6 +226,7 @@ def _build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     _add_users(sub, dd)
     _add_figures(sub, dd)
     _add_ports(sub, dd)
+    _add_ssh(sub, dd)
     return parser
 
 
@@ -556,6 +557,52 @@ def _add_ports(
     group.add_parser(
         "apply", parents=[dd], help="send the SET of every approved action now (as the worker)"
     ).set_defaults(handler="snmp_ports:apply")
+def _add_ssh(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], dd: argparse.ArgumentParser
+) -> None:
+    """``govguard ssh keygen|trust|collect|list`` (docs/discovery.md, agentless collection)."""
+    group = _group(sub, "ssh", "Linux hosts without an agent, collected over SSH")
+    key = argparse.ArgumentParser(add_help=False, parents=[dd])
+    key.add_argument(
+        "--key",
+        type=Path,
+        metavar="FILE",
+        help="the controller's private key (default: ssh.key_file, else <data-dir>/ssh/id_ed25519)",
+    )
+    host = argparse.ArgumentParser(add_help=False)
+    host.add_argument("host", metavar="HOST", help="host name or IP address")
+    host.add_argument("--port", type=int, default=22, metavar="PORT", help="SSH port (22)")
+    group.add_parser(
+        "keygen", parents=[key], help="create the controller's Ed25519 key, print its public key"
+    ).set_defaults(handler="ssh:keygen")
+    trust = group.add_parser(
+        "trust",
+        parents=[dd, host],
+        help="pin a host's key after checking it (unknown keys are always refused)",
+    )
+    source = trust.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--key-file", type=Path, metavar="PUBKEY", help="the host's public key file (.pub)"
+    )
+    source.add_argument(
+        "--fingerprint",
+        metavar="SHA256:...",
+        help="the fingerprint checked with the host's administrator; the key the host "
+        "presents is pinned only if it matches",
+    )
+    trust.set_defaults(handler="ssh:trust")
+    collect = group.add_parser(
+        "collect", parents=[key, host], help="collect a host's report over SSH and store it"
+    )
+    collect.add_argument("--user", default="root", metavar="USER", help="login name (root)")
+    collect.add_argument(
+        "--unit", metavar="UNIT", help="its unit (default: the unit of its asset, matched by "
+        "machine id, serial or MAC)"
+    )  # fmt: skip
+    collect.set_defaults(handler="ssh:collect")
+    group.add_parser(
+        "list", parents=[dd], help="hosts collected over SSH, their last result, pinned keys"
+    ).set_defaults(handler="ssh:list_")
 
 
 def _group(

@@ -154,7 +154,7 @@ def _report(
             raise BundleRefused(f"{body_name} is larger than {checks.max_body_bytes} bytes")
         report = verify_report(env, creds, body, checks, clock_header=None, received_at=received_at)
         # Carried for days: the time between signing and import says nothing of the clock.
-        return replace(report, clock_skew_s=None)
+        return replace(report, clock_skew_s=None, source="bundle")
     except UnicodeDecodeError as exc:
         raise BundleRefused(f"{env_name} is not an envelope header") from exc
     except IngestError as exc:

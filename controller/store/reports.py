@@ -58,6 +58,8 @@ class NewReport:
     clock_skew_s: float | None
     body: bytes
     sections_json: bytes | None = None
+    #: ``agent`` (sent online), ``bundle`` (imported from USB) or ``ssh`` (agentless).
+    source: str = "agent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +149,7 @@ def store_batch(s: Session, batch: Sequence[NewReport], at: datetime) -> set[tup
             "clock_skew_s": r.clock_skew_s,
             "size_bytes": len(r.body),
             "body": r.body,
+            "source": r.source,
         }
         # Sorted: writers of several worker processes meet a shared key in the same order.
         for r in sorted(unique.values(), key=lambda r: (r.agent_id, r.seq))

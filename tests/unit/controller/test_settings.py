@@ -179,6 +179,7 @@ def test_settings_version_follows_the_agents_block_only(tmp_path: Path) -> None:
         ),
         pytest.param(b"retention: {reports_days: 9\xff}\n", "not UTF-8 text", id="not UTF-8"),
         pytest.param("1: x\n", "option names must be text", id="numeric key"),
+        pytest.param("ssh: {key_file: 5}\n", "expected a path, got 5", id="a path that is not"),
     ],
 )
 def test_errors_name_the_file_and_key(tmp_path: Path, text: str | bytes, expected: str) -> None:
@@ -188,6 +189,13 @@ def test_errors_name_the_file_and_key(tmp_path: Path, text: str | bytes, expecte
     assert message.startswith(str(tmp_path / "config.yaml"))
     assert expected in message
     assert "\n" not in message
+
+
+def test_paths_are_read_from_text(tmp_path: Path) -> None:
+    text = "ssh: {key_file: /etc/govguard/id_ed25519, known_hosts: null}\n"
+    current = load_settings(_data_dir(tmp_path, text))
+    assert current.ssh.key_file == Path("/etc/govguard/id_ed25519")
+    assert current.ssh.known_hosts is None
 
 
 def test_missing_data_dir(tmp_path: Path) -> None:

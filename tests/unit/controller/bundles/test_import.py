@@ -183,6 +183,8 @@ def test_offline_enrollment_then_import_end_to_end(
     assert row.digest == hashlib.sha256(bundle.read_bytes()).hexdigest()
     agent = store.get(Agent, pc.agent_id)
     assert agent is not None and agent.last_seq == 1
+    # Stored as carried on USB, not as sent online.
+    assert set(store.scalars(select(StoredReport.source))) == {"bundle"}
     assert last_bundle_at(store, [pc.agent_id, "nobody"]) == {pc.agent_id: row.imported_at}
     actions = set(store.scalars(select(AuditEntry.action)))
     assert {"agent.enrolled_offline", "bundle.imported", "report.stored"} <= actions
