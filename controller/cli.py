@@ -557,6 +557,8 @@ def _add_ports(
     group.add_parser(
         "apply", parents=[dd], help="send the SET of every approved action now (as the worker)"
     ).set_defaults(handler="snmp_ports:apply")
+
+
 def _add_ssh(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], dd: argparse.ArgumentParser
 ) -> None:
