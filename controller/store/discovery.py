@@ -835,7 +835,7 @@ def device_rows(s: Session, *, scope: UnitScope = None) -> list[DeviceRow]:
     if scope is not None:
         query = query.where(NetworkDevice.unit_id.in_(sorted(scope)))
     rows: list[DeviceRow] = []
-    for device, state in s.execute(query).tuples():
+    for device, state in s.execute(query):
         n, up = ports.get(device.id, (0, 0))
         rows.append(
             DeviceRow(
@@ -916,5 +916,5 @@ def printer_rows(s: Session, *, scope: UnitScope = None) -> list[PrinterRow]:
             supplies=tuple(state.supplies or ()),
             alerts=tuple(state.alerts or ()),
         )
-        for device, state, ok_at in s.execute(query).tuples()
+        for device, state, ok_at in s.execute(query)
     ]
