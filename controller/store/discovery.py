@@ -21,17 +21,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, select
+from sqlalchemy import and_, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from controller.discovery.results import DeviceResult, LldpNeighbour, Printer
+from controller.store.findings import open_key
 from controller.store.models import (
     Agent,
     ArpEntry,
     Asset,
     AssetMac,
     Base,
+    Finding,
     MacSighting,
     NetDeviceState,
     NetInterface,
@@ -748,20 +750,22 @@ def mac_table(
     return rows
 
 
-def round_sightings(s: Session, at: datetime, macs: Iterable[str]) -> list[MacRow]:
-    """Sightings of these MACs in the round stored at ``at`` (access ports first), owners
-    left out: what the classified tripwire checks."""
+def round_sightings(
+    s: Session, at: datetime, macs: Iterable[str], *, since: datetime | None = None
+) -> list[MacRow]:
+    """Sightings of these MACs in the round stored at ``at`` (or, with ``since``, last seen at
+    or after it), access ports first, owners left out: what the classified tripwire checks."""
     wanted = sorted({normal_mac(m) for m in macs})
     if not wanted:
         return []
     rows: list[MacRow] = []
     for start in range(0, len(wanted), 900):
-        rows.extend(_round_rows(s, at, wanted[start : start + 900]))
+        rows.extend(_round_rows(s, at, wanted[start : start + 900], since))
     rows.sort(key=lambda r: (r.mac, r.uplink, r.device_id, r.if_index))
     return rows
 
 
-def _round_rows(s: Session, at: datetime, macs: list[str]) -> list[MacRow]:
+def _round_rows(s: Session, at: datetime, macs: list[str], since: datetime | None) -> list[MacRow]:
     query = (
         select(
             MacSighting.mac,
@@ -783,7 +787,10 @@ def _round_rows(s: Session, at: datetime, macs: list[str]) -> list[MacRow]:
                 NetInterface.if_index == MacSighting.if_index,
             ),
         )
-        .where(MacSighting.mac.in_(macs), MacSighting.last_seen == at)
+        .where(
+            MacSighting.mac.in_(macs),
+            MacSighting.last_seen == at if since is None else MacSighting.last_seen >= since,
+        )
     )
     return [
         MacRow(mac, dev, name, unit, if_index, port, vlan, bool(uplink), first, last, None)
@@ -791,8 +798,10 @@ def _round_rows(s: Session, at: datetime, macs: list[str]) -> list[MacRow]:
     ]
 
 
-def round_arp(s: Session, at: datetime, macs: Iterable[str]) -> list[ArpSeen]:
-    """ARP entries of these MACs seen in the round stored at ``at``."""
+def round_arp(
+    s: Session, at: datetime, macs: Iterable[str], *, since: datetime | None = None
+) -> list[ArpSeen]:
+    """ARP entries of these MACs seen in the round stored at ``at`` (or since ``since``)."""
     wanted = sorted({normal_mac(m) for m in macs})
     found: list[ArpSeen] = []
     for start in range(0, len(wanted), 900):
@@ -806,7 +815,10 @@ def round_arp(s: Session, at: datetime, macs: Iterable[str]) -> list[ArpSeen]:
                 ArpEntry.if_index,
             )
             .join(NetworkDevice, NetworkDevice.id == ArpEntry.device_id)
-            .where(ArpEntry.mac.in_(wanted[start : start + 900]), ArpEntry.last_seen == at)
+            .where(
+                ArpEntry.mac.in_(wanted[start : start + 900]),
+                ArpEntry.last_seen == at if since is None else ArpEntry.last_seen >= since,
+            )
         )
         found.extend(ArpSeen(*row) for row in rows)
     found.sort(key=lambda a: (a.mac, a.device_id, a.ip))
@@ -918,3 +930,68 @@ def printer_rows(s: Session, *, scope: UnitScope = None) -> list[PrinterRow]:
         )
         for device, state, ok_at in s.execute(query)
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# Findings the network raises (controller.findings.network)
+
+
+@dataclass(frozen=True, slots=True)
+class SecretUseDevice:
+    """A network device the organisation file marks for secret documents (BMNN-08)."""
+
+    device_id: str
+    unit_id: str
+    macs: tuple[str, ...]
+    ok_at: datetime | None
+
+
+def secret_use_devices(s: Session) -> list[SecretUseDevice]:
+    """Live network devices with ``for_secret_use``, with their last answer to SNMP."""
+    rows = s.execute(
+        select(NetworkDevice.id, NetworkDevice.unit_id, NetworkDevice.macs, NetDeviceState.ok_at)
+        .outerjoin(NetDeviceState, NetDeviceState.device_id == NetworkDevice.id)
+        .where(NetworkDevice.retired_at.is_(None), NetworkDevice.for_secret_use.is_(True))
+        .order_by(NetworkDevice.id)
+    )
+    return [
+        SecretUseDevice(device_id, unit_id, tuple(normal_mac(m) for m in macs or ()), ok_at)
+        for device_id, unit_id, macs, ok_at in rows
+    ]
+
+
+def device_units(s: Session, device_ids: Iterable[str]) -> dict[str, str]:
+    """``{device_id: unit_id}`` of these network devices."""
+    ids = sorted(set(device_ids))
+    if not ids:
+        return {}
+    return {
+        device_id: unit_id
+        for device_id, unit_id in s.execute(
+            select(NetworkDevice.id, NetworkDevice.unit_id).where(NetworkDevice.id.in_(ids))
+        )
+    }
+
+
+def live_findings(s: Session, rule_id: str, kind: str) -> dict[str, Finding]:
+    """The live (not resolved) findings of ``rule_id`` on subjects ``<kind>:...``, by subject."""
+    rows = s.scalars(
+        select(Finding).where(
+            Finding.rule_id == rule_id,
+            Finding.open_key.is_not(None),
+            Finding.subject.like(f"{kind}:%"),
+        )
+    )
+    return {f.subject: f for f in rows}
+
+
+def close_finding(s: Session, subject: str, rule_id: str, at: datetime) -> bool:
+    """Resolve the live finding of ``subject`` for ``rule_id`` (its cause is gone); whether
+    there was one."""
+    result = s.execute(
+        update(Finding)
+        .where(Finding.open_key == open_key(subject, rule_id))
+        .values(open_key=None, status="resolved", resolved_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0)) == 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,7 +15,9 @@ from tests.unit.controller import networld as w
 LATER = w.T0 + timedelta(minutes=15)
 
 
-def _store(session: Session, results: list[DeviceResult], at=w.T0) -> discovery.RoundSummary:  # type: ignore[no-untyped-def]
+def _store(
+    session: Session, results: list[DeviceResult], at: datetime = w.T0
+) -> discovery.RoundSummary:
     return discovery.store_round(session, results, at, uplink_mac_threshold=8)
 
 
