@@ -108,6 +108,8 @@ class NetworkFindings:
     resolved: int = 0
     #: Classified assets sighted in this round (each refreshes or opens its BMNN-04).
     classified: int = 0
+    #: Those sightings (port shutdowns are proposed for them when enforcement is on).
+    sightings: list[Sighting] = field(default_factory=list)
 
 
 def evaluate_round(
@@ -170,8 +172,9 @@ def _tripwire(
                     detail={"device": arp.device_id, "ip": arp.ip, "if_index": arp.if_index},
                 ),
             )
-    found.classified = len(sightings)
-    found.opened += raise_sightings(s, [sightings[k] for k in sorted(sightings)], at)
+    found.sightings = [sightings[k] for k in sorted(sightings)]
+    found.classified = len(found.sightings)
+    found.opened += raise_sightings(s, found.sightings, at)
 
 
 def _secret_use(
