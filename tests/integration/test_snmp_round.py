@@ -7,8 +7,12 @@ and its e-mail reaches a loopback SMTP server, and the other commands show what 
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
@@ -19,8 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller.cli import main
+from controller.discovery.rounds import request_round
 from controller.notify.config import RouteConfig
-from controller.store import db
+from controller.store import db, jobs
 from controller.store.discovery import host_locations
 from controller.store.models import (
     Asset,
@@ -43,6 +48,8 @@ UNIT = "ubnd-huyen-cho-moi"
 PC1 = "d8:9e:f3:58:fe:96"
 CLASSIFIED = "52:54:00:c1:a5:51"
 MAILBOX = "cntt@chomoi.gov.vn"
+#: Hang guard: the worker looks every 10 s; a round of two simulated devices takes a second.
+WORKER_GUARD_S = 60.0
 
 
 @pytest.fixture(scope="module")
@@ -178,8 +185,6 @@ def test_poll_locates_stores_and_raises_the_classified_alarm(
 
 def _last_round_at(s: Session) -> datetime:
     """The time of the last round (its job's finish)."""
-    from controller.store import jobs
-
     job = jobs.get(s, "snmp.round")
     assert job is not None and job.finished_at is not None
     return job.finished_at
@@ -202,3 +207,51 @@ def test_bad_input_is_one_line_and_exit_1(
     assert "snmp.yaml" in capsys.readouterr().err
     assert main(["snmp", "macs", "--device", "ghost", "--data-dir", str(data_dir)]) == 1
     assert "unknown network device" in capsys.readouterr().err
+
+
+def test_the_worker_polls_when_asked_and_stops_on_sigterm(
+    sim: Simulator, data_dir: Path, migrated: str, tmp_path: Path
+) -> None:
+    engine = db.make_engine(migrated)
+    sessions = db.session_factory(engine)
+    try:
+        with sessions() as s, s.begin():
+            _organisation(s, sim.port)
+        _configure(data_dir, free_port(), tmp_path / "unused-ca.pem")
+        path = data_dir / "config.yaml"
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document["snmp"]["interval_s"] = 0  # only when asked for
+        del document["notify"]
+        path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+        log = tmp_path / "worker.log"
+        with log.open("wb") as out:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "controller.cli", "worker", "--data-dir", str(data_dir)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            with sessions() as s, s.begin():
+                request_round(s, datetime.now(UTC))
+            deadline = time.monotonic() + WORKER_GUARD_S
+            finished = None
+            while finished is None and time.monotonic() < deadline:
+                time.sleep(0.5)
+                with sessions() as s:
+                    job = jobs.get(s, "snmp.round")
+                    finished = job.finished_at if job is not None else None
+            assert finished is not None, log.read_text(encoding="utf-8")
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(timeout=WORKER_GUARD_S) == 0
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+        text = log.read_text(encoding="utf-8")
+        assert "snmp round: 2 devices (2 ok, 0 failed)" in text, text
+        assert "Traceback" not in text
+        with sessions() as s:
+            job = jobs.get(s, "snmp.round")
+            assert job is not None and job.lease_until is None
+    finally:
+        engine.dispose()
