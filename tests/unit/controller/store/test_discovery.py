@@ -9,7 +9,14 @@ from sqlalchemy.orm import Session
 
 from controller.discovery.results import DeviceResult, FdbEntry
 from controller.store import discovery
-from controller.store.models import ArpEntry, MacSighting, NetDeviceState, NetInterface
+from controller.store.dashboard._common import office_equipment
+from controller.store.models import (
+    ArpEntry,
+    MacSighting,
+    NetDeviceState,
+    NetInterface,
+    NetworkDevice,
+)
 from tests.unit.controller import networld as w
 
 LATER = w.T0 + timedelta(minutes=15)
@@ -157,3 +164,20 @@ def test_device_rows_and_unknown_devices(session: Session) -> None:
     assert (rows["rt-1"].polled_at, rows["rt-1"].ports) == (None, 0)
     assert discovery.unknown_devices(session, ["sw-1", "ghost"]) == ["ghost"]
     assert discovery.device_rows(session, scope=frozenset()) == []
+
+
+def test_a_device_that_answers_as_a_printer_equips_its_office(session: Session) -> None:
+    w.build(session)
+    # Office vp: the register's desktops a-pc1, a-pc2 and the network printer prn-1.
+    assert office_equipment(session, None)[(w.UNIT, "vp")] == [2, 1]
+    session.add(
+        NetworkDevice(
+            id="mfp-1", kind="other", name="Máy photocopy", unit_id=w.UNIT, office_id="vp"
+        )
+    )
+    session.flush()
+    assert office_equipment(session, None)[(w.UNIT, "vp")] == [2, 1]
+    mfp = w.printer()
+    _store(session, [DeviceResult("mfp-1", True, 0.1, printer=mfp.printer)])
+    assert office_equipment(session, None)[(w.UNIT, "vp")] == [2, 2]
+    assert office_equipment(session, frozenset({"elsewhere"})) == {}
