@@ -332,7 +332,6 @@ def store_round(
     state is upserted. Results for devices not in the organisation file are skipped (logged).
     """
     started = time.perf_counter()
-    insert = _insert(s)
     wanted = sorted({r.device_id for r in results})
     known = set(s.scalars(select(NetworkDevice.id).where(NetworkDevice.id.in_(wanted))))
     unknown = tuple(sorted(set(wanted) - known))
@@ -342,7 +341,31 @@ def store_round(
     by_device = {r.device_id: r for r in results if r.device_id in known}
     ok = [r for r in by_device.values() if r.ok]
     failed = [r for r in by_device.values() if not r.ok]
+    _write_states(s, ok, failed, at)
+    infrastructure = _infrastructure_macs(s) if any(r.fdb for r in ok) else {}
+    rows = _Rows()
+    for r in ok:
+        rows.add(r, at, infrastructure, uplink_mac_threshold)
+    new = _write_rows(s, rows, [r.device_id for r in ok], at)
+    return RoundSummary(
+        devices_ok=len(ok),
+        devices_failed=len(failed),
+        values=sum(r.values for r in ok),
+        sightings=len(rows.sightings),
+        new_sightings=new,
+        interfaces=len(rows.interfaces),
+        uplinks=rows.uplinks,
+        arp_entries=len(rows.arp),
+        printers=len(rows.printers),
+        elapsed_s=time.perf_counter() - started,
+        unknown_devices=unknown,
+    )
 
+
+def _write_states(
+    s: Session, ok: list[DeviceResult], failed: list[DeviceResult], at: datetime
+) -> None:
+    insert = _insert(s)
     if ok:
         stmt = insert(_STATE)
         columns = [c for c in _state_row(ok[0], at) if c != "device_id"]
@@ -355,6 +378,7 @@ def store_round(
     if failed:
         stmt = insert(_STATE)
         s.execute(
+            # A failed poll keeps what the last good one said (ok_at, sysName, serial...).
             stmt.on_conflict_do_update(
                 index_elements=["device_id"],
                 set_={
@@ -375,141 +399,8 @@ def store_round(
             ],
         )
 
-    interfaces: list[dict[str, Any]] = []
-    sightings: dict[tuple[str, str, int, int], dict[str, Any]] = {}
-    arp: dict[tuple[str, str, str], dict[str, Any]] = {}
-    printers: list[dict[str, Any]] = []
-    uplinks = 0
-    infrastructure = _infrastructure_macs(s) if any(r.fdb for r in ok) else {}
-    for r in ok:
-        ports = _ports(r, infrastructure, uplink_mac_threshold)
-        listed = set()
-        for i in r.interfaces:
-            listed.add(i.if_index)
-            port = ports.get(i.if_index) or _Port()
-            interfaces.append(
-                {
-                    "device_id": r.device_id,
-                    "if_index": i.if_index,
-                    "name": i.name,
-                    "alias": i.alias,
-                    "descr": i.descr,
-                    "if_type": i.if_type,
-                    "mac": normal_mac(i.mac) if i.mac else None,
-                    "admin_up": i.admin_up,
-                    "oper_up": i.oper_up,
-                    "speed_mbps": i.speed_mbps,
-                    "in_errors": i.in_errors,
-                    "out_errors": i.out_errors,
-                    "mac_count": len(port.macs),
-                    "uplink": port.reason is not None,
-                    "uplink_reason": port.reason,
-                    "neighbour": port.neighbour,
-                    "updated_at": at,
-                }
-            )
-        # A port the forwarding table or LLDP names but ifTable did not list still needs its
-        # uplink flag, or every MAC behind it would be "located" there.
-        for if_index, port in ports.items():
-            if if_index not in listed:
-                interfaces.append(
-                    {
-                        "device_id": r.device_id,
-                        "if_index": if_index,
-                        "mac_count": len(port.macs),
-                        "uplink": port.reason is not None,
-                        "uplink_reason": port.reason,
-                        "neighbour": port.neighbour,
-                        "updated_at": at,
-                    }
-                )
-        uplinks += sum(1 for port in ports.values() if port.reason is not None)
-        own = {normal_mac(i.mac) for i in r.interfaces if i.mac}
-        for entry in r.fdb:
-            mac = normal_mac(entry.mac)
-            if mac in own or not _is_unicast(mac):
-                continue
-            key = (mac, r.device_id, _port_of(entry.if_index, entry.bridge_port), entry.vlan)
-            sightings[key] = {
-                "mac": key[0],
-                "device_id": key[1],
-                "if_index": key[2],
-                "vlan": key[3],
-                "first_seen": at,
-                "last_seen": at,
-            }
-        for row in r.arp:
-            mac = normal_mac(row.mac)
-            if not _is_unicast(mac) or mac == "00:00:00:00:00:00":
-                continue
-            arp[(r.device_id, row.ip, mac)] = {
-                "device_id": r.device_id,
-                "ip": row.ip,
-                "mac": mac,
-                "if_index": row.if_index,
-                "first_seen": at,
-                "last_seen": at,
-            }
-        if r.printer is not None:
-            printers.append(_printer_row(r.device_id, r.printer, at))
 
-    ok_ids = sorted(r.device_id for r in ok)
-    if ok_ids:
-        s.execute(delete(_INTERFACES).where(_INTERFACES.c.device_id.in_(ok_ids)))
-    for chunk in _chunks(_complete(interfaces)):
-        s.execute(insert(_INTERFACES), chunk)
-    if sightings:
-        stmt = insert(_SIGHTINGS)
-        upsert = stmt.on_conflict_do_update(
-            index_elements=["mac", "device_id", "if_index", "vlan"],
-            set_={"last_seen": stmt.excluded.last_seen},
-        )
-        for chunk in _chunks(list(sightings.values())):
-            s.execute(upsert, chunk)
-    if arp:
-        stmt = insert(_ARP)
-        upsert = stmt.on_conflict_do_update(
-            index_elements=["device_id", "ip", "mac"],
-            set_={"last_seen": stmt.excluded.last_seen, "if_index": stmt.excluded.if_index},
-        )
-        for chunk in _chunks(list(arp.values())):
-            s.execute(upsert, chunk)
-    if printers:
-        stmt = insert(_PRINTERS)
-        s.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["device_id"],
-                set_={c: stmt.excluded[c] for c in printers[0] if c != "device_id"},
-            ),
-            printers,
-        )
-    new = 0
-    if sightings:
-        # Only an insert sets first_seen to this round's time: counting them afterwards costs
-        # one indexed query instead of reading every known sighting first.
-        new = int(
-            s.scalar(
-                select(func.count())
-                .select_from(_SIGHTINGS)
-                .where(_SIGHTINGS.c.last_seen == at, _SIGHTINGS.c.first_seen == at)
-            )
-            or 0
-        )
-    return RoundSummary(
-        devices_ok=len(ok),
-        devices_failed=len(failed),
-        values=sum(r.values for r in ok),
-        sightings=len(sightings),
-        new_sightings=new,
-        interfaces=len(interfaces),
-        uplinks=uplinks,
-        arp_entries=len(arp),
-        printers=len(printers),
-        elapsed_s=time.perf_counter() - started,
-        unknown_devices=unknown,
-    )
-
-
+#: The ifTable columns of an interface row (None for a port only the bridge tables name).
 _INTERFACE_COLUMNS = (
     "name",
     "alias",
@@ -524,12 +415,137 @@ _INTERFACE_COLUMNS = (
 )
 
 
-def _complete(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    # executemany needs the same keys in every row.
-    for row in rows:
-        for column in _INTERFACE_COLUMNS:
-            row.setdefault(column, None)
-    return rows
+@dataclass
+class _Rows:
+    """The rows one round writes, gathered device by device."""
+
+    interfaces: list[dict[str, Any]] = field(default_factory=list)
+    #: Keyed by the unique key: one upsert statement must not name a row twice (PostgreSQL).
+    sightings: dict[tuple[str, str, int, int], dict[str, Any]] = field(default_factory=dict)
+    arp: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    printers: list[dict[str, Any]] = field(default_factory=list)
+    uplinks: int = 0
+
+    def add(
+        self, r: DeviceResult, at: datetime, infrastructure: dict[str, str], threshold: int
+    ) -> None:
+        """The rows of one device that answered."""
+        ports = _ports(r, infrastructure, threshold)
+        listed = set()
+        for i in r.interfaces:
+            listed.add(i.if_index)
+            self.interfaces.append(
+                _interface_row(r.device_id, i.if_index, ports.get(i.if_index), at)
+                | {
+                    "name": i.name,
+                    "alias": i.alias,
+                    "descr": i.descr,
+                    "if_type": i.if_type,
+                    "mac": normal_mac(i.mac) if i.mac else None,
+                    "admin_up": i.admin_up,
+                    "oper_up": i.oper_up,
+                    "speed_mbps": i.speed_mbps,
+                    "in_errors": i.in_errors,
+                    "out_errors": i.out_errors,
+                }
+            )
+        # A port the forwarding table or LLDP names but ifTable did not list still needs its
+        # uplink flag, or every MAC behind it would be "located" there.
+        for if_index, port in ports.items():
+            if if_index not in listed:
+                self.interfaces.append(
+                    _interface_row(r.device_id, if_index, port, at)
+                    | dict.fromkeys(_INTERFACE_COLUMNS)
+                )
+        self.uplinks += sum(1 for port in ports.values() if port.reason is not None)
+        own = {normal_mac(i.mac) for i in r.interfaces if i.mac}
+        for entry in r.fdb:
+            mac = normal_mac(entry.mac)
+            if mac in own or not _is_unicast(mac):
+                continue
+            key = (mac, r.device_id, _port_of(entry.if_index, entry.bridge_port), entry.vlan)
+            self.sightings[key] = {
+                "mac": key[0],
+                "device_id": key[1],
+                "if_index": key[2],
+                "vlan": key[3],
+                "first_seen": at,
+                "last_seen": at,
+            }
+        for row in r.arp:
+            mac = normal_mac(row.mac)
+            if not _is_unicast(mac) or mac == "00:00:00:00:00:00":
+                continue
+            self.arp[(r.device_id, row.ip, mac)] = {
+                "device_id": r.device_id,
+                "ip": row.ip,
+                "mac": mac,
+                "if_index": row.if_index,
+                "first_seen": at,
+                "last_seen": at,
+            }
+        if r.printer is not None:
+            self.printers.append(_printer_row(r.device_id, r.printer, at))
+
+
+def _interface_row(
+    device_id: str, if_index: int, port: _Port | None, at: datetime
+) -> dict[str, Any]:
+    port = port or _Port()
+    return {
+        "device_id": device_id,
+        "if_index": if_index,
+        "mac_count": len(port.macs),
+        "uplink": port.reason is not None,
+        "uplink_reason": port.reason,
+        "neighbour": port.neighbour,
+        "updated_at": at,
+    }
+
+
+def _write_rows(s: Session, rows: _Rows, ok_ids: list[str], at: datetime) -> int:
+    """Write the round's rows; returns how many sightings were new."""
+    insert = _insert(s)
+    if ok_ids:
+        s.execute(delete(_INTERFACES).where(_INTERFACES.c.device_id.in_(sorted(ok_ids))))
+    for chunk in _chunks(rows.interfaces):
+        s.execute(insert(_INTERFACES), chunk)
+    if rows.arp:
+        stmt = insert(_ARP)
+        upsert = stmt.on_conflict_do_update(
+            index_elements=["device_id", "ip", "mac"],
+            set_={"last_seen": stmt.excluded.last_seen, "if_index": stmt.excluded.if_index},
+        )
+        for chunk in _chunks(list(rows.arp.values())):
+            s.execute(upsert, chunk)
+    if rows.printers:
+        stmt = insert(_PRINTERS)
+        s.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["device_id"],
+                set_={c: stmt.excluded[c] for c in rows.printers[0] if c != "device_id"},
+            ),
+            rows.printers,
+        )
+    if not rows.sightings:
+        return 0
+    stmt = insert(_SIGHTINGS)
+    upsert = stmt.on_conflict_do_update(
+        index_elements=["mac", "device_id", "if_index", "vlan"],
+        set_={"last_seen": stmt.excluded.last_seen},
+    )
+    for chunk in _chunks(list(rows.sightings.values())):
+        s.execute(upsert, chunk)
+    # Only an insert sets first_seen to this round's time: counting them afterwards costs one
+    # indexed query instead of reading every known sighting first.
+    return int(
+        s.scalar(
+            select(func.count())
+            .select_from(_SIGHTINGS)
+            .where(_SIGHTINGS.c.last_seen == at, _SIGHTINGS.c.first_seen == at)
+        )
+        or 0
+    )
 
 
 # --------------------------------------------------------------------------------------------
