@@ -54,6 +54,8 @@ _PRINTERS = Base.metadata.tables["printer_state"]
 INFRASTRUCTURE_KINDS = ("switch", "router", "firewall", "access_point")
 #: LLDP capabilities of a neighbour that make the port towards it an uplink.
 UPLINK_CAPABILITIES = frozenset({"bridge", "router"})
+#: A port's name as shown: ifName, else ifDescr.
+_PORT_NAME = func.coalesce(NetInterface.name, NetInterface.descr)
 #: Rows per executemany: bounds the memory of one statement on a province-sized round.
 _CHUNK = 5000
 
@@ -627,7 +629,7 @@ def _locations(
                 MacSighting.mac,
                 MacSighting.device_id,
                 NetworkDevice.name,
-                NetInterface.name,
+                _PORT_NAME,
                 MacSighting.if_index,
                 MacSighting.vlan,
                 MacSighting.first_seen,
@@ -729,7 +731,7 @@ def mac_table(
             NetworkDevice.name,
             NetworkDevice.unit_id,
             MacSighting.if_index,
-            NetInterface.name,
+            _PORT_NAME,
             MacSighting.vlan,
             NetInterface.uplink,
             MacSighting.first_seen,
@@ -789,7 +791,7 @@ def _round_rows(s: Session, at: datetime, macs: list[str], since: datetime | Non
             NetworkDevice.name,
             NetworkDevice.unit_id,
             MacSighting.if_index,
-            NetInterface.name,
+            _PORT_NAME,
             MacSighting.vlan,
             NetInterface.uplink,
             MacSighting.first_seen,
