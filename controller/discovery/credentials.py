@@ -87,7 +87,7 @@ class Credential:
             return f"priv_protocol {self.priv_protocol!r} is not one of {', '.join(PRIV_PROTOCOLS)}"
         for what, key in (("auth_key", self.auth_key), ("priv_key", self.priv_key)):
             if not key:
-                return f"a v3 credential needs an {what} (authPriv only)"
+                return f"a v3 credential needs {what} (authPriv only)"
             if len(key) < _MIN_KEY:
                 return f"{what} is shorter than {_MIN_KEY} characters"
         return None

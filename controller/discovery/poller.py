@@ -54,6 +54,8 @@ SYSTEM: dict[str, Oid] = {
         ("sysContact", "1.3.6.1.2.1.1.4.0"),
         ("sysName", "1.3.6.1.2.1.1.5.0"),
         ("sysLocation", "1.3.6.1.2.1.1.6.0"),
+        # IF-MIB ifNumber: how many rows ifTable has, so its walk asks no more than that.
+        ("ifNumber", "1.3.6.1.2.1.2.1.0"),
     )
 }
 #: A column walked only when the one it stands in for came back empty.
@@ -202,7 +204,8 @@ async def _poll(
             system.update((s.name, values.get(s.oid)) for s in extra)
         except SnmpError as exc:
             warnings.append(f"scalars: {exc}")
-    await _walk_tables(client, target, profile, columns, warnings)
+    if_number = system["ifNumber"] if isinstance(system["ifNumber"], int) else None
+    await _walk_tables(client, target, profile, columns, warnings, if_number)
     uptime = system["sysUpTime"]
     return DeviceResult(
         target.device_id,
@@ -227,6 +230,7 @@ async def _walk_tables(
     profile: Profile,
     columns: dict[str, dict[Oid, Value]],
     warnings: list[str],
+    if_number: int | None,
 ) -> None:
     names = profile.column_names()
     first: list[Table] = []
@@ -237,20 +241,29 @@ async def _walk_tables(
 
     async def walk(table: Table) -> None:
         try:
-            rows = await client.walk(target, [c.oid for c in table.columns])
+            rows = await client.walk(
+                target, [c.oid for c in table.columns], rows_hint=_rows_hint(table, if_number)
+            )
         except SnmpError as exc:
             warnings.append(f"{table.name}: {exc}")
             return
         for column in table.columns:
             columns[column.name] = rows.get(column.oid, {})
 
-    await asyncio.gather(*(walk(table) for table in first))
-    needed = [
-        table
-        for table in later
-        if not any(columns.get(FALLBACKS.get(c.name, ""), {}) for c in table.columns)
-    ]
-    await asyncio.gather(*(walk(table) for table in needed))
+    # One table after the other: a switch's agent is a small CPU, and a round keeps
+    # ``concurrency`` devices busy anyway.
+    for table in first:
+        await walk(table)
+    for table in later:
+        if not any(columns.get(FALLBACKS.get(c.name, ""), {}) for c in table.columns):
+            await walk(table)
+
+
+def _rows_hint(table: Table, if_number: int | None) -> int | None:
+    """ifNumber for the tables indexed by interface or bridge port, else unknown."""
+    if any(c.name.startswith("if") or c.name == "dot1dBasePortIfIndex" for c in table.columns):
+        return if_number
+    return None
 
 
 def _decoded(columns: dict[str, dict[Oid, Value]], warnings: list[str]) -> dict[str, Any]:

@@ -132,6 +132,8 @@ _ERROR_STATUS = [
     "inconsistentName",
 ]
 _TOO_BIG = 1
+#: Rows asked in a walk's first request when the table's size is unknown.
+PROBE_ROWS = 10
 
 
 class SnmpError(Exception):
@@ -266,19 +268,35 @@ class Client:
         return {tuple(name): decode(value) for name, value in varbinds}
 
     async def walk(
-        self, target: Target, columns: Sequence[Oid], *, limit: int = 200_000
+        self,
+        target: Target,
+        columns: Sequence[Oid],
+        *,
+        rows_hint: int | None = None,
+        limit: int = 200_000,
     ) -> dict[Oid, dict[Oid, Value]]:
         """Walk table ``columns`` together with GETBULK: ``{column: {index: value}}``.
 
-        Each request asks the columns not yet finished, ``max_repetitions`` rows each; a column
-        ends when the agent answers with an OID outside it. ``limit`` stops a runaway agent.
+        Each request asks the columns not yet finished; a column ends when the agent answers
+        with an OID outside it. Every column of the last request runs past the table's end by
+        the rows it did not need, so the rows asked are bounded: by ``rows_hint`` + 1 when the
+        caller knows about how many rows there are (ifNumber for ifTable), else by
+        :data:`PROBE_ROWS` in the first request (most tables of a device are short: LLDP,
+        entities, VLANs) and ``max_repetitions`` after. ``limit`` stops a runaway agent.
         """
         rows: dict[Oid, dict[Oid, Value]] = {column: {} for column in columns}
         last: dict[Oid, Oid] = {column: column for column in dict.fromkeys(columns)}
-        repetitions = self.max_repetitions
+        ceiling = self.max_repetitions
         seen = 0
+        got = 0
         while last:
             pending = list(last)
+            if rows_hint is not None and got < rows_hint:
+                repetitions = min(ceiling, rows_hint - got + 1)
+            elif got == 0:
+                repetitions = min(ceiling, PROBE_ROWS)
+            else:
+                repetitions = ceiling
             request = [(rfc1902.ObjectName(last[c]), rfc1902.Null("")) for c in pending]
             try:
                 varbinds = await self._request(
@@ -287,8 +305,9 @@ class Client:
             except _TooBigError:
                 if repetitions == 1:
                     raise SnmpError("the agent answers tooBig even for one row") from None
-                repetitions = max(1, repetitions // 2)
+                ceiling = max(1, repetitions // 2)
                 continue
+            got += len(varbinds) // len(pending)
             self._tally(target, len(varbinds))
             width = len(pending)
             finished: set[Oid] = set()
@@ -392,6 +411,14 @@ class Client:
         except TimeoutError:
             raise SnmpTimeout(_timeout_message(target)) from None
         if indication:
+            if isinstance(indication, errind.RequestTimedOut) and _discovered(engine, transport):
+                # The agent answered v3 engine discovery, then dropped the encrypted request:
+                # net-snmp says nothing when it cannot decrypt (no usmStatsDecryptionErrors
+                # report comes back), so a wrong privacy key looks like this.
+                raise SnmpAuthError(
+                    f"the agent answered SNMPv3 discovery but not the encrypted request: wrong "
+                    f"priv key or protocol for user {target.credential.user!r}?"
+                )
             raise _indication_error(target, indication)
         if status:
             if status == _TOO_BIG:
@@ -419,6 +446,20 @@ def _auth_data(credential: Credential) -> CommunityData | UsmUserData:
         authProtocol=_AUTH[credential.auth_protocol],
         privProtocol=_PRIV[credential.priv_protocol],
     )
+
+
+def _discovered(engine: SnmpEngine, transport: Any) -> bool:
+    """Whether the v3 agent at ``transport`` told its engine ID (answered at all)."""
+    model = engine.message_processing_subsystems.get(3)
+    if model is None:
+        return False
+    try:
+        engine_id, _, _ = model.get_peer_engine_info(
+            transport.TRANSPORT_DOMAIN, transport.transport_address
+        )
+    except Exception:  # pysnmp internals moved: fall back to a plain timeout
+        return False
+    return bool(engine_id)
 
 
 def _timeout_message(target: Target) -> str:
