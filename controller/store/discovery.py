@@ -667,13 +667,12 @@ def host_locations(
     """Where each computer sits: the access-port sightings of its MACs (those it reported,
     and its linked asset's) last seen at or after ``since``, newest first.
 
-    Every known agent id is a key (an empty list: not seen on any polled switch); unknown ids
-    are left out.
+    Every id asked for is a key (an empty list: not seen on any polled switch, or unknown).
     """
     ids = sorted(set(agent_ids))
     if not ids:
         return {}
-    macs_of: dict[str, set[str]] = {}
+    macs_of: dict[str, set[str]] = {agent_id: set() for agent_id in ids}
     for agent_id, macs in s.execute(select(Agent.id, Agent.macs).where(Agent.id.in_(ids))):
         macs_of[agent_id] = {normal_mac(m) for m in macs or () if m}
     for linked_agent, mac in s.execute(
@@ -690,13 +689,11 @@ def asset_locations(
     s: Session, asset_ids: Sequence[str], *, since: datetime
 ) -> dict[str, list[PortLocation]]:
     """:func:`host_locations` for assets of the register, by their registered MACs (a computer
-    without an agent, a classified one); every known asset id is a key."""
+    without an agent, a classified one); every id asked for is a key."""
     ids = sorted(set(asset_ids))
     if not ids:
         return {}
-    macs_of: dict[str, set[str]] = {
-        asset_id: set() for asset_id in s.scalars(select(Asset.id).where(Asset.id.in_(ids)))
-    }
+    macs_of: dict[str, set[str]] = {asset_id: set() for asset_id in ids}
     for asset_id, mac in s.execute(
         select(AssetMac.asset_id, AssetMac.mac).where(AssetMac.asset_id.in_(ids))
     ):
