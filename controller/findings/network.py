@@ -254,7 +254,8 @@ def _unmanaged(s: Session, at: datetime, config: SnmpConfig, found: NetworkFindi
                 for r in sorted(rows, key=lambda r: (r.mac, r.device_id, r.if_index))[:EVIDENCE_CAP]
             ],
         }
-        _keep(s, found, f"unit:{unit_id}", unit_id, UNMANAGED_RULE, at, evidence)
+        reason = {"code": "unmanaged_devices", "values": {"count": len(macs)}}
+        _keep(s, found, f"unit:{unit_id}", unit_id, UNMANAGED_RULE, at, reason, evidence)
     for subject in sorted(set(live) - {f"unit:{u}" for u in per_unit}):
         found.resolved += store.close_finding(s, subject, UNMANAGED_RULE, at)
 
@@ -306,9 +307,15 @@ def _printers(
         subject = f"device:{device_id}"
         low = low_supplies(printer, config.toner_low_percent)
         errors = printer_errors(printer, bool(low))
-        _keep(s, found, subject, unit_id, LOW_SUPPLY_RULE, at, {"supplies": low} if low else None)
-        evidence = {"errors": errors, "alerts": list(printer.alerts)} if errors else None
-        _keep(s, found, subject, unit_id, PRINTER_ERROR_RULE, at, evidence)
+        supplies = ", ".join(f"{x['colour'] or x['name']} {x['percent']}%" for x in low)
+        reason = {"code": "printer_supply_low", "values": {"supplies": supplies}}
+        evidence = {"supplies": low} if low else None
+        _keep(s, found, subject, unit_id, LOW_SUPPLY_RULE, at, reason, evidence)
+        reason = {"code": "printer_error", "values": {"errors": ", ".join(errors)}}
+        faults: dict[str, Any] | None = None
+        if errors:
+            faults = {"errors": errors, "alerts": list(printer.alerts)}
+        _keep(s, found, subject, unit_id, PRINTER_ERROR_RULE, at, reason, faults)
 
 
 def _keep(
@@ -318,14 +325,17 @@ def _keep(
     unit_id: str,
     rule_id: str,
     at: datetime,
+    reason: dict[str, Any],
     evidence: dict[str, Any] | None,
 ) -> None:
-    """Open or refresh the finding when there is ``evidence``, else resolve it."""
+    """Open or refresh the finding when there is ``evidence``, else resolve it.
+
+    ``reason`` is a code of :mod:`controller.policy.messages` with its values.
+    """
     if evidence is None:
         found.resolved += store.close_finding(s, subject, rule_id, at)
         return
     severity = RULES[rule_id].severity
-    reason = {"code": rule_id.lower().replace("-", "_"), "values": {"subject": subject}}
     _, new = open_finding(
         s,
         subject=subject,

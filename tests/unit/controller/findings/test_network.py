@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 from controller.discovery.results import DeviceResult, FdbEntry, Printer, Supply
 from controller.findings import network
 from controller.findings.alerts import notice_for
+from controller.policy.messages import render
+from controller.policy.model import Reason
 from controller.settings import SnmpConfig
 from controller.store import discovery
 from controller.store.findings import Opened
@@ -189,3 +191,20 @@ def test_notices_name_the_network_rules() -> None:
     assert "unit xa-a" in notice.subject["en"]
     printer = notice_for(Opened("device:prn-1", "xa-a", "PRN-01", "low"), w.T0, None)
     assert printer.subject["en"] == "Printer toner or drum low (network device prn-1, PRN-01)"
+
+
+def test_the_reasons_read_in_both_languages(session: Session) -> None:
+    w.build(session)
+    _round(session, [w.switch(), w.printer(black=5, errors=("jammed",))])
+    live = _live(session)
+    texts = {
+        rule: (render(Reason(**f.reason), "vi"), render(Reason(**f.reason), "en"))
+        for (_, rule), f in live.items()
+    }
+    assert texts["NET-01"] == (
+        "1 thiết bị lạ trên cổng truy cập của switch",
+        "1 unmanaged devices on switch access ports",
+    )
+    assert texts["PRN-01"][1] == "running low: black 5%"
+    assert texts["PRN-02"][1] == "printer reports: jammed"
+    assert texts["BMNN-04"][1] == "classified computer asset:a-mat1 seen on the network (switch)"
