@@ -14,7 +14,15 @@ from controller.discovery.credentials import Credential
 from controller.discovery.poller import poll_round
 from controller.discovery.profiles import ProfileSet, load_profiles
 from controller.discovery.results import DeviceResult
-from controller.discovery.snmp import Client, Oid, SnmpAuthError, SnmpTimeout, Target, Value
+from controller.discovery.snmp import (
+    Client,
+    Oid,
+    SnmpAuthError,
+    SnmpError,
+    SnmpTimeout,
+    Target,
+    Value,
+)
 from controller.settings import SnmpConfig
 from tests.support.snmpd import Snmpd, snmpd, snmpd_available
 
@@ -147,3 +155,35 @@ def test_v3_dead_port_is_a_timeout() -> None:
 
     with pytest.raises(SnmpTimeout, match=r"^no answer \(timeout\)$"):
         asyncio.run(get())
+
+
+SNMP_ENABLE_AUTHEN_TRAPS = (1, 3, 6, 1, 2, 1, 11, 30, 0)  # SNMPv2-MIB, INTEGER, read-write
+
+
+def test_v3_set_reads_back(agent: Snmpd) -> None:
+    """A SET over SNMPv3 authPriv (the path of a port shutdown on a v3 switch)."""
+    writer = Target("snmpd", agent.host, agent.port, v3(agent, user=f"{agent.user}-rw"))
+
+    async def set_and_read(value: int) -> object:
+        async with Client(timeout_s=1, retries=1) as client:
+            await client.set_integer(writer, SNMP_ENABLE_AUTHEN_TRAPS, value)
+            return (await client.get(writer, [SNMP_ENABLE_AUTHEN_TRAPS]))[SNMP_ENABLE_AUTHEN_TRAPS]
+
+    assert asyncio.run(set_and_read(1)) == 1  # enabled(1)
+    assert asyncio.run(set_and_read(2)) == 2  # disabled(2)
+
+
+@pytest.mark.parametrize("version", ["v2c", "v3"])
+def test_set_refused_is_a_clear_error(agent: Snmpd, version: str) -> None:
+    """A read-only credential's SET: the agent's refusal, named, not a hang or a traceback."""
+    credential = v2c(agent) if version == "v2c" else v3(agent)
+    reader = Target("snmpd", agent.host, agent.port, credential)
+
+    async def attempt() -> None:
+        async with Client(timeout_s=1, retries=0) as client:
+            await client.set_integer(reader, SNMP_ENABLE_AUTHEN_TRAPS, 2)
+
+    with pytest.raises(
+        SnmpError, match=r"^the agent answered (noAccess|authorizationError|notWritable)"
+    ):
+        asyncio.run(attempt())

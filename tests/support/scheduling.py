@@ -33,6 +33,7 @@ WHOLE_MODULES = frozenset(
         "tests/integration/test_netns_scenarios.py",  # one CA for every namespace scenario
         "tests/integration/test_snmp_snmpsim.py",  # one snmpsim for the module
         "tests/integration/test_snmp_snmpd.py",  # one snmpd for the module
+        "tests/integration/test_snmp_faults.py",  # one snmpsim of faulty agents
     }
 )
 
