@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from controller.discovery.credentials import Credential, load_credentials
+from controller.discovery.credentials import Credential, CredentialError, load_credentials
 from controller.discovery.poller import Progress, poll_round, targets_from_store
 from controller.discovery.profiles import ProfileSet
 from controller.discovery.results import DeviceResult
@@ -132,7 +132,11 @@ def run_round(
             alerts(s, findings.opened, at)
     if any(o.severity == "critical" for o in findings.opened) and settings.notify.routes:
         # The alarm must not wait for the notifier's next pass (or for `serve` to run at all).
-        deliver_due(sessions, settings.notify, settings.data_dir)
+        try:
+            deliver_due(sessions, settings.notify, settings.data_dir)
+        except Exception:
+            # Queued and committed: the notifier sends it at its next pass.
+            log.exception("sending the round's critical notices failed; they stay queued")
     return RoundResult(at, tuple(results), summary, findings, poll_s)
 
 
@@ -228,6 +232,7 @@ class SnmpRounds(PeriodicThread):
         self._every = timedelta(seconds=interval) if interval else _NEVER
         #: The last round this process ran (for the worker's tests and its status line).
         self.last: RoundResult | None = None
+        self._credential_error: str | None = None
 
     @property
     def holder(self) -> str:
@@ -256,14 +261,21 @@ class SnmpRounds(PeriodicThread):
             # Most looks find the job done or held: a read, not SQLite's write lock, says so.
             if not _may_run(jobs.get(s, JOB), now, self._every):
                 return None
+        try:
+            # Read each round: a secret changed in secrets/snmp.yaml needs no restart.
+            credentials = load_credentials(self._settings.data_dir)
+        except CredentialError as exc:
+            if str(exc) != self._credential_error:  # once per new problem, not every look
+                log.error("SNMP round skipped: %s", exc)
+            self._credential_error = str(exc)
+            return None
+        self._credential_error = None
         with self._sessions() as s, s.begin():
             write_session(s)
             if not jobs.claim(s, JOB, self._holder, now, every=self._every, lease=LEASE):
                 return None
 
         def work() -> RoundResult:
-            # Read each round: a secret changed in secrets/snmp.yaml needs no restart.
-            credentials = load_credentials(self._settings.data_dir)
             return run_round(
                 self._sessions,
                 self._settings,

@@ -109,3 +109,28 @@ def test_a_partial_poll_leaves_the_schedule_alone(
     with sessions() as s:
         job = jobs.get(s, JOB)
         assert job is not None and job.finished_at is None and job.lease_until is None
+
+
+def test_unusable_secrets_skip_the_round_with_one_log_line(
+    sessions: sessionmaker[Session], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    secrets = tmp_path / "secrets" / "snmp.yaml"
+    secrets.parent.mkdir()
+    secrets.write_text("snmp-xa: {version: v2c, community: c}\n", encoding="utf-8")
+    secrets.chmod(0o644)  # others may read it: refused
+    clock = Clock()
+    rounds = _rounds(sessions, _settings(tmp_path, 900), clock)
+    with caplog.at_level("ERROR", logger="controller.discovery.rounds"):
+        assert rounds.run_once() is None
+        clock.now += timedelta(seconds=10)
+        assert rounds.run_once() is None
+    [record] = caplog.records
+    assert (
+        record.getMessage().startswith("SNMP round skipped: ")
+        and "snmp.yaml" in record.getMessage()
+    )
+    with sessions() as s:
+        job = jobs.get(s, JOB)
+        assert job is None or job.lease_until is None
+    secrets.chmod(0o600)
+    assert rounds.run_once() is not None
