@@ -227,6 +227,7 @@ def _build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     _add_figures(sub, dd)
     _add_ports(sub, dd)
     _add_ssh(sub, dd)
+    _add_snmp(sub, dd)
     return parser
 
 
@@ -272,6 +273,40 @@ def _add_report(
             description=f"{definition.title.en}: {definition.description.en}",
         )
         report.set_defaults(handler="report:run", report=name)
+
+
+def _add_snmp(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], dd: argparse.ArgumentParser
+) -> None:
+    worker = sub.add_parser(
+        "worker",
+        parents=[dd],
+        help="run SNMP rounds every snmp.interval_s and when the dashboard asks (SIGTERM stops)",
+    )
+    worker.set_defaults(handler="snmp:worker")
+    snmp = _group(sub, "snmp", "SNMP polling of switches, routers and printers")
+    poll = snmp.add_parser(
+        "poll", parents=[dd], help="poll now (all devices, or those named) and store the results"
+    )
+    poll.add_argument("devices", nargs="*", metavar="DEVICE", help="network device id")
+    poll.add_argument("--quiet", action="store_true", help="no line per device, only the summary")
+    poll.set_defaults(handler="snmp:poll")
+    snmp.add_parser(
+        "devices", parents=[dd], help="network devices and their last poll"
+    ).set_defaults(handler="snmp:devices")
+    macs = snmp.add_parser(
+        "macs", parents=[dd], help="the current MAC table and whom each MAC belongs to"
+    )
+    macs.add_argument("--device", metavar="DEVICE", help="only this device")
+    macs.add_argument(
+        "--unmanaged",
+        action="store_true",
+        help="only MACs on access ports that belong to no computer, asset or device",
+    )
+    macs.set_defaults(handler="snmp:macs")
+    snmp.add_parser(
+        "printers", parents=[dd], help="network printers: status, toner per colour, pages"
+    ).set_defaults(handler="snmp:printers")
 
 
 def _add_figures(

@@ -218,6 +218,10 @@ class SnmpConfig(_Strict):
 class SshConfig(_Strict):
     """Agentless collection over SSH (``govguard ssh collect``)."""
 
+    #: Seconds between collections of every known SSH host by ``govguard worker`` (0: only
+    #: ``govguard ssh collect``).
+    interval_s: Annotated[int, Meta(ge=0, le=7 * 86400)] = 3600
+
     #: Seconds for the TCP connection and the SSH handshake, and for each command.
     connect_timeout_s: Annotated[float, Meta(gt=0, le=120)] = 10.0
     command_timeout_s: Annotated[float, Meta(gt=0, le=600)] = 30.0

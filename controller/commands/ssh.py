@@ -89,7 +89,7 @@ def trust(args: argparse.Namespace) -> int:
     return 0
 
 
-def _writer(current: Settings) -> collection.Writer:
+def ingest_writer(current: Settings) -> collection.Writer:
     """The online ingest writer: stored, tripwire, policies, notifications (controller.app)."""
     from controller.findings import FindingsWriter, PolicyCache
     from controller.findings.alerts import FindingAlerts
@@ -110,7 +110,7 @@ def collect(args: argparse.Namespace) -> int:
                 session_factory(engine),
                 current,
                 target,
-                _writer(current),
+                ingest_writer(current),
                 actor=actor(),
                 unit=args.unit,
                 private_key=args.key,

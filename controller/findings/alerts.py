@@ -9,22 +9,39 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
+from controller.findings.network import RULES as NETWORK_RULES
 from controller.findings.policies import PolicyCache
 from controller.findings.tripwire import RULE as TRIPWIRE_RULE
 from controller.notify import Notice, enqueue
 from controller.notify.config import NotifyConfig
+from controller.policy.model import Text
 from controller.store.findings import Opened
 
 log = logging.getLogger(__name__)
+
+
+class _Described(Protocol):
+    """A policy rule, or a rule the network decides: what a notice says about it."""
+
+    @property
+    def title(self) -> Text: ...
+
+    @property
+    def rationale(self) -> Text: ...
 
 
 def _subject_name(subject: str) -> tuple[str, str]:
     kind, _, name = subject.partition(":")
     if kind == "asset":
         return f"tài sản {name}", f"asset {name}"
+    if kind == "device":
+        return f"thiết bị mạng {name}", f"network device {name}"
+    if kind == "unit":
+        return f"đơn vị {name}", f"unit {name}"
     return f"máy {name}", f"computer {name}"
 
 
@@ -32,7 +49,9 @@ def notice_for(opened: Opened, at: datetime, policies: PolicyCache | None) -> No
     """The notice of one opened finding."""
     vi_who, en_who = _subject_name(opened.subject)
     evaluator = policies.current() if policies is not None else None
-    rule = evaluator.by_id.get(opened.rule_id) if evaluator is not None else None
+    rule: _Described | None = evaluator.by_id.get(opened.rule_id) if evaluator is not None else None
+    # Rules the network decides (NET-01, PRN-01...) are declared in code, not in a pack.
+    rule = rule or NETWORK_RULES.get(opened.rule_id)
     if opened.rule_id == TRIPWIRE_RULE and opened.subject.startswith("asset:"):
         vi_title = "Máy tính mật bị phát hiện trên mạng"
         en_title = "Classified computer seen on the network"

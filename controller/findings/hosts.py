@@ -14,14 +14,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from controller.inventory.facts import asset_facts
 from controller.policy import HostContext
 from controller.store.bundles import last_bundle_at
 from controller.store.inventory import official_roles
-from controller.store.models import Agent, Asset, AssetMac, Finding, NetworkDevice, Unit
+from controller.store.models import (
+    Agent,
+    Asset,
+    AssetMac,
+    Finding,
+    NetworkDevice,
+    PrinterState,
+    Unit,
+)
 
 #: OS families a rule may name; the agent's enrollment records one of them.
 OS_FAMILIES = frozenset({"windows", "linux"})
@@ -145,7 +153,17 @@ def _office_equipment(s: Session, assets: list[Asset]) -> dict[tuple[str, str], 
         .where(NetworkDevice.unit_id.in_(unit_ids), NetworkDevice.retired_at.is_(None))
         .group_by(NetworkDevice.unit_id, NetworkDevice.office_id, NetworkDevice.kind)
     )
-    for unit_id, office_id, kind, n in [*rows, *devices]:
+    # A device of another kind that answered SNMP as a printer (a copier filed as "other").
+    polled = s.execute(
+        select(
+            NetworkDevice.unit_id, NetworkDevice.office_id, literal(PRINTER_KINDS[0]), func.count()
+        )
+        .join(PrinterState, PrinterState.device_id == NetworkDevice.id)
+        .where(NetworkDevice.unit_id.in_(unit_ids), NetworkDevice.retired_at.is_(None))
+        .where(NetworkDevice.kind.not_in(PRINTER_KINDS))
+        .group_by(NetworkDevice.unit_id, NetworkDevice.office_id)
+    )
+    for unit_id, office_id, kind, n in [*rows, *devices, *polled]:
         slot = counts.get((unit_id, office_id))
         if slot is None:
             continue

@@ -103,6 +103,10 @@ class ClassifiedIndex:
             self._by = by
             self._read_at = time.monotonic()
 
+    def classified_macs(self) -> list[str]:
+        """The MACs of every live classified asset (as of the last refresh)."""
+        return sorted(self._by["mac"])
+
     @property
     def empty(self) -> bool:
         """No classified asset is registered and no agent is enrolled offline."""

@@ -81,6 +81,21 @@ REASON_TEXT: dict[str, Text] = {
         "quy tắc chỉ áp dụng cho máy có nhãn {applies_to}",
         "the rule only applies to computers tagged {applies_to}",
     ),
+    # Findings the controller raises from what the network shows (controller.findings).
+    "classified_on_network": Text(
+        "máy mật {subject} bị phát hiện trên mạng ({source})",
+        "classified computer {subject} seen on the network ({source})",
+    ),
+    "secret_use_device_on_network": Text(
+        "thiết bị dùng cho tài liệu mật {subject} đang kết nối mạng",
+        "device for secret documents {subject} is on the network",
+    ),
+    "unmanaged_devices": Text(
+        "{count} thiết bị lạ trên cổng truy cập của switch",
+        "{count} unmanaged devices on switch access ports",
+    ),
+    "printer_supply_low": Text("sắp hết: {supplies}", "running low: {supplies}"),
+    "printer_error": Text("máy in báo lỗi: {errors}", "printer reports: {errors}"),
 }
 
 _WORDS: dict[str, Text] = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from controller.findings.network import RULES as NETWORK_RULES
 from controller.findings.policies import PolicyCache
 
 
@@ -14,8 +15,11 @@ def policy_cache(request: Request) -> PolicyCache:
 
 
 def rule_titles(request: Request, locale: str) -> dict[str, str]:
-    """Rule id → title in ``locale`` for every installed rule (empty when none loaded)."""
+    """Rule id → title in ``locale`` for every installed rule and every rule the network
+    decides (:data:`controller.findings.network.RULES`)."""
+    # Rules the network decides (NET-01, PRN-01...) have no pack: their titles are in code.
+    titles = {rule.id: rule.title.get(locale) for rule in NETWORK_RULES.values()}
     evaluator = policy_cache(request).current()
     if evaluator is None:
-        return {}
-    return {rule.id: rule.title.get(locale) for rule in evaluator.rules}
+        return titles
+    return titles | {rule.id: rule.title.get(locale) for rule in evaluator.rules}

@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from controller.cli import main
 from controller.discovery import ssh
-from controller.discovery.ssh_collect import Stored, collect_known
+from controller.discovery.ssh_collect import Stored
 from controller.discovery.ssh_commands import Command
+from controller.discovery.ssh_rounds import SshRounds
 from controller.findings import FindingsWriter, PolicyCache
 from controller.settings import load_settings
 from controller.store import db, reports
@@ -153,15 +154,15 @@ def test_collect_trust_and_store_like_an_agent_report(
     current = load_settings(data_dir)
     engine = db.make_engine(current.database_url)
     try:
-        done = collect_known(
-            db.session_factory(engine),
-            current,
-            FindingsWriter(PolicyCache(data_dir)),
-            actor="worker",
+        rounds = SshRounds(
+            db.session_factory(engine), current, FindingsWriter(PolicyCache(data_dir))
         )
+        done = rounds.run_once()
+        # Done for this ssh.interval_s: the next look collects nothing.
+        assert rounds.run_once() is None
     finally:
         engine.dispose()
-    assert list(done) == ["127.0.0.1"]
+    assert done is not None and list(done) == ["127.0.0.1"]
     third = done["127.0.0.1"]
     assert isinstance(third, Stored) and (third.agent_id, third.seq) == (agent.id, 3)
 

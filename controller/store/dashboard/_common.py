@@ -9,10 +9,10 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, case, false, func, literal, or_, select, true
 from sqlalchemy.orm import Session
 
-from controller.store.models import Agent, Asset, NetworkDevice, Office, Unit
+from controller.store.models import Agent, Asset, NetworkDevice, Office, PrinterState, Unit
 from controller.store.scope import UnitScope
 
 #: Severities from the most to the least urgent (findings and rules use these).
@@ -208,7 +208,8 @@ def office_equipment(s: Session, scope: UnitScope) -> dict[tuple[str, str], list
     """``{(unit_id, office_id): [computers, printers]}`` of every live office in scope.
 
     Computers and printers come from the register (assets) and the network devices (network
-    printers), as RULES.md CQĐT-08 counts them.
+    printers, and devices of another kind that answered SNMP as printers), as RULES.md CQĐT-08
+    counts them.
     """
     offices = {
         (unit_id, office_id): [0, 0]
@@ -234,6 +235,24 @@ def office_equipment(s: Session, scope: UnitScope) -> dict[tuple[str, str], list
                 unit_filter(NetworkDevice.unit_id, scope),
             )
             .group_by(NetworkDevice.unit_id, NetworkDevice.office_id, NetworkDevice.kind)
+        ),
+        # A device of another kind (a copier filed as "other") that SNMP found to be a printer
+        # (Printer-MIB answered) is a printer of its office too.
+        *s.execute(
+            select(
+                NetworkDevice.unit_id,
+                NetworkDevice.office_id,
+                literal(PRINTER_KINDS[0]),
+                func.count(),
+            )
+            .join(PrinterState, PrinterState.device_id == NetworkDevice.id)
+            .where(
+                NetworkDevice.retired_at.is_(None),
+                NetworkDevice.office_id.is_not(None),
+                NetworkDevice.kind.not_in(PRINTER_KINDS),
+                unit_filter(NetworkDevice.unit_id, scope),
+            )
+            .group_by(NetworkDevice.unit_id, NetworkDevice.office_id)
         ),
     ]:
         slot = offices.get((unit_id, office_id))

@@ -1,0 +1,1028 @@
+"""What SNMP polls found, kept with history, and the joins that place a computer on a port.
+
+:func:`store_round` writes one round of :class:`~controller.discovery.results.DeviceResult`
+values: the device's state, its interfaces (with uplink recognition), the MAC addresses learnt
+on its ports and its ARP entries (first and last seen), a printer's state. A round of a province
+is about 1,000 switches with hundreds of MACs each, so sightings and ARP entries are written
+with one upsert statement per table (executemany), never a query per MAC.
+
+The reads answer "where is this computer" (:func:`host_locations`, :func:`asset_locations`:
+access ports only, never an uplink where every MAC of the building passes), "who is behind
+each MAC of this switch" (:func:`mac_table`) and the state tables of the devices and printers.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    delete,
+    func,
+    literal,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from controller.discovery.results import DeviceResult, LldpNeighbour, Printer
+from controller.store.findings import open_key
+from controller.store.models import (
+    Agent,
+    ArpEntry,
+    Asset,
+    AssetMac,
+    Base,
+    Finding,
+    MacSighting,
+    NetDeviceState,
+    NetInterface,
+    NetworkDevice,
+    PrinterState,
+    UTCDateTime,
+)
+from controller.store.scope import UnitScope
+
+log = logging.getLogger(__name__)
+
+_STATE = Base.metadata.tables["net_device_state"]
+_INTERFACES = Base.metadata.tables["net_interfaces"]
+_SIGHTINGS = Base.metadata.tables["mac_sightings"]
+_ARP = Base.metadata.tables["arp_entries"]
+_PRINTERS = Base.metadata.tables["printer_state"]
+
+#: Device kinds whose MAC behind a port makes that port an uplink (a printer's does not).
+INFRASTRUCTURE_KINDS = ("switch", "router", "firewall", "access_point")
+#: LLDP capabilities of a neighbour that make the port towards it an uplink.
+UPLINK_CAPABILITIES = frozenset({"bridge", "router"})
+#: A port's name as shown: ifName, else ifDescr.
+_PORT_NAME = func.coalesce(NetInterface.name, NetInterface.descr)
+#: Rows per executemany: bounds the memory of one statement on a province-sized round.
+_CHUNK = 5000
+
+
+def normal_mac(mac: str) -> str:
+    """``AA-BB-...`` or ``aa:bb:...`` as ``aa:bb:cc:dd:ee:ff`` (the one spelling stored)."""
+    return mac.strip().lower().replace("-", ":")
+
+
+def _is_unicast(mac: str) -> bool:
+    # The low bit of the first octet marks a group (multicast/broadcast) address, never a host.
+    try:
+        return int(mac[:2], 16) & 1 == 0
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class RoundSummary:
+    """What :func:`store_round` wrote."""
+
+    devices_ok: int
+    devices_failed: int
+    #: Variable bindings received from the devices that answered.
+    values: int
+    #: (MAC, device, port, VLAN) rows seen in this round, and those never seen before.
+    sightings: int
+    new_sightings: int
+    interfaces: int
+    uplinks: int
+    arp_entries: int
+    printers: int
+    #: Seconds spent storing (the poll's own time is in each result's ``elapsed_s``).
+    elapsed_s: float
+    #: Results for device ids the organisation file does not have (not stored).
+    unknown_devices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PortLocation:
+    """Where a MAC was learnt: "switch S, port P, VLAN V" (an access port, not an uplink)."""
+
+    device_id: str
+    device_name: str
+    port_name: str | None
+    if_index: int
+    vlan: int
+    last_seen: datetime
+    #: The MAC that was seen there (a computer may have several).
+    mac: str = ""
+    first_seen: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Whom a MAC belongs to: an enrolled computer, an asset of the register, a network device.
+
+    ``kind`` is ``agent`` (then ``hostname`` and, when linked, ``asset_id``), ``asset`` (a
+    registered machine without an agent) or ``device`` (a network device of the file).
+    """
+
+    kind: str
+    unit_id: str
+    agent_id: str | None = None
+    hostname: str | None = None
+    asset_id: str | None = None
+    device_id: str | None = None
+    classification: str | None = None
+
+    @property
+    def label(self) -> str:
+        """A short name: the hostname, else the asset or device id."""
+        return self.hostname or self.asset_id or self.device_id or self.agent_id or "?"
+
+
+@dataclass(frozen=True, slots=True)
+class MacRow:
+    """A current row of a switch's MAC table, with its owner (None: unmanaged)."""
+
+    mac: str
+    device_id: str
+    device_name: str
+    unit_id: str
+    if_index: int
+    port_name: str | None
+    vlan: int
+    uplink: bool
+    first_seen: datetime
+    last_seen: datetime
+    owner: Owner | None
+
+
+@dataclass(frozen=True, slots=True)
+class ArpSeen:
+    """An ARP entry seen in a round."""
+
+    mac: str
+    ip: str
+    device_id: str
+    device_name: str
+    unit_id: str
+    if_index: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRow:
+    """A network device of the organisation file with its last poll."""
+
+    device_id: str
+    name: str
+    kind: str
+    unit_id: str
+    office_id: str | None
+    ip: str | None
+    credential: str | None
+    for_secret_use: bool
+    polled_at: datetime | None
+    ok_at: datetime | None
+    error: str | None
+    elapsed_s: float | None
+    profile: str | None
+    sys_name: str | None
+    sys_descr: str | None
+    uptime_s: int | None
+    serial: str | None
+    values: int
+    ports: int
+    uplinks: int
+
+
+@dataclass(frozen=True, slots=True)
+class PrinterRow:
+    """A network printer's last polled state, with its place in the organisation."""
+
+    device_id: str
+    name: str
+    unit_id: str
+    office_id: str | None
+    updated_at: datetime
+    ok_at: datetime | None
+    status: str | None
+    device_status: str | None
+    errors: tuple[str, ...]
+    pages: int | None
+    #: ``{"index", "name", "colour", "kind", "level", "max", "percent"}`` per supply.
+    supplies: tuple[dict[str, Any], ...]
+    alerts: tuple[str, ...]
+
+
+# --------------------------------------------------------------------------------------------
+# Writing a round
+
+
+def _insert(s: Session) -> Callable[..., Any]:
+    return postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
+    for start in range(0, len(rows), _CHUNK):
+        yield rows[start : start + _CHUNK]
+
+
+@dataclass
+class _Port:
+    macs: set[str] = field(default_factory=set)
+    neighbour: dict[str, Any] | None = None
+    reason: str | None = None
+
+
+def _neighbour(n: LldpNeighbour) -> dict[str, Any]:
+    return {"chassis_id": n.chassis_id, "port_id": n.port_id, "sys_name": n.sys_name}
+
+
+def _infrastructure_macs(s: Session) -> dict[str, str]:
+    """``{mac: device_id}`` of switches, routers, firewalls and access points (register and
+    the interfaces their last polls reported)."""
+    found: dict[str, str] = {}
+    live = NetworkDevice.retired_at.is_(None) & NetworkDevice.kind.in_(INFRASTRUCTURE_KINDS)
+    for device_id, macs in s.execute(select(NetworkDevice.id, NetworkDevice.macs).where(live)):
+        for mac in macs or ():
+            found[normal_mac(mac)] = device_id
+    for owner_id, port_mac in s.execute(
+        select(NetInterface.device_id, NetInterface.mac)
+        .join(NetworkDevice, NetworkDevice.id == NetInterface.device_id)
+        .where(live, NetInterface.mac.is_not(None))
+    ):
+        if port_mac:
+            found.setdefault(normal_mac(port_mac), owner_id)
+    return found
+
+
+def _ports(
+    result: DeviceResult, infrastructure: dict[str, str], threshold: int
+) -> dict[int, _Port]:
+    """Each port's MACs, LLDP neighbour and why it is an uplink (None: an access port)."""
+    own = {normal_mac(i.mac) for i in result.interfaces if i.mac}
+    ports: dict[int, _Port] = defaultdict(_Port)
+    for entry in result.fdb:
+        mac = normal_mac(entry.mac)
+        if mac in own or not _is_unicast(mac):
+            continue
+        ports[_port_of(entry.if_index, entry.bridge_port)].macs.add(mac)
+    for n in result.lldp:
+        port = ports[n.if_index if n.if_index is not None else n.local_port]
+        port.neighbour = _neighbour(n)
+        if UPLINK_CAPABILITIES.intersection(n.capabilities):
+            port.reason = "lldp"
+    for port in ports.values():
+        if port.reason is not None:
+            continue
+        if any(infrastructure.get(mac, result.device_id) != result.device_id for mac in port.macs):
+            port.reason = "device"
+        elif len(port.macs) > threshold:
+            port.reason = "macs"
+    return ports
+
+
+def _port_of(if_index: int | None, bridge_port: int) -> int:
+    # Without a dot1dBasePortIfIndex row the bridge port number is kept: most switches number
+    # bridge ports as their ifIndex, and a classified MAC must never be dropped for want of it.
+    return if_index if if_index is not None else bridge_port
+
+
+def _state_row(r: DeviceResult, at: datetime) -> dict[str, Any]:
+    return {
+        "device_id": r.device_id,
+        "polled_at": at,
+        "ok_at": at,
+        "error": None,
+        "elapsed_s": r.elapsed_s,
+        "profile": r.profile,
+        "sys_name": r.sys_name,
+        "sys_descr": r.sys_descr,
+        "sys_object_id": r.sys_object_id,
+        "uptime_s": r.uptime_s,
+        "serial": r.serial,
+        "values": r.values,
+    }
+
+
+def _printer_row(device_id: str, p: Printer, at: datetime) -> dict[str, Any]:
+    return {
+        "device_id": device_id,
+        "updated_at": at,
+        "status": p.status,
+        "device_status": p.device_status,
+        "errors": list(p.errors),
+        "pages": p.pages,
+        "supplies": [
+            {
+                "index": supply.index,
+                "name": supply.name,
+                "colour": supply.colour,
+                "kind": supply.kind,
+                "level": supply.level,
+                "max": supply.max_capacity,
+                "percent": supply.percent,
+            }
+            for supply in p.supplies
+        ],
+        "alerts": list(p.alerts),
+    }
+
+
+def store_round(
+    s: Session, results: Sequence[DeviceResult], at: datetime, *, uplink_mac_threshold: int
+) -> RoundSummary:
+    """Store one round of poll results at ``at`` in the caller's transaction.
+
+    Per device: the state is upserted (a failed poll records its error and time and keeps the
+    last good one's ``ok_at`` and facts); when it answered, its interfaces are replaced, with
+    ``mac_count`` and the uplink flag: a port whose LLDP neighbour is a bridge or router
+    (``lldp``), behind which a known switch/router/AP's MAC is learnt (``device``), or with
+    more than ``uplink_mac_threshold`` MACs (``macs``). MAC sightings and ARP entries seen
+    again get ``last_seen = at``; new ones are inserted with ``first_seen = at``. A printer's
+    state is upserted. Results for devices not in the organisation file are skipped (logged).
+    """
+    started = time.perf_counter()
+    wanted = sorted({r.device_id for r in results})
+    known = set(s.scalars(select(NetworkDevice.id).where(NetworkDevice.id.in_(wanted))))
+    unknown = tuple(sorted(set(wanted) - known))
+    if unknown:
+        log.warning("poll results for unknown devices not stored: %s", ", ".join(unknown))
+    # The last result of a device wins (a device listed twice is polled once in spirit).
+    by_device = {r.device_id: r for r in results if r.device_id in known}
+    ok = [r for r in by_device.values() if r.ok]
+    failed = [r for r in by_device.values() if not r.ok]
+    _write_states(s, ok, failed, at)
+    infrastructure = _infrastructure_macs(s) if any(r.fdb for r in ok) else {}
+    rows = _Rows()
+    for r in ok:
+        rows.add(r, at, infrastructure, uplink_mac_threshold)
+    new = _write_rows(s, rows, [r.device_id for r in ok], at)
+    return RoundSummary(
+        devices_ok=len(ok),
+        devices_failed=len(failed),
+        values=sum(r.values for r in ok),
+        sightings=len(rows.sightings),
+        new_sightings=new,
+        interfaces=len(rows.interfaces),
+        uplinks=rows.uplinks,
+        arp_entries=len(rows.arp),
+        printers=len(rows.printers),
+        elapsed_s=time.perf_counter() - started,
+        unknown_devices=unknown,
+    )
+
+
+def _write_states(
+    s: Session, ok: list[DeviceResult], failed: list[DeviceResult], at: datetime
+) -> None:
+    insert = _insert(s)
+    if ok:
+        stmt = insert(_STATE)
+        columns = [c for c in _state_row(ok[0], at) if c != "device_id"]
+        s.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["device_id"], set_={c: stmt.excluded[c] for c in columns}
+            ),
+            [_state_row(r, at) for r in ok],
+        )
+    if failed:
+        stmt = insert(_STATE)
+        s.execute(
+            # A failed poll keeps what the last good one said (ok_at, sysName, serial...).
+            stmt.on_conflict_do_update(
+                index_elements=["device_id"],
+                set_={
+                    "polled_at": stmt.excluded.polled_at,
+                    "error": stmt.excluded.error,
+                    "elapsed_s": stmt.excluded.elapsed_s,
+                },
+            ),
+            [
+                {
+                    "device_id": r.device_id,
+                    "polled_at": at,
+                    "error": r.error or "unknown error",
+                    "elapsed_s": r.elapsed_s,
+                    "values": 0,
+                }
+                for r in failed
+            ],
+        )
+
+
+#: The ifTable columns of an interface row (None for a port only the bridge tables name).
+_INTERFACE_COLUMNS = (
+    "name",
+    "alias",
+    "descr",
+    "if_type",
+    "mac",
+    "admin_up",
+    "oper_up",
+    "speed_mbps",
+    "in_errors",
+    "out_errors",
+)
+
+
+@dataclass
+class _Rows:
+    """The rows one round writes, gathered device by device."""
+
+    interfaces: list[dict[str, Any]] = field(default_factory=list)
+    #: Keyed by the unique key: one upsert statement must not name a row twice (PostgreSQL).
+    sightings: dict[tuple[str, str, int, int], dict[str, Any]] = field(default_factory=dict)
+    arp: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    printers: list[dict[str, Any]] = field(default_factory=list)
+    uplinks: int = 0
+
+    def add(
+        self, r: DeviceResult, at: datetime, infrastructure: dict[str, str], threshold: int
+    ) -> None:
+        """The rows of one device that answered."""
+        ports = _ports(r, infrastructure, threshold)
+        listed = set()
+        for i in r.interfaces:
+            listed.add(i.if_index)
+            self.interfaces.append(
+                _interface_row(r.device_id, i.if_index, ports.get(i.if_index))
+                | {
+                    "name": i.name,
+                    "alias": i.alias,
+                    "descr": i.descr,
+                    "if_type": i.if_type,
+                    "mac": normal_mac(i.mac) if i.mac else None,
+                    "admin_up": i.admin_up,
+                    "oper_up": i.oper_up,
+                    "speed_mbps": i.speed_mbps,
+                    "in_errors": i.in_errors,
+                    "out_errors": i.out_errors,
+                }
+            )
+        # A port the forwarding table or LLDP names but ifTable did not list still needs its
+        # uplink flag, or every MAC behind it would be "located" there.
+        for if_index, port in ports.items():
+            if if_index not in listed:
+                self.interfaces.append(
+                    _interface_row(r.device_id, if_index, port) | dict.fromkeys(_INTERFACE_COLUMNS)
+                )
+        self.uplinks += sum(1 for port in ports.values() if port.reason is not None)
+        own = {normal_mac(i.mac) for i in r.interfaces if i.mac}
+        for entry in r.fdb:
+            mac = normal_mac(entry.mac)
+            if mac in own or not _is_unicast(mac):
+                continue
+            key = (mac, r.device_id, _port_of(entry.if_index, entry.bridge_port), entry.vlan)
+            self.sightings[key] = {
+                "mac": key[0],
+                "device_id": key[1],
+                "if_index": key[2],
+                "vlan": key[3],
+            }
+        for row in r.arp:
+            mac = normal_mac(row.mac)
+            if not _is_unicast(mac) or mac == "00:00:00:00:00:00":
+                continue
+            self.arp[(r.device_id, row.ip, mac)] = {
+                "device_id": r.device_id,
+                "ip": row.ip,
+                "mac": mac,
+                "if_index": row.if_index,
+            }
+        if r.printer is not None:
+            self.printers.append(_printer_row(r.device_id, r.printer, at))
+
+
+def _interface_row(device_id: str, if_index: int, port: _Port | None) -> dict[str, Any]:
+    port = port or _Port()
+    return {
+        "device_id": device_id,
+        "if_index": if_index,
+        "mac_count": len(port.macs),
+        "uplink": port.reason is not None,
+        "uplink_reason": port.reason,
+        "neighbour": port.neighbour,
+    }
+
+
+def _stamp(s: Session, at: datetime) -> ColumnElement[Any]:
+    """``at`` written into the statement as an SQL literal.
+
+    Every row of a round has the same time: bound per row, its conversion was a third of the
+    time spent writing a province's round of sightings.
+    """
+    rendered = literal(at, UTCDateTime()).compile(
+        dialect=s.get_bind().dialect, compile_kwargs={"literal_binds": True}
+    )
+    return literal_column(str(rendered), UTCDateTime())
+
+
+def _write_rows(s: Session, rows: _Rows, ok_ids: list[str], at: datetime) -> int:
+    """Write the round's rows; returns how many sightings were new."""
+    insert = _insert(s)
+    stamp = _stamp(s, at)
+    if ok_ids:
+        s.execute(delete(_INTERFACES).where(_INTERFACES.c.device_id.in_(sorted(ok_ids))))
+    for chunk in _chunks(rows.interfaces):
+        s.execute(insert(_INTERFACES).values(updated_at=stamp), chunk)
+    if rows.arp:
+        stmt = insert(_ARP).values(first_seen=stamp, last_seen=stamp)
+        upsert = stmt.on_conflict_do_update(
+            index_elements=["device_id", "ip", "mac"],
+            set_={"last_seen": stmt.excluded.last_seen, "if_index": stmt.excluded.if_index},
+        )
+        for chunk in _chunks(list(rows.arp.values())):
+            s.execute(upsert, chunk)
+    if rows.printers:
+        stmt = insert(_PRINTERS)
+        s.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["device_id"],
+                set_={c: stmt.excluded[c] for c in rows.printers[0] if c != "device_id"},
+            ),
+            rows.printers,
+        )
+    if not rows.sightings:
+        return 0
+    stmt = insert(_SIGHTINGS).values(first_seen=stamp, last_seen=stamp)
+    upsert = stmt.on_conflict_do_update(
+        index_elements=["mac", "device_id", "if_index", "vlan"],
+        set_={"last_seen": stmt.excluded.last_seen},
+    )
+    for chunk in _chunks(list(rows.sightings.values())):
+        s.execute(upsert, chunk)
+    # Only an insert sets first_seen to this round's time: counting them afterwards costs one
+    # indexed query instead of reading every known sighting first.
+    return int(
+        s.scalar(
+            select(func.count())
+            .select_from(_SIGHTINGS)
+            .where(_SIGHTINGS.c.last_seen == at, _SIGHTINGS.c.first_seen == at)
+        )
+        or 0
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Who a MAC belongs to
+
+
+def known_macs(s: Session) -> dict[str, Owner]:
+    """``{mac: owner}`` of every MAC the controller knows: network devices of the file, assets
+    of the register, computers with an agent (in that order of precedence, the last wins: an
+    enrolled computer is named by its hostname, with its asset when linked)."""
+    found: dict[str, Owner] = {}
+    for device_id, unit_id, macs in s.execute(
+        select(NetworkDevice.id, NetworkDevice.unit_id, NetworkDevice.macs).where(
+            NetworkDevice.retired_at.is_(None)
+        )
+    ):
+        for mac in macs or ():
+            found[normal_mac(mac)] = Owner("device", unit_id, device_id=device_id)
+    linked: dict[str, tuple[str | None, str | None]] = {}
+    for asset_id, unit_id, hostname, agent_id, classification, mac in s.execute(
+        select(
+            Asset.id,
+            Asset.unit_id,
+            Asset.hostname,
+            Asset.agent_id,
+            Asset.classification,
+            AssetMac.mac,
+        )
+        .join(AssetMac, AssetMac.asset_id == Asset.id)
+        .where(Asset.retired_at.is_(None))
+    ):
+        found[normal_mac(mac)] = Owner(
+            "asset",
+            unit_id,
+            agent_id=agent_id,
+            hostname=hostname,
+            asset_id=asset_id,
+            classification=classification,
+        )
+    for asset_id, agent_id, classification in s.execute(
+        select(Asset.id, Asset.agent_id, Asset.classification).where(
+            Asset.retired_at.is_(None), Asset.agent_id.is_not(None)
+        )
+    ):
+        if agent_id is not None:
+            linked[agent_id] = (asset_id, classification)
+    for agent_id, unit_id, hostname, macs in s.execute(
+        select(Agent.id, Agent.unit_id, Agent.hostname, Agent.macs).where(Agent.status != "revoked")
+    ):
+        link = linked.get(agent_id, (None, None))
+        owner = Owner(
+            "agent",
+            unit_id,
+            agent_id=agent_id,
+            hostname=hostname,
+            asset_id=link[0],
+            classification=link[1],
+        )
+        for mac in macs or ():
+            found[normal_mac(mac)] = owner
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# Locating computers
+
+
+def _locations(
+    s: Session, macs_of: dict[str, set[str]], since: datetime
+) -> dict[str, list[PortLocation]]:
+    everything = sorted({mac for macs in macs_of.values() for mac in macs})
+    found: dict[str, list[PortLocation]] = {key: [] for key in macs_of}
+    if not everything:
+        return found
+    at_mac: dict[str, list[PortLocation]] = defaultdict(list)
+    for start in range(0, len(everything), 900):
+        rows = s.execute(
+            select(
+                MacSighting.mac,
+                MacSighting.device_id,
+                NetworkDevice.name,
+                _PORT_NAME,
+                MacSighting.if_index,
+                MacSighting.vlan,
+                MacSighting.first_seen,
+                MacSighting.last_seen,
+            )
+            .join(NetworkDevice, NetworkDevice.id == MacSighting.device_id)
+            .outerjoin(
+                NetInterface,
+                and_(
+                    NetInterface.device_id == MacSighting.device_id,
+                    NetInterface.if_index == MacSighting.if_index,
+                ),
+            )
+            .where(
+                MacSighting.mac.in_(everything[start : start + 900]),
+                MacSighting.last_seen >= since,
+                # A port without an interface row is taken as an access port (see store_round).
+                NetInterface.uplink.is_not(True),
+            )
+        )
+        for mac, device_id, device_name, port, if_index, vlan, first, last in rows:
+            at_mac[mac].append(
+                PortLocation(device_id, device_name, port, if_index, vlan, last, mac, first)
+            )
+    for key, macs in macs_of.items():
+        places = [place for mac in macs for place in at_mac.get(mac, ())]
+        places.sort(key=lambda p: (p.last_seen, p.device_id, p.if_index), reverse=True)
+        found[key] = places
+    return found
+
+
+def host_locations(
+    s: Session, agent_ids: Sequence[str], *, since: datetime
+) -> dict[str, list[PortLocation]]:
+    """Where each computer sits: the access-port sightings of its MACs (those it reported,
+    and its linked asset's) last seen at or after ``since``, newest first.
+
+    Every id asked for is a key (an empty list: not seen on any polled switch, or unknown).
+    """
+    ids = sorted(set(agent_ids))
+    if not ids:
+        return {}
+    macs_of: dict[str, set[str]] = {agent_id: set() for agent_id in ids}
+    for agent_id, macs in s.execute(select(Agent.id, Agent.macs).where(Agent.id.in_(ids))):
+        macs_of[agent_id] = {normal_mac(m) for m in macs or () if m}
+    for linked_agent, mac in s.execute(
+        select(Asset.agent_id, AssetMac.mac)
+        .join(AssetMac, AssetMac.asset_id == Asset.id)
+        .where(Asset.agent_id.in_(ids), Asset.retired_at.is_(None))
+    ):
+        if linked_agent is not None:
+            macs_of.setdefault(linked_agent, set()).add(normal_mac(mac))
+    return _locations(s, macs_of, since)
+
+
+def asset_locations(
+    s: Session, asset_ids: Sequence[str], *, since: datetime
+) -> dict[str, list[PortLocation]]:
+    """:func:`host_locations` for assets of the register, by their registered MACs (a computer
+    without an agent, a classified one); every id asked for is a key."""
+    ids = sorted(set(asset_ids))
+    if not ids:
+        return {}
+    macs_of: dict[str, set[str]] = {asset_id: set() for asset_id in ids}
+    for asset_id, mac in s.execute(
+        select(AssetMac.asset_id, AssetMac.mac).where(AssetMac.asset_id.in_(ids))
+    ):
+        macs_of[asset_id].add(normal_mac(mac))
+    return _locations(s, macs_of, since)
+
+
+# --------------------------------------------------------------------------------------------
+# MAC tables, devices, printers
+
+
+def mac_table(
+    s: Session,
+    *,
+    since: datetime,
+    device_id: str | None = None,
+    scope: UnitScope = None,
+    unmanaged: bool = False,
+    access_only: bool = False,
+    owners: dict[str, Owner] | None = None,
+    limit: int | None = None,
+) -> list[MacRow]:
+    """The current MAC table (sightings last seen at or after ``since``) of one device or of
+    every device in ``scope``, each MAC joined to its owner (:func:`known_macs`; None: an
+    unmanaged device). ``unmanaged`` keeps only MACs without an owner on access ports.
+    Ordered by device, port, VLAN, MAC. ``owners`` lets a caller reuse one index.
+    """
+    query = (
+        select(
+            MacSighting.mac,
+            MacSighting.device_id,
+            NetworkDevice.name,
+            NetworkDevice.unit_id,
+            MacSighting.if_index,
+            _PORT_NAME,
+            MacSighting.vlan,
+            NetInterface.uplink,
+            MacSighting.first_seen,
+            MacSighting.last_seen,
+        )
+        .join(NetworkDevice, NetworkDevice.id == MacSighting.device_id)
+        .outerjoin(
+            NetInterface,
+            and_(
+                NetInterface.device_id == MacSighting.device_id,
+                NetInterface.if_index == MacSighting.if_index,
+            ),
+        )
+        .where(MacSighting.last_seen >= since)
+        .order_by(MacSighting.device_id, MacSighting.if_index, MacSighting.vlan, MacSighting.mac)
+    )
+    if device_id is not None:
+        query = query.where(MacSighting.device_id == device_id)
+    if scope is not None:
+        query = query.where(NetworkDevice.unit_id.in_(sorted(scope)))
+    if unmanaged or access_only:
+        query = query.where(NetInterface.uplink.is_not(True))
+    index = owners if owners is not None else known_macs(s)
+    rows: list[MacRow] = []
+    for mac, dev, name, unit, if_index, port, vlan, uplink, first, last in s.execute(query):
+        owner = index.get(mac)
+        if unmanaged and owner is not None:
+            continue
+        rows.append(
+            MacRow(mac, dev, name, unit, if_index, port, vlan, bool(uplink), first, last, owner)
+        )
+        if limit is not None and len(rows) >= limit:
+            break
+    return rows
+
+
+def round_sightings(
+    s: Session, at: datetime, macs: Iterable[str], *, since: datetime | None = None
+) -> list[MacRow]:
+    """Sightings of these MACs in the round stored at ``at`` (or, with ``since``, last seen at
+    or after it), access ports first, owners left out: what the classified tripwire checks."""
+    wanted = sorted({normal_mac(m) for m in macs})
+    if not wanted:
+        return []
+    rows: list[MacRow] = []
+    for start in range(0, len(wanted), 900):
+        rows.extend(_round_rows(s, at, wanted[start : start + 900], since))
+    rows.sort(key=lambda r: (r.mac, r.uplink, r.device_id, r.if_index))
+    return rows
+
+
+def _round_rows(s: Session, at: datetime, macs: list[str], since: datetime | None) -> list[MacRow]:
+    query = (
+        select(
+            MacSighting.mac,
+            MacSighting.device_id,
+            NetworkDevice.name,
+            NetworkDevice.unit_id,
+            MacSighting.if_index,
+            _PORT_NAME,
+            MacSighting.vlan,
+            NetInterface.uplink,
+            MacSighting.first_seen,
+            MacSighting.last_seen,
+        )
+        .join(NetworkDevice, NetworkDevice.id == MacSighting.device_id)
+        .outerjoin(
+            NetInterface,
+            and_(
+                NetInterface.device_id == MacSighting.device_id,
+                NetInterface.if_index == MacSighting.if_index,
+            ),
+        )
+        .where(
+            MacSighting.mac.in_(macs),
+            MacSighting.last_seen == at if since is None else MacSighting.last_seen >= since,
+        )
+    )
+    return [
+        MacRow(mac, dev, name, unit, if_index, port, vlan, bool(uplink), first, last, None)
+        for mac, dev, name, unit, if_index, port, vlan, uplink, first, last in s.execute(query)
+    ]
+
+
+def round_arp(
+    s: Session, at: datetime, macs: Iterable[str], *, since: datetime | None = None
+) -> list[ArpSeen]:
+    """ARP entries of these MACs seen in the round stored at ``at`` (or since ``since``)."""
+    wanted = sorted({normal_mac(m) for m in macs})
+    found: list[ArpSeen] = []
+    for start in range(0, len(wanted), 900):
+        rows = s.execute(
+            select(
+                ArpEntry.mac,
+                ArpEntry.ip,
+                ArpEntry.device_id,
+                NetworkDevice.name,
+                NetworkDevice.unit_id,
+                ArpEntry.if_index,
+            )
+            .join(NetworkDevice, NetworkDevice.id == ArpEntry.device_id)
+            .where(
+                ArpEntry.mac.in_(wanted[start : start + 900]),
+                ArpEntry.last_seen == at if since is None else ArpEntry.last_seen >= since,
+            )
+        )
+        found.extend(ArpSeen(*row) for row in rows)
+    found.sort(key=lambda a: (a.mac, a.device_id, a.ip))
+    return found
+
+
+def device_rows(s: Session, *, scope: UnitScope = None) -> list[DeviceRow]:
+    """Every live network device in ``scope`` with its last poll (None fields: never polled)
+    and its port and uplink counts, by unit then id."""
+    ports = {
+        device_id: (int(n), int(up or 0))
+        for device_id, n, up in s.execute(
+            select(
+                NetInterface.device_id,
+                func.count(),
+                func.sum(case((NetInterface.uplink.is_(True), 1), else_=0)),
+            ).group_by(NetInterface.device_id)
+        )
+    }
+    query = (
+        select(NetworkDevice, NetDeviceState)
+        .outerjoin(NetDeviceState, NetDeviceState.device_id == NetworkDevice.id)
+        .where(NetworkDevice.retired_at.is_(None))
+        .order_by(NetworkDevice.unit_id, NetworkDevice.id)
+    )
+    if scope is not None:
+        query = query.where(NetworkDevice.unit_id.in_(sorted(scope)))
+    rows: list[DeviceRow] = []
+    for device, state in s.execute(query):
+        n, up = ports.get(device.id, (0, 0))
+        rows.append(
+            DeviceRow(
+                device_id=device.id,
+                name=device.name,
+                kind=device.kind,
+                unit_id=device.unit_id,
+                office_id=device.office_id,
+                ip=device.ip,
+                credential=device.snmp_credential,
+                for_secret_use=device.for_secret_use,
+                polled_at=state.polled_at if state else None,
+                ok_at=state.ok_at if state else None,
+                error=state.error if state else None,
+                elapsed_s=state.elapsed_s if state else None,
+                profile=state.profile if state else None,
+                sys_name=state.sys_name if state else None,
+                sys_descr=state.sys_descr if state else None,
+                uptime_s=state.uptime_s if state else None,
+                serial=state.serial if state else None,
+                values=state.values if state else 0,
+                ports=n,
+                uplinks=up,
+            )
+        )
+    return rows
+
+
+def device_interfaces(s: Session, device_id: str) -> list[NetInterface]:
+    """The ports of one device as of its last good poll, by ifIndex."""
+    return list(
+        s.scalars(
+            select(NetInterface)
+            .where(NetInterface.device_id == device_id)
+            .order_by(NetInterface.if_index)
+        )
+    )
+
+
+def unknown_devices(s: Session, device_ids: Iterable[str]) -> list[str]:
+    """The ids among ``device_ids`` that name no live network device of the file."""
+    ids = sorted(set(device_ids))
+    if not ids:
+        return []
+    live = set(
+        s.scalars(
+            select(NetworkDevice.id).where(
+                NetworkDevice.id.in_(ids), NetworkDevice.retired_at.is_(None)
+            )
+        )
+    )
+    return [i for i in ids if i not in live]
+
+
+def printer_rows(s: Session, *, scope: UnitScope = None) -> list[PrinterRow]:
+    """Every polled network printer's last state in ``scope``, by unit, office and id."""
+    query = (
+        select(NetworkDevice, PrinterState, NetDeviceState.ok_at)
+        .join(PrinterState, PrinterState.device_id == NetworkDevice.id)
+        .outerjoin(NetDeviceState, NetDeviceState.device_id == NetworkDevice.id)
+        .where(NetworkDevice.retired_at.is_(None))
+        .order_by(NetworkDevice.unit_id, NetworkDevice.office_id, NetworkDevice.id)
+    )
+    if scope is not None:
+        query = query.where(NetworkDevice.unit_id.in_(sorted(scope)))
+    return [
+        PrinterRow(
+            device_id=device.id,
+            name=device.name,
+            unit_id=device.unit_id,
+            office_id=device.office_id,
+            updated_at=state.updated_at,
+            ok_at=ok_at,
+            status=state.status,
+            device_status=state.device_status,
+            errors=tuple(state.errors or ()),
+            pages=state.pages,
+            supplies=tuple(state.supplies or ()),
+            alerts=tuple(state.alerts or ()),
+        )
+        for device, state, ok_at in s.execute(query)
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Findings the network raises (controller.findings.network)
+
+
+@dataclass(frozen=True, slots=True)
+class SecretUseDevice:
+    """A network device the organisation file marks for secret documents (BMNN-08)."""
+
+    device_id: str
+    unit_id: str
+    macs: tuple[str, ...]
+    ok_at: datetime | None
+
+
+def secret_use_devices(s: Session) -> list[SecretUseDevice]:
+    """Live network devices with ``for_secret_use``, with their last answer to SNMP."""
+    rows = s.execute(
+        select(NetworkDevice.id, NetworkDevice.unit_id, NetworkDevice.macs, NetDeviceState.ok_at)
+        .outerjoin(NetDeviceState, NetDeviceState.device_id == NetworkDevice.id)
+        .where(NetworkDevice.retired_at.is_(None), NetworkDevice.for_secret_use.is_(True))
+        .order_by(NetworkDevice.id)
+    )
+    return [
+        SecretUseDevice(device_id, unit_id, tuple(normal_mac(m) for m in macs or ()), ok_at)
+        for device_id, unit_id, macs, ok_at in rows
+    ]
+
+
+def device_units(s: Session, device_ids: Iterable[str]) -> dict[str, str]:
+    """``{device_id: unit_id}`` of these network devices."""
+    ids = sorted(set(device_ids))
+    if not ids:
+        return {}
+    return {
+        device_id: unit_id
+        for device_id, unit_id in s.execute(
+            select(NetworkDevice.id, NetworkDevice.unit_id).where(NetworkDevice.id.in_(ids))
+        )
+    }
+
+
+def live_findings(s: Session, rule_id: str, kind: str) -> dict[str, Finding]:
+    """The live (not resolved) findings of ``rule_id`` on subjects ``<kind>:...``, by subject."""
+    rows = s.scalars(
+        select(Finding).where(
+            Finding.rule_id == rule_id,
+            Finding.open_key.is_not(None),
+            Finding.subject.like(f"{kind}:%"),
+        )
+    )
+    return {f.subject: f for f in rows}
+
+
+def close_finding(s: Session, subject: str, rule_id: str, at: datetime) -> bool:
+    """Resolve the live finding of ``subject`` for ``rule_id`` (its cause is gone); whether
+    there was one."""
+    result = s.execute(
+        update(Finding)
+        .where(Finding.open_key == open_key(subject, rule_id))
+        .values(open_key=None, status="resolved", resolved_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0)) == 1
