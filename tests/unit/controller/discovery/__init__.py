@@ -1,0 +1,1 @@
+"""Tests of controller.discovery (SNMP credentials, profiles, decoding)."""
