@@ -39,6 +39,7 @@ DOT1D_BASE = "1.3.6.1.2.1.17.1"
 DOT1D_BASE_PORT_ENTRY = "1.3.6.1.2.1.17.1.4.1"
 DOT1D_TP_FDB_ENTRY = "1.3.6.1.2.1.17.4.3.1"
 DOT1Q_TP_FDB_ENTRY = "1.3.6.1.2.1.17.7.1.2.2.1"
+DOT1Q_VLAN_FDB_ID = "1.3.6.1.2.1.17.7.1.4.2.1.3"
 DOT1Q_VLAN_STATIC_NAME = "1.3.6.1.2.1.17.7.1.4.3.1.1"
 ENT_PHYSICAL_ENTRY = "1.3.6.1.2.1.47.1.1.1.1"
 LLDP_LOC = "1.0.8802.1.1.2.1.3"
@@ -374,6 +375,8 @@ def switch_recording(spec: SwitchSpec) -> Recording:
                 rec.add(f"{DOT1D_TP_FDB_ENTRY}.2.{row}", INTEGER, port)
                 rec.add(f"{DOT1D_TP_FDB_ENTRY}.3.{row}", INTEGER, 3)
     for vlan in sorted(vlans):
+        # dot1qVlanCurrentTable (index TimeMark.VlanIndex): each VLAN its own FDB (IVL).
+        rec.add(f"{DOT1Q_VLAN_FDB_ID}.0.{vlan}", GAUGE32, vlan)
         rec.add(f"{DOT1Q_VLAN_STATIC_NAME}.{vlan}", OCTETS, VLAN_NAMES.get(vlan, f"vlan{vlan}"))
     _add_lldp(rec, spec)
     return rec
