@@ -211,6 +211,7 @@ def simulators(
                         SIMULATOR,
                         f"--cache-dir={cache}",
                         "--log-level=error",
+                        f"--max-var-binds={max_var_binds}",
                         f"--args-from-file={args}",
                     ],
                     stdin=subprocess.DEVNULL,
