@@ -239,11 +239,22 @@ async def _walk_tables(
         stands_in = any(FALLBACKS.get(c.name) in names for c in table.columns)
         (later if stands_in else first).append(table)
 
+    silent = False
+
     async def walk(table: Table) -> None:
+        nonlocal silent
+        if silent:
+            # A device that stopped answering would cost each remaining table a full timeout.
+            warnings.append(f"{table.name}: not asked: the device stopped answering")
+            return
         try:
             rows = await client.walk(
                 target, [c.oid for c in table.columns], rows_hint=_rows_hint(table, if_number)
             )
+        except SnmpTimeout as exc:
+            silent = True
+            warnings.append(f"{table.name}: {exc}")
+            return
         except SnmpError as exc:
             warnings.append(f"{table.name}: {exc}")
             return

@@ -31,6 +31,9 @@ WHOLE_MODULES = frozenset(
         "tests/integration/test_agent_once.py",  # one real `govguard-agent once` run
         "tests/integration/test_agent_unprivileged.py",  # the same, as root and as nobody
         "tests/integration/test_netns_scenarios.py",  # one CA for every namespace scenario
+        "tests/integration/test_snmp_snmpsim.py",  # one snmpsim for the module
+        "tests/integration/test_snmp_snmpd.py",  # one snmpd for the module
+        "tests/integration/test_snmp_faults.py",  # one snmpsim of faulty agents
     }
 )
 

@@ -5,7 +5,8 @@ to one SNMPv3 authPriv user (SHA/AES), both generated per run::
 
     with snmpd() as agent:
         agent.port, agent.community
-        agent.user, agent.auth_key, agent.priv_key    # SHA / AES
+        agent.user, agent.auth_key, agent.priv_key    # SHA / AES, read-only
+        agent.user + "-rw"                            # the same keys, may SET
 
 Nothing of the system's snmpd is used: ``-C`` reads no default configuration, the persistent
 state (the v3 user's localised keys, engine boots) lives in a temporary folder, the process
@@ -75,6 +76,10 @@ def snmpd(host: str = LOOPBACK) -> Iterator[Snmpd]:
                     # into the persistent folder at start.
                     f'createUser {agent.user} SHA "{agent.auth_key}" AES "{agent.priv_key}"',
                     f"rouser {agent.user} priv",
+                    # A second user that may write (snmpEnableAuthenTraps, for SET tests):
+                    # the same keys, another name.
+                    f'createUser {agent.user}-rw SHA "{agent.auth_key}" AES "{agent.priv_key}"',
+                    f"rwuser {agent.user}-rw priv",
                     "sysName govguard-test-snmpd",
                     "sysLocation loopback",
                     "sysContact tests",

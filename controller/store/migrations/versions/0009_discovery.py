@@ -115,7 +115,7 @@ def upgrade() -> None:
         sa.Column("in_errors", sa.BigInteger(), nullable=True),
         sa.Column("out_errors", sa.BigInteger(), nullable=True),
         sa.Column("mac_count", sa.Integer(), server_default=sa.text("0"), nullable=False),
-        sa.Column("uplink", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("uplink", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("uplink_reason", sa.String(), nullable=True),
         sa.Column("neighbour", sa.Text(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),

@@ -13,7 +13,7 @@ MAC = (0x52, 0x54, 0x00, 0xC1, 0xA5, 0x51)
 
 
 def test_fdb_maps_bridge_ports_and_fdb_ids() -> None:
-    columns = {
+    columns: decode.Columns = {
         # bridge port 3 is ifIndex 10103 (Cisco IOS numbering); port 9 has no ifIndex
         "dot1dBasePortIfIndex": {(3,): 10103},
         # FdbId 5 is VLAN 20 on this switch (SVL numbering), FdbId 7 unmapped: taken as VLAN
@@ -34,13 +34,13 @@ def test_fdb_maps_bridge_ports_and_fdb_ids() -> None:
 
 
 def test_fdb_falls_back_to_bridge_mib() -> None:
-    columns = {"dot1dBasePortIfIndex": {(4,): 4}, "dot1dTpFdbPort": {MAC: 4}}
+    columns: decode.Columns = {"dot1dBasePortIfIndex": {(4,): 4}, "dot1dTpFdbPort": {MAC: 4}}
     assert decode.fdb(columns) == (FdbEntry("52:54:00:c1:a5:51", 4, 4, 0),)
 
 
 def test_lldp_subtypes_and_capabilities() -> None:
     index = (0, 25, 1)
-    columns = {
+    columns: decode.Columns = {
         "lldpRemChassisIdSubtype": {index: 5},
         "lldpRemChassisId": {index: bytes([1, 10, 63, 0, 1])},
         "lldpRemPortIdSubtype": {index: 7},
@@ -58,7 +58,7 @@ def test_lldp_subtypes_and_capabilities() -> None:
 
 def test_arp_ipv4_ipv6_and_media_fallback() -> None:
     v6 = (0xFE, 0x80, *([0] * 13), 1)
-    physical = {
+    physical: decode.Columns = {
         "ipNetToPhysicalPhysAddress": {
             (2, 1, 4, 10, 63, 1, 50): bytes(MAC),
             (2, 2, 16, *v6): bytes(MAC),
@@ -69,12 +69,12 @@ def test_arp_ipv4_ipv6_and_media_fallback() -> None:
         ("10.63.1.50", 2),
         ("fe80::1", 2),
     ]
-    media = {"ipNetToMediaPhysAddress": {(3, 192, 168, 1, 9): bytes(MAC)}}
+    media: decode.Columns = {"ipNetToMediaPhysAddress": {(3, 192, 168, 1, 9): bytes(MAC)}}
     assert [(r.ip, r.mac) for r in decode.arp(media)] == [("192.168.1.9", "52:54:00:c1:a5:51")]
 
 
 def test_printer_bits_and_supplies() -> None:
-    columns = {
+    columns: decode.Columns = {
         "hrPrinterStatus": {(1,): 5},
         "hrDeviceStatus": {(1,): 5},
         # bits 1 (noPaper), 5 (jammed) and 8 (inputTrayMissing, RFC 3805's second octet)
@@ -99,7 +99,7 @@ def test_printer_bits_and_supplies() -> None:
 
 
 def test_interfaces_speed_and_names() -> None:
-    columns = {
+    columns: decode.Columns = {
         "ifDescr": {(1,): b"eth0", (2,): b"lo"},
         "ifName": {(1,): b"Gi1/0/1"},
         "ifSpeed": {(1,): 4294967295, (2,): 10_000_000},
@@ -125,7 +125,7 @@ def test_interfaces_speed_and_names() -> None:
 
 
 def test_serial_prefers_the_chassis() -> None:
-    columns = {
+    columns: decode.Columns = {
         "entPhysicalSerialNum": {(1,): b"", (2,): b"PSU1", (3,): b"FOC123"},
         "entPhysicalClass": {(1,): 3, (2,): 6, (3,): 3},
     }
