@@ -533,7 +533,12 @@ def main(argv: list[str] | None = None) -> int:
                 phases.append(run_peer(fleet, profile, config, sims))
             else:
                 phases.append(run_govguard(fleet, config, sims, args.profile))
-            print(f"  {phases[-1].wall_s:.1f} s", flush=True)
+            done = phases[-1]
+            print(
+                f"  {done.wall_s:.1f} s wall, {done.cpu_s:.2f} s CPU, {done.values:,} values, "
+                f"{done.ok:,} ok, simulators {done.sim_cpu_s:.1f} s CPU",
+                flush=True,
+            )
     print()
     lines = show(phases, devices, procs, config, args.sim_max_var_binds)
     print("\n".join(lines))
