@@ -17,8 +17,9 @@ snmpsim's own CPU is the simulated network: in neither figure, printed beside th
 Goal (issue 7): a full round of 1,000 switches with 48 ports (system, the interface columns
 needed, MAC table) in under 2 minutes and under 1 CPU-minute.
 
-Usage: ``.venv/bin/python bench/snmp_poll.py [--devices N] [--quick] [--sim-procs P]
-[--concurrency C] [--reps R] [--work DIR] [--json OUT]``.
+Usage: ``.venv/bin/python bench/snmp_poll.py [--devices N] [--quick] [--addressing
+community|shared] [--sim-procs P] [--concurrency C] [--reps R] [--work DIR] [--profile OUT]
+[--json OUT]`` (bench/README.md lists every option).
 """
 
 from __future__ import annotations
