@@ -521,8 +521,10 @@ def main(argv: list[str] | None = None) -> int:
         fleet, sims = stack.enter_context(simulators(work, shards, shared, args.sim_max_var_binds))
         profile = load_profiles(None).match(fleet[0].spec.info.object_id)
         print(f"  profile {profile.name}: {len(walk_plan(profile)[1])} columns", flush=True)
-        # A warm-up GET per device: snmpsim opens each recording's index on first use.
-        warm = asyncio.run(_peer_round(fleet, ([dotted(SYSTEM["sysName"])], []), config))
+        # A warm-up GET per device: snmpsim opens each recording's index on first use, one
+        # at a time, so the first requests wait long (patient settings, few in flight).
+        patient = SnmpConfig(concurrency=8, timeout_s=60.0, retries=2)
+        warm = asyncio.run(_peer_round(fleet, ([dotted(SYSTEM["sysName"])], []), patient))
         print(f"  warm-up: {warm[1]:,} of {len(fleet):,} devices answer", flush=True)
         order = ["net-snmp", "govguard"]
         if args.order == "ours-first":
