@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere: the test helpers live in tests/
     sys.path.insert(0, str(ROOT))
 
+import msgspec  # noqa: E402
 import psutil  # noqa: E402
 
 from controller.discovery.credentials import Credential  # noqa: E402
@@ -377,7 +378,7 @@ def check(device: Device, result: DeviceResult) -> str | None:
 
 def run_govguard(
     devices: Sequence[Device], config: SnmpConfig, sims: Sequence[psutil.Process],
-    profile_to: Path | None = None,
+    profile_to: Path | None = None, tool: str = "govguard",
 ) -> Phase:  # fmt: skip
     """One ``poll_round``; CPU of this process. ``profile_to``: run it under cProfile (which
     slows it down) and write the statistics there."""
@@ -408,7 +409,7 @@ def run_govguard(
     ok = sum(1 for r in results if r.ok)
     received = sum(r.values for r in results)
     return Phase(
-        "govguard", wall, cpu, received, cpu_of(sims) - sim_before, ok, len(results) - ok,
+        tool, wall, cpu, received, cpu_of(sims) - sim_before, ok, len(results) - ok,
         problems, received, udp_drops() - drops,
     )  # fmt: skip
 
@@ -429,7 +430,7 @@ def show(
         f"{'tool':<10} {'wall s':>8} {'dev/min':>9} {'values/s':>10} {'CPU s':>8} "
         f"{'µs/value':>9} {'CPU s/dev':>10} {'sim CPU s':>10} {'ok':>6}",
     ]
-    for p in (peer, ours):
+    for p in phases:
         lines.append(
             f"{p.tool:<10} {p.wall_s:>8.1f} {devices / p.wall_s * 60:>9,.0f} "
             f"{values / p.wall_s:>10,.0f} {p.cpu_s:>8.2f} {p.cpu_s / values * 1e6:>9.1f} "
@@ -440,7 +441,9 @@ def show(
         f"values: {peer.values:,} in the asked columns (net-snmp's count); govguard received "
         f"{ours.received or 0:,} var-binds (GETBULK rows past each table's end included)"
     )
-    lines.append(f"CPU ratio govguard / net-snmp: ×{ours.cpu_s / peer.cpu_s:.2f}")
+    for p in phases:
+        if p is not peer:
+            lines.append(f"CPU ratio {p.tool} / net-snmp: ×{p.cpu_s / peer.cpu_s:.2f}")
     lines.append(
         f"UDP datagrams dropped on full receive buffers: {peer.udp_drops:,} during net-snmp's "
         f"round, {ours.udp_drops:,} during govguard's (each costs a timeout and a retry)"
@@ -494,6 +497,11 @@ def main(argv: list[str] | None = None) -> int:
         "poller's multi-column GETBULK replies short, not the peer's one-column ones)",
     )  # fmt: skip
     parser.add_argument("--order", choices=("peer-first", "ours-first"), default="peer-first")
+    parser.add_argument(
+        "--with-pysnmp",
+        action="store_true",
+        help="also a round of govguard's poller with snmp.v2c_codec: pysnmp (the library's codec)",
+    )
     parser.add_argument("--work", type=Path, help="keep recordings and indexes here for reuse")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     parser.add_argument("--profile", type=Path, help="run govguard under cProfile, stats here")
@@ -529,11 +537,16 @@ def main(argv: list[str] | None = None) -> int:
         order = ["net-snmp", "govguard"]
         if args.order == "ours-first":
             order.reverse()
+        if args.with_pysnmp:
+            order.append("pysnmp")
         phases = []
         for tool in order:
             print(f"round: {tool} ...", flush=True)
             if tool == "net-snmp":
                 phases.append(run_peer(fleet, profile, config, sims))
+            elif tool == "pysnmp":
+                library = msgspec.structs.replace(config, v2c_codec="pysnmp")
+                phases.append(run_govguard(fleet, library, sims, None, tool="pysnmp"))
             else:
                 phases.append(run_govguard(fleet, config, sims, args.profile))
             done = phases[-1]

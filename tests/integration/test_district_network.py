@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller.cli import main
@@ -25,7 +25,6 @@ from controller.store.models import (
     Finding,
     MacSighting,
     NetInterface,
-    NetworkDevice,
     PrinterState,
 )
 from tests.support.snmpsim import Simulator, snmpsim
@@ -49,13 +48,15 @@ def district(
         yield simulator, manifest
 
 
-def _organisation_with_credentials(path: Path) -> dict[str, str]:
-    """The example file with one credential per network device (in the simulation a device's
-    community is its id); the credentials' names and communities."""
+def _organisation_on_loopback(path: Path, port: int) -> dict[str, str]:
+    """The example file with every network device at the simulator (an address with its SNMP
+    port) and its own credential (in the simulation a device's community is its id); the
+    credentials' names and communities."""
     document = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
     communities: dict[str, str] = {}
     for device in document["network_devices"]:
         name = f"sim-{device['id']}"
+        device["ip"] = f"127.0.0.1:{port}"
         device["snmp_credential"] = name
         communities[name] = device["id"]
     document["snmp_credentials"] = [
@@ -73,14 +74,10 @@ def test_poll_of_the_simulated_district(
 ) -> None:
     simulator, manifest = district
     organisation = tmp_path / "district.yaml"
-    communities = _organisation_with_credentials(organisation)
+    communities = _organisation_on_loopback(organisation, simulator.port)
     assert main(["inventory", "import", str(organisation), "--data-dir", str(data_dir)]) == 0
     engine = db.make_engine(load_settings(data_dir).database_url)
     sessions = db.session_factory(engine)
-    # The file's addresses are the district's; the test reaches every device at the simulator
-    # on loopback (the stored address may carry a port, the organisation file's may not).
-    with sessions() as s, s.begin():
-        s.execute(update(NetworkDevice).values(ip=f"127.0.0.1:{simulator.port}"))
     secrets = data_dir / "secrets"
     secrets.mkdir(exist_ok=True)
     snmp = secrets / "snmp.yaml"
