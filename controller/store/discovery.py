@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     and_,
     case,
     delete,
@@ -69,6 +70,32 @@ UPLINK_CAPABILITIES = frozenset({"bridge", "router"})
 _PORT_NAME = func.coalesce(NetInterface.name, NetInterface.descr)
 #: Rows per executemany: bounds the memory of one statement on a province-sized round.
 _CHUNK = 5000
+
+
+def _sighting_rows() -> Select[*tuple[Any, ...]]:
+    """Sightings with their device and port, in :class:`MacRow`'s column order (owner apart)."""
+    return (
+        select(
+            MacSighting.mac,
+            MacSighting.device_id,
+            NetworkDevice.name,
+            NetworkDevice.unit_id,
+            MacSighting.if_index,
+            _PORT_NAME,
+            MacSighting.vlan,
+            NetInterface.uplink,
+            MacSighting.first_seen,
+            MacSighting.last_seen,
+        )
+        .join(NetworkDevice, NetworkDevice.id == MacSighting.device_id)
+        .outerjoin(
+            NetInterface,
+            and_(
+                NetInterface.device_id == MacSighting.device_id,
+                NetInterface.if_index == MacSighting.if_index,
+            ),
+        )
+    )
 
 
 def normal_mac(mac: str) -> str:
@@ -738,26 +765,7 @@ def mac_table(
     Ordered by device, port, VLAN, MAC. ``owners`` lets a caller reuse one index.
     """
     query = (
-        select(
-            MacSighting.mac,
-            MacSighting.device_id,
-            NetworkDevice.name,
-            NetworkDevice.unit_id,
-            MacSighting.if_index,
-            _PORT_NAME,
-            MacSighting.vlan,
-            NetInterface.uplink,
-            MacSighting.first_seen,
-            MacSighting.last_seen,
-        )
-        .join(NetworkDevice, NetworkDevice.id == MacSighting.device_id)
-        .outerjoin(
-            NetInterface,
-            and_(
-                NetInterface.device_id == MacSighting.device_id,
-                NetInterface.if_index == MacSighting.if_index,
-            ),
-        )
+        _sighting_rows()
         .where(MacSighting.last_seen >= since)
         .order_by(MacSighting.device_id, MacSighting.if_index, MacSighting.vlan, MacSighting.mac)
     )
@@ -797,31 +805,9 @@ def round_sightings(
 
 
 def _round_rows(s: Session, at: datetime, macs: list[str], since: datetime | None) -> list[MacRow]:
-    query = (
-        select(
-            MacSighting.mac,
-            MacSighting.device_id,
-            NetworkDevice.name,
-            NetworkDevice.unit_id,
-            MacSighting.if_index,
-            _PORT_NAME,
-            MacSighting.vlan,
-            NetInterface.uplink,
-            MacSighting.first_seen,
-            MacSighting.last_seen,
-        )
-        .join(NetworkDevice, NetworkDevice.id == MacSighting.device_id)
-        .outerjoin(
-            NetInterface,
-            and_(
-                NetInterface.device_id == MacSighting.device_id,
-                NetInterface.if_index == MacSighting.if_index,
-            ),
-        )
-        .where(
-            MacSighting.mac.in_(macs),
-            MacSighting.last_seen == at if since is None else MacSighting.last_seen >= since,
-        )
+    query = _sighting_rows().where(
+        MacSighting.mac.in_(macs),
+        MacSighting.last_seen == at if since is None else MacSighting.last_seen >= since,
     )
     return [
         MacRow(mac, dev, name, unit, if_index, port, vlan, bool(uplink), first, last, None)
