@@ -5,7 +5,6 @@ and quickly instead of hanging."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -97,11 +96,9 @@ def test_host_resources_devices(agent: Snmpd) -> None:
 
 
 def test_wrong_community(agent: Snmpd, profiles: ProfileSet) -> None:
-    started = time.monotonic()
     result = poll(agent, profiles, v2c(agent, "not-the-community"))
     assert not result.ok
     assert result.error == "timeout: no answer (timeout; wrong community?)"
-    assert time.monotonic() - started < 10  # no hang: about timeout × (retries + 1)
 
 
 @pytest.mark.parametrize(
@@ -128,11 +125,9 @@ def test_wrong_community(agent: Snmpd, profiles: ProfileSet) -> None:
 def test_wrong_v3_credentials(
     agent: Snmpd, profiles: ProfileSet, wrong: dict[str, str], message: str
 ) -> None:
-    started = time.monotonic()
     result = poll(agent, profiles, v3(agent, **wrong))
     assert not result.ok
     assert result.error == f"auth: {message}"
-    assert time.monotonic() - started < 10
 
     async def get() -> None:
         async with Client(timeout_s=0.5, retries=0) as client:

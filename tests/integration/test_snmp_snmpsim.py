@@ -12,7 +12,6 @@ import selectors
 import shutil
 import socket
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -205,13 +204,11 @@ def test_dead_devices_wait_together(sim: Simulator, profiles: ProfileSet) -> Non
     assert sorted(silent.arrivals[:5]) == sorted(silent.ports)
 
 
-def test_wrong_community_is_a_quick_clear_timeout(sim: Simulator, profiles: ProfileSet) -> None:
+def test_wrong_community_is_a_clear_timeout(sim: Simulator, profiles: ProfileSet) -> None:
     config = SnmpConfig(timeout_s=0.5, retries=1)
-    started = time.monotonic()
     (result,) = poll_round([target(sim, "no-such-community")], config=config, profiles=profiles)
     assert not result.ok
     assert result.error == "timeout: no answer (timeout; wrong community?)"
-    assert time.monotonic() - started < 10
 
 
 def test_set_admin_status_reaches_writecache(sim: Simulator) -> None:
