@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from controller.discovery.profiles import ProfileSet
     from controller.discovery.results import DeviceResult
     from controller.settings import Settings
-    from controller.store.discovery import Owner
+    from controller.store.discovery_queries import Owner
 
 
 def load_secrets(current: Settings) -> dict[str, Credential]:
@@ -61,7 +61,7 @@ def poll(args: argparse.Namespace) -> int:
     """Run one round now in the foreground, stored exactly as the worker stores its rounds."""
     from controller.discovery.rounds import RoundBusyError, holder_name, run_leased, run_round
     from controller.store import db
-    from controller.store.discovery import unknown_devices
+    from controller.store.discovery_queries import unknown_devices
 
     current = settings(args)
     devices: list[str] = list(dict.fromkeys(args.devices or []))
@@ -105,7 +105,7 @@ def poll(args: argparse.Namespace) -> int:
 
 def devices(args: argparse.Namespace) -> int:
     """The organisation file's network devices and their last poll."""
-    from controller.store.discovery import device_rows
+    from controller.store.discovery_queries import device_rows
 
     current = settings(args)
     with open_engine(current) as engine:
@@ -157,7 +157,7 @@ def _owner(owner: Owner | None) -> str:
 def macs(args: argparse.Namespace) -> int:
     """The current MAC table (one device, or all) with whom each MAC belongs to."""
     from controller.store import db
-    from controller.store.discovery import mac_table, unknown_devices
+    from controller.store.discovery_queries import mac_table, unknown_devices
 
     current = settings(args)
     since = now() - timedelta(seconds=current.snmp.sighting_stale_s)
@@ -197,7 +197,7 @@ def _supplies(supplies: tuple[dict[str, Any], ...]) -> str:
 def printers(args: argparse.Namespace) -> int:
     """Network printers by office: status, supplies per colour, pages, errors."""
     from controller.store import db
-    from controller.store.discovery import printer_rows
+    from controller.store.discovery_queries import printer_rows
 
     current = settings(args)
     with open_engine(current) as engine, db.session_factory(engine)() as s:

@@ -30,7 +30,7 @@ from controller.discovery.results import DeviceResult, Printer
 from controller.findings.tripwire import ClassifiedIndex, Sighting, raise_sightings
 from controller.policy.model import Text
 from controller.settings import SnmpConfig
-from controller.store import discovery as store
+from controller.store import discovery_queries as store
 from controller.store.findings import Opened, open_finding
 
 SECRET_USE_RULE = "BMNN-08"  # noqa: S105 - a rule id, not a password

@@ -26,7 +26,7 @@ from controller.cli import main
 from controller.discovery.rounds import request_round
 from controller.notify.config import RouteConfig
 from controller.store import db, jobs
-from controller.store.discovery import host_locations
+from controller.store.discovery_queries import host_locations
 from controller.store.models import (
     Asset,
     AssetMac,

@@ -24,7 +24,7 @@ from controller.store.dashboard import (
     iter_hosts_csv,
     list_hosts,
 )
-from controller.store.discovery import host_locations
+from controller.store.discovery_queries import host_locations
 from controller.store.units import list_units_in
 from controller.web.forms import page_number
 from controller.web.policies import rule_titles

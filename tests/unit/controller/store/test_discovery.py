@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from controller.discovery.results import DeviceResult, FdbEntry
 from controller.store import discovery
+from controller.store import discovery_queries as queries
 from controller.store.dashboard._common import office_equipment
 from controller.store.models import (
     ArpEntry,
@@ -43,7 +44,7 @@ def test_a_round_stores_state_ports_sightings_arp_and_printer(session: Session) 
     assert dead is not None
     assert (dead.polled_at, dead.ok_at, dead.error) == (w.T0, None, "timeout")
 
-    ports = {p.if_index: p for p in discovery.device_interfaces(session, "sw-1")}
+    ports = {p.if_index: p for p in queries.device_interfaces(session, "sw-1")}
     assert sorted(ports) == [1, 2, 3, 4, 22, 23, 24]
     assert {i: (p.uplink, p.uplink_reason, p.mac_count) for i, p in ports.items()} == {
         1: (False, None, 1),
@@ -63,7 +64,7 @@ def test_a_round_stores_state_ports_sightings_arp_and_printer(session: Session) 
     assert "50:c7:bf:00:01:01" not in macs and "01:00:5e:00:00:01" not in macs
     assert w.CLASSIFIED_MAC in macs  # stored lower-case
 
-    printers = discovery.printer_rows(session)
+    printers = queries.printer_rows(session)
     assert [(p.device_id, p.office_id, p.pages, p.device_status) for p in printers] == [
         ("prn-1", "vp", 12345, "running")
     ]
@@ -102,14 +103,14 @@ def test_the_next_round_bumps_last_seen_and_keeps_history(session: Session) -> N
         fdb=(FdbEntry(w.PC1_MAC, 1, 1, 10),),
     )
     _store(session, [smaller], LATER + timedelta(minutes=15))
-    assert [p.if_index for p in discovery.device_interfaces(session, "sw-1")] == [1, 2]
+    assert [p.if_index for p in queries.device_interfaces(session, "sw-1")] == [1, 2]
 
 
 def test_a_computer_is_located_on_its_access_port_not_the_uplink(session: Session) -> None:
     w.build(session)
     _store(session, [w.switch()])
     _store(session, [w.switch(stranger=False)], LATER)
-    found = discovery.host_locations(session, ["ag-pc1", "nobody"], since=w.T0)
+    found = queries.host_locations(session, ["ag-pc1", "nobody"], since=w.T0)
     assert found["nobody"] == []
     [place] = found["ag-pc1"]
     assert (place.device_id, place.device_name, place.port_name, place.if_index, place.vlan) == (
@@ -121,10 +122,10 @@ def test_a_computer_is_located_on_its_access_port_not_the_uplink(session: Sessio
     )
     assert (place.mac, place.first_seen, place.last_seen) == (w.PC1_MAC, w.T0, LATER)
     # Seen before the window only: not located.
-    assert discovery.host_locations(session, ["ag-pc1"], since=LATER + timedelta(seconds=1)) == {
+    assert queries.host_locations(session, ["ag-pc1"], since=LATER + timedelta(seconds=1)) == {
         "ag-pc1": []
     }
-    assets = discovery.asset_locations(session, ["a-pc2", "a-mat1", "a-pc1"], since=w.T0)
+    assets = queries.asset_locations(session, ["a-pc2", "a-mat1", "a-pc1"], since=w.T0)
     assert [(p.if_index, p.vlan) for p in assets["a-pc2"]] == [(2, 20)]
     assert [(p.if_index, p.vlan) for p in assets["a-mat1"]] == [(4, 20)]
     assert assets["a-pc1"] == []  # its MACs are the agent's, not registered on the asset
@@ -133,7 +134,7 @@ def test_a_computer_is_located_on_its_access_port_not_the_uplink(session: Sessio
 def test_the_mac_table_names_each_owner(session: Session) -> None:
     w.build(session)
     _store(session, [w.switch()])
-    rows = discovery.mac_table(session, since=w.T0, device_id="sw-1")
+    rows = queries.mac_table(session, since=w.T0, device_id="sw-1")
     owners = {(r.mac, r.if_index): r.owner for r in rows}
     pc1 = owners[(w.PC1_MAC, 1)]
     assert pc1 is not None and (pc1.kind, pc1.hostname, pc1.asset_id) == ("agent", "pc-1", "a-pc1")
@@ -145,12 +146,12 @@ def test_the_mac_table_names_each_owner(session: Session) -> None:
     assert core is not None and (core.kind, core.device_id) == ("device", "sw-core")
     assert owners[(w.STRANGER_MAC, 3)] is None
     assert [r.uplink for r in rows if r.if_index == 24] == [True, True]
-    unmanaged = discovery.mac_table(session, since=w.T0, unmanaged=True)
+    unmanaged = queries.mac_table(session, since=w.T0, unmanaged=True)
     # The hub's MACs sit behind an uplink (too many on one port): not counted as unmanaged.
     assert [(r.mac, r.device_id, r.port_name, r.vlan) for r in unmanaged] == [
         (w.STRANGER_MAC, "sw-1", "Gi0/3", 10)
     ]
-    assert discovery.mac_table(session, since=w.T0, scope=frozenset({"other"})) == []
+    assert queries.mac_table(session, since=w.T0, scope=frozenset({"other"})) == []
 
 
 def test_device_rows_and_unknown_devices(session: Session) -> None:
@@ -158,12 +159,12 @@ def test_device_rows_and_unknown_devices(session: Session) -> None:
     summary = _store(session, [w.switch(), w.failed("ghost")])
     assert summary.unknown_devices == ("ghost",)
     assert summary.devices_failed == 0
-    rows = {r.device_id: r for r in discovery.device_rows(session)}
+    rows = {r.device_id: r for r in queries.device_rows(session)}
     assert sorted(rows) == ["cp-mat", "prn-1", "rt-1", "sw-1", "sw-core"]
     assert (rows["sw-1"].ports, rows["sw-1"].uplinks, rows["sw-1"].ok_at) == (7, 3, w.T0)
     assert (rows["rt-1"].polled_at, rows["rt-1"].ports) == (None, 0)
-    assert discovery.unknown_devices(session, ["sw-1", "ghost"]) == ["ghost"]
-    assert discovery.device_rows(session, scope=frozenset()) == []
+    assert queries.unknown_devices(session, ["sw-1", "ghost"]) == ["ghost"]
+    assert queries.device_rows(session, scope=frozenset()) == []
 
 
 def test_a_device_that_answers_as_a_printer_equips_its_office(session: Session) -> None:
