@@ -231,6 +231,45 @@ class SshConfig(_Strict):
     known_hosts: Path | None = None
 
 
+class RemediationConfig(_Strict):
+    """Ansible remediation run by ``govguard worker`` (docs/remediation.md)."""
+
+    #: Apply and check runs at once across all workers (more wait ``queued``).
+    max_concurrent: Annotated[int, Meta(ge=1, le=64)] = 2
+    #: A run still going after this many seconds is stopped and ends ``failed`` (timeout).
+    run_timeout_s: Annotated[int, Meta(ge=10, le=24 * 3600)] = 1800
+    #: The playbooks (default: the ``playbooks/`` folder shipped with govguard).
+    playbooks_dir: Path | None = None
+    #: SSH key and pinned host keys for Ansible (default: those of ``govguard ssh``,
+    #: ``<data_dir>/ssh/id_ed25519`` and ``<data_dir>/ssh/known_hosts``); never from agents.
+    key_file: Path | None = None
+    known_hosts: Path | None = None
+    #: Who Ansible logs in as when the organisation file's ``connection`` names nobody, and
+    #: how it becomes root/Administrator. The become and WinRM passwords are secrets:
+    #: ``<data_dir>/secrets/ansible.yaml`` (0600) or ``GOVGUARD_ANSIBLE_<FIELD>``.
+    remote_user: Annotated[str, Meta(pattern=r"^[a-z_][a-z0-9_.-]{0,31}$")] = "govguard"
+    become: bool = True
+    become_method: Literal["sudo", "su", "doas"] = "sudo"
+    #: A host whose agent reported within this many seconds is online; others wait for their
+    #: next report, then run (``waiting``), or expire after ``offline_wait_s``.
+    online_window_s: Annotated[int, Meta(ge=60, le=7 * 86400)] = 900
+    offline_wait_s: Annotated[int, Meta(ge=60, le=90 * 86400)] = 7 * 86400
+    #: After an apply run, wait this long for each host's next report (verification), then
+    #: conclude ``unknown``.
+    verify_timeout_s: Annotated[int, Meta(ge=60, le=30 * 86400)] = 3600
+    #: Rules remediated automatically when they fail (only rules whose remediation needs no
+    #: approval run unattended; the others get a preview awaiting approval), at most
+    #: ``auto_per_hour`` new jobs an hour.
+    auto_rules: list[str] = msgspec.field(default_factory=list)
+    auto_per_hour: Annotated[int, Meta(ge=0, le=10000)] = 10
+    #: Use an IP address the agent reported when the organisation file gives no ``connection``
+    #: (off by default: an agent could name another machine's address).
+    address_from_reports: bool = False
+    #: Keep each run's private data directory (``<data_dir>/remediation/runs/<id>``) after
+    #: it finished (debugging); its events are in the database either way.
+    keep_run_dirs: bool = False
+
+
 class ControllerConfig(_Strict):
     """Everything ``config.yaml`` may hold."""
 
@@ -253,6 +292,8 @@ class ControllerConfig(_Strict):
     #: SNMP polling and agentless SSH collection (docs/discovery.md).
     snmp: SnmpConfig = msgspec.field(default_factory=SnmpConfig)
     ssh: SshConfig = msgspec.field(default_factory=SshConfig)
+    #: Ansible remediation (docs/remediation.md).
+    remediation: RemediationConfig = msgspec.field(default_factory=RemediationConfig)
 
     def __post_init__(self) -> None:
         for i, name in enumerate(self.server_names):
@@ -285,6 +326,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     reports: ReportsConfig = msgspec.field(default_factory=ReportsConfig)
     snmp: SnmpConfig = msgspec.field(default_factory=SnmpConfig)
     ssh: SshConfig = msgspec.field(default_factory=SshConfig)
+    remediation: RemediationConfig = msgspec.field(default_factory=RemediationConfig)
 
     @property
     def config_path(self) -> Path:
@@ -356,6 +398,7 @@ def settings_for(data_dir: Path, config: ControllerConfig | None = None) -> Sett
         reports=config.reports,
         snmp=config.snmp,
         ssh=config.ssh,
+        remediation=config.remediation,
     )
 
 

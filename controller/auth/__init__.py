@@ -33,6 +33,8 @@ class Permission(StrEnum):
     REPORTS_LOCATIONS = "reports.locations"
     #: Switch ports: request, approve, reject and undo a shutdown by SNMP SET (issue 7).
     PORTS_MANAGE = "ports.manage"
+    #: Remediation: request a preview, approve/reject, run and cancel Ansible jobs (issue 8).
+    REMEDIATE = "remediation.run"
 
 
 _OPERATOR = frozenset(
@@ -44,6 +46,7 @@ _OPERATOR = frozenset(
         Permission.BUNDLES_IMPORT,
         Permission.SCHEDULES_READ,
         Permission.PORTS_MANAGE,
+        Permission.REMEDIATE,
     }
 )
 

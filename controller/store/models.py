@@ -235,6 +235,9 @@ class Agent(Base):
     offline: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: ``agent`` (a govguard agent's key) or ``ssh`` (collected agentless, :class:`SshTarget`).
     source: Mapped[str] = mapped_column(String, default="agent", server_default="agent")
+    #: A remediation asked this agent for a fresh report (issue 8); the next ingest reply says
+    #: ``report_now`` and clears it.
+    report_now_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Bundle(Base):
@@ -475,6 +478,9 @@ class Asset(Base):
     # Filled by the findings work when an enrolled agent is matched to this asset.
     agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"))
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: How Ansible reaches it (the organisation file's ``connection:``, issue 8):
+    #: ``{"address", "port", "user", "transport"}``, None: not reachable for remediation.
+    connection: Mapped[dict[str, Any] | None] = mapped_column(JSONText(), nullable=True)
 
 
 class AssetMac(Base):
@@ -804,3 +810,150 @@ class SshTarget(Base):
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: ``unknown_host_key``, ``changed_host_key``, ``auth``, ``timeout``, ``command`` + text.
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+REMEDIATION_JOB_STATUSES = (
+    "previewing",  # the check-mode run is queued or running
+    "awaiting_approval",  # the preview finished; an operator or admin decides
+    "queued",  # approved (or approval not needed): the apply run waits (hosts offline, slots)
+    "running",  # an apply run is running
+    "verifying",  # the run finished; waiting for the hosts' next reports
+    "fixed",  # every target's next report passes the rule (or the run succeeded, no rule)
+    "not_fixed",  # a target's next report still fails the rule (evidence on the target)
+    "failed",  # the preview or the run failed (or a target stayed offline too long)
+    "cancelled",
+    "rejected",
+    "interrupted",  # the worker died mid-run; never relaunched by itself
+)
+REMEDIATION_RUN_STATES = ("queued", "running", "succeeded", "failed", "interrupted", "cancelled")
+REMEDIATION_TARGET_STATES = (
+    "pending",  # not run yet
+    "waiting",  # offline: runs when the host next reports (until remediation.offline_wait_s)
+    "running",
+    "ok",  # the apply run succeeded on it with nothing to change
+    "changed",  # the apply run succeeded and changed something
+    "failed",
+    "unreachable",
+    "cancelled",
+    "expired",  # stayed offline past remediation.offline_wait_s
+)
+REMEDIATION_VERIFICATIONS = ("waiting", "fixed", "not_fixed", "unknown")
+
+
+class RemediationJob(Base):
+    """One playbook applied to a set of hosts: preview → approval → run → verification.
+
+    ``status`` is the workflow stage (:data:`REMEDIATION_JOB_STATUSES`); each ansible execution
+    is a :class:`RemediationRun` (a check-mode preview, then one or more apply runs: a host that
+    was offline gets its own run when it next reports). Every transition is in the audit log.
+    """
+
+    __tablename__ = "remediation_jobs"
+    __table_args__ = (Index(None, "status"), Index(None, "finding_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: A file name in the playbooks directory (``enable_firewall.yml``), never a path.
+    playbook: Mapped[str] = mapped_column(String)
+    #: The rule the job fixes (verification re-reads it) and the finding it started from.
+    rule_id: Mapped[str | None] = mapped_column(String)
+    finding_id: Mapped[int | None] = mapped_column(ForeignKey("findings.id"))
+    status: Mapped[str] = mapped_column(String, default="previewing")
+    #: ``required`` (an operator or admin approves after the preview) or ``none``.
+    approval: Mapped[str] = mapped_column(String, default="required")
+    #: ``cli``, ``web`` or ``auto`` (automatic remediation of a rule).
+    origin: Mapped[str] = mapped_column(String)
+    requested_by: Mapped[str] = mapped_column(String)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Skip the preview (``--approve`` on the command line by an operator or admin).
+    decided_by: Mapped[str | None] = mapped_column(String)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Extra variables from the policy (rule parameters) or the operator, never agent strings.
+    extra_vars: Mapped[dict[str, Any]] = mapped_column(JSONText(), default=dict)
+    #: When the last apply run finished, and when verification concluded.
+    ran_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: One line for the operator when the job failed, was cancelled or was not fixed.
+    error: Mapped[str | None] = mapped_column(Text)
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RemediationTarget(Base):
+    """One host of a job: where its apply run stands and what verification found."""
+
+    __tablename__ = "remediation_targets"
+    __table_args__ = (Index(None, "agent_id"), Index(None, "state"))
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("remediation_jobs.id"), primary_key=True)
+    #: The inventory host name (:func:`controller.remediation.inventory.host_name`): an asset id
+    #: or ``agent-<id>``, checked against a strict pattern, never a reported hostname.
+    host: Mapped[str] = mapped_column(String, primary_key=True)
+    agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"))
+    asset_id: Mapped[str | None] = mapped_column(ForeignKey("assets.id"))
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"))
+    classified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    state: Mapped[str] = mapped_column(String, default="pending")
+    #: The apply run that ran (or runs) on this host.
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("remediation_runs.id"))
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ran_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    verification: Mapped[str | None] = mapped_column(String)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The rule outcome read back (reason and evidence of the host's next report).
+    evidence: Mapped[Any] = mapped_column(JSONText(), nullable=True)
+
+
+class RemediationRun(Base):
+    """One ansible-runner execution of a job's playbook (check mode or apply) on some hosts.
+
+    Claimed by a worker with a conditional UPDATE (``queued`` → ``running``), so no run starts
+    twice; ``holder`` and ``heartbeat_at`` let a restarted worker mark a run whose process died
+    ``interrupted`` instead of leaving it running.
+    """
+
+    __tablename__ = "remediation_runs"
+    __table_args__ = (Index(None, "state"), Index(None, "job_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("remediation_jobs.id"))
+    #: ``check`` (the preview: check mode with diff) or ``apply``.
+    mode: Mapped[str] = mapped_column(String)
+    state: Mapped[str] = mapped_column(String, default="queued")
+    #: The inventory host names this run targets.
+    hosts: Mapped[list[str]] = mapped_column(JSONText(), default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: ``<hostname>:<pid>:<random>`` of the worker running it, and its last sign of life.
+    holder: Mapped[str | None] = mapped_column(String)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    timeout_s: Mapped[int] = mapped_column(Integer)
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: ansible-runner's status and return code, and per-host totals
+    #: ``{host: {"ok", "changed", "failed", "unreachable", "skipped"}}``.
+    status_text: Mapped[str | None] = mapped_column(String)
+    rc: Mapped[int | None] = mapped_column(Integer)
+    stats: Mapped[dict[str, Any]] = mapped_column(JSONText(), default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class RemediationEvent(Base):
+    """One ansible event of a run (task start, host result, ...), streamed in as the run goes."""
+
+    __tablename__ = "remediation_events"
+    __table_args__ = (UniqueConstraint("run_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigIntegerPK, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("remediation_runs.id"))
+    #: ansible-runner's ``counter``: the order of the events of one run.
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: ``playbook_on_task_start``, ``runner_on_ok``, ``runner_on_failed``, ...
+    event: Mapped[str] = mapped_column(String)
+    host: Mapped[str | None] = mapped_column(String)
+    task: Mapped[str | None] = mapped_column(String)
+    changed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    failed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: The event's display text (ANSI colours removed, capped) and, in check mode, its diff.
+    stdout: Mapped[str | None] = mapped_column(Text)
+    diff: Mapped[str | None] = mapped_column(Text)
