@@ -171,9 +171,8 @@ def test_a_refused_request_leaves_no_job_nor_run_and_is_audited(
         add_host(session, "pc-mat", agent_id="m1", classification="classified")
         add_host(session, "pc-noaddr", agent_id="a2", address=None)
         add_host(session, "pc-revoked", agent_id="a9", status="revoked")
-    with begin(session):
-        with pytest.raises(RemediationError) as refused:
-            world.request(session, **given)
+    with begin(session), pytest.raises(RemediationError) as refused:
+        world.request(session, **given)
         # The refusal's audit entry is in the caller's transaction, committed as usual.
     assert message in str(refused.value)
     assert (count(session, RemediationJob), count(session, RemediationRun)) == (0, 0)
