@@ -33,6 +33,9 @@ def settle(s: Session, job: RemediationJob, now: datetime) -> None:
     """Conclude ``job`` when none of its hosts is still to run or to verify."""
     targets = store.targets_of(s, job.id)
     if any(t.state in store.UNFINISHED for t in targets):
+        if all(t.state == "waiting" for t in targets if t.state in store.UNFINISHED):
+            # The worker set the job running at its run's claim; now only offline hosts remain.
+            store.transition_job(s, job.id, ("running",), {"status": "queued"})
         return
     moving = ("queued", "running", "verifying")
     if any(t.verification == "waiting" for t in targets):
