@@ -227,3 +227,32 @@ def test_jobs_errors_are_one_line(
 ) -> None:
     assert _cli(data_dir, *argv) == 1
     assert message in _one_error_line(capsys.readouterr().err)
+
+
+def test_the_progress_line_counts_tasks_and_host_results() -> None:
+    """On a terminal each event's text goes above one status line that is redrawn in place."""
+    import io
+    from datetime import UTC, datetime
+
+    from controller.commands.remediate import Progress
+
+    def event(name: str, **fields: object) -> RemediationEvent:
+        return RemediationEvent(run_id=1, seq=1, at=datetime.now(UTC), event=name, **fields)
+
+    screen = io.StringIO()
+    progress = Progress(screen, tty=True)
+    progress.add(event("playbook_on_task_start", task="Enable the firewall", stdout="TASK [x]"))
+    progress.add(event("runner_on_ok", host="pc-01", changed=True, stdout="changed: [pc-01]"))
+    progress.add(event("runner_on_ok", host="pc-02", changed=False, stdout="ok: [pc-02]"))
+    progress.add(event("runner_on_unreachable", host="pc-03", failed=True, stdout="fatal"))
+    status = progress.status()
+    assert status.startswith("[task 1: Enable the firewall] ok 2, changed 1, failed 1 · ")
+    # Every text line is written after clearing the status line, which is then redrawn.
+    assert screen.getvalue().count("\r\x1b[K") == 4
+    assert screen.getvalue().rsplit("\n", 1)[1].startswith(
+        "[task 1: Enable the firewall] ok 2, changed 1, failed 1 · "
+    )
+    plain = io.StringIO()
+    quiet = Progress(plain, tty=False)
+    quiet.add(event("runner_on_ok", host="pc-01", changed=True, stdout="changed: [pc-01]"))
+    assert plain.getvalue() == "changed: [pc-01]\n"
