@@ -300,7 +300,16 @@ def approve(
     if not store.transition_job(s, job_id, ("awaiting_approval",), values):
         raise RemediationError(_not_awaiting(_job(s, job_id)))
     job = _job(s, job_id)
-    config = settings.remediation if settings is not None else RemediationConfig()
+    if settings is not None:
+        config = settings.remediation
+    else:
+        # Without the settings, the apply run gets the timeout its preview was given.
+        earlier = store.runs_of(s, job_id)
+        config = (
+            RemediationConfig(run_timeout_s=earlier[0].timeout_s)
+            if earlier
+            else RemediationConfig()
+        )
     run = _queue_apply(s, config, job, now)
     audit.record(
         s,
