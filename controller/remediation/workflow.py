@@ -389,16 +389,20 @@ def run_finished(s: Session, settings: Settings, run: RemediationRun, now: datet
     """Called by the worker in the transaction that stores a run's end: move the job on
     (preview done → awaiting approval or queued; apply done → verifying; failures)."""
     job = store.get_job(s, run.job_id)
-    if job is None or job.status in store.TERMINAL:
+    if job is None:
+        return
+    if run.mode == "apply":
+        # What the run did to each host is history even when the job was cancelled meanwhile.
+        for host in run.hosts:
+            state = _host_state((run.stats or {}).get(host), run.state)
+            # The worker may have set the state already from the same stats: fill the gap.
+            store.set_targets(s, job.id, [host], ("pending", "running"), {"state": state})
+            store.set_targets(s, job.id, [host], store.TERMINAL_TARGET, {"ran_at": now})
+    if job.status in store.TERMINAL:
         return  # cancelled (or rejected) while the run went on: nothing more to decide
     if run.mode == "check":
         _preview_finished(s, settings, job, run, now)
         return
-    for host in run.hosts:
-        state = _host_state((run.stats or {}).get(host), run.state)
-        # The worker may have set the state already from the same stats: only fill the gap.
-        store.set_targets(s, job.id, [host], ("pending", "running"), {"state": state})
-        store.set_targets(s, job.id, [host], store.TERMINAL_TARGET, {"ran_at": now})
     targets = {t.host: t for t in store.targets_of(s, job.id)}
     ran = [h for h in run.hosts if h in targets and targets[h].state in ("ok", "changed")]
     if run.state in ("cancelled", "interrupted"):

@@ -334,9 +334,16 @@ def test_a_running_apply_run_is_asked_to_stop(failing: Session, world: World) ->
         job = world.request(s, rule_id="FW-01", approve=True)
         finish(s, world, store.runs_of(s, job.id)[0].id, NOW)
         apply = store.runs_of(s, job.id)[1]
-        apply.state = "running"  # claimed by a worker
+        apply.state = "running"  # claimed by a worker, which marks its hosts running
+        store.set_targets(s, job.id, apply.hosts, ("pending",), {"state": "running"})
         s.flush()
         workflow.cancel(s, job.id, actor="web:op", now=NOW + timedelta(minutes=1))
     run = store.get_run(s, apply.id)
     assert run is not None and run.state == "running"
     assert run.cancel_requested_at == NOW + timedelta(minutes=1)
+    # The worker stops it; what it did to each host is kept on the cancelled job.
+    stats = {"pc-01": {"ok": 1, "changed": 1}}
+    with begin(s):
+        finish(s, world, apply.id, NOW + timedelta(minutes=2), state="cancelled", stats=stats)
+    assert status(s, job.id) == "cancelled"
+    assert targets(s, job.id) == {"pc-01": ("changed", None), "pc-02": ("cancelled", None)}
