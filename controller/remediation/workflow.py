@@ -102,7 +102,8 @@ def _plan(
             plan.approval = rule.remediation.approval
             if playbook is None:
                 plan.playbook = rule.remediation.playbook
-        plan.extra_vars = dict(rule.params)
+        # The rule's parameters are not passed: the playbooks name their own variables
+        # (govguard_*, documented in docs/playbooks.md) and take the policy's defaults.
         if not hosts:
             agents, assets = hosts_store.failing_hosts(s, rule_id)
             hosts = [*agents, *assets]
