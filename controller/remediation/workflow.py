@@ -427,7 +427,7 @@ def run_finished(s: Session, settings: Settings, run: RemediationRun, now: datet
     agents = [targets[h].agent_id for h in ran if targets[h].agent_id is not None]
     store.ask_report_now(s, [a for a in agents if a is not None], now)
     store.transition_job(s, job.id, ("queued", "running", "verifying"), {"ran_at": now})
-    settle(s, _job(s, job.id), now)
+    settle(s, _job(s, job.id), now, run.error)
 
 
 def _preview_finished(

@@ -289,6 +289,21 @@ def test_an_apply_run_interrupted_or_cancelled_ends_the_job(
     assert {state for state, _ in targets(s, job.id).values()} <= {"failed", "cancelled"}
 
 
+def test_a_run_that_could_not_start_fails_the_job_with_its_reason(
+    failing: Session, world: World
+) -> None:
+    s = failing
+    with begin(s):
+        job = world.request(s, rule_id="FW-01", hosts=["pc-01"], approve=True)
+        finish(s, world, store.runs_of(s, job.id)[0].id, NOW)
+        error = "no SSH key at /var/lib/govguard/ssh/id_ed25519 to reach pc-01"
+        finish(s, world, store.runs_of(s, job.id)[1].id, NOW, state="failed", stats={}, error=error)
+    done = store.get_job(s, job.id)
+    assert done is not None and done.status == "failed"
+    assert done.error == f"the playbook did not succeed on 1 of 1 hosts: {error}"
+    assert targets(s, job.id) == {"pc-01": ("failed", None)}
+
+
 def test_a_failed_apply_run_is_read_host_by_host(failing: Session, world: World) -> None:
     s = failing
     with begin(s):
