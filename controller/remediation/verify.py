@@ -96,9 +96,8 @@ def resume_waiting(s: Session, settings: Settings, now: datetime) -> set[int]:
     for target in waiting:
         queued_at = target.queued_at or now
         fresh = seen.get(target.agent_id or "")
-        reported = fresh is not None and fresh.last_seen_at is not None
-        if reported and fresh is not None and fresh.last_seen_at is not None:
-            reported = fresh.last_seen_at > queued_at
+        seen_at = fresh.last_seen_at if fresh is not None else None
+        reported = seen_at is not None and seen_at > queued_at
         if reported and statuses.get(target.job_id) in ("queued", "running", "verifying"):
             back.setdefault(target.job_id, []).append(target.host)
         elif now - queued_at > timedelta(seconds=config.offline_wait_s) and store.set_targets(
