@@ -101,6 +101,17 @@ def test_a_rule_targets_its_failing_hosts_only(failing: Session, world: World) -
     assert runs(failing, job.id) == [("check", "queued", ["pc-01", "pc-02"])]
 
 
+def test_an_exempted_host_is_left_out_of_a_rule_request(failing: Session, world: World) -> None:
+    from controller.store.findings import exempt
+
+    s = failing
+    with begin(s):
+        until = NOW + timedelta(days=30)
+        exempt(s, _finding(s, "a2").id, "web:op", "old PC, replaced next month", until, NOW)
+        job = world.request(s, rule_id="FW-01")
+    assert sorted(targets(s, job.id)) == ["pc-01"]
+
+
 def test_hosts_by_agent_id_asset_id_or_inventory_name_are_one_host_each(
     session: Session, world: World
 ) -> None:
