@@ -354,3 +354,29 @@ def test_a_killed_worker_leaves_no_playbook_and_its_run_ends_interrupted_at_rest
     text = log.read_text(encoding="utf-8")
     assert text.count("govguard worker: remediation runs up to 2 at once") == 2, text
     assert "Traceback" not in text, text
+
+
+def test_the_worker_runs_at_most_max_concurrent_and_a_stop_interrupts_its_runs(
+    sessions: sessionmaker[Session], settings: Settings, tmp_path: Path
+) -> None:
+    made = [
+        _job(sessions, "sleep.yml", {"started_file": str(tmp_path / f"s{n}"), "sleep_s": 600})
+        for n in range(3)
+    ]
+    worker = RemediationWorker(sessions, settings)  # max_concurrent: 2
+    try:
+        started = worker.run_once()
+        assert started == [made[0][1][0], made[1][1][0]]
+        assert worker.run_once() == []  # no slot free
+        _wait("both playbooks sleeping", lambda: all((tmp_path / f"s{n}").exists() for n in (0, 1)))
+    finally:
+        worker.stop(timeout_s=GUARD_S)
+    assert worker.active_threads() == []
+    states = [_run(sessions, run_ids[0]).state for _, run_ids in made]
+    assert states == ["interrupted", "interrupted", "queued"]
+    for job_id, (run_id, *_) in made[:2]:
+        assert "worker stopped" in (_run(sessions, run_id).error or "")
+        assert processes_of(settings.data_dir / "remediation" / "runs" / str(run_id)) == []
+        with sessions() as s:
+            job = s.get(RemediationJob, job_id)
+            assert job is not None and job.status == "interrupted"
