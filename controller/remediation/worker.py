@@ -106,8 +106,6 @@ def build_spec(s: Session, settings: Settings, run: RemediationRun, job: Remedia
         key = None
     extra["govguard_job_id"] = job.id
     extra["govguard_run_id"] = run.id
-    if secrets.winrm_user:
-        extra["ansible_winrm_user"] = extra["ansible_psrp_user"] = secrets.winrm_user
     return RunSpec(
         run_id=run.id,
         playbook=path,
