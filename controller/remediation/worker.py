@@ -181,18 +181,26 @@ class _Watch:
         now = time.monotonic()
         if now - self._checked >= CANCEL_CHECK_S:
             self._checked = now
-            sessions = self._worker.sessions
-            if now - self._beat >= HEARTBEAT_S:
-                self._beat = now
-                with sessions() as s, s.begin():
-                    ours = runs.heartbeat(s, self._run_id, self._worker.holder, self._worker.now())
-                if not ours:
-                    self.reason = "lost"
-                    return True
-            with sessions() as s:
-                if runs.cancel_requested(s, self._run_id):
-                    self.reason = "cancel"
+            try:
+                self._check(now)
+            except Exception as exc:
+                # The playbook goes on; without heartbeats for STALE_AFTER_S another worker
+                # declares the run interrupted, and the next check here then stops it.
+                log.warning("run %s: the database did not answer: %s", self._run_id, exc)
         return self.reason is not None
+
+    def _check(self, now: float) -> None:
+        sessions = self._worker.sessions
+        if now - self._beat >= HEARTBEAT_S:
+            self._beat = now
+            with sessions() as s, s.begin():
+                ours = runs.heartbeat(s, self._run_id, self._worker.holder, self._worker.now())
+            if not ours:
+                self.reason = "lost"
+                return
+        with sessions() as s:
+            if runs.cancel_requested(s, self._run_id):
+                self.reason = "cancel"
 
 
 class RemediationWorker(PeriodicThread):
