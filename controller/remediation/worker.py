@@ -242,7 +242,10 @@ class RemediationWorker(PeriodicThread):
     def start(self) -> None:
         """Mark at once the runs a dead worker of this machine left ``running``, then start."""
         self._stopping.clear()
-        self.interrupt_stale()
+        try:
+            self.interrupt_stale()
+        except Exception as exc:  # the first round tries again
+            log.warning("remediation: runs of a stopped worker not checked yet: %s", exc)
         super().start()
 
     def stop(self, timeout_s: float = 60.0) -> None:
