@@ -25,6 +25,7 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from controller.remediation import workflow
 from controller.remediation.worker import RemediationWorker
 from controller.settings import RemediationConfig, Settings, load_settings
 from controller.store import db
@@ -201,8 +202,9 @@ def test_the_worker_runs_a_job_stores_its_events_and_moves_the_job_on(
     assert not (settings.data_dir / "remediation" / "runs" / str(run_id)).exists()
 
 
+@pytest.mark.parametrize("via", ["run", "job"])
 def test_events_show_while_the_run_goes_and_a_cancel_stops_it(
-    sessions: sessionmaker[Session], settings: Settings, tmp_path: Path
+    sessions: sessionmaker[Session], settings: Settings, tmp_path: Path, via: str
 ) -> None:
     started = tmp_path / "started"
     job_id, (run_id,) = _job(sessions, "sleep.yml", {"started_file": str(started), "sleep_s": 600})
@@ -221,7 +223,10 @@ def test_events_show_while_the_run_goes_and_a_cancel_stops_it(
 
         _wait("the sleep task's events", sleeping_task)
         with sessions() as s, s.begin():
-            assert runs.request_cancel(s, run_id, datetime.now(UTC))
+            if via == "run":
+                assert runs.request_cancel(s, run_id, datetime.now(UTC))
+            else:  # the operator cancels the job (the workflow asks its running run to stop)
+                workflow.cancel(s, job_id, actor="cli:test", now=datetime.now(UTC))
     finally:
         thread.join(GUARD_S)
     assert outcome == [[run_id]]
@@ -354,3 +359,29 @@ def test_a_killed_worker_leaves_no_playbook_and_its_run_ends_interrupted_at_rest
     text = log.read_text(encoding="utf-8")
     assert text.count("govguard worker: remediation runs up to 2 at once") == 2, text
     assert "Traceback" not in text, text
+
+
+def test_the_worker_runs_at_most_max_concurrent_and_a_stop_interrupts_its_runs(
+    sessions: sessionmaker[Session], settings: Settings, tmp_path: Path
+) -> None:
+    made = [
+        _job(sessions, "sleep.yml", {"started_file": str(tmp_path / f"s{n}"), "sleep_s": 600})
+        for n in range(3)
+    ]
+    worker = RemediationWorker(sessions, settings)  # max_concurrent: 2
+    try:
+        started = worker.run_once()
+        assert started == [made[0][1][0], made[1][1][0]]
+        assert worker.run_once() == []  # no slot free
+        _wait("both playbooks sleeping", lambda: all((tmp_path / f"s{n}").exists() for n in (0, 1)))
+    finally:
+        worker.stop(timeout_s=GUARD_S)
+    assert worker.active_threads() == []
+    states = [_run(sessions, run_ids[0]).state for _, run_ids in made]
+    assert states == ["interrupted", "interrupted", "queued"]
+    for job_id, (run_id, *_) in made[:2]:
+        assert "worker stopped" in (_run(sessions, run_id).error or "")
+        assert processes_of(settings.data_dir / "remediation" / "runs" / str(run_id)) == []
+        with sessions() as s:
+            job = s.get(RemediationJob, job_id)
+            assert job is not None and job.status == "interrupted"
