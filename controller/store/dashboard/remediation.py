@@ -239,10 +239,7 @@ def visible(scope: UnitScope) -> ColumnElement[bool]:
     other = aliased(RemediationTarget)
     targets = select(other.job_id).where(other.job_id == RemediationJob.id)
     outside = targets.where(other.unit_id.not_in(sorted(scope)))
-    return (
-        targets.correlate(RemediationJob).exists()
-        & ~outside.correlate(RemediationJob).exists()
-    )
+    return targets.correlate(RemediationJob).exists() & ~outside.correlate(RemediationJob).exists()
 
 
 def job_visible(s: Session, scope: UnitScope, job_id: int) -> bool:
@@ -495,4 +492,66 @@ def finding_subject(s: Session, scope: UnitScope, finding_id: int) -> FindingSub
         unit_id=finding.unit_id,
         unit_name=unit_name,
         classified=classified,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReportTarget:
+    """One host of one job, for the remediation report."""
+
+    job_id: int
+    unit_id: str
+    unit_name: str
+    #: The agent's reported host name, else the asset's, else the inventory name.
+    hostname: str
+    rule_id: str | None
+    playbook: str
+    origin: str
+    requested_by: str
+    requested_at: datetime
+    decided_by: str | None
+    status: str
+    state: str
+    verification: str | None
+    finished_at: datetime | None
+    error: str | None
+
+
+def report_targets(
+    s: Session, scope: UnitScope, start: datetime, end: datetime
+) -> tuple[ReportTarget, ...]:
+    """Every host of the jobs requested in ``[start, end)`` whose unit is in ``scope``, oldest
+    job first (a job on two communes shows in each commune's report with its own hosts)."""
+    rows = s.execute(
+        select(RemediationJob, RemediationTarget, Unit.name, Agent.hostname, Asset.hostname)
+        .join(RemediationTarget, RemediationTarget.job_id == RemediationJob.id)
+        .join(Unit, Unit.id == RemediationTarget.unit_id)
+        .outerjoin(Agent, Agent.id == RemediationTarget.agent_id)
+        .outerjoin(Asset, Asset.id == RemediationTarget.asset_id)
+        .where(
+            RemediationJob.requested_at >= start,
+            RemediationJob.requested_at < end,
+            unit_filter(RemediationTarget.unit_id, scope),
+        )
+        .order_by(RemediationJob.requested_at, RemediationJob.id, RemediationTarget.host)
+    ).all()
+    return tuple(
+        ReportTarget(
+            job_id=job.id,
+            unit_id=target.unit_id,
+            unit_name=unit_name,
+            hostname=agent_name or asset_name or target.host,
+            rule_id=job.rule_id,
+            playbook=job.playbook,
+            origin=job.origin,
+            requested_by=job.requested_by,
+            requested_at=job.requested_at,
+            decided_by=job.decided_by,
+            status=job.status,
+            state=target.state,
+            verification=target.verification,
+            finished_at=job.finished_at,
+            error=job.error,
+        )
+        for job, target, unit_name, agent_name, asset_name in rows
     )
