@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session, aliased
 from controller.store.dashboard._common import (
     QueryError,
     choice,
-    classified_agent,
     page_bounds,
     unit_filter,
 )
@@ -227,6 +226,23 @@ class FindingSubject:
     unit_id: str
     unit_name: str
     classified: bool
+
+
+def classified_host() -> ColumnElement[bool]:
+    """An agent whose computer the workflow treats as classified: enrolled by carried files, or
+    linked to a live asset that is not ``normal`` or is for secret use (the same rule as
+    :func:`controller.remediation.targets.resolve`, so the form offers what the workflow takes).
+    """
+    linked = (
+        select(Asset.id)
+        .where(
+            Asset.agent_id == Agent.id,
+            Asset.retired_at.is_(None),
+            or_(Asset.classification != "normal", Asset.for_secret_use.is_(True)),
+        )
+        .exists()
+    )
+    return or_(Agent.offline.is_(True), linked)
 
 
 def visible(scope: UnitScope) -> ColumnElement[bool]:
@@ -451,7 +467,7 @@ def host_jobs(
 def host_subject(s: Session, scope: UnitScope, agent_id: str) -> Subject | None:
     """The computer of agent ``agent_id`` with its failing rules; None if unknown or hidden."""
     row = s.execute(
-        select(Agent.id, Agent.hostname, Agent.unit_id, Unit.name, classified_agent())
+        select(Agent.id, Agent.hostname, Agent.unit_id, Unit.name, classified_host())
         .join(Unit, Unit.id == Agent.unit_id)
         .where(Agent.id == agent_id, unit_filter(Agent.unit_id, scope))
     ).first()
@@ -477,11 +493,13 @@ def finding_subject(s: Session, scope: UnitScope, finding_id: int) -> FindingSub
         return None
     finding, hostname, unit_name = row
     if finding.agent_id is not None:
-        classified = bool(s.scalar(select(classified_agent()).where(Agent.id == finding.agent_id)))
+        classified = bool(s.scalar(select(classified_host()).where(Agent.id == finding.agent_id)))
     else:
         asset_id = finding.subject.removeprefix("asset:")
-        level = s.scalar(select(Asset.classification).where(Asset.id == asset_id))
-        classified = level is not None and level != "normal"
+        found = s.execute(
+            select(Asset.classification, Asset.for_secret_use).where(Asset.id == asset_id)
+        ).first()
+        classified = found is not None and (found[0] != "normal" or bool(found[1]))
     return FindingSubject(
         id=finding.id,
         rule_id=finding.rule_id,

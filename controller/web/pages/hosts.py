@@ -26,7 +26,7 @@ from controller.store.dashboard import (
     iter_hosts_csv,
     list_hosts,
 )
-from controller.store.dashboard.remediation import host_jobs
+from controller.store.dashboard.remediation import host_jobs, host_subject
 from controller.store.discovery_queries import host_locations
 from controller.store.units import list_units_in
 from controller.web.forms import page_number
@@ -176,8 +176,11 @@ def host_page(
         locations = host_locations(s, [detail.agent_id], since=moment - LOCATION_HISTORY)
         asset_id = detail.asset.id if detail.asset is not None else None
         history = host_jobs(s, caller.principal.scope, detail.agent_id, asset_id)
+        # The workflow's own idea of "classified" (an asset for secret use counts too).
+        subject = host_subject(s, caller.principal.scope, detail.agent_id)
     rules = remediations(request)
-    failing = tuple(r.rule_id for r in detail.rule_states if r.outcome == "fail")
+    classified = subject.classified if subject is not None else True
+    failing = subject.failing if subject is not None else ()
     stale = timedelta(seconds=context(request).settings.snmp.sighting_stale_s)
     strip = status_strip(
         [(t.datetime(p.at), p.internet) for p in detail.connectivity_history],
@@ -203,11 +206,11 @@ def host_page(
             "located_since": moment - stale,
             # Remediation: this computer's jobs, and the failing rules a job may fix here.
             "remediation_history": history,
-            "remedies": offered(rules, failing, detail.classified),
+            "remedies": offered(rules, failing, classified),
             "remediable": {
                 rule_id
                 for rule_id, r in rules.items()
-                if not detail.classified or r.playbook == ISOLATION_PLAYBOOK
+                if not classified or r.playbook == ISOLATION_PLAYBOOK
             },
             "can_remediate": caller.principal.can(Permission.REMEDIATE),
         },

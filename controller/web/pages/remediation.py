@@ -53,7 +53,7 @@ from controller.store.dashboard.remediation import (
 )
 from controller.store.models import REMEDIATION_JOB_STATUSES
 from controller.web.forms import page_number
-from controller.web.policies import remediations, rule_titles
+from controller.web.policies import policy_cache, remediations, rule_titles
 from controller.web.security import (
     Caller,
     InputError,
@@ -173,39 +173,47 @@ def request_job(
     agent: Annotated[str, Form(max_length=200)] = "",
     rule: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    """Ask for a job: its check-mode preview is queued for ``govguard worker``; audited."""
+    """Ask for a job: its check-mode preview is queued for ``govguard worker``; audited.
+
+    A refusal of the workflow is committed too (its ``remediation.refused`` audit entry), then
+    shown as a 400 page with its line.
+    """
     t = caller.t
     scope = caller.principal.scope
     rules = remediations(request)
     settings = context(request).settings
-    try:
-        with transaction(request) as s:
-            if finding is not None:
-                subject = finding_subject(s, scope, finding)
-                if subject is None:
-                    raise NotFound
-                if not offered(rules, (subject.rule_id,), subject.classified):
-                    raise InputError(t.gettext("This rule cannot be remediated on this computer."))
-                job = workflow.request(
-                    s, settings, finding_id=subject.id, actor=caller.actor, origin="web",
-                    source=caller.address, now=now(),
-                )  # fmt: skip
-            elif agent:
-                host = host_subject(s, scope, agent)
-                if host is None:
-                    raise NotFound
-                rule_id = rule.strip().upper()
-                if rule_id not in offered(rules, host.failing, host.classified):
-                    raise InputError(t.gettext("This rule cannot be remediated on this computer."))
-                job = workflow.request(
-                    s, settings, rule_id=rule_id, hosts=[host.agent_id], actor=caller.actor,
-                    origin="web", source=caller.address, now=now(),
-                )  # fmt: skip
-            else:
-                raise InputError(t.gettext("Choose a finding or a computer to remediate."))
+    refusal: RemediationError | None = None
+    job_id = 0
+    rule_id: str | None = None
+    with transaction(request) as s:
+        if finding is not None:
+            subject = finding_subject(s, scope, finding)
+            if subject is None:
+                raise NotFound
+            if not offered(rules, (subject.rule_id,), subject.classified):
+                raise InputError(t.gettext("This rule cannot be remediated on this computer."))
+            finding_id, hosts = subject.id, []
+        elif agent:
+            host = host_subject(s, scope, agent)
+            if host is None:
+                raise NotFound
+            rule_id = rule.strip().upper()
+            if rule_id not in offered(rules, host.failing, host.classified):
+                raise InputError(t.gettext("This rule cannot be remediated on this computer."))
+            finding_id, hosts = None, [host.agent_id]
+        else:
+            raise InputError(t.gettext("Choose a finding or a computer to remediate."))
+        try:
+            job = workflow.request(
+                s, settings, finding_id=finding_id, rule_id=rule_id, hosts=hosts,
+                actor=caller.actor, origin="web", source=caller.address, now=now(),
+                policies=policy_cache(request),
+            )  # fmt: skip
             job_id = job.id
-    except RemediationError as exc:
-        raise _refused(caller, exc) from None
+        except RemediationError as exc:
+            refusal = exc
+    if refusal is not None:
+        raise _refused(caller, refusal)
     return done(f"/remediation/{job_id}", "remediation_requested")
 
 
