@@ -279,7 +279,7 @@ class TestHost:
         self, name: str = "testhost", groups: Sequence[str] = ()
     ) -> dict[str, Any]:
         """A JSON/YAML inventory with this host as ``name``, also in each of ``groups``."""
-        children = {group: {"hosts": {name: {}}} for group in groups}
+        children: dict[str, Any] = {group: {"hosts": {name: {}}} for group in groups}
         return {"all": {"hosts": {name: self.ansible_host_vars()}, "children": children}}
 
     # -- teardown ----------------------------------------------------------------------------
