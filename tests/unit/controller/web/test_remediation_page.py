@@ -11,17 +11,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from controller.remediation import workflow
 from controller.settings import load_settings
 from controller.store import findings
 from controller.store.db import make_engine, session_factory
 from controller.store.models import (
+    Agent,
     Asset,
+    AuditEntry,
     RemediationEvent,
     RemediationJob,
     RemediationRun,
@@ -309,3 +312,93 @@ def _status(web: Web, job_id: int) -> str:
             return status
     finally:
         engine.dispose()
+
+
+def _audited(web: Web, action: str) -> list[tuple[str, str | None]]:
+    engine = make_engine(load_settings(web.data_dir).database_url)
+    try:
+        with session_factory(engine)() as s:
+            rows = s.scalars(select(AuditEntry).where(AuditEntry.action == action))
+            return [(row.actor, row.target) for row in rows]
+    finally:
+        engine.dispose()
+
+
+def _reachable(web: Web, agent_id: str) -> None:
+    """Commune A's computer in the organisation file, reached by a local connection, online."""
+    for s in _write(web):
+        s.add(Asset(id="xa-a-pc-01", kind="desktop", unit_id="xa-a", agent_id=agent_id,
+                    connection={"transport": "local"}))  # fmt: skip
+        agent = s.get(Agent, agent_id)
+        assert agent is not None
+        agent.last_seen_at = datetime.now(UTC)
+
+
+def _preview_done(web: Web, job_id: int) -> None:
+    """What ``govguard worker`` stores when the preview ends: its events, then run_finished."""
+    settings = load_settings(web.data_dir)
+    engine = make_engine(settings.database_url)
+    at = datetime.now(UTC)
+    try:
+        with session_factory(engine).begin() as s:
+            run = s.scalars(select(RemediationRun).where(RemediationRun.job_id == job_id)).one()
+            assert (run.mode, run.state, run.hosts) == ("check", "queued", ["xa-a-pc-01"])
+            s.add(RemediationEvent(run_id=run.id, seq=1, at=at, event="runner_on_ok",
+                                   host="xa-a-pc-01", task="Enable the firewall", changed=True,
+                                   stdout="changed: [xa-a-pc-01]", diff=DIFF))  # fmt: skip
+            run.state, run.status_text, run.rc, run.finished_at = "succeeded", "successful", 0, at
+            run.stats = {"xa-a-pc-01": {"ok": 2, "changed": 1}}
+            workflow.run_finished(s, settings, run, at)
+    finally:
+        engine.dispose()
+
+
+def test_request_preview_approve_and_cancel_for_real(
+    web: Web, jobs: Jobs, district: District
+) -> None:
+    _reachable(web, district.agents["xa-a"])
+    web.login("op-a", PASSWORD)
+    reply = web.post("/remediation", {"finding": jobs.a_finding})
+    assert reply.status_code == 303, reply.text
+    location = reply.headers["location"]
+    found = re.fullmatch(r"/remediation/(\d+)\?done=remediation_requested", location)
+    assert found is not None, location
+    job_id = int(found.group(1))
+    html = web.client.get(location).text
+    assert 'class="flash ok"' in html and "đang chạy thử" in html
+    assert "hx-trigger" in html and "/approve" not in html
+    assert _audited(web, "remediation.requested") == [("user:op-a", f"remediation:{job_id}")]
+
+    _preview_done(web, job_id)
+    html = web.client.get(f"/remediation/{job_id}").text
+    assert "chờ phê duyệt" in html and '<pre class="diff">' in html and HOSTILE not in html
+    reply = web.post(f"/remediation/{job_id}/approve")
+    assert (reply.status_code, reply.headers["location"]) == (
+        303,
+        f"/remediation/{job_id}?done=remediation_approved",
+    )
+    assert _status(web, job_id) == "queued"
+    # Approving again: the workflow's line on a 400 page, nothing changed.
+    again = web.post(f"/remediation/{job_id}/approve")
+    assert again.status_code == 400 and "Lệnh khắc phục bị từ chối" in again.text
+    assert web.post(f"/remediation/{job_id}/cancel").status_code == 303
+    assert _status(web, job_id) == "cancelled"
+    assert _audited(web, "remediation.cancelled") == [("user:op-a", f"remediation:{job_id}")]
+    html = web.client.get(f"/hosts/{district.agents['xa-a']}").text
+    assert f'data-id="job-{job_id}"' in html
+
+
+def test_a_refused_request_is_a_400_and_audited(web: Web, jobs: Jobs, district: District) -> None:
+    # No connection address for commune A's computer: the workflow refuses before any run.
+    web.login("op-a", PASSWORD)
+    reply = web.post("/remediation", {"agent": district.agents["xa-a"], "rule": "ATTT-07"})
+    assert reply.status_code == 400
+    assert "no connection address" in reply.text
+    assert [actor for actor, _target in _audited(web, "remediation.refused")] == ["user:op-a"]
+    web.client.cookies.clear()
+    web.login()
+    assert _rows(web.client.get("/remediation").text) == [
+        str(jobs.b_only),
+        str(jobs.both),
+        str(jobs.a_only),
+    ]
