@@ -48,7 +48,7 @@ STATUS_TEXT: Mapping[str, T] = {
     "not_fixed": T("chưa khắc phục được", "not fixed"),
     "failed": T("thất bại", "failed"),
     "cancelled": T("đã hủy", "cancelled"),
-    "rejected": T("bị từ chối", "rejected"),
+    "rejected": T("đã từ chối", "rejected"),
     "interrupted": T("bị gián đoạn", "interrupted"),
 }
 #: How the run ended on one computer (REMEDIATION_TARGET_STATES).
