@@ -90,15 +90,19 @@ def _port(value: object) -> int | None:
 def connection_vars(row: HostRow, settings: Settings) -> dict[str, Any] | None:
     """The ``ansible_*`` variables reaching ``row``, or None when no address is known."""
     given = row.connection or {}
-    transport = given.get("transport")
-    if transport not in TRANSPORTS:
-        transport = "winrm" if row.os == "windows" else "ssh"
+    transport = given.get("transport") or ("winrm" if row.os == "windows" else "ssh")
+    if transport not in TRANSPORTS:  # not what an import stores: leave the host alone
+        log.warning("asset %s: unknown transport in its stored connection", row.asset_id)
+        return None
     config = settings.remediation
     become = {"ansible_become": config.become, "ansible_become_method": config.become_method}
     if transport == "local":
         return {"ansible_connection": "local", **become}
-    address, port, user = _address(given.get("address")), _port(given.get("port")), None
-    user = _user(given.get("user"))
+    address, port, user = (
+        _address(given.get("address")),
+        _port(given.get("port")),
+        _user(given.get("user")),
+    )
     if address is None and row.ssh is not None and transport == "ssh":
         # The operator entered this target for agentless collection (`govguard ssh add`).
         address = _address(row.ssh.host)
