@@ -13,7 +13,10 @@ connection in the organisation file, so the workflow accepts it; nothing is ever
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -249,3 +252,52 @@ def test_a_refusal_is_a_page_with_its_reason(page: Page, world: World, trap: Tra
         page.click("form#remediate button[type=submit]")
     expect(page.locator("main")).to_contain_text("Lệnh khắc phục bị từ chối")
     expect(page.locator("main")).to_contain_text("no connection address")
+
+
+@pytest.fixture
+def worker(world: World) -> Iterator[subprocess.Popen[bytes]]:
+    """A real ``govguard worker`` on the world's data directory (stopped with SIGTERM after)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("GOVGUARD_DATA_DIR", None)
+    log = world.tmp / "worker.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "controller.cli", "worker", "--data-dir",
+             str(world.controller.data_dir)],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_a_real_worker_fills_the_live_log(
+    page: Page, world: World, trap: Trap, reachable: Host, worker: subprocess.Popen[bytes]
+) -> None:
+    # The worker claims the preview and runs enable_firewall.yml in check mode through
+    # ansible-runner on this machine (the `local` connection). The play cannot pass here: become
+    # needs sudo, and the playbook allows SSH from the address Ansible came in by, which a local
+    # connection has none of; so the preview fails, on the first task that reaches the computer.
+    # What matters here is what the page shows while a real run streams its events.
+    login(page, world, world.account("huyen-operator"))
+    page.goto(f"{world.url}/remediation/new?agent={reachable.agent_id}&rule=ATTT-07")
+    with page.expect_navigation():
+        page.click("form#remediate button[type=submit]")
+    job_id = _job_id(page)
+    # Safety nets only: the worker looks for queued runs every few seconds.
+    expect(page.locator("#job-status")).to_have_text("thất bại", timeout=120_000)
+    assert worker.poll() is None, (world.tmp / "worker.log").read_text(errors="replace")[-3000:]
+    expect(page.locator("ol.log li.event").first).to_be_visible()
+    expect(page.locator("ol.log li.failed").first).to_be_visible()
+    expect(page.locator("ol.log")).to_contain_text("playbook_on_start")
+    expect(page.locator(".job-error")).to_contain_text("the preview failed")
+    expect(page.locator("table.runs")).to_contain_text("thất bại")
+    expect(page.locator("#log-poll")).to_have_count(0)
+    assert _status(world, job_id) == "failed"
+    shot(page, "vi-remediation-real-worker-failed")

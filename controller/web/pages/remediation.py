@@ -259,13 +259,15 @@ def job_log(
 ) -> Response:
     """The live log's next lines and the poller that fetches the ones after (htmx swaps it in
     for the old poller). When the job's status is no longer ``status`` (the one the page shows),
-    htmx reloads the whole page (``HX-Refresh``): new buttons, the diff, the verification."""
+    htmx loads the job's page again (``HX-Redirect``): new buttons, the diff, the verification."""
     with reading(request) as s:
         found = job_events(s, caller.principal.scope, job_id, after=after)
     if found is None:
         raise NotFound
     current, events = found
-    headers = {"HX-Refresh": "true"} if status and current != status else None
+    # A full load of the job's page, not a refresh: the request's flash (?done=) is not shown
+    # again.
+    headers = {"HX-Redirect": f"/remediation/{job_id}"} if status and current != status else None
     return render(
         "partials/remediation_log.html",
         caller.t.locale,

@@ -212,7 +212,7 @@ def test_the_live_log_fragment(web: Web, jobs: Jobs) -> None:
     assert f'data-id="event-{first}"' not in reply.text
     assert all(f'data-id="event-{e}"' in reply.text for e in jobs.events[1:])
     assert HOSTILE not in reply.text
-    assert f"after={jobs.events[-1]}" in reply.text and "HX-Refresh" not in reply.headers
+    assert f"after={jobs.events[-1]}" in reply.text and "HX-Redirect" not in reply.headers
     # Nothing new: only the poller again, at the same place.
     again = web.client.get(
         f"/remediation/{jobs.a_only}/log?after={jobs.events[-1]}&status=awaiting_approval"
@@ -220,7 +220,7 @@ def test_the_live_log_fragment(web: Web, jobs: Jobs) -> None:
     assert "data-id=" not in again.text and f"after={jobs.events[-1]}" in again.text
     # The job moved on since the page was drawn: htmx reloads the page.
     moved = web.client.get(f"/remediation/{jobs.a_only}/log?after=0&status=previewing")
-    assert moved.headers.get("HX-Refresh") == "true"
+    assert moved.headers.get("HX-Redirect") == f"/remediation/{jobs.a_only}"
     # A finished job's fragment has no poller: polling stops.
     done = web.client.get(f"/remediation/{jobs.b_only}/log?after=0&status=not_fixed")
     assert "hx-trigger" not in done.text
