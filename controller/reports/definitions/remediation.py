@@ -4,7 +4,7 @@ One row per computer of each job (a job on several computers has a row for each,
 report shows only its own computers): what was run, by whom, who approved it, how the run ended
 on that computer and what the next report showed (verification). The figures count jobs and
 computers by outcome. The rows are read by
-:func:`controller.store.dashboard.remediation.report_targets`.
+:func:`controller.store.dashboard.remediation_subjects.report_targets`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from controller.reports.document import (
     Table,
 )
 from controller.reports.registry import register
-from controller.store.dashboard.remediation import report_targets
+from controller.store.dashboard.remediation_subjects import report_targets
 from controller.store.reporting.audit_common import HeaderFacts, header_facts
 
 NONE_IN_PERIOD = T(

@@ -26,7 +26,8 @@ from controller.store.dashboard import (
     iter_hosts_csv,
     list_hosts,
 )
-from controller.store.dashboard.remediation import host_jobs, host_subject
+from controller.store.dashboard.remediation import host_jobs
+from controller.store.dashboard.remediation_subjects import host_subject
 from controller.store.discovery_queries import host_locations
 from controller.store.units import list_units_in
 from controller.web.forms import page_number

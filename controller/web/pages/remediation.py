@@ -44,13 +44,12 @@ from controller.store.dashboard import QueryError
 from controller.store.dashboard.remediation import (
     FINISHED_STATUSES,
     JobQuery,
-    finding_subject,
-    host_subject,
     job_detail,
     job_events,
     job_visible,
     list_jobs,
 )
+from controller.store.dashboard.remediation_subjects import finding_subject, host_subject
 from controller.store.models import REMEDIATION_JOB_STATUSES
 from controller.web.forms import page_number
 from controller.web.policies import policy_cache, remediations, rule_titles

@@ -296,6 +296,14 @@ def test_the_host_page_history_and_remediate_choice(
     form = web.client.get(f"/remediation/new?agent={a}").text
     assert 'id="remediate"' not in form and "playbook cách ly" in form
     assert web.post("/remediation", {"agent": a, "rule": "ATTT-07"}).status_code == 400
+    # Once it fails a rule whose playbook is the isolation one, that rule alone is offered.
+    for s in _write(web):
+        s.add(RuleState(agent_id=a, rule_id="BMNN-01", outcome="fail", since=T0, reason={}))
+    html = web.client.get(f"/hosts/{a}").text
+    assert '<option value="BMNN-01">BMNN-01 · isolate_classified_host.yml</option>' in html
+    assert '<option value="ATTT-07">' not in html
+    form = web.client.get(f"/remediation/new?agent={a}").text
+    assert 'name="rule" value="BMNN-01"' in form and 'value="ATTT-07"' not in form
     # An auditor sees the history, not the form.
     web.client.cookies.clear()
     web.login("aud", PASSWORD)
