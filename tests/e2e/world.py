@@ -4,8 +4,9 @@ Built once per test session through the product's own entry points: ``govguard i
 ``govguard inventory import`` of the example district, accounts of every role, enrollment tokens
 of two communes, simulated agents enrolled with the real enrollment code and reporting through
 the real daemon (signed, queued, delivered), one computer enrolled again with a new key (so one
-agent is *pending*), and one classified computer enrolled by carried files whose signed bundle
-waits to be uploaded through the dashboard.
+agent is *pending*), one classified computer enrolled by carried files whose signed bundle
+waits to be uploaded through the dashboard, and two remediation jobs stored as the worker leaves
+them (the world runs no worker).
 
 Several agents carry hostile strings in their host name or software list: reports are hostile
 input, and the pages must show them as text. The browser suite's trap (``window.__xss``) is set
