@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from controller.remediation.inventory import host_name
 from controller.remediation.model import ISOLATION_PLAYBOOK, RemediationError
 from controller.settings import Settings
-from controller.store import remediation as store
+from controller.store import remediation_hosts as hosts_store
 from controller.store.models import Agent, Asset
 
 #: The most hosts one job may target (a mistyped rule must not reach the whole province).
@@ -34,6 +34,8 @@ class Host:
     asset_id: str | None
     unit_id: str
     classified: bool
+    #: The organisation file marks it for secret use.
+    secret_use: bool
     #: Reports through an online agent, so it can be "offline" (waits for its next report).
     reports_online: bool
     last_seen_at: datetime | None
@@ -50,11 +52,12 @@ class Host:
 
 
 def _classified(agent: Agent | None, asset: Asset | None) -> bool:
-    """Classified: its asset is not ``normal`` (or is for secret use), or its agent was enrolled
-    by carried files (the policy engine's rule, controller.findings.hosts)."""
+    """Classified: its asset says so, or its agent was enrolled by carried files (the rule of
+    the policy engine, controller.findings.hosts, and of the inventory's ``classified``
+    group)."""
     if agent is not None and agent.offline:
         return True
-    return asset is not None and (asset.classification != "normal" or asset.for_secret_use)
+    return asset is not None and asset.classification == "classified"
 
 
 def resolve(s: Session, given: str) -> Host:
@@ -64,17 +67,17 @@ def resolve(s: Session, given: str) -> Host:
     agent: Agent | None = None
     asset: Asset | None = None
     if text.startswith("agent-"):
-        agent = store.agent(s, text.removeprefix("agent-"))
+        agent = hosts_store.agent(s, text.removeprefix("agent-"))
     if agent is None:
-        asset = store.asset(s, text)
+        asset = hosts_store.asset(s, text)
         if asset is not None and asset.agent_id is not None:
-            agent = store.agent(s, asset.agent_id)
+            agent = hosts_store.agent(s, asset.agent_id)
     if agent is None and asset is None:
-        agent = store.agent(s, text)
+        agent = hosts_store.agent(s, text)
     if agent is None and asset is None:
         raise RemediationError(f"unknown host {given!r} (give an agent id or an asset id)")
     if agent is not None and asset is None:
-        asset = store.asset_of_agent(s, agent.id)
+        asset = hosts_store.asset_of_agent(s, agent.id)
     if asset is not None and asset.retired_at is not None:
         raise RemediationError(f"host {asset.id} is retired")
     if agent is not None and agent.status != "active":
@@ -87,6 +90,7 @@ def resolve(s: Session, given: str) -> Host:
         asset_id=asset.id if asset else None,
         unit_id=unit_id,
         classified=_classified(agent, asset),
+        secret_use=asset is not None and asset.for_secret_use,
         reports_online=agent is not None and agent.source == "agent" and not agent.offline,
         last_seen_at=agent.last_seen_at if agent else None,
     )
@@ -131,5 +135,12 @@ def check_hosts(s: Session, settings: Settings, playbook: str, hosts: Sequence[H
             raise RemediationError(
                 f"host {host.name} is not classified: {ISOLATION_PLAYBOOK} only targets "
                 "classified computers"
+            )
+        if host.secret_use and not host.classified:
+            # Meant for secret work but not registered classified: no playbook is right for
+            # it until the organisation file says what it is.
+            raise RemediationError(
+                f"host {host.name} is for secret use but not classified: fix its record in "
+                "the organisation file first"
             )
     inventory.for_hosts(s, settings, [host.name for host in hosts])

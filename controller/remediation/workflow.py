@@ -35,6 +35,7 @@ from controller.remediation.verify import settle
 from controller.settings import RemediationConfig, Settings
 from controller.store import audit
 from controller.store import remediation as store
+from controller.store import remediation_hosts as hosts_store
 from controller.store.findings import get_finding
 from controller.store.models import RemediationJob, RemediationRun, RemediationTarget
 
@@ -103,7 +104,7 @@ def _plan(
                 plan.playbook = rule.remediation.playbook
         plan.extra_vars = dict(rule.params)
         if not hosts:
-            agents, assets = store.failing_hosts(s, rule_id)
+            agents, assets = hosts_store.failing_hosts(s, rule_id)
             hosts = [*agents, *assets]
             if not hosts:
                 raise RemediationError(f"no host fails {rule_id} now")
@@ -299,7 +300,16 @@ def approve(
     if not store.transition_job(s, job_id, ("awaiting_approval",), values):
         raise RemediationError(_not_awaiting(_job(s, job_id)))
     job = _job(s, job_id)
-    config = settings.remediation if settings is not None else RemediationConfig()
+    if settings is not None:
+        config = settings.remediation
+    else:
+        # Without the settings, the apply run gets the timeout its preview was given.
+        earlier = store.runs_of(s, job_id)
+        config = (
+            RemediationConfig(run_timeout_s=earlier[0].timeout_s)
+            if earlier
+            else RemediationConfig()
+        )
     run = _queue_apply(s, config, job, now)
     audit.record(
         s,
@@ -379,16 +389,20 @@ def run_finished(s: Session, settings: Settings, run: RemediationRun, now: datet
     """Called by the worker in the transaction that stores a run's end: move the job on
     (preview done → awaiting approval or queued; apply done → verifying; failures)."""
     job = store.get_job(s, run.job_id)
-    if job is None or job.status in store.TERMINAL:
+    if job is None:
+        return
+    if run.mode == "apply":
+        # What the run did to each host is history even when the job was cancelled meanwhile.
+        for host in run.hosts:
+            state = _host_state((run.stats or {}).get(host), run.state)
+            # The worker may have set the state already from the same stats: fill the gap.
+            store.set_targets(s, job.id, [host], ("pending", "running"), {"state": state})
+            store.set_targets(s, job.id, [host], store.TERMINAL_TARGET, {"ran_at": now})
+    if job.status in store.TERMINAL:
         return  # cancelled (or rejected) while the run went on: nothing more to decide
     if run.mode == "check":
         _preview_finished(s, settings, job, run, now)
         return
-    for host in run.hosts:
-        state = _host_state((run.stats or {}).get(host), run.state)
-        # The worker may have set the state already from the same stats: only fill the gap.
-        store.set_targets(s, job.id, [host], ("pending", "running"), {"state": state})
-        store.set_targets(s, job.id, [host], store.TERMINAL_TARGET, {"ran_at": now})
     targets = {t.host: t for t in store.targets_of(s, job.id)}
     ran = [h for h in run.hosts if h in targets and targets[h].state in ("ok", "changed")]
     if run.state in ("cancelled", "interrupted"):
