@@ -130,9 +130,12 @@ def _assets(s: Session, ids: Collection[str] | None) -> list[HostRow]:
                 agent_id=asset.agent_id,
                 unit_id=asset.unit_id,
                 os=_family(os_name),
-                # As controller.findings.hosts.load_hosts decides: the asset says so, or the
-                # computer was enrolled by carried files.
-                classified=asset.classification == "classified" or bool(offline),
+                # As the remediation workflow decides (controller.remediation.targets): the
+                # asset is not normal or is reserved for secret documents (the tripwire watches
+                # those too, controller.findings.hosts), or it was enrolled by carried files.
+                classified=asset.classification != "normal"
+                or bool(asset.for_secret_use)
+                or bool(offline),
                 tags=tuple(sorted(asset.tags or ())),
                 connection=asset.connection if isinstance(asset.connection, dict) else None,
             )

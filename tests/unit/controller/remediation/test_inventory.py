@@ -89,6 +89,7 @@ def world(session: Session) -> Session:
     )  # fmt: skip
     _asset(s, "pc-win", "xa-b-vp", kind="laptop", agent_id="w1", connection={"address": "pc.lan"})
     _asset(s, "pc-cls", "xa-b", classification="classified", security_plan_ref="PA-1")
+    _asset(s, "pc-sec", "xa-b-vp", for_secret_use=True, connection={"address": "10.0.0.6"})
     _asset(s, "pc-odd", "xa-b", agent_id="e1", connection={"address": "10.0.0.7"})
     _asset(s, "srv-01", "huyen-a", kind="server", connection={"transport": "local"})
     _asset(s, "printer-01", "xa-b", kind="printer", connection={"address": "10.0.0.8"})
@@ -113,7 +114,7 @@ def _vars(inventory: dict[str, Any], host: str) -> dict[str, Any]:
 def test_hosts_are_computers_and_active_agents_named_safely(world: Session, tmp_path: Path) -> None:
     inventory = district(world, _settings(tmp_path))
     assert set(inventory["all"]["hosts"]) == {
-        "pc-lin", "pc-win", "pc-cls", "pc-odd", "srv-01",
+        "pc-lin", "pc-win", "pc-cls", "pc-sec", "pc-odd", "srv-01",
         "agent-h1", "agent-o1", "agent-s1", "agent-p1",
     }  # fmt: skip
 
@@ -128,13 +129,14 @@ def test_groups_follow_the_units_tree_the_os_the_classification_and_the_tags(
     assert set(huyen["children"]) == {"unit_xa_b", "unit_xa_c"}
     xa_b = huyen["children"]["unit_xa_b"]
     assert set(xa_b["hosts"]) == {"pc-lin", "pc-cls", "pc-odd"}
-    assert set(xa_b["children"]["unit_xa_b_vp"]["hosts"]) == {"pc-win"}
-    assert group_hosts(inventory, "unit_xa_b") == {"pc-lin", "pc-cls", "pc-odd", "pc-win"}
-    assert len(group_hosts(inventory, "unit_huyen_a")) == 9
+    assert set(xa_b["children"]["unit_xa_b_vp"]["hosts"]) == {"pc-win", "pc-sec"}
+    assert group_hosts(inventory, "unit_xa_b") == {"pc-lin", "pc-cls", "pc-odd", "pc-win", "pc-sec"}
+    assert len(group_hosts(inventory, "unit_huyen_a")) == 10
     assert group_hosts(inventory, "os_linux") == {"pc-lin", "agent-h1", "agent-s1", "agent-p1"}
     # The windows agent enrolled by carried files is classified; an unknown OS is in no group.
     assert group_hosts(inventory, "os_windows") == {"pc-win", "agent-o1"}
-    assert group_hosts(inventory, "classified") == {"pc-cls", "agent-o1"}
+    # Classified as the workflow decides: the asset, a computer for secret use, carried files.
+    assert group_hosts(inventory, "classified") == {"pc-cls", "pc-sec", "agent-o1"}
     assert group_hosts(inventory, "tag_signing_pc") == {"pc-lin"}
     assert group_hosts(inventory, "unreachable") == {"pc-cls", "agent-o1", "agent-h1", "agent-p1"}
     assert "unit_root" not in top or "hosts" not in top["unit_root"]
@@ -177,6 +179,16 @@ def test_connection_variables_come_from_the_organisation_file_and_the_ssh_target
     unreachable = _vars(inventory, "pc-cls")
     assert unreachable["govguard_reachable"] is False and "ansible_host" not in unreachable
     assert unreachable["govguard_classified"] is True
+
+
+def test_the_worker_s_winrm_user_logs_in_to_windows_hosts_the_file_names_no_user_for(
+    world: Session, tmp_path: Path
+) -> None:
+    settings = _settings(tmp_path)
+    inventory = for_hosts(world, settings, ["pc-win", "pc-lin", "agent-s1"], winrm_user="XA\\qt")
+    assert _vars(inventory, "pc-win")["ansible_user"] == "XA\\qt"
+    assert _vars(inventory, "pc-lin")["ansible_user"] == "quantri"
+    assert _vars(inventory, "agent-s1")["ansible_user"] == "admin"
 
 
 def test_transport_port_and_user_of_the_file_win_over_the_defaults(
@@ -290,8 +302,8 @@ def test_the_dynamic_list_has_meta_hostvars_and_flat_groups(world: Session, tmp_
     assert listed["_meta"]["hostvars"]["pc-lin"]["ansible_host"] == "10.0.0.5"
     assert "unit_huyen_a" in listed["all"]["children"]
     assert listed["unit_huyen_a"]["children"] == ["unit_xa_b", "unit_xa_c"]
-    assert listed["unit_xa_b_vp"]["hosts"] == ["pc-win"]
-    assert listed["classified"]["hosts"] == ["agent-o1", "pc-cls"]
+    assert listed["unit_xa_b_vp"]["hosts"] == ["pc-sec", "pc-win"]
+    assert listed["classified"]["hosts"] == ["agent-o1", "pc-cls", "pc-sec"]
     assert "hosts" not in listed["all"]
 
 
