@@ -13,8 +13,11 @@ Every :data:`POLL_S` seconds :class:`RemediationWorker`:
    the same transaction (it sets each target's state from the stats and moves the job).
 
 Who sets what: the worker sets runs (claim → ``running`` → end) and, at the claim of an apply
-run, its hosts' targets and a ``queued`` job to ``running``; the workflow sets everything else
-of jobs and targets. ``govguard remediate --wait`` runs a job's runs in the foreground with
+run, its hosts' targets and a ``queued`` job to ``running``; at the end the workflow sets the
+targets' states from the stats and moves the job; hosts it left ``running`` (their job ended
+meanwhile: cancelled) get theirs from the worker (:func:`runs.settle_targets`).
+
+``govguard remediate --wait`` runs a job's runs in the foreground with
 :meth:`RemediationWorker.drain`.
 """
 
@@ -103,8 +106,6 @@ def build_spec(s: Session, settings: Settings, run: RemediationRun, job: Remedia
         key = None
     extra["govguard_job_id"] = job.id
     extra["govguard_run_id"] = run.id
-    if secrets.winrm_user:
-        extra["ansible_winrm_user"] = extra["ansible_psrp_user"] = secrets.winrm_user
     return RunSpec(
         run_id=run.id,
         playbook=path,
@@ -283,6 +284,7 @@ class RemediationWorker(PeriodicThread):
             for run in gone:
                 self._audit_end(s, run, now)
                 workflow.run_finished(s, self._settings, run, now)
+                runs.settle_targets(s, run, now)
         for run in gone:
             log.warning("remediation run %s interrupted: %s", run.id, run.error)
         return [run.id for run in gone]
@@ -388,6 +390,7 @@ class RemediationWorker(PeriodicThread):
                     return None
                 self._audit_end(s, run, now)
                 workflow.run_finished(s, self._settings, run, now)
+                runs.settle_targets(s, run, now)
         except Exception:
             # The run must not stay "running": store its end alone; the job is left to the
             # operator (and the error to the log).
@@ -397,6 +400,7 @@ class RemediationWorker(PeriodicThread):
                 run = runs.finish(s, run_id, self._holder, outcome, now)
                 if run is not None:
                     self._audit_end(s, run, now)
+                    runs.settle_targets(s, run, now)
         log.info(
             "remediation run %s %s%s",
             run_id,
