@@ -33,6 +33,7 @@ from controller.web.pages import (
     network,
     overview,
     ports,
+    remediation,
     report_schedules,
     reports,
     settings,
@@ -135,6 +136,7 @@ def install(app: FastAPI) -> None:
         audit,
         policies_page,
         network,
+        remediation,
     ):
         app.include_router(module.router)
     app.include_router(ports.router)

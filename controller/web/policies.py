@@ -6,6 +6,7 @@ from fastapi import Request
 
 from controller.findings.network import RULES as NETWORK_RULES
 from controller.findings.policies import PolicyCache
+from controller.policy.model import Remediation
 
 
 def policy_cache(request: Request) -> PolicyCache:
@@ -23,3 +24,11 @@ def rule_titles(request: Request, locale: str) -> dict[str, str]:
     if evaluator is None:
         return titles
     return titles | {rule.id: rule.title.get(locale) for rule in evaluator.rules}
+
+
+def remediations(request: Request) -> dict[str, Remediation]:
+    """Rule id → its remediation (playbook, approval) for every installed rule that has one."""
+    evaluator = policy_cache(request).current()
+    if evaluator is None:
+        return {}
+    return {rule.id: rule.remediation for rule in evaluator.rules if rule.remediation is not None}

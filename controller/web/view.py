@@ -25,6 +25,7 @@ NAV: tuple[tuple[str, str, Permission], ...] = (
     ("/hosts", N_("Computers"), Permission.READ),
     ("/network", N_("Network"), Permission.READ),
     ("/findings", N_("Findings"), Permission.READ),
+    ("/remediation", N_("Remediation"), Permission.READ),
     ("/policies", N_("Policies"), Permission.READ),
     ("/enrollment", N_("Enrollment"), Permission.READ),
     ("/bundles", N_("Offline bundles"), Permission.READ),
@@ -66,6 +67,15 @@ def _messages(t: Translator) -> Mapping[str, str]:
             "The port will be switched back on; the worker sends it to the switch next."
         ),
         "port_requested": _("The port shutdown was requested; it waits for an approval."),
+        "remediation_requested": _(
+            "The remediation was requested: the worker (govguard worker) runs its preview "
+            "first; this page follows it."
+        ),
+        "remediation_approved": _(
+            "The remediation was approved; the worker runs it on the computers that are online."
+        ),
+        "remediation_rejected": _("The remediation was rejected; nothing was changed."),
+        "remediation_cancelled": _("The remediation was cancelled."),
     }
 
 
@@ -136,6 +146,58 @@ NAMES: Mapping[str, Mapping[str, str]] = {
         "applied": N_("applied"),
         "failed": N_("failed"),
         "rejected": N_("rejected"),
+    },
+    # Remediation jobs (controller.store.models.REMEDIATION_*): stages, hosts, runs.
+    "job_status_names": {
+        "previewing": N_("previewing"),
+        "awaiting_approval": N_("awaiting approval"),
+        "queued": N_("queued"),
+        "running": N_("running"),
+        "verifying": N_("verifying"),
+        "fixed": N_("fixed"),
+        "not_fixed": N_("not fixed"),
+        "failed": N_("failed"),
+        "cancelled": N_("cancelled"),
+        "rejected": N_("rejected"),
+        "interrupted": N_("interrupted"),
+    },
+    "target_state_names": {
+        "pending": N_("not run yet"),
+        "waiting": N_("waiting for the computer to come online"),
+        "running": N_("running"),
+        "ok": N_("nothing to change"),
+        "changed": N_("changed"),
+        "failed": N_("failed"),
+        "unreachable": N_("unreachable"),
+        "cancelled": N_("cancelled"),
+        "expired": N_("offline too long"),
+    },
+    "verification_names": {
+        "waiting": N_("waiting for the next report"),
+        "fixed": N_("fixed"),
+        "not_fixed": N_("not fixed"),
+        "unknown": N_("no report in time"),
+    },
+    "run_state_names": {
+        "queued": N_("queued"),
+        "running": N_("running"),
+        "succeeded": N_("succeeded"),
+        "failed": N_("failed"),
+        "interrupted": N_("interrupted"),
+        "cancelled": N_("cancelled"),
+    },
+    "run_mode_names": {
+        "check": N_("preview"),
+        "apply": N_("apply"),
+    },
+    "approval_names": {
+        "required": N_("approval required"),
+        "none": N_("no approval needed"),
+    },
+    "origin_names": {
+        "web": N_("dashboard"),
+        "cli": N_("command line"),
+        "auto": N_("automatic"),
     },
     # Printer-MIB and HOST-RESOURCES words a printer reports (anything else is shown as sent).
     "printer_status_names": {

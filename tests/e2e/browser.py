@@ -13,7 +13,14 @@ login form's ``input[name=username|password|csrf_token]``, ``form.lang-switch bu
 ``form[action="/findings/ID/ack"]``, ``form[action="/findings/ID/exempt"]`` (fields ``reason``,
 ``until``), ``form[action="/agents/ID/approve"]``, ``form[action="/enrollment/tokens"]`` (fields
 ``unit``, ``ttl``, ``uses``, ``note``), ``form[action="/bundles"]`` with ``input[name=bundle]``,
-and the hosts filter's fields named as its query parameters (``unit``, ``q``).
+and the hosts filter's fields named as its query parameters (``unit``, ``q``). Remediation:
+``form.remediate`` (a computer's page, ``select[name=rule]``), ``a.remediate`` (a finding's row),
+``form#remediate`` (``/remediation/new``; rows ``table.remediations tr[data-id=RULE]`` with
+``code.playbook`` and ``td.approval``), on a job's page ``#job-status``, ``form#approve``,
+``form#reject``, ``form#cancel``, ``.diff-host[data-id="diff-HOST"] pre.diff``, ``.job-error``,
+``table.targets``, ``table.runs``, the live log ``ol.log li[data-id="event-ID"]`` and its poller
+``#log-poll``; ``table.jobs tr[data-id="job-ID"]`` on ``/remediation`` and
+``table.remediation-history`` on a computer's page.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ any host, finding or agent of commune B, and never sees one in a list, an export
 
 Paths are templates filled at run time from the test district (:mod:`tests.e2e.world`):
 ``{a_host}``/``{b_host}`` agent ids, ``{a_finding}``/``{b_finding}`` finding ids, ``{pending}``
-the agent waiting for approval, ``{b_mac}`` a MAC address of commune B.
+the agent waiting for approval, ``{b_mac}`` a MAC address of commune B, ``{a_job}``/``{b_job}``
+remediation jobs on commune A's and commune B's computers.
 
 A refused request must change nothing: each refused action names the stored state it must
 leave as it was, read before and after.
@@ -64,6 +65,7 @@ GRANTS: dict[str, frozenset[str]] = {
             "bundles.import",
             "schedules.read",
             "ports.manage",
+            "remediation.run",
         }
     ),
     "admin": frozenset(
@@ -80,6 +82,7 @@ GRANTS: dict[str, frozenset[str]] = {
             "schedules.manage",
             "reports.locations",
             "ports.manage",
+            "remediation.run",
         }
     ),
 }
@@ -117,6 +120,12 @@ READS = (
     Read("/network/macs"),
     Read("/network/printers"),
     Read("/network/ports"),
+    Read("/remediation"),
+    Read("/remediation?status=awaiting_approval&rule=ATTT-07"),
+    Read("/remediation/{a_job}"),
+    Read("/remediation/{a_job}/log?after=0"),
+    Read("/remediation/new?agent={a_host}", "remediation.run"),
+    Read("/remediation/new?finding={a_finding}", "remediation.run"),
     Read("/users", "users.manage"),
     Read("/settings"),
     Read("/audit", "audit.read"),
@@ -194,6 +203,15 @@ ACTIONS = (
     Action("ports.manage", "/network/ports/999999/reject", "/network/ports/999999/reject",
            {"reason": "matrix"}),
     Action("ports.manage", "/network/ports/999999/undo", "/network/ports/999999/undo", {}),
+    Action("remediation.run", "/remediation", "/remediation",
+           {"finding": "{a_finding}"},
+           harmless_data={"agent": MISSING_AGENT, "rule": "ATTT-07"}),
+    Action("remediation.run", "/remediation/{a_job}/approve", "/remediation/999999/approve", {},
+           "job:{a_job}"),
+    Action("remediation.run", "/remediation/{a_job}/reject", "/remediation/999999/reject", {},
+           "job:{a_job}"),
+    Action("remediation.run", "/remediation/{a_job}/cancel", "/remediation/999999/cancel", {},
+           "job:{a_job}"),
     Action("read", "/settings/language", "/settings/language", {"locale": "vi"}),
     Action("read", "/settings/password", "/settings/password",
            {"current": "not my password", "new": "x", "confirm": "y"}),
@@ -230,24 +248,36 @@ def _role_cases() -> Iterator[object]:
 
 
 #: Commune-scoped accounts on commune B's objects: 404, and nothing changes.
-SCOPE_CASES = [
-    pytest.param(user, method, path, watch, id=f"{user} {method} {path} 404")
-    for user in SCOPED_ACCOUNTS
-    for method, path, watch in (
-        ("GET", "/hosts/{b_host}", ""),
-        ("GET", "/api/v1/hosts/{b_host}", ""),
-    )
-] + [
-    pytest.param("xa-operator", "POST", path, watch, id=f"xa-operator POST {path} 404")
-    for path, watch in (
-        ("/findings/{b_finding}/ack", "finding:{b_finding}"),
-        ("/findings/{b_finding}/exempt", "finding:{b_finding}"),
-        ("/agents/{b_host}/revoke", "agent:{b_host}"),
-        ("/api/v1/findings/{b_finding}/ack", "finding:{b_finding}"),
-        ("/api/v1/findings/{b_finding}/exempt", "finding:{b_finding}"),
-        ("/api/v1/agents/{b_host}/revoke", "agent:{b_host}"),
-    )
-]
+SCOPE_CASES = (
+    [
+        pytest.param(user, method, path, watch, id=f"{user} {method} {path} 404")
+        for user in SCOPED_ACCOUNTS
+        for method, path, watch in (
+            ("GET", "/hosts/{b_host}", ""),
+            ("GET", "/api/v1/hosts/{b_host}", ""),
+            ("GET", "/remediation/{b_job}", ""),
+            ("GET", "/remediation/{b_job}/log?after=0", ""),
+        )
+    ]
+    + [
+        pytest.param("xa-operator", "POST", path, watch, id=f"xa-operator POST {path} 404")
+        for path, watch in (
+            ("/findings/{b_finding}/ack", "finding:{b_finding}"),
+            ("/findings/{b_finding}/exempt", "finding:{b_finding}"),
+            ("/agents/{b_host}/revoke", "agent:{b_host}"),
+            ("/api/v1/findings/{b_finding}/ack", "finding:{b_finding}"),
+            ("/api/v1/findings/{b_finding}/exempt", "finding:{b_finding}"),
+            ("/api/v1/agents/{b_host}/revoke", "agent:{b_host}"),
+            ("/remediation/{b_job}/approve", "job:{b_job}"),
+            ("/remediation/{b_job}/reject", "job:{b_job}"),
+            ("/remediation/{b_job}/cancel", "job:{b_job}"),
+        )
+    ]
+    + [
+        pytest.param("xa-operator", "GET", path, "", id=f"xa-operator GET {path} 404")
+        for path in ("/remediation/new?finding={b_finding}", "/remediation/new?agent={b_host}")
+    ]
+)
 
 #: Lists, exports and searches a commune-scoped account reads: never a trace of commune B.
 LIST_PATHS = (
@@ -272,6 +302,10 @@ LIST_PATHS = (
     "/api/v1/findings",
     f"/api/v1/findings?unit={COMMUNE_B}",
     "/reports",
+    "/remediation",
+    "/remediation?rule=ATTT-07",
+    "/hosts/{a_host}",
+    f"/reports/generate?report=remediation&unit={COMMUNE_A}&period=2026-Q4&format=csv",
     f"/reports/generate?report=security&unit={COMMUNE_A}&period=2026-Q4&format=csv",
     f"/reports/generate?report=security&unit={COMMUNE_B}&period=2026-Q4&format=csv",
 )
@@ -292,6 +326,9 @@ BROWSER_PAGES = (
     ("/bundles", "read"),
     ("/reports", "read"),
     ("/network", "read"),
+    ("/remediation", "read"),
+    ("/remediation/{a_job}", "read"),
+    ("/remediation/{b_job}", "scoped"),
     ("/users", "users.manage"),
     ("/audit", "audit.read"),
     ("/settings", "read"),
@@ -313,6 +350,8 @@ def fill(world: World, template: str) -> str:
         b_finding=b_host.finding_id,
         pending=world.pending_agent_id,
         b_mac=b_host.mac,
+        a_job=world.a_job,
+        b_job=world.b_job,
     )
 
 
@@ -325,6 +364,12 @@ def state_of(world: World, watch: str) -> str | None:
         return world.finding_status(int(key))
     if kind == "agent":
         return world.agent_status(key)
+    if kind == "job":
+        from controller.store.models import RemediationJob
+
+        with world.db() as session:
+            job = session.get(RemediationJob, int(key))
+            return None if job is None else job.status
     from controller.store.users import get_user
 
     with world.db() as session:

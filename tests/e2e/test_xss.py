@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.e2e.browser import login, shot
-from tests.e2e.world import ADMIN, HOSTILE_HOSTNAMES, HOSTILE_SOFTWARE, World
+from tests.e2e.world import ADMIN, COMMUNE_B, HOSTILE_HOSTNAMES, HOSTILE_SOFTWARE, World
 
 pytestmark = pytest.mark.integration
 
@@ -80,3 +80,33 @@ def test_the_software_payload_is_text_on_the_host_page(page: Page, world: World)
         page.goto(f"{world.url}/hosts/{host.agent_id}")
         _shows_text(page, HOSTILE_SOFTWARE)
         _no_payload_elements(page)
+
+
+def test_remediation_output_diff_and_evidence_are_text(page: Page, world: World) -> None:
+    # The world's jobs carry the payloads in what ansible printed (the software payload), in the
+    # preview's diff (the <img> host name) and in the verification's evidence (the <script>).
+    login(page, world, ADMIN)
+    page.goto(f"{world.url}/remediation/{world.a_job}")
+    _shows_text(page, HOSTILE_SOFTWARE)
+    _shows_text(page, HOSTILE_HOSTNAMES[2])
+    _shows_text(page, HOSTILE_HOSTNAMES[1])  # the target's host name, not evaluated
+    _no_payload_elements(page)
+    shot(page, "xss-remediation-job")
+
+    page.goto(f"{world.url}/remediation/{world.b_job}")
+    _shows_text(page, "window.__xss=1")  # inside the evidence, as JSON text
+    _shows_text(page, HOSTILE_HOSTNAMES[2])
+    _no_payload_elements(page)
+
+    # The live log's fragment is swapped in by htmx: it must escape as the page does.
+    reply = page.request.get(f"{world.url}/remediation/{world.a_job}/log?after=0")
+    assert reply.status == 200
+    fragment = reply.text()
+    assert HOSTILE_SOFTWARE not in fragment and "&lt;svg/onload" in fragment
+
+    page.goto(f"{world.url}/remediation")
+    _no_payload_elements(page)
+    host = world.hosts_in(COMMUNE_B)[-1]
+    page.goto(f"{world.url}/hosts/{host.agent_id}")
+    _shows_text(page, host.hostname)
+    _no_payload_elements(page)

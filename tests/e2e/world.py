@@ -4,8 +4,9 @@ Built once per test session through the product's own entry points: ``govguard i
 ``govguard inventory import`` of the example district, accounts of every role, enrollment tokens
 of two communes, simulated agents enrolled with the real enrollment code and reporting through
 the real daemon (signed, queued, delivered), one computer enrolled again with a new key (so one
-agent is *pending*), and one classified computer enrolled by carried files whose signed bundle
-waits to be uploaded through the dashboard.
+agent is *pending*), one classified computer enrolled by carried files whose signed bundle
+waits to be uploaded through the dashboard, and two remediation jobs stored as the worker leaves
+them (the world runs no worker).
 
 Several agents carry hostile strings in their host name or software list: reports are hostile
 input, and the pages must show them as text. The browser suite's trap (``window.__xss``) is set
@@ -121,6 +122,11 @@ class World:
     bundle: Path
     bundle_agent_id: str
     tmp: Path = field(repr=False)
+    #: Remediation jobs stored as the worker leaves them (:func:`_remediation_jobs`): one on
+    #: commune A's last computer awaiting approval, one on commune B's last computer not fixed;
+    #: their diff, output and evidence carry the hostile strings.
+    a_job: int = 0
+    b_job: int = 0
 
     @property
     def url(self) -> str:
@@ -300,6 +306,7 @@ def _populate(controller: Controller, base: Path) -> World:
         raise RuntimeError(f"the re-enrolled computer is {pending.status}, not pending")
 
     bundle, bundle_agent = _offline_bundle(controller, base)
+    a_job, b_job = _remediation_jobs(controller, hosts)
     return World(
         controller=controller,
         accounts={account.username: account for account in ACCOUNTS},
@@ -309,7 +316,68 @@ def _populate(controller: Controller, base: Path) -> World:
         bundle=bundle,
         bundle_agent_id=bundle_agent,
         tmp=base,
+        a_job=a_job,
+        b_job=b_job,
     )
+
+
+def _remediation_jobs(controller: Controller, hosts: list[Host]) -> tuple[int, int]:
+    """Two jobs as the workflow and the worker store them (the world runs no worker): commune
+    A's last computer awaiting approval after a preview whose diff and output are hostile, and
+    commune B's last computer not fixed, with hostile evidence."""
+    from controller.store.db import make_engine
+    from controller.store.models import (
+        RemediationEvent,
+        RemediationJob,
+        RemediationRun,
+        RemediationTarget,
+    )
+
+    at = datetime.now(UTC).replace(microsecond=0)
+    a_host = [h for h in hosts if h.unit == COMMUNE_A][-1]
+    b_host = [h for h in hosts if h.unit == COMMUNE_B][-1]
+    engine = make_engine(controller.database_url)
+    made: list[int] = []
+    try:
+        with Session(engine) as session, session.begin():
+            for host, status in ((a_host, "awaiting_approval"), (b_host, "not_fixed")):
+                job = RemediationJob(
+                    playbook="enable_firewall.yml", rule_id="ATTT-07", status=status,
+                    approval="required", origin="cli", requested_by="user:admin",
+                    requested_at=at, finding_id=host.finding_id,
+                    finished_at=at if status == "not_fixed" else None,
+                )  # fmt: skip
+                session.add(job)
+                session.flush()
+                name = f"agent-{host.agent_id}"
+                session.add(
+                    RemediationTarget(
+                        job_id=job.id, host=name, agent_id=host.agent_id, unit_id=host.unit,
+                        state="changed" if status == "not_fixed" else "pending",
+                        verification="not_fixed" if status == "not_fixed" else None,
+                        evidence={"reason": {"code": "check_failed", "values": {}},
+                                  "evidence": [{"found": HOSTILE_HOSTNAMES[0]}]}
+                        if status == "not_fixed" else None,
+                    )
+                )  # fmt: skip
+                run = RemediationRun(
+                    job_id=job.id, mode="check", state="succeeded", hosts=[name],
+                    created_at=at, started_at=at, finished_at=at, timeout_s=600,
+                )  # fmt: skip
+                session.add(run)
+                session.flush()
+                session.add(
+                    RemediationEvent(
+                        run_id=run.id, seq=1, at=at, event="runner_on_ok", host=name,
+                        task="Enable the firewall", changed=True,
+                        stdout=f"changed: {HOSTILE_SOFTWARE}",
+                        diff=f"-ENABLED=no\n+ENABLED=yes\n+{HOSTILE_HOSTNAMES[2]}\n",
+                    )
+                )  # fmt: skip
+                made.append(job.id)
+    finally:
+        engine.dispose()
+    return made[0], made[1]
 
 
 def _wait_findings(controller: Controller, hosts: list[Host], timeout_s: float = 30.0) -> None:

@@ -20,7 +20,7 @@ from controller.store.dashboard import (
 )
 from controller.store.units import list_units_in
 from controller.web.forms import end_of_day, finding_ids, page_number
-from controller.web.policies import rule_titles
+from controller.web.policies import remediations, rule_titles
 from controller.web.security import (
     Caller,
     InputError,
@@ -108,6 +108,10 @@ def findings_page(request: Request, caller: Annotated[Caller, Depends(reader())]
                 "sort": params.get("sort") or "severity",
             },
             "can_act": caller.principal.can(Permission.FINDINGS_ACT),
+            # Rules a Remediate link is offered for (the form checks the computer further).
+            "remediable": set(remediations(request))
+            if caller.principal.can(Permission.REMEDIATE)
+            else set(),
             "query_string": _without_page(request),
         },
     )

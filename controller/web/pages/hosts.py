@@ -13,8 +13,10 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response, StreamingResponse
 
 from controller.api import context
+from controller.auth import Permission
 from controller.charts import status_strip
 from controller.csvcells import BOM, safe_text
+from controller.remediation.model import ISOLATION_PLAYBOOK
 from controller.store.dashboard import (
     HostDetail,
     HostPage,
@@ -24,10 +26,13 @@ from controller.store.dashboard import (
     iter_hosts_csv,
     list_hosts,
 )
+from controller.store.dashboard.remediation import host_jobs
+from controller.store.dashboard.remediation_subjects import host_subject
 from controller.store.discovery_queries import host_locations
 from controller.store.units import list_units_in
 from controller.web.forms import page_number
-from controller.web.policies import rule_titles
+from controller.web.pages.remediation import offered
+from controller.web.policies import remediations, rule_titles
 from controller.web.security import Caller, InputError, NotFound, now, reader, reading
 from controller.web.view import page
 
@@ -170,6 +175,13 @@ def host_page(
     moment = now()
     with reading(request) as s:
         locations = host_locations(s, [detail.agent_id], since=moment - LOCATION_HISTORY)
+        asset_id = detail.asset.id if detail.asset is not None else None
+        history = host_jobs(s, caller.principal.scope, detail.agent_id, asset_id)
+        # The workflow's own idea of "classified" (an asset for secret use counts too).
+        subject = host_subject(s, caller.principal.scope, detail.agent_id)
+    rules = remediations(request)
+    classified = subject.classified if subject is not None else True
+    failing = subject.failing if subject is not None else ()
     stale = timedelta(seconds=context(request).settings.snmp.sighting_stale_s)
     strip = status_strip(
         [(t.datetime(p.at), p.internet) for p in detail.connectivity_history],
@@ -193,6 +205,15 @@ def host_page(
             # A computer moved between ports shows each; the newest first, three at most.
             "locations": locations.get(detail.agent_id, [])[:3],
             "located_since": moment - stale,
+            # Remediation: this computer's jobs, and the failing rules a job may fix here.
+            "remediation_history": history,
+            "remedies": offered(rules, failing, classified),
+            "remediable": {
+                rule_id
+                for rule_id, r in rules.items()
+                if not classified or r.playbook == ISOLATION_PLAYBOOK
+            },
+            "can_remediate": caller.principal.can(Permission.REMEDIATE),
         },
         active="/hosts",
     )
