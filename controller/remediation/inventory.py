@@ -104,7 +104,13 @@ def connection_vars(
     config = settings.remediation
     become = {"ansible_become": config.become, "ansible_become_method": config.become_method}
     if transport == "local":
-        return {"ansible_connection": "local", **become}
+        # Interpreter discovery would take the first python3 on the worker's PATH (a pyenv
+        # shim, a venv without ansible's needs); the playbook's own interpreter is known good.
+        return {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+            **become,
+        }
     address, port, user = (
         _address(given.get("address")),
         _port(given.get("port")),

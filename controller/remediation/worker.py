@@ -86,7 +86,11 @@ def build_spec(s: Session, settings: Settings, run: RemediationRun, job: Remedia
     if path.resolve().parent != folder or not path.is_file():
         raise RemediationError(f"no playbook {job.playbook} in {folder}")
     extra = dict(job.extra_vars or {})
-    reserved = sorted(k for k in extra if k.startswith(("ansible_", "govguard_")))
+    # A job may set the playbooks' documented govguard_* variables (from the policy), never
+    # Ansible's own connection and become variables, nor the ids the worker adds.
+    reserved = sorted(
+        k for k in extra if k.startswith("ansible_") or k in ("govguard_job_id", "govguard_run_id")
+    )
     if reserved:
         raise RemediationError(f"extra variable {reserved[0]!r} is reserved")
     hosts = tuple(run.hosts)
