@@ -31,9 +31,9 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
-from controller.remediation.inventory_rows import HostRow, load_hosts, load_units
 from controller.remediation.model import CLASSIFIED_GROUP, HOST_NAME, RemediationError
 from controller.settings import Settings
+from controller.store.ansible_hosts import HostRow, load_hosts, load_units
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def connection_vars(
         port = port or _port(row.ssh.port)
         user = user or _user(row.ssh.user)
     if address is None and config.address_from_reports:
-        address = row.reported  # already parsed by ipaddress and private (inventory_rows)
+        address = row.reported  # parsed by ipaddress, private (store.ansible_hosts)
     if address is None:
         return None
     out: dict[str, Any] = {

@@ -52,7 +52,7 @@ class Host:
 def _classified(agent: Agent | None, asset: Asset | None) -> bool:
     """Classified: its asset is not ``normal`` or is for secret use, or its agent was enrolled
     by carried files (the inventory's ``classified`` group says the same,
-    controller.remediation.inventory_rows)."""
+    controller.store.ansible_hosts)."""
     if agent is not None and agent.offline:
         return True
     return asset is not None and (asset.classification != "normal" or asset.for_secret_use)
