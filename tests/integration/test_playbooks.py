@@ -191,6 +191,11 @@ def test_enable_firewall(books: Playbooks) -> None:
     # ATTT-07 reads this, as root, from the kernel ruleset.
     assert books.security()["firewall"]["enabled"] is True
 
+    # A management network that is not one never reaches the ruleset file.
+    bad = books.run("enable_firewall.yml", extra={"govguard_mgmt_networks": ["0/0 accept; x"]})
+    assert bad.rc != 0 and "govguard_mgmt_networks must be addresses" in bad.stdout
+    assert "accept; x" not in (books.host.upper("/etc") / "nftables.conf").read_text()
+
 
 @needs_host
 def test_block_usb_storage(books: Playbooks) -> None:
