@@ -25,6 +25,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final
@@ -105,10 +106,10 @@ def connection_vars(
     become = {"ansible_become": config.become, "ansible_become_method": config.become_method}
     if transport == "local":
         # Interpreter discovery would take the first python3 on the worker's PATH (a pyenv
-        # shim, a venv without ansible's needs); the playbook's own interpreter is known good.
+        # shim, a venv without ansible's needs); govguard's own interpreter runs ansible too.
         return {
             "ansible_connection": "local",
-            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+            "ansible_python_interpreter": sys.executable,
             **become,
         }
     address, port, user = (
