@@ -287,8 +287,8 @@ def test_hostile_agent_strings_reach_no_command_line_template_or_inventory(
 
     # The payloads reached no private data directory and no command line.
     runs_dir = ctl.data_dir / "remediation" / "runs"
-    kept = sorted(runs_dir.iterdir())
-    assert [int(p.name) for p in kept] == [run["id"] for run in ran.runs]
+    kept = list(runs_dir.iterdir())
+    assert sorted(int(p.name) for p in kept) == [run["id"] for run in ran.runs]
     assert all(any(p.rglob("*")) for p in kept)  # kept, with their inventories and events
     assert _files_holding(runs_dir, MARK.encode()) == []
     assert lines.samples > 0
