@@ -432,7 +432,7 @@ def _add_findings(
 def _add_inventory(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], dd: argparse.ArgumentParser
 ) -> None:
-    """``govguard inventory import|export`` (docs/inventory.md)."""
+    """``govguard inventory import|export|ansible`` (docs/inventory.md)."""
     inventory = _group(sub, "inventory", "the organisation file: units, staff, assets, devices")
     lang = argparse.ArgumentParser(add_help=False, parents=[dd])
     lang.add_argument(
@@ -454,6 +454,12 @@ def _add_inventory(
     dump.add_argument("--out", type=Path, metavar="FILE", help="write to FILE (default: stdout)")
     dump.add_argument("--title", metavar="TEXT", help="the file's title line")
     dump.set_defaults(handler="inventory:export")
+    ansible = inventory.add_parser(
+        "ansible", parents=[lang], help="write the district's Ansible inventory (static)"
+    )
+    ansible.add_argument("--output", type=Path, metavar="FILE", help="default: stdout")
+    ansible.add_argument("--format", choices=("yaml", "json"), default="yaml", help="default: yaml")
+    ansible.set_defaults(handler="inventory:ansible")
 
 
 def _add_notify(

@@ -470,6 +470,16 @@ def build_commune(b: Builder, index: int, unit_id: str, name: str, kind: str) ->
     )
 
 
+#: How Ansible reaches a few computers (docs/inventory.md, "Ansible inventory"): an address with
+#: the defaults, another port and user, a DNS name over WinRM. Set after the random draws, so the
+#: rest of the file does not change with them.
+CONNECTIONS = {
+    "huyen-cho-moi-van-phong-pc-01": {"address": "10.63.1.11"},
+    "huyen-cho-moi-van-phong-pc-02": {"address": "10.63.1.12", "port": 2222, "user": "quantri"},
+    "xa-yen-dinh-pc-01": {"address": "pc-01.xa-yen-dinh.cho-moi.lan", "transport": "winrm"},
+}
+
+
 def main() -> None:
     """Build and write the example."""
     b = Builder()
@@ -478,6 +488,9 @@ def main() -> None:
     build_district(b)
     for index, (unit_id, name, kind) in enumerate(COMMUNES, start=1):
         build_commune(b, index, unit_id, name, kind)
+    for asset in b.doc["assets"]:
+        if asset["id"] in CONNECTIONS:
+            asset["connection"] = CONNECTIONS[asset["id"]]
     header = (
         "# Ví dụ tệp tổ chức govguard: huyện Chợ Mới cũ (tỉnh Bắc Kạn, nay thuộc Thái Nguyên).\n"
         "# Người, số sê-ri và địa chỉ MAC là giả. Tạo bởi scripts/make_example_district.py.\n"

@@ -1,11 +1,15 @@
-"""``govguard inventory import|export``: the district's organisation file (docs/inventory.md)."""
+"""``govguard inventory import|export|ansible``: the district's organisation file and its Ansible
+inventory (docs/inventory.md)."""
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import sys
 from pathlib import Path
+
+import yaml
 
 from controller.commands.common import CliError, actor, now, open_store, settings
 from controller.findings.assets import link_agents
@@ -18,6 +22,7 @@ from controller.inventory import (
     load_inventory,
     make_plan,
 )
+from controller.remediation import inventory as ansible_inventory
 from controller.store import audit
 from controller.store.inventory import load_inventory_rows, unit_users
 
@@ -47,6 +52,7 @@ TEXT: dict[str, dict[str, str]] = {
         "applied": "{file}: đã nhập (thêm {added}, sửa {changed}, ngừng sử dụng {retired})",
         "errors": "govguard: {n} lỗi trong {file}; không nhập gì",
         "exported": "đã xuất {units} đơn vị, {assets} tài sản vào {file}",
+        "ansible": "đã ghi kho máy Ansible vào {file}: {hosts} máy, {reachable} có địa chỉ",
         "in_use": "chú ý: đơn vị {unit} ngừng sử dụng nhưng còn {agents} máy đang báo cáo và "
         "{tokens} mã đăng ký còn hiệu lực",
     },
@@ -57,6 +63,8 @@ TEXT: dict[str, dict[str, str]] = {
         "applied": "{file}: imported ({added} added, {changed} changed, {retired} retired)",
         "errors": "govguard: {n} error(s) in {file}; nothing imported",
         "exported": "exported {units} units, {assets} assets to {file}",
+        "ansible": "wrote the Ansible inventory to {file}: {hosts} hosts, {reachable} with an "
+        "address",
         "in_use": "note: unit {unit} is retired but still has {agents} active agent(s) and "
         "{tokens} usable enrollment token(s)",
     },
@@ -148,4 +156,31 @@ def export(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CliError(f"{out}: cannot write: {exc.strerror or exc}") from exc
     print(TEXT[args.lang]["exported"].format(file=out, **counts))
+    return 0
+
+
+def ansible(args: argparse.Namespace) -> int:
+    """Write the district's Ansible inventory (YAML, or JSON) to --output or standard output."""
+    current = settings(args)
+    with open_store(current) as session:
+        built = ansible_inventory.district(session, current)
+    vietnamese, english = ansible_inventory.notice(now())
+    # JSON holds no comment: the notice is also a variable (`ansible-inventory --host` shows it).
+    built["all"]["vars"] = {"govguard_inventory": english}
+    if args.format == "json":
+        body = json.dumps(built, indent=2, ensure_ascii=False) + "\n"
+    else:
+        dumped = yaml.safe_dump(built, allow_unicode=True, sort_keys=False, width=100)
+        body = f"# {vietnamese}\n# {english}\n{dumped}"
+    out: Path | None = args.output
+    if out is None:
+        sys.stdout.write(body)
+        return 0
+    try:
+        out.write_text(body, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"{out}: cannot write: {exc.strerror or exc}") from exc
+    hosts = built["all"]["hosts"]
+    reachable = sum(1 for host in hosts.values() if host["govguard_reachable"])
+    print(TEXT[args.lang]["ansible"].format(file=out, hosts=len(hosts), reachable=reachable))
     return 0

@@ -8,11 +8,12 @@ export all agree on what a field is and on its default, and a re-import of an ex
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-ValueType = Literal["str", "int", "date", "list", "bool"]
+ValueType = Literal["str", "int", "date", "list", "bool", "connection"]
 Record = dict[str, Any]
 
 
@@ -88,6 +89,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field(("security_plan_reviewed_at",), "security_plan_reviewed_at", "date"),
         Field(("sanitisation_ref",), "sanitisation_ref"),
         Field(("purchased_at",), "purchased_at", "date"),
+        Field(("connection",), "connection", "connection"),
     ),
     "network_devices": (
         Field(("kind",), "kind"),
@@ -113,6 +115,28 @@ def normalise_mac(mac: str) -> str:
     return mac.strip().lower().replace("-", ":")
 
 
+#: The keys of an asset's ``connection`` in the order they are stored and exported.
+CONNECTION_KEYS = ("address", "port", "user", "transport")
+
+
+def normalise_connection(value: dict[str, Any]) -> dict[str, Any]:
+    """An asset's ``connection`` as stored: only the keys given (defaults depend on the host's
+    OS and are filled in by the Ansible inventory), IP addresses in their one spelling
+    (``2001:DB8::1`` → ``2001:db8::1``) and DNS names in lower case."""
+    out: dict[str, Any] = {key: value[key] for key in CONNECTION_KEYS if value.get(key) is not None}
+    if "address" in out:
+        try:
+            out["address"] = str(ipaddress.ip_address(str(out["address"])))
+        except ValueError:
+            out["address"] = str(out["address"]).lower()
+    if "port" in out:
+        out["port"] = int(out["port"])
+    for key in ("user", "transport"):
+        if key in out:
+            out[key] = str(out[key])
+    return out
+
+
 def _canonical(field: Field, value: Any) -> Any:
     """The value as stored and compared: dates as :class:`date`, lists sorted, defaults filled."""
     if value is None:
@@ -127,6 +151,8 @@ def _canonical(field: Field, value: Any) -> Any:
         return sorted(items)
     if field.type == "bool":
         return bool(value)
+    if field.type == "connection":
+        return normalise_connection(value) if isinstance(value, dict) and value else None
     if field.type == "int":
         return int(value)
     return str(value)
