@@ -23,6 +23,8 @@ the outbox (:mod:`agent.outbox`) with its header and gzip body, so a retry sends
 Delivery sends queued reports oldest first and reads the status:
 
 * 200 (stored or duplicate): acknowledged, deleted; settings in the reply are saved and applied;
+  ``report_now`` (a remediation ran here and waits for proof) brings the next collection
+  forward, a full inventory, at most one every ``REPORT_NOW_GAP_S``;
 * 401/403 (unknown or revoked agent, approval pending): stop sending, keep the queue, try again
   after a long pause (an administrator has to act first);
 * 400/413/422: this report can never be accepted: dropped, counted, error recorded;
@@ -98,6 +100,8 @@ MIN_INTERVAL_S = 60
 MAX_INTERVAL_S = 86400
 #: Never spin: the loop sleeps at least this long between two rounds.
 MIN_SLEEP_S = 1.0
+#: ``report_now`` never makes the agent collect more often than this (seconds).
+REPORT_NOW_GAP_S = 10.0
 #: Statuses that mean "this report is wrong and will always be": drop it.
 REJECTED = frozenset({400, 413, 422})
 AUTH_REFUSED = frozenset({401, 403})
@@ -232,6 +236,8 @@ class Daemon:
         self.sleep: Callable[[float], object] = sleep or self._stop.wait
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
         self.settings = AgentSettings()
+        #: The controller asked for a full report now (``report_now`` in an ingest reply).
+        self.report_now = False
         # The last settings reported as clamped, so the same clamping is logged only once.
         self._clamp_logged: AgentSettings | None = None
         self._load_settings()
@@ -262,16 +268,21 @@ class Daemon:
     def run(self, *, once: bool = False) -> Cycle | None:
         """Collect and deliver until stopped; with ``once``, one round only (returned)."""
         next_collect = self.monotonic()
+        collected = -REPORT_NOW_GAP_S
         while not self.stopping:
             cycle = Cycle()
             started = self.monotonic()
             if started >= next_collect:
                 self.collect_and_queue(cycle)
                 next_collect = started + self.next_interval()
+                collected = started
             if not self.stopping:
                 self.deliver(cycle)
             if once:
                 return cycle
+            if self.report_now:
+                # Not in a tight loop even if every reply asked: one collection per gap.
+                next_collect = min(next_collect, collected + REPORT_NOW_GAP_S)
             wait = next_collect - self.monotonic()
             due = self.outbox.stats().next_attempt_at
             if due is not None:
@@ -308,7 +319,8 @@ class Daemon:
         posture = posture_digests(report)
         full_at = self.outbox.get(_FULL_AT)
         full = (
-            inventory != self.outbox.get(_FULL_DIGEST)
+            self.report_now
+            or inventory != self.outbox.get(_FULL_DIGEST)
             or full_at is None
             or now - float(full_at) >= self.settings.full_every_s
         )
@@ -332,6 +344,9 @@ class Daemon:
         )
         cycle.queued_seq, cycle.queued_kind, cycle.sections = seq, kind, sections
         cycle.queued_bytes = len(body)
+        if full and self.report_now:
+            self.report_now = False
+            log.info("full report queued at the controller's request (report now)")
         log.info("queued %s report #%d (%d bytes, sections %s)", kind, seq, len(body), sections)
         self._forget(dropped, cycle, sent_now=sections)
 
@@ -440,6 +455,8 @@ class Daemon:
                 if item.kind == "full":
                     self.outbox.set(_FULL_ACKED_AT, repr(self.clock()))
                 cycle.acked.append(item.seq)
+                if reply.data.get("report_now") is True:
+                    self.report_now = True
                 self._apply_settings(reply.data.get("settings"))
                 self._approved()
                 continue

@@ -59,6 +59,8 @@ class IngestReply(msgspec.Struct, kw_only=True):
     status: Literal["stored", "duplicate"]
     seq: int
     settings: AgentSettings | None = None
+    #: A remediation ran on this computer: collect and send a full report now (issue 8).
+    report_now: bool = False
 
 
 class ErrorReply(msgspec.Struct, kw_only=True, omit_defaults=True):

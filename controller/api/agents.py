@@ -36,7 +36,7 @@ from controller.api import (
     unavailable_response,
 )
 from controller.enrollment import enroll_committed
-from controller.ingest import Ingest, IngestError, parse_envelope
+from controller.ingest import Ingest, IngestError, ReportNow, parse_envelope
 from controller.store.db import is_unavailable
 from controller.store.reports import Accepted
 
@@ -79,21 +79,26 @@ async def post_enroll(request: Request) -> Response:
 
 
 def report_reply(
-    ctx: Context, outcome: Accepted, seq: int, settings_header: str | None
+    ctx: Context, outcome: Accepted | ReportNow, seq: int, settings_header: str | None
 ) -> bytes | None:
     """The answer body to an accepted report; None for ``204 No Content``.
 
     A report stored while the agent's settings are current needs no answer beyond its status:
     204 and no body, 39 bytes less on each of ~288 heartbeats a day than a JSON 200 (commune
     links). A duplicate, or an agent with outdated settings, gets the JSON 200
-    (:class:`agent.wire.IngestReply`) with the settings when they are needed.
+    (:class:`agent.wire.IngestReply`) with the settings when they are needed, and
+    ``report_now`` when a remediation waits for the agent's fresh report (issue 8).
     """
     current = (settings_header or "").strip() == ctx.settings_version
-    if outcome == "stored" and current:
+    report_now = isinstance(outcome, ReportNow)
+    status = outcome.outcome if isinstance(outcome, ReportNow) else outcome
+    if status == "stored" and current and not report_now:
         return None
-    reply: dict[str, object] = {"status": outcome, "seq": seq}
+    reply: dict[str, object] = {"status": status, "seq": seq}
     if not current:
         reply["settings"] = ctx.agent_settings
+    if report_now:
+        reply["report_now"] = True
     return msgspec.json.encode(reply)
 
 

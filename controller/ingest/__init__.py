@@ -47,6 +47,7 @@ from controller.ingest.writer import (
     VERIFIERS,
     BatchWriter,
     DatabaseUnavailableError,
+    ReportNow,
     WriterBusyError,
     WriterClosedError,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "Ingest",
     "IngestError",
     "Limits",
+    "ReportNow",
     "WriterBusyError",
     "WriterClosedError",
     "check_sender",

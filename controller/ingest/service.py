@@ -21,15 +21,17 @@ from controller.ingest.checks import (
 )
 from controller.ingest.credentials import CredentialCache
 from controller.ingest.writer import (
+    Answer,
     BatchWriter,
     DatabaseUnavailableError,
+    ReportNow,
     StoreBatch,
     WriterBusyError,
     WriterClosedError,
 )
 from controller.store.agents import AgentCredentials, agent_credentials
 from controller.store.db import is_unavailable
-from controller.store.reports import Accepted, NewReport, Outcome, SeqConflict
+from controller.store.reports import Accepted, NewReport, SeqConflict
 
 #: How long a request waits for its batch to commit before the agent is told to retry.
 COMMIT_TIMEOUT_S: Final = 60.0
@@ -67,9 +69,7 @@ class Ingest:
         self._commit_timeout_s = commit_timeout_s
         # Futures waiting for a commit, oldest first, with their deadline. One sweep per second
         # replaces an ``asyncio.wait_for`` timer per request (30 µs each at thousands per second).
-        self._waiting: collections.deque[tuple[float, asyncio.Future[Outcome]]] = (
-            collections.deque()
-        )
+        self._waiting: collections.deque[tuple[float, asyncio.Future[Answer]]] = collections.deque()
         self._watchdog: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -122,8 +122,13 @@ class Ingest:
         with self.sessions() as session:
             return agent_credentials(session, agent_id)
 
-    async def accept(self, env: Envelope, body: bytes, *, clock_header: str | None) -> Accepted:
+    async def accept(
+        self, env: Envelope, body: bytes, *, clock_header: str | None
+    ) -> Accepted | ReportNow:
         """Check and store one report; resolves after the commit. Raises :class:`IngestError`.
+
+        :class:`ReportNow` wraps the outcome when a remediation asked the agent for a fresh
+        report (the reply tells it so).
 
         The sender is checked here (cheap, and a refusal then costs no queue slot); signature,
         body and schema are checked on the writer thread (see the module docstring).

@@ -8,6 +8,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
@@ -15,7 +16,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from controller.ingest.checks import IngestError
 from controller.store.db import is_unavailable
-from controller.store.reports import NewReport, Outcome, outcomes, store_batch
+from controller.store.remediation import take_report_now
+from controller.store.reports import (
+    Accepted,
+    NewReport,
+    Outcome,
+    SeqConflict,
+    outcomes,
+    store_batch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +45,26 @@ class DatabaseUnavailableError(RuntimeError):
     """The batch this report was in failed because the database could not be reached."""
 
 
-_Result = Outcome | BaseException
+@dataclass(frozen=True, slots=True)
+class ReportNow:
+    """An accepted report whose agent a remediation asked for a fresh report: the reply says
+    ``report_now`` (the request was cleared in the transaction that stored the report)."""
+
+    outcome: Accepted
+
+
+#: What a report's future resolves to.
+Answer = Outcome | ReportNow
+_Result = Answer | BaseException
 #: Stores a batch in an open transaction; returns the (agent_id, seq) pairs inserted.
 StoreBatch = Callable[[Session, Sequence[NewReport], datetime], set[tuple[str, int]]]
 #: What the event loop hands over: the verified report, or the verification still to do.
 Work = NewReport | Callable[[], NewReport]
-_Item = tuple[Work, "asyncio.Future[Outcome]"]
-_Ready = tuple[NewReport, "asyncio.Future[Outcome]"]
+_Item = tuple[Work, "asyncio.Future[Answer]"]
+_Ready = tuple[NewReport, "asyncio.Future[Answer]"]
 
 
-def _settle(pairs: list[tuple[asyncio.Future[Outcome], _Result]]) -> None:
+def _settle(pairs: list[tuple[asyncio.Future[Answer], _Result]]) -> None:
     """Resolve futures in their event loop (a request that timed out has cancelled its own)."""
     for future, result in pairs:
         if future.done():
@@ -117,7 +136,7 @@ class BatchWriter:
                 thread.start()
             self._thread.start()
 
-    def submit(self, item: Work) -> asyncio.Future[Outcome]:
+    def submit(self, item: Work) -> asyncio.Future[Answer]:
         """Queue ``item``; the future resolves to its outcome after the commit.
 
         ``item`` is a verified report, or a callable that verifies one (it runs on the writer
@@ -129,7 +148,7 @@ class BatchWriter:
         """
         if self._stopping.is_set() or self._thread is None:
             raise WriterClosedError("the report writer is not running")
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         try:
             self._inbox.put_nowait((item, future))
         except queue.Full:
@@ -257,15 +276,36 @@ class BatchWriter:
             return exc
         return results[0]
 
-    def _commit(self, items: list[NewReport]) -> list[Outcome]:
-        """Store ``items`` in one transaction; their outcomes in order."""
+    def _commit(self, items: list[NewReport]) -> list[Answer]:
+        """Store ``items`` in one transaction; their outcomes in order.
+
+        The agents of the accepted reports that a remediation asked for a fresh report are
+        found and cleared by one more statement for the whole batch (not one per report).
+        """
         with self._sessions() as session, session.begin():
             inserted = self._store(session, items, self._clock())
-            return outcomes(session, items, inserted)
+            results = outcomes(session, items, inserted)
+            accepted = {
+                item.agent_id
+                for item, result in zip(items, results, strict=True)
+                if not isinstance(result, SeqConflict)
+            }
+            asked = take_report_now(session, accepted)
+        if not asked:
+            return list(results)
+        answers: list[Answer] = []
+        for item, result in zip(items, results, strict=True):
+            if isinstance(result, SeqConflict) or item.agent_id not in asked:
+                answers.append(result)
+            else:
+                answers.append(ReportNow(result))
+                # One report of the batch carries the request; the agent collects once.
+                asked.discard(item.agent_id)
+        return answers
 
     @staticmethod
     def _answer(batch: Sequence[_Item | _Ready], results: list[_Result]) -> None:
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Outcome], _Result]]]
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Answer], _Result]]]
         by_loop = {}
         for (_, future), result in zip(batch, results, strict=True):
             by_loop.setdefault(future.get_loop(), []).append((future, result))
