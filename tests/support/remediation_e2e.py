@@ -24,7 +24,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -40,6 +40,7 @@ __all__ = [
     "Worker",
     "audit_actions",
     "configure",
+    "eventually",
     "findings",
     "install_ssh_identity",
     "job_view",
@@ -343,6 +344,15 @@ def wait_job(
             logs = worker.log_tail() if worker is not None else ""
             raise AssertionError(f"job {job_id} stayed {view.status}: {view}\n{logs}")
         time.sleep(0.3)
+
+
+def eventually(check: Callable[[], bool], what: str, timeout_s: float = 60.0) -> None:
+    """Poll ``check`` until it holds (a safety net, not a timing assertion)."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.2)
 
 
 def findings(controller: Controller, rule_id: str) -> list[dict[str, Any]]:
