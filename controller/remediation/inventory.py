@@ -87,8 +87,15 @@ def _port(value: object) -> int | None:
     return value if isinstance(value, int) and 1 <= value <= 65535 else None
 
 
-def connection_vars(row: HostRow, settings: Settings) -> dict[str, Any] | None:
-    """The ``ansible_*`` variables reaching ``row``, or None when no address is known."""
+def connection_vars(
+    row: HostRow, settings: Settings, winrm_user: str | None = None
+) -> dict[str, Any] | None:
+    """The ``ansible_*`` variables reaching ``row``, or None when no address is known.
+
+    The login is the organisation file's ``connection.user``, else for WinRM and PSRP
+    ``winrm_user`` (the worker's secrets, :mod:`controller.remediation.secrets`), else
+    ``remediation.remote_user``.
+    """
     given = row.connection or {}
     transport = given.get("transport") or ("winrm" if row.os == "windows" else "ssh")
     if transport not in TRANSPORTS:  # not what an import stores: leave the host alone
@@ -115,7 +122,9 @@ def connection_vars(row: HostRow, settings: Settings) -> dict[str, Any] | None:
     out: dict[str, Any] = {
         "ansible_host": address,
         "ansible_port": port or DEFAULT_PORTS[transport],
-        "ansible_user": user or config.remote_user,
+        "ansible_user": user
+        or (winrm_user if transport in ("winrm", "psrp") else None)
+        or config.remote_user,
         "ansible_connection": transport,
     }
     https = out["ansible_port"] != 5985  # 5985 is WinRM's plain-HTTP port
@@ -132,8 +141,8 @@ def connection_vars(row: HostRow, settings: Settings) -> dict[str, Any] | None:
     return out
 
 
-def _host_vars(row: HostRow, settings: Settings) -> dict[str, Any]:
-    route = connection_vars(row, settings)
+def _host_vars(row: HostRow, settings: Settings, winrm_user: str | None) -> dict[str, Any]:
+    route = connection_vars(row, settings, winrm_user)
     return {
         **(route or {}),
         "govguard_unit": row.unit_id,
@@ -160,11 +169,16 @@ def _named(rows: Iterable[HostRow]) -> dict[str, HostRow]:
 
 
 def _build(
-    s: Session, settings: Settings, named: dict[str, HostRow], *, whole: bool
+    s: Session,
+    settings: Settings,
+    named: dict[str, HostRow],
+    *,
+    whole: bool,
+    winrm_user: str | None = None,
 ) -> dict[str, Any]:
     """The inventory of ``named`` hosts; ``whole`` keeps units without hosts (the district)."""
     units = load_units(s)
-    hostvars = {name: _host_vars(row, settings) for name, row in sorted(named.items())}
+    hostvars = {name: _host_vars(row, settings, winrm_user) for name, row in sorted(named.items())}
     members: dict[str, list[str]] = {}
     for name, row in sorted(named.items()):
         groups = [group_name("unit", row.unit_id), OS_GROUPS.get(row.os or "")]
@@ -217,8 +231,12 @@ def district(s: Session, settings: Settings) -> dict[str, Any]:
     return _build(s, settings, _named(rows), whole=True)
 
 
-def for_hosts(s: Session, settings: Settings, hosts: Sequence[str]) -> dict[str, Any]:
-    """The inventory of only ``hosts`` (inventory names), with the same groups and variables.
+def for_hosts(
+    s: Session, settings: Settings, hosts: Sequence[str], *, winrm_user: str | None = None
+) -> dict[str, Any]:
+    """The inventory of only ``hosts`` (inventory names), with the same groups and variables
+    (``winrm_user``: the worker's :attr:`~controller.remediation.secrets.AnsibleSecrets.winrm_user`,
+    the login of Windows hosts whose ``connection`` names none).
 
     Raises :class:`RemediationError` for a host that is unknown or has no connection address.
     """
@@ -248,7 +266,7 @@ def for_hosts(s: Session, settings: Settings, hosts: Sequence[str]) -> dict[str,
                 else "to this computer's asset in the organisation file (list it there first)"
             )
             raise RemediationError(f"{name}: no connection address (add `connection:` {where})")
-    return _build(s, settings, named, whole=False)
+    return _build(s, settings, named, whole=False, winrm_user=winrm_user)
 
 
 def group_hosts(inventory: dict[str, Any], group: str) -> set[str]:

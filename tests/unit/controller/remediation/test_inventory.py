@@ -181,6 +181,16 @@ def test_connection_variables_come_from_the_organisation_file_and_the_ssh_target
     assert unreachable["govguard_classified"] is True
 
 
+def test_the_worker_s_winrm_user_logs_in_to_windows_hosts_the_file_names_no_user_for(
+    world: Session, tmp_path: Path
+) -> None:
+    settings = _settings(tmp_path)
+    inventory = for_hosts(world, settings, ["pc-win", "pc-lin", "agent-s1"], winrm_user="XA\\qt")
+    assert _vars(inventory, "pc-win")["ansible_user"] == "XA\\qt"
+    assert _vars(inventory, "pc-lin")["ansible_user"] == "quantri"
+    assert _vars(inventory, "agent-s1")["ansible_user"] == "admin"
+
+
 def test_transport_port_and_user_of_the_file_win_over_the_defaults(
     world: Session, tmp_path: Path
 ) -> None:
