@@ -222,9 +222,21 @@ def printers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _snmp_configured(current: Settings) -> bool:
+    """Whether SNMP credentials exist (the file, or GOVGUARD_SNMP_* variables): without any the
+    worker runs its other work and no SNMP rounds."""
+    import os
+
+    from controller.discovery.credentials import credentials_path
+
+    return credentials_path(current.data_dir).exists() or any(
+        name.startswith("GOVGUARD_SNMP_") for name in os.environ
+    )
+
+
 def worker(args: argparse.Namespace) -> int:
-    """Run SNMP rounds (on schedule and on request) and SSH collections (on schedule) until
-    SIGTERM or Ctrl-C."""
+    """Run SNMP rounds (on schedule and on request), SSH collections (on schedule) and
+    remediation runs (queued by jobs) until SIGTERM or Ctrl-C."""
     import logging
     import signal
     import threading
@@ -233,6 +245,8 @@ def worker(args: argparse.Namespace) -> int:
     from controller.discovery.rounds import SnmpRounds
     from controller.discovery.ssh_rounds import SshRounds
     from controller.findings.policies import PolicyCache
+    from controller.remediation.model import playbooks_dir
+    from controller.remediation.worker import RemediationWorker
     from controller.store import db
 
     current = settings(args)
@@ -240,7 +254,9 @@ def worker(args: argparse.Namespace) -> int:
     logging.getLogger("controller.discovery.rounds").setLevel(logging.INFO)
     stop = threading.Event()
     with open_engine(current) as engine:
-        load_secrets(current)  # refuse to start with unusable secrets, not at the first round
+        snmp_on = _snmp_configured(current)
+        if snmp_on:
+            load_secrets(current)  # refuse to start with unusable secrets, not at the first round
         profiles = load_device_profiles(current)
         rounds = SnmpRounds(
             db.session_factory(engine),
@@ -254,6 +270,8 @@ def worker(args: argparse.Namespace) -> int:
         }
         interval = current.snmp.interval_s
         print(
+            "govguard worker: no SNMP rounds (no SNMP credentials: docs/discovery.md)"
+            if not snmp_on else
             f"govguard worker: SNMP rounds every {interval} s" if interval else
             "govguard worker: SNMP rounds only when asked for (snmp.interval_s is 0)",
             file=sys.stderr, flush=True,
@@ -265,7 +283,18 @@ def worker(args: argparse.Namespace) -> int:
             file=sys.stderr, flush=True,
         )  # fmt: skip
         collections = SshRounds(db.session_factory(engine), current, ingest_writer(current))
-        rounds.start()
+        remediation = RemediationWorker(db.session_factory(engine), current)
+        folder = playbooks_dir(current.remediation.playbooks_dir)
+        print(
+            f"govguard worker: remediation runs up to {current.remediation.max_concurrent} at "
+            f"once, playbooks from {folder}",
+            file=sys.stderr, flush=True,
+        )  # fmt: skip
+        # Before the first claim: runs a dead worker of this machine left "running" end
+        # "interrupted" now, not after the heartbeat limit.
+        remediation.start()
+        if snmp_on:
+            rounds.start()
         collections.start()
         try:
             stop.wait()
@@ -273,6 +302,8 @@ def worker(args: argparse.Namespace) -> int:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             print("govguard worker: stopping", file=sys.stderr, flush=True)
+            # Running playbooks are stopped and their runs end "interrupted" (never rerun).
+            remediation.stop(timeout_s=60)
             collections.stop(timeout_s=current.ssh.command_timeout_s + 30)
             rounds.stop(timeout_s=current.snmp.timeout_s * (current.snmp.retries + 1) + 30)
             rounds.release()
