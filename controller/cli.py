@@ -228,6 +228,7 @@ def _build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     _add_ports(sub, dd)
     _add_ssh(sub, dd)
     _add_snmp(sub, dd)
+    _add_remediation(sub, dd)
     return parser
 
 
@@ -646,6 +647,58 @@ def _add_ssh(
     group.add_parser(
         "list", parents=[dd], help="hosts collected over SSH, their last result, pinned keys"
     ).set_defaults(handler="ssh:list_")
+
+
+def _add_remediation(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], dd: argparse.ArgumentParser
+) -> None:
+    """``govguard remediate`` and ``govguard jobs list|show|approve|reject|cancel``
+    (docs/remediation.md)."""
+    fix = sub.add_parser(
+        "remediate",
+        parents=[dd],
+        help="fix a failed rule with its Ansible playbook: preview, approval, run, verification",
+    )
+    fix.add_argument(
+        "target", nargs="?", metavar="RULE|FINDING", help="a rule id (ATTT-07) or a finding (#12)"
+    )
+    fix.add_argument(
+        "--hosts", nargs="+", metavar="HOST", help="agent ids, asset ids or inventory names"
+    )
+    fix.add_argument("--playbook", metavar="NAME", help="a playbook of the playbooks folder")
+    fix.add_argument("--check", action="store_true", help="preview only (waits for an approval)")
+    fix.add_argument(
+        "--approve", action="store_true", help="approve in advance: the run follows the preview"
+    )
+    fix.add_argument("--wait", action="store_true", help="run it here with a live log, then verify")
+    fix.add_argument("--yes", action="store_true", help="do not ask before --approve")
+    fix.set_defaults(handler="remediate:run")
+    jobs = _group(sub, "jobs", "remediation jobs: list, show (live log), approve, reject, cancel")
+    # controller.store.models.REMEDIATION_JOB_STATUSES, without importing the controller here.
+    statuses = (
+        "previewing", "awaiting_approval", "queued", "running", "verifying", "fixed",
+        "not_fixed", "failed", "cancelled", "rejected", "interrupted",
+    )  # fmt: skip
+    listing = jobs.add_parser("list", parents=[dd], help="list jobs, newest first")
+    listing.add_argument("--status", action="append", choices=statuses, help="repeatable")
+    listing.add_argument("--rule", metavar="RULE", help="one rule id")
+    listing.add_argument("--host", metavar="HOST", help="one host (inventory name, agent, asset)")
+    listing.add_argument("--limit", type=int, default=200, metavar="N", help="at most N (200)")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.set_defaults(handler="jobs:list_")
+    show = jobs.add_parser("show", parents=[dd], help="a job: hosts, verification, runs, log")
+    show.add_argument("id", metavar="ID", help="job id")
+    show.add_argument("--follow", action="store_true", help="stream the log until the job ends")
+    show.add_argument("--lines", type=int, default=200, metavar="N", help="log lines shown (200)")
+    show.set_defaults(handler="jobs:show")
+    for name, text in (
+        ("approve", "approve a job awaiting approval (its run is queued)"),
+        ("reject", "reject a job awaiting approval"),
+        ("cancel", "cancel a job (a running playbook is stopped)"),
+    ):
+        decide = jobs.add_parser(name, parents=[dd], help=text)
+        decide.add_argument("id", metavar="ID", help="job id (see `govguard jobs list`)")
+        decide.set_defaults(handler=f"jobs:{name}")
 
 
 def _group(

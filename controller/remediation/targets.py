@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from controller.remediation.inventory import host_name
 from controller.remediation.model import ISOLATION_PLAYBOOK, RemediationError
 from controller.settings import Settings
-from controller.store import remediation as store
+from controller.store import remediation_hosts as hosts_store
 from controller.store.models import Agent, Asset
 
 #: The most hosts one job may target (a mistyped rule must not reach the whole province).
@@ -67,17 +67,17 @@ def resolve(s: Session, given: str) -> Host:
     agent: Agent | None = None
     asset: Asset | None = None
     if text.startswith("agent-"):
-        agent = store.agent(s, text.removeprefix("agent-"))
+        agent = hosts_store.agent(s, text.removeprefix("agent-"))
     if agent is None:
-        asset = store.asset(s, text)
+        asset = hosts_store.asset(s, text)
         if asset is not None and asset.agent_id is not None:
-            agent = store.agent(s, asset.agent_id)
+            agent = hosts_store.agent(s, asset.agent_id)
     if agent is None and asset is None:
-        agent = store.agent(s, text)
+        agent = hosts_store.agent(s, text)
     if agent is None and asset is None:
         raise RemediationError(f"unknown host {given!r} (give an agent id or an asset id)")
     if agent is not None and asset is None:
-        asset = store.asset_of_agent(s, agent.id)
+        asset = hosts_store.asset_of_agent(s, agent.id)
     if asset is not None and asset.retired_at is not None:
         raise RemediationError(f"host {asset.id} is retired")
     if agent is not None and agent.status != "active":

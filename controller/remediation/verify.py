@@ -23,6 +23,7 @@ from controller.remediation.model import RemediationError
 from controller.settings import Settings
 from controller.store import audit
 from controller.store import remediation as store
+from controller.store import remediation_hosts as hosts_store
 from controller.store.models import RemediationJob
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,9 @@ def settle(s: Session, job: RemediationJob, now: datetime) -> None:
     """Conclude ``job`` when none of its hosts is still to run or to verify."""
     targets = store.targets_of(s, job.id)
     if any(t.state in store.UNFINISHED for t in targets):
+        if all(t.state == "waiting" for t in targets if t.state in store.UNFINISHED):
+            # The worker set the job running at its run's claim; now only offline hosts remain.
+            store.transition_job(s, job.id, ("running",), {"status": "queued"})
         return
     moving = ("queued", "running", "verifying")
     if any(t.verification == "waiting" for t in targets):
@@ -78,7 +82,7 @@ def resume_waiting(s: Session, settings: Settings, now: datetime) -> set[int]:
     waiting = store.waiting_targets(s)
     if not waiting:
         return set()
-    seen = store.freshness(s, {t.agent_id for t in waiting if t.agent_id is not None})
+    seen = hosts_store.freshness(s, {t.agent_id for t in waiting if t.agent_id is not None})
     back: dict[int, list[str]] = {}
     touched: set[int] = set()
     statuses = {
@@ -125,8 +129,8 @@ def verify(s: Session, settings: Settings, now: datetime) -> set[int]:
     if not waiting:
         return set()
     agents = {t.agent_id for t, _ in waiting if t.agent_id is not None}
-    seen = store.freshness(s, agents)
-    states = store.rule_states(
+    seen = hosts_store.freshness(s, agents)
+    states = hosts_store.rule_states(
         s, {(t.agent_id, j.rule_id) for t, j in waiting if t.agent_id and j.rule_id}
     )
     timeout = timedelta(seconds=settings.remediation.verify_timeout_s)
@@ -194,10 +198,10 @@ def automatic(s: Session, settings: Settings, now: datetime, policies: PolicyCac
         rule = evaluator.by_id.get(rule_id)
         if rule is None or rule.remediation is None or budget <= 0:
             continue
-        failing, _assets = store.failing_hosts(s, rule_id)
+        failing, _assets = hosts_store.failing_hosts(s, rule_id)
         live = store.live_agents_for_rule(s, rule_id)
         tried = store.last_auto_request(s, rule_id, failing)
-        states = store.rule_states(s, {(a, rule_id) for a in failing})
+        states = hosts_store.rule_states(s, {(a, rule_id) for a in failing})
         for agent_id in failing:
             if budget <= 0:
                 break

@@ -35,6 +35,7 @@ from controller.remediation.verify import settle
 from controller.settings import RemediationConfig, Settings
 from controller.store import audit
 from controller.store import remediation as store
+from controller.store import remediation_hosts as hosts_store
 from controller.store.findings import get_finding
 from controller.store.models import RemediationJob, RemediationRun, RemediationTarget
 
@@ -103,7 +104,7 @@ def _plan(
                 plan.playbook = rule.remediation.playbook
         plan.extra_vars = dict(rule.params)
         if not hosts:
-            agents, assets = store.failing_hosts(s, rule_id)
+            agents, assets = hosts_store.failing_hosts(s, rule_id)
             hosts = [*agents, *assets]
             if not hosts:
                 raise RemediationError(f"no host fails {rule_id} now")
