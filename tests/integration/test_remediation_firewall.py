@@ -29,9 +29,11 @@ from tests.support.remediation_e2e import (
     AGENT,
     Worker,
     audit_actions,
+    changes,
     findings,
     install_ssh_identity,
     job_view,
+    plain_root_shell,
     remediation_controller,
     request_job,
     wait_job,
@@ -71,6 +73,7 @@ def organisation(machine_id: str, address: str) -> dict[str, object]:
 @pytest.fixture
 def host(tmp_path: Path) -> Iterator[TestHost]:
     with TestHost(tmp_path / "host") as made:
+        plain_root_shell(made)
         yield made
 
 
@@ -122,23 +125,23 @@ def test_failing_firewall_goes_preview_approve_run_verified(
         assert [f["status"] for f in findings(ctl, "ATTT-07")] == ["open"]
 
         # Preview: a check-mode run by the worker, with a diff, and nothing changed.
-        before = host.written()
+        before = changes(host)
         job_id, _ = request_job(ctl, "remediate", str(finding_id))
         preview = wait_job(ctl, job_id, {"awaiting_approval", "failed"}, worker=worker)
-        assert preview.status == "awaiting_approval", preview
+        assert preview.status == "awaiting_approval", str(preview)
         assert preview.playbook == "enable_firewall.yml"
         assert [(r["mode"], r["state"]) for r in preview.runs] == [("check", "succeeded")]
         assert [t["host"] for t in preview.targets] == [ASSET]
         assert preview.diffs, preview.event_text  # the preview shows what would change
         assert _ruleset(host) == ""
-        assert host.written() == before  # check mode wrote nothing in the host
+        assert changes(host) == before  # check mode wrote nothing in the host
         shown = ctl.cli("jobs", "show", str(job_id)).stdout
         assert "awaiting_approval" in shown and "enable_firewall.yml" in shown
 
         # Approve: the apply run loads a firewall that filters inbound traffic.
         ctl.cli("jobs", "approve", str(job_id))
         ran = wait_job(ctl, job_id, {"verifying", "fixed", "failed", "not_fixed"}, worker=worker)
-        assert ran.status == "verifying", ran
+        assert ran.status == "verifying", str(ran)
         assert [(r["mode"], r["state"]) for r in ran.runs] == [
             ("check", "succeeded"),
             ("apply", "succeeded"),
@@ -153,7 +156,7 @@ def test_failing_firewall_goes_preview_approve_run_verified(
         shown = ctl.cli("jobs", "show", str(job_id)).stdout
         resolved = ctl.cli("findings", "list", "--rule", "ATTT-07", "--status", "resolved").stdout
 
-    assert done.status == "fixed", done
+    assert done.status == "fixed", str(done)
     assert [t["verification"] for t in done.targets] == ["fixed"]
     assert "fixed" in shown
     assert _finding_ids(resolved, "ATTT-07") == [finding_id]

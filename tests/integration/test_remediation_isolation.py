@@ -37,6 +37,7 @@ from tests.support.remediation_e2e import (
     eventually,
     findings,
     install_ssh_identity,
+    plain_root_shell,
     remediation_controller,
     request_job,
     runs_count,
@@ -81,6 +82,7 @@ def organisation(machine_id: str, address: str) -> dict[str, object]:
 @pytest.fixture
 def host(tmp_path: Path) -> Iterator[TestHost]:
     with TestHost(tmp_path / "host") as made:
+        plain_root_shell(made)
         yield made
 
 
@@ -155,11 +157,15 @@ def test_isolation_cuts_a_classified_host_off_and_the_next_bundle_proves_it(
     assert "remediation.refused" in [action for action, _ in audit_actions(ctl)]
 
     with Worker(ctl.data_dir) as worker:
-        job_id, _ = request_job(ctl, "remediate", "BMNN-01", "--hosts", ASSET, "--approve")
+        job_id, _ = request_job(ctl, "remediate", "BMNN-01", "--hosts", ASSET, "--approve", "--yes")
         ran = wait_job(ctl, job_id, {"verifying", "fixed", "failed", "not_fixed"}, worker=worker)
-        assert ran.status == "verifying", ran
+        assert ran.status == "verifying", str(ran)
         assert ran.playbook == "isolate_classified_host.yml"
-        assert [(r["mode"], r["state"]) for r in ran.runs] == [("apply", "succeeded")]
+        # Approved in advance: the preview, then the run at once.
+        assert [(r["mode"], r["state"]) for r in ran.runs] == [
+            ("check", "succeeded"),
+            ("apply", "succeeded"),
+        ]
         assert [(t["host"], t["classified"]) for t in ran.targets] == [(ASSET, True)]
 
         # Cut off: every interface but loopback goes down (a few seconds after the play, once
@@ -175,7 +181,7 @@ def test_isolation_cuts_a_classified_host_off_and_the_next_bundle_proves_it(
         done = wait_job(ctl, job_id, {"fixed", "not_fixed", "failed"}, worker=worker)
         shown = ctl.cli("jobs", "show", str(job_id)).stdout
 
-    assert done.status == "fixed", done
+    assert done.status == "fixed", str(done)
     assert [t["verification"] for t in done.targets] == ["fixed"]
     assert "fixed" in shown
     assert [f["status"] for f in findings(ctl, "BMNN-01")] == ["resolved"]

@@ -38,6 +38,7 @@ from tests.support.remediation_e2e import (
     Worker,
     install_ssh_identity,
     job_view,
+    plain_root_shell,
     remediation_controller,
     request_job,
     wait_job,
@@ -201,6 +202,7 @@ def hostiles(tmp_path: Path) -> Iterator[list[Hostile]]:
         made = []
         for index in range(3):
             host = stack.enter_context(TestHost(tmp_path / f"host-{index}"))
+            plain_root_shell(host)
             made.append(
                 Hostile(
                     index=(0, 9, 12)[index],  # $(...), a Jinja lookup, quotes and a new line
@@ -256,14 +258,14 @@ def test_hostile_agent_strings_reach_no_command_line_template_or_inventory(
         with CommandLines(MARK) as lines, Worker(ctl.data_dir, cwd=worker_cwd) as worker:
             job_id, _ = request_job(ctl, "remediate", "ATTT-07")
             preview = wait_job(ctl, job_id, {"awaiting_approval", "failed"}, worker=worker)
-            assert preview.status == "awaiting_approval", preview
+            assert preview.status == "awaiting_approval", str(preview)
             ctl.cli("jobs", "approve", str(job_id))
             ran = wait_job(ctl, job_id, {"verifying", "fixed", "not_fixed", "failed"},
                            worker=worker)  # fmt: skip
         shown = ctl.cli("jobs", "show", str(job_id)).stdout
 
     # The job ran on the inventory names (asset ids), never on a reported host name.
-    assert ran.status == "verifying", ran
+    assert ran.status == "verifying", str(ran)
     assert sorted(t["host"] for t in ran.targets) == sorted(h.asset for h in hostiles)
     assert [(r["mode"], r["state"]) for r in ran.runs] == [
         ("check", "succeeded"),

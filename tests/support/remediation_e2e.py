@@ -33,18 +33,21 @@ from typing import Any
 import yaml
 
 from tests.support.controller_proc import REPO, Controller, init_controller, set_listen
+from tests.support.testhost import TestHost
 
 __all__ = [
     "JOB_WAIT_S",
     "JobView",
     "Worker",
     "audit_actions",
+    "changes",
     "configure",
     "eventually",
     "findings",
     "install_ssh_identity",
     "job_view",
     "jobs_count",
+    "plain_root_shell",
     "remediation_controller",
     "request_job",
     "runs_count",
@@ -99,6 +102,31 @@ def install_ssh_identity(data_dir: Path, key: Path, known_hosts: Collection[str]
         shutil.copyfile(public, folder / "id_ed25519.pub")
     (folder / "known_hosts").write_text("".join(f"{line}\n" for line in known_hosts), "utf-8")
     (folder / "known_hosts").chmod(0o600)
+
+
+def plain_root_shell(host: TestHost) -> None:
+    """Give root of the test host a plain ``~/.bashrc`` (written inside, in its /root overlay).
+
+    The test host stands for a district PC, but its /root is this machine's, whose ``.bashrc``
+    puts pyenv shims first on PATH; Ansible's interpreter discovery (the inventory says
+    ``auto_silent``) would then pick a ``python3.13`` shim that only prints an error. A PC has
+    Debian's own Python, which discovery finds once the shims are gone.
+    """
+    done = host.run(["/bin/sh", "-c", "printf '# test host: Debian defaults\\n' > /root/.bashrc"])
+    assert done.returncode == 0, done.stderr
+
+
+#: What logging in over SSH writes by itself (Ansible's remote temporary folder, lastlog, wtmp).
+LOGIN_TRACES = ("/root/.ansible", "/var/log/")
+
+
+def changes(host: TestHost) -> dict[str, bytes | str]:
+    """What was written in the test host's overlays, the traces of SSH logins aside."""
+    return {
+        path: content
+        for path, content in host.written().items()
+        if not path.startswith(LOGIN_TRACES) and path != "/var/log"
+    }
 
 
 # --------------------------------------------------------------------------- the worker
@@ -207,6 +235,13 @@ class JobView:
     targets: list[dict[str, Any]]
     diffs: list[str]
     event_text: str
+
+    def __str__(self) -> str:
+        """Everything, for a failing assertion: status, error, runs, targets and the log."""
+        return (
+            f"job {self.id} {self.status} ({self.playbook}): {self.error}\n"
+            f"runs: {self.runs}\ntargets: {self.targets}\nlog:\n{self.event_text[-6000:]}"
+        )
 
     def runs_of(self, mode: str) -> list[dict[str, Any]]:
         """The runs of one mode (``check`` or ``apply``), oldest first."""
