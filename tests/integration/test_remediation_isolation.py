@@ -122,6 +122,8 @@ def _interfaces(host: TestHost) -> dict[str, bool]:
     return {link["ifname"]: "UP" in link.get("flags", []) for link in json.loads(links.stdout)}
 
 
+# SQLite, the district's database: the serve-less controller, the CLI and the worker share it.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_isolation_cuts_a_classified_host_off_and_the_next_bundle_proves_it(
     host: TestHost, db_url: str, tmp_path: Path
 ) -> None:

@@ -18,6 +18,7 @@ overlays), the payloads appear in no file of the runs' private data directories 
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -106,7 +107,11 @@ def _report(hostile: Hostile) -> Report:
             accounts=Accounts(
                 users=[LocalAccount(name=s, admin=True) for s in strings], admins=strings
             ),
-            remote_tools=[RemoteTool(name=s, evidence=["installed"], detail=s) for s in strings],
+            # A tool ATTT-12 denies (so it fails and its playbook runs), with hostile details.
+            remote_tools=[
+                RemoteTool(name="AnyDesk", evidence=["installed"], detail=strings[0]),
+                *(RemoteTool(name=s, evidence=["installed"], detail=s) for s in strings),
+            ],
         ),
     )
 
@@ -168,9 +173,13 @@ class CommandLines:
     def __init__(self, marker: str) -> None:
         self.marker = marker.encode()
         self.seen: list[tuple[int, bytes]] = []
-        self.samples = 0
+        self.controls_seen = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def control(self) -> None:
+        """Run a process whose command line holds the marker: the watcher must see it."""
+        subprocess.run(["/bin/sh", "-c", "sleep 1", f"{MARK}-control"], check=True)
 
     def _watch(self) -> None:
         while not self._stop.is_set():
@@ -182,9 +191,10 @@ class CommandLines:
                         line = handle.read()
                 except OSError:
                     continue  # exited meanwhile
-                if self.marker in line:
+                if self.marker + b"-control" in line:
+                    self.controls_seen += 1
+                elif self.marker in line:
                     self.seen.append((int(entry.name), line))
-            self.samples += 1
             self._stop.wait(0.05)
 
     def __enter__(self) -> CommandLines:
@@ -255,14 +265,20 @@ def test_hostile_agent_strings_reach_no_command_line_template_or_inventory(
         token = ctl.create_token(len(hostiles), unit=UNIT)
         for hostile in hostiles:
             _enroll_and_report(ctl, hostile, token)
+        # The payloads are in play: the controller stored them as the computers' names.
+        listed = ctl.cli("agents", "list").stdout
+        assert sum(MARK in line for line in listed.splitlines()) == len(hostiles), listed
         with CommandLines(MARK) as lines, Worker(ctl.data_dir, cwd=worker_cwd) as worker:
+            lines.control()
             job_id, _ = request_job(ctl, "remediate", "ATTT-07")
+            tools_id, _ = request_job(ctl, "remediate", "ATTT-12", "--check")
             preview = wait_job(ctl, job_id, {"awaiting_approval", "failed"}, worker=worker)
             assert preview.status == "awaiting_approval", str(preview)
             ctl.cli("jobs", "approve", str(job_id))
+            tools = wait_job(ctl, tools_id, {"awaiting_approval", "failed"}, worker=worker)
             ran = wait_job(ctl, job_id, {"verifying", "fixed", "not_fixed", "failed"},
                            worker=worker)  # fmt: skip
-        shown = ctl.cli("jobs", "show", str(job_id)).stdout
+        shown = ctl.cli("jobs", "show", str(job_id)).stdout + ctl.cli("jobs", "list").stdout
 
     # The job ran on the inventory names (asset ids), never on a reported host name.
     assert ran.status == "verifying", str(ran)
@@ -273,7 +289,10 @@ def test_hostile_agent_strings_reach_no_command_line_template_or_inventory(
     ]
     for run in ran.runs:
         assert sorted(run["hosts"]) == sorted(h.asset for h in hostiles)
-    assert MARK not in ran.event_text and MARK not in shown
+    assert tools.status == "awaiting_approval", str(tools)
+    assert tools.playbook == "remove_remote_tools.yml"
+    assert [(r["mode"], r["state"]) for r in tools.runs] == [("check", "succeeded")]
+    assert MARK not in ran.event_text + tools.event_text + shown
 
     # No canary anywhere a payload could have written one.
     # Folders searched through: where the worker, ansible and the SSH sessions write.
@@ -290,9 +309,12 @@ def test_hostile_agent_strings_reach_no_command_line_template_or_inventory(
     # The payloads reached no private data directory and no command line.
     runs_dir = ctl.data_dir / "remediation" / "runs"
     kept = list(runs_dir.iterdir())
-    assert sorted(int(p.name) for p in kept) == [run["id"] for run in ran.runs]
-    assert all(any(p.rglob("*")) for p in kept)  # kept, with their inventories and events
+    runs = sorted(run["id"] for run in ran.runs + tools.runs)
+    assert sorted(int(p.name) for p in kept) == runs
+    # The search reads what the runs were given: their inventories name every host...
+    assert _files_holding(runs_dir, hostiles[0].asset.encode()), "the grep reads nothing"
+    # ...and nothing an agent reported.
     assert _files_holding(runs_dir, MARK.encode()) == []
-    assert lines.samples > 0
+    assert lines.controls_seen  # the watcher does see a command line holding the marker
     assert lines.seen == []
     assert job_view(ctl, job_id).status in ("verifying", "fixed", "not_fixed")
