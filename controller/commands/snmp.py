@@ -252,6 +252,8 @@ def worker(args: argparse.Namespace) -> int:
     current = settings(args)
     # The one-line summary of each round is the worker's whole output.
     logging.getLogger("controller.discovery.rounds").setLevel(logging.INFO)
+    # One line per remediation run's end (and per interrupted run).
+    logging.getLogger("controller.remediation.worker").setLevel(logging.INFO)
     stop = threading.Event()
     with open_engine(current) as engine:
         snmp_on = _snmp_configured(current)

@@ -13,8 +13,11 @@ Every :data:`POLL_S` seconds :class:`RemediationWorker`:
    the same transaction (it sets each target's state from the stats and moves the job).
 
 Who sets what: the worker sets runs (claim → ``running`` → end) and, at the claim of an apply
-run, its hosts' targets and a ``queued`` job to ``running``; the workflow sets everything else
-of jobs and targets. ``govguard remediate --wait`` runs a job's runs in the foreground with
+run, its hosts' targets and a ``queued`` job to ``running``; at the end the workflow sets the
+targets' states from the stats and moves the job; hosts it left ``running`` (their job ended
+meanwhile: cancelled) get theirs from the worker (:func:`runs.settle_targets`).
+
+``govguard remediate --wait`` runs a job's runs in the foreground with
 :meth:`RemediationWorker.drain`.
 """
 
@@ -103,8 +106,6 @@ def build_spec(s: Session, settings: Settings, run: RemediationRun, job: Remedia
         key = None
     extra["govguard_job_id"] = job.id
     extra["govguard_run_id"] = run.id
-    if secrets.winrm_user:
-        extra["ansible_winrm_user"] = extra["ansible_psrp_user"] = secrets.winrm_user
     return RunSpec(
         run_id=run.id,
         playbook=path,
@@ -180,18 +181,26 @@ class _Watch:
         now = time.monotonic()
         if now - self._checked >= CANCEL_CHECK_S:
             self._checked = now
-            sessions = self._worker.sessions
-            if now - self._beat >= HEARTBEAT_S:
-                self._beat = now
-                with sessions() as s, s.begin():
-                    ours = runs.heartbeat(s, self._run_id, self._worker.holder, self._worker.now())
-                if not ours:
-                    self.reason = "lost"
-                    return True
-            with sessions() as s:
-                if runs.cancel_requested(s, self._run_id):
-                    self.reason = "cancel"
+            try:
+                self._check(now)
+            except Exception as exc:
+                # The playbook goes on; without heartbeats for STALE_AFTER_S another worker
+                # declares the run interrupted, and the next check here then stops it.
+                log.warning("run %s: the database did not answer: %s", self._run_id, exc)
         return self.reason is not None
+
+    def _check(self, now: float) -> None:
+        sessions = self._worker.sessions
+        if now - self._beat >= HEARTBEAT_S:
+            self._beat = now
+            with sessions() as s, s.begin():
+                ours = runs.heartbeat(s, self._run_id, self._worker.holder, self._worker.now())
+            if not ours:
+                self.reason = "lost"
+                return
+        with sessions() as s:
+            if runs.cancel_requested(s, self._run_id):
+                self.reason = "cancel"
 
 
 class RemediationWorker(PeriodicThread):
@@ -233,7 +242,10 @@ class RemediationWorker(PeriodicThread):
     def start(self) -> None:
         """Mark at once the runs a dead worker of this machine left ``running``, then start."""
         self._stopping.clear()
-        self.interrupt_stale()
+        try:
+            self.interrupt_stale()
+        except Exception as exc:  # the first round tries again
+            log.warning("remediation: runs of a stopped worker not checked yet: %s", exc)
         super().start()
 
     def stop(self, timeout_s: float = 60.0) -> None:
@@ -283,6 +295,7 @@ class RemediationWorker(PeriodicThread):
             for run in gone:
                 self._audit_end(s, run, now)
                 workflow.run_finished(s, self._settings, run, now)
+                runs.settle_targets(s, run, now)
         for run in gone:
             log.warning("remediation run %s interrupted: %s", run.id, run.error)
         return [run.id for run in gone]
@@ -388,6 +401,7 @@ class RemediationWorker(PeriodicThread):
                     return None
                 self._audit_end(s, run, now)
                 workflow.run_finished(s, self._settings, run, now)
+                runs.settle_targets(s, run, now)
         except Exception:
             # The run must not stay "running": store its end alone; the job is left to the
             # operator (and the error to the log).
@@ -397,6 +411,7 @@ class RemediationWorker(PeriodicThread):
                 run = runs.finish(s, run_id, self._holder, outcome, now)
                 if run is not None:
                     self._audit_end(s, run, now)
+                    runs.settle_targets(s, run, now)
         log.info(
             "remediation run %s %s%s",
             run_id,

@@ -282,3 +282,44 @@ def interrupt_stale(
             if run is not None:
                 interrupted.append(run)
     return interrupted
+
+
+def host_state(stats: object, run_state: str) -> str:
+    """A target's state after a run, from its line of the play recap."""
+    if not isinstance(stats, dict):
+        # Ansible never reached the host: the run stopped first, or the play skipped it.
+        return "cancelled" if run_state == "cancelled" else "failed"
+    if stats.get("unreachable"):
+        return "unreachable"
+    if stats.get("failed"):
+        return "failed"
+    return "changed" if stats.get("changed") else "ok"
+
+
+def settle_targets(s: Session, run: RemediationRun, now: datetime) -> list[str]:
+    """After the workflow had its say on an ended apply run: its hosts still ``running`` (the
+    job ended meanwhile, e.g. cancelled, so the workflow left them) get their state from the
+    stats. The hosts changed."""
+    if run.mode != "apply":
+        return []
+    left = list(
+        s.scalars(
+            select(RemediationTarget.host).where(
+                RemediationTarget.job_id == run.job_id,
+                RemediationTarget.run_id == run.id,
+                RemediationTarget.state == "running",
+            )
+        )
+    )
+    for host in left:
+        s.execute(
+            update(RemediationTarget)
+            .where(
+                RemediationTarget.job_id == run.job_id,
+                RemediationTarget.host == host,
+                RemediationTarget.state == "running",
+            )
+            .values(state=host_state((run.stats or {}).get(host), run.state), ran_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return left

@@ -138,18 +138,26 @@ def test_an_unreachable_host_fails_the_run_and_the_others_go_on(tmp_path: Path) 
 
 
 def test_the_timeout_stops_the_playbook_and_everything_it_started(tmp_path: Path) -> None:
+    # Long enough for ansible to reach the sleep on a busy machine (it takes about 3 s here);
+    # the sleep itself would last 600 s.
     spec = _spec(
         tmp_path,
         "sleep.yml",
-        timeout_s=3,
+        timeout_s=15,
         extra_vars={"started_file": str(tmp_path / "started"), "sleep_s": 600},
     )
-    outcome, events = _run(spec)
+    seen: list[str] = []
+
+    def should_cancel() -> bool:  # never cancels: it only watches what runs
+        seen.extend(p for p in processes_of(spec.private_dir) if p.startswith("sleep "))
+        return False
+
+    outcome, events = _run(spec, should_cancel)
     assert (outcome.state, outcome.status_text) == ("failed", "timeout")
-    assert outcome.error == "timed out after 3 s"
-    assert (tmp_path / "started").exists()  # it was running the sleep when the time was up
+    assert outcome.error == "timed out after 15 s"
+    assert seen  # the module's sleep was running when the time was up ...
     assert "Sleep for a long time" in {e.task for e in events}
-    assert processes_of(spec.private_dir) == []
+    assert processes_of(spec.private_dir) == []  # ... and nothing of the run is left
 
 
 def test_cancel_stops_the_playbook_and_everything_it_started(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from controller.remediation import workflow
 from controller.remediation.worker import RemediationWorker
 from controller.settings import RemediationConfig, Settings, load_settings
 from controller.store import db
@@ -201,8 +202,9 @@ def test_the_worker_runs_a_job_stores_its_events_and_moves_the_job_on(
     assert not (settings.data_dir / "remediation" / "runs" / str(run_id)).exists()
 
 
+@pytest.mark.parametrize("via", ["run", "job"])
 def test_events_show_while_the_run_goes_and_a_cancel_stops_it(
-    sessions: sessionmaker[Session], settings: Settings, tmp_path: Path
+    sessions: sessionmaker[Session], settings: Settings, tmp_path: Path, via: str
 ) -> None:
     started = tmp_path / "started"
     job_id, (run_id,) = _job(sessions, "sleep.yml", {"started_file": str(started), "sleep_s": 600})
@@ -221,7 +223,10 @@ def test_events_show_while_the_run_goes_and_a_cancel_stops_it(
 
         _wait("the sleep task's events", sleeping_task)
         with sessions() as s, s.begin():
-            assert runs.request_cancel(s, run_id, datetime.now(UTC))
+            if via == "run":
+                assert runs.request_cancel(s, run_id, datetime.now(UTC))
+            else:  # the operator cancels the job (the workflow asks its running run to stop)
+                workflow.cancel(s, job_id, actor="cli:test", now=datetime.now(UTC))
     finally:
         thread.join(GUARD_S)
     assert outcome == [[run_id]]
