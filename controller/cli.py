@@ -689,7 +689,7 @@ def _add_remediation(
     show = jobs.add_parser("show", parents=[dd], help="a job: hosts, verification, runs, log")
     show.add_argument("id", metavar="ID", help="job id")
     show.add_argument("--follow", action="store_true", help="stream the log until the job ends")
-    show.add_argument("--lines", type=int, default=200, metavar="N", help="log lines shown (200)")
+    show.add_argument("--lines", type=int, default=200, metavar="N", help="last log events (200)")
     show.set_defaults(handler="jobs:show")
     for name, text in (
         ("approve", "approve a job awaiting approval (its run is queued)"),

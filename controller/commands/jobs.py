@@ -176,7 +176,7 @@ def show(args: argparse.Namespace) -> int:
             raise CliError(f"no remediation job {wanted}")
         print_job(view)
         diffs = store.preview_diffs(session, wanted)
-        events = store.events_after(session, wanted, 0, limit=args.lines)
+        events = store.events_tail(session, wanted, max(args.lines, 1))
     if diffs:
         print("\npreview (check mode, nothing was changed):")
         for event in diffs:
@@ -185,7 +185,7 @@ def show(args: argparse.Namespace) -> int:
     if args.follow:
         return follow(current, wanted)
     if events:
-        print("\nlog:")
+        print(f"\nlog (the last {len(events)} events):")
         print_events(events)
     return 0
 

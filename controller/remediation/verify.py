@@ -29,8 +29,9 @@ from controller.store.models import RemediationJob
 log = logging.getLogger(__name__)
 
 
-def settle(s: Session, job: RemediationJob, now: datetime) -> None:
-    """Conclude ``job`` when none of its hosts is still to run or to verify."""
+def settle(s: Session, job: RemediationJob, now: datetime, run_error: str | None = None) -> None:
+    """Conclude ``job`` when none of its hosts is still to run or to verify; ``run_error``
+    (the last run's) explains a failure."""
     targets = store.targets_of(s, job.id)
     if any(t.state in store.UNFINISHED for t in targets):
         if all(t.state == "waiting" for t in targets if t.state in store.UNFINISHED):
@@ -49,6 +50,8 @@ def settle(s: Session, job: RemediationJob, now: datetime) -> None:
         else:
             status, action = "failed", "remediation.failed"
             error = f"the playbook did not succeed on {total - len(ran)} of {total} hosts"
+            if run_error:
+                error += f": {run_error}"
     else:
         fixed = sum(1 for t in targets if t.verification == "fixed")
         if fixed == total:
@@ -93,9 +96,8 @@ def resume_waiting(s: Session, settings: Settings, now: datetime) -> set[int]:
     for target in waiting:
         queued_at = target.queued_at or now
         fresh = seen.get(target.agent_id or "")
-        reported = fresh is not None and fresh.last_seen_at is not None
-        if reported and fresh is not None and fresh.last_seen_at is not None:
-            reported = fresh.last_seen_at > queued_at
+        seen_at = fresh.last_seen_at if fresh is not None else None
+        reported = seen_at is not None and seen_at > queued_at
         if reported and statuses.get(target.job_id) in ("queued", "running", "verifying"):
             back.setdefault(target.job_id, []).append(target.host)
         elif now - queued_at > timedelta(seconds=config.offline_wait_s) and store.set_targets(

@@ -102,7 +102,8 @@ def _plan(
             plan.approval = rule.remediation.approval
             if playbook is None:
                 plan.playbook = rule.remediation.playbook
-        plan.extra_vars = dict(rule.params)
+        # The rule's parameters are not passed: the playbooks name their own variables
+        # (govguard_*, documented in docs/playbooks.md) and take the policy's defaults.
         if not hosts:
             agents, assets = hosts_store.failing_hosts(s, rule_id)
             hosts = [*agents, *assets]
@@ -300,7 +301,16 @@ def approve(
     if not store.transition_job(s, job_id, ("awaiting_approval",), values):
         raise RemediationError(_not_awaiting(_job(s, job_id)))
     job = _job(s, job_id)
-    config = settings.remediation if settings is not None else RemediationConfig()
+    if settings is not None:
+        config = settings.remediation
+    else:
+        # Without the settings, the apply run gets the timeout its preview was given.
+        earlier = store.runs_of(s, job_id)
+        config = (
+            RemediationConfig(run_timeout_s=earlier[0].timeout_s)
+            if earlier
+            else RemediationConfig()
+        )
     run = _queue_apply(s, config, job, now)
     audit.record(
         s,
@@ -380,16 +390,20 @@ def run_finished(s: Session, settings: Settings, run: RemediationRun, now: datet
     """Called by the worker in the transaction that stores a run's end: move the job on
     (preview done → awaiting approval or queued; apply done → verifying; failures)."""
     job = store.get_job(s, run.job_id)
-    if job is None or job.status in store.TERMINAL:
+    if job is None:
+        return
+    if run.mode == "apply":
+        # What the run did to each host is history even when the job was cancelled meanwhile.
+        for host in run.hosts:
+            state = _host_state((run.stats or {}).get(host), run.state)
+            # The worker may have set the state already from the same stats: fill the gap.
+            store.set_targets(s, job.id, [host], ("pending", "running"), {"state": state})
+            store.set_targets(s, job.id, [host], store.TERMINAL_TARGET, {"ran_at": now})
+    if job.status in store.TERMINAL:
         return  # cancelled (or rejected) while the run went on: nothing more to decide
     if run.mode == "check":
         _preview_finished(s, settings, job, run, now)
         return
-    for host in run.hosts:
-        state = _host_state((run.stats or {}).get(host), run.state)
-        # The worker may have set the state already from the same stats: only fill the gap.
-        store.set_targets(s, job.id, [host], ("pending", "running"), {"state": state})
-        store.set_targets(s, job.id, [host], store.TERMINAL_TARGET, {"ran_at": now})
     targets = {t.host: t for t in store.targets_of(s, job.id)}
     ran = [h for h in run.hosts if h in targets and targets[h].state in ("ok", "changed")]
     if run.state in ("cancelled", "interrupted"):
@@ -413,7 +427,7 @@ def run_finished(s: Session, settings: Settings, run: RemediationRun, now: datet
     agents = [targets[h].agent_id for h in ran if targets[h].agent_id is not None]
     store.ask_report_now(s, [a for a in agents if a is not None], now)
     store.transition_job(s, job.id, ("queued", "running", "verifying"), {"ran_at": now})
-    settle(s, _job(s, job.id), now)
+    settle(s, _job(s, job.id), now, run.error)
 
 
 def _preview_finished(

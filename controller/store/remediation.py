@@ -274,6 +274,21 @@ def events_after(
     )
 
 
+def events_tail(s: Session, job_id: int, limit: int) -> list[RemediationEvent]:
+    """The job's last ``limit`` events, in order."""
+    rows = list(
+        s.scalars(
+            select(RemediationEvent)
+            .join(RemediationRun, RemediationRun.id == RemediationEvent.run_id)
+            .where(RemediationRun.job_id == job_id)
+            .order_by(RemediationEvent.id.desc())
+            .limit(limit)
+        )
+    )
+    rows.reverse()
+    return rows
+
+
 def preview_diffs(s: Session, job_id: int) -> list[RemediationEvent]:
     """The events of the job's check runs that carry a diff (the preview), in order."""
     return list(

@@ -35,12 +35,16 @@ def asset_of_agent(s: Session, agent_id: str) -> Asset | None:
 
 def failing_hosts(s: Session, rule_id: str) -> tuple[list[str], list[str]]:
     """Who fails ``rule_id`` now: ``(agent ids of active agents whose rule state is fail,
-    asset ids of live findings raised on an asset without an agent)``."""
+    asset ids of live findings raised on an asset without an agent)``. A host whose finding
+    for the rule is exempted is left out: the exemption is an operator's decision."""
+    exempted = select(Finding.agent_id).where(
+        Finding.rule_id == rule_id, Finding.status == "exempted", Finding.agent_id.is_not(None)
+    )
     agents = s.scalars(
         select(RuleState.agent_id)
         .join(Agent, Agent.id == RuleState.agent_id)
         .where(RuleState.rule_id == rule_id, RuleState.outcome == "fail")
-        .where(Agent.status == "active")
+        .where(Agent.status == "active", RuleState.agent_id.not_in(exempted))
         .order_by(RuleState.agent_id)
     )
     assets = s.scalars(
@@ -48,6 +52,7 @@ def failing_hosts(s: Session, rule_id: str) -> tuple[list[str], list[str]]:
         .where(
             Finding.rule_id == rule_id,
             Finding.open_key.is_not(None),
+            Finding.status != "exempted",
             Finding.agent_id.is_(None),
             Finding.subject.like("asset:%"),
         )

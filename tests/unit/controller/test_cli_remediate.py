@@ -249,8 +249,10 @@ def test_the_progress_line_counts_tasks_and_host_results() -> None:
     assert status.startswith("[task 1: Enable the firewall] ok 2, changed 1, failed 1 · ")
     # Every text line is written after clearing the status line, which is then redrawn.
     assert screen.getvalue().count("\r\x1b[K") == 4
-    assert screen.getvalue().rsplit("\n", 1)[1].startswith(
-        "[task 1: Enable the firewall] ok 2, changed 1, failed 1 · "
+    assert (
+        screen.getvalue()
+        .rsplit("\n", 1)[1]
+        .startswith("[task 1: Enable the firewall] ok 2, changed 1, failed 1 · ")
     )
     plain = io.StringIO()
     quiet = Progress(plain, tty=False)

@@ -32,9 +32,10 @@ from controller.ingest import (
     has_nul,
     verify_report,
 )
+from controller.ingest.writer import Answer
 from controller.store import agents, db, reports
 from controller.store.agents import AgentCredentials
-from controller.store.reports import NewReport, Outcome
+from controller.store.reports import NewReport
 from tests.unit.controller.store.factories import full, heartbeat, make_agent
 
 HANG_GUARD_S = 60
@@ -138,7 +139,7 @@ def _writer(engine: Engine, **options: int) -> BatchWriter:
     return writer
 
 
-async def _results(futures: Sequence[asyncio.Future[Outcome]]) -> list[object]:
+async def _results(futures: Sequence[asyncio.Future[Answer]]) -> list[object]:
     """Each future's outcome, or its exception."""
     done = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), HANG_GUARD_S)
     return list(done)
@@ -151,7 +152,7 @@ def test_writer_stores_a_burst_and_answers_after_commit(engine: Engine) -> None:
         make_agent(s, "b2b2b2b2b2b2b2b2")
     seen_in_db: list[int] = []
 
-    def check_committed(_future: asyncio.Future[Outcome]) -> None:
+    def check_committed(_future: asyncio.Future[Answer]) -> None:
         # Runs as soon as the first request is answered: its row must already be visible to
         # any other connection, i.e. committed.
         with sessions() as other:

@@ -101,6 +101,17 @@ def test_a_rule_targets_its_failing_hosts_only(failing: Session, world: World) -
     assert runs(failing, job.id) == [("check", "queued", ["pc-01", "pc-02"])]
 
 
+def test_an_exempted_host_is_left_out_of_a_rule_request(failing: Session, world: World) -> None:
+    from controller.store.findings import exempt
+
+    s = failing
+    with begin(s):
+        until = NOW + timedelta(days=30)
+        exempt(s, _finding(s, "a2").id, "web:op", "old PC, replaced next month", until, NOW)
+        job = world.request(s, rule_id="FW-01")
+    assert sorted(targets(s, job.id)) == ["pc-01"]
+
+
 def test_hosts_by_agent_id_asset_id_or_inventory_name_are_one_host_each(
     session: Session, world: World
 ) -> None:
@@ -289,6 +300,21 @@ def test_an_apply_run_interrupted_or_cancelled_ends_the_job(
     assert {state for state, _ in targets(s, job.id).values()} <= {"failed", "cancelled"}
 
 
+def test_a_run_that_could_not_start_fails_the_job_with_its_reason(
+    failing: Session, world: World
+) -> None:
+    s = failing
+    with begin(s):
+        job = world.request(s, rule_id="FW-01", hosts=["pc-01"], approve=True)
+        finish(s, world, store.runs_of(s, job.id)[0].id, NOW)
+        error = "no SSH key at /var/lib/govguard/ssh/id_ed25519 to reach pc-01"
+        finish(s, world, store.runs_of(s, job.id)[1].id, NOW, state="failed", stats={}, error=error)
+    done = store.get_job(s, job.id)
+    assert done is not None and done.status == "failed"
+    assert done.error == f"the playbook did not succeed on 1 of 1 hosts: {error}"
+    assert targets(s, job.id) == {"pc-01": ("failed", None)}
+
+
 def test_a_failed_apply_run_is_read_host_by_host(failing: Session, world: World) -> None:
     s = failing
     with begin(s):
@@ -334,9 +360,16 @@ def test_a_running_apply_run_is_asked_to_stop(failing: Session, world: World) ->
         job = world.request(s, rule_id="FW-01", approve=True)
         finish(s, world, store.runs_of(s, job.id)[0].id, NOW)
         apply = store.runs_of(s, job.id)[1]
-        apply.state = "running"  # claimed by a worker
+        apply.state = "running"  # claimed by a worker, which marks its hosts running
+        store.set_targets(s, job.id, apply.hosts, ("pending",), {"state": "running"})
         s.flush()
         workflow.cancel(s, job.id, actor="web:op", now=NOW + timedelta(minutes=1))
     run = store.get_run(s, apply.id)
     assert run is not None and run.state == "running"
     assert run.cancel_requested_at == NOW + timedelta(minutes=1)
+    # The worker stops it; what it did to each host is kept on the cancelled job.
+    stats = {"pc-01": {"ok": 1, "changed": 1}}
+    with begin(s):
+        finish(s, world, apply.id, NOW + timedelta(minutes=2), state="cancelled", stats=stats)
+    assert status(s, job.id) == "cancelled"
+    assert targets(s, job.id) == {"pc-01": ("changed", None), "pc-02": ("cancelled", None)}
