@@ -13,9 +13,11 @@ RUN_APT := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-cor
 # fonts-dejavu-core so Vietnamese text renders in their screenshots, and poppler-utils (pdftotext,
 # pdffonts, pdftoppm) to read back the PDF reports; snmpd (net-snmp's agent, polled over
 # loopback with v2c and v3), snmp (snmpbulkwalk/snmpset, the peer of bench/snmp_poll.py) and
-# openssh-server/openssh-client (an sshd on a loopback port for the agentless SSH tests).
+# openssh-server/openssh-client (an sshd on a loopback port for the agentless SSH tests);
+# nftables (nft: enable_firewall.yml loads its ruleset inside the playbooks' test host, and the
+# agent reads it back).
 TEST_APT := $(RUN_APT) iproute2 postgresql chromium poppler-utils snmpd snmp openssh-server \
-	openssh-client
+	openssh-client nftables
 # The peers the footprint benchmark compares the agent with.
 BENCH_APT := fusioninventory-agent ocsinventory-agent
 

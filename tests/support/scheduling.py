@@ -35,6 +35,7 @@ WHOLE_MODULES = frozenset(
         "tests/integration/test_snmp_snmpd.py",  # one snmpd for the module
         "tests/integration/test_snmp_faults.py",  # one snmpsim of faulty agents
         "tests/integration/test_ssh_collect.py",  # one sshd on a loopback port
+        "tests/integration/test_playbooks.py",  # one namespace test host for the playbooks
     }
 )
 
