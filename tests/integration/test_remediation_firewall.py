@@ -10,8 +10,11 @@ off) with the key and pinned host key in the data directory. Then, from the comm
 
 ``govguard remediate <finding>`` → a real ``govguard worker`` runs the check-mode preview (the
 job shows a diff, the host's ruleset is still empty, nothing was written) → ``govguard jobs
-approve`` → the apply run loads a ruleset → the agent reports again from inside the host →
-``govguard jobs show`` says fixed and ``govguard findings list`` shows the finding resolved.
+approve`` → the apply run loads a ruleset (``govguard serve`` is SIGKILLed meanwhile: the run
+lives in the worker and goes on; the serve is started again for the next report) → the agent
+reports again from inside the host → ``govguard jobs show`` says fixed and ``govguard findings
+list`` shows the finding resolved. (A *worker* killed mid-run is
+tests/integration/test_remediation_worker.py's.)
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from tests.support.remediation_e2e import (
     remediation_controller,
     request_job,
     wait_job,
+    wait_run_running,
 )
 from tests.support.testhost import TestHost, why_not_available
 
@@ -138,9 +142,13 @@ def test_failing_firewall_goes_preview_approve_run_verified(
         shown = ctl.cli("jobs", "show", str(job_id)).stdout
         assert "awaiting_approval" in shown and "enable_firewall.yml" in shown
 
-        # Approve: the apply run loads a firewall that filters inbound traffic.
+        # Approve: the apply run loads a firewall that filters inbound traffic. The web process
+        # is killed while it runs (SIGKILL): runs live in the worker, which goes on regardless.
         ctl.cli("jobs", "approve", str(job_id))
+        wait_run_running(ctl, job_id, "apply")
+        ctl.kill()
         ran = wait_job(ctl, job_id, {"verifying", "fixed", "failed", "not_fixed"}, worker=worker)
+        ctl.start()
         assert ran.status == "verifying", str(ran)
         assert [(r["mode"], r["state"]) for r in ran.runs] == [
             ("check", "succeeded"),

@@ -52,6 +52,7 @@ __all__ = [
     "request_job",
     "runs_count",
     "wait_job",
+    "wait_run_running",
 ]
 
 AGENT = str(REPO / ".venv" / "bin" / "govguard-agent")
@@ -388,6 +389,23 @@ def eventually(check: Callable[[], bool], what: str, timeout_s: float = 60.0) ->
         if time.monotonic() > deadline:
             raise AssertionError(f"never happened: {what}")
         time.sleep(0.2)
+
+
+def wait_run_running(
+    controller: Controller, job_id: int, mode: str, *, timeout_s: float = JOB_WAIT_S
+) -> None:
+    """Poll until the job's run of ``mode`` is ``running``; fail if it ended first."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        view = job_view(controller, job_id)
+        states = [run["state"] for run in view.runs_of(mode)]
+        if "running" in states:
+            return
+        if any(state not in ("queued", "running") for state in states):
+            raise AssertionError(f"the {mode} run ended before it was seen running: {view}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {mode} run started: {view}")
+        time.sleep(0.1)
 
 
 def findings(controller: Controller, rule_id: str) -> list[dict[str, Any]]:
