@@ -136,11 +136,14 @@ def test_failing_firewall_goes_preview_approve_run_verified(
         assert preview.playbook == "enable_firewall.yml"
         assert [(r["mode"], r["state"]) for r in preview.runs] == [("check", "succeeded")]
         assert [t["host"] for t in preview.targets] == [ASSET]
-        assert preview.diffs, preview.event_text  # the preview shows what would change
+        # The preview shows what would change: the ruleset file it would write.
+        assert any("policy drop" in diff for diff in preview.diffs), str(preview)
         assert _ruleset(host) == ""
         assert changes(host) == before  # check mode wrote nothing in the host
         shown = ctl.cli("jobs", "show", str(job_id)).stdout
         assert "awaiting_approval" in shown and "enable_firewall.yml" in shown
+        preview_text = shown.split("preview (check mode, nothing was changed):", 1)[-1]
+        assert "/etc/nftables.conf" in preview_text and "policy drop;" in preview_text, shown
 
         # Approve: the apply run loads a firewall that filters inbound traffic. The web process
         # is killed while it runs (SIGKILL): runs live in the worker, which goes on regardless.
