@@ -191,6 +191,11 @@ def test_enable_firewall(books: Playbooks) -> None:
     # ATTT-07 reads this, as root, from the kernel ruleset.
     assert books.security()["firewall"]["enabled"] is True
 
+    # A management network that is not one never reaches the ruleset file.
+    bad = books.run("enable_firewall.yml", extra={"govguard_mgmt_networks": ["0/0 accept; x"]})
+    assert bad.rc != 0 and "govguard_mgmt_networks must be addresses" in bad.stdout
+    assert "accept; x" not in (books.host.upper("/etc") / "nftables.conf").read_text()
+
 
 @needs_host
 def test_block_usb_storage(books: Playbooks) -> None:
@@ -325,16 +330,50 @@ def test_restart_agent_needs_systemd(books: Playbooks) -> None:
     assert run.rc != 0 and "the govguard-agent service runs under systemd" in run.stdout
 
 
+@pytest.fixture(scope="module")
+def classified_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Playbooks]:
+    """A second test host, in the ``classified`` group."""
+    folder = tmp_path_factory.mktemp("classified")
+    with TestHost(folder / "host") as host:
+        yield Playbooks(host, folder, groups=("classified",))
+
+
 @needs_host
-def test_other_playbooks_never_touch_a_classified_host(tmp_path: Path) -> None:
-    with TestHost(tmp_path / "host") as host:
-        classified = Playbooks(host, tmp_path, groups=("classified",))
-        before = classified.written()
-        run = classified.run("enable_firewall.yml")
-        assert run.rc == 0 and run.recap == {}, run  # no host matched: nothing ran on it
-        assert "skipping: no hosts matched" in run.stdout
-        assert classified.written() == before
-        assert "govguard" not in classified.ruleset()
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "isolate_classified_host.yml"])
+def test_guard_task_stops_a_play_aimed_at_a_classified_host(
+    classified_host: Playbooks, name: str, tmp_path: Path
+) -> None:
+    # Belt and braces: even with its `hosts:` exclusion removed, the first task stops the play.
+    text = (PLAYBOOKS / name).read_text(encoding="utf-8")
+    assert "  hosts: all:!classified\n" in text
+    copy = tmp_path / name
+    copy.write_text(text.replace("  hosts: all:!classified\n", "  hosts: all\n"))
+    (tmp_path / "templates").symlink_to(PLAYBOOKS / "templates")
+    before = classified_host.written()
+    argv = [str(ANSIBLE_PLAYBOOK), "-i", str(classified_host.inventory), str(copy)]
+    run = Run(
+        subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=ansible_env(tmp_path),
+            check=False,
+        )
+    )
+    assert run.rc != 0 and run.recap["failed"] == 1 and run.recap["ok"] == 0, run
+    assert "classified computers are changed only by isolate_classified_host.yml" in run.stdout
+    assert classified_host.written() == before
+
+
+@needs_host
+def test_other_playbooks_never_touch_a_classified_host(classified_host: Playbooks) -> None:
+    before = classified_host.written()
+    run = classified_host.run("enable_firewall.yml")
+    assert run.rc == 0 and run.recap == {}, run  # no host matched: nothing ran on it
+    assert "skipping: no hosts matched" in run.stdout
+    assert classified_host.written() == before
+    assert "govguard" not in classified_host.ruleset()
 
 
 @needs_host
