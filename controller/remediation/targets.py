@@ -34,8 +34,6 @@ class Host:
     asset_id: str | None
     unit_id: str
     classified: bool
-    #: The organisation file marks it for secret use.
-    secret_use: bool
     #: Reports through an online agent, so it can be "offline" (waits for its next report).
     reports_online: bool
     last_seen_at: datetime | None
@@ -52,12 +50,12 @@ class Host:
 
 
 def _classified(agent: Agent | None, asset: Asset | None) -> bool:
-    """Classified: its asset says so, or its agent was enrolled by carried files (the rule of
-    the policy engine, controller.findings.hosts, and of the inventory's ``classified``
-    group)."""
+    """Classified: its asset is not ``normal`` or is for secret use, or its agent was enrolled
+    by carried files (the inventory's ``classified`` group says the same,
+    controller.remediation.inventory_rows)."""
     if agent is not None and agent.offline:
         return True
-    return asset is not None and asset.classification == "classified"
+    return asset is not None and (asset.classification != "normal" or asset.for_secret_use)
 
 
 def resolve(s: Session, given: str) -> Host:
@@ -90,7 +88,6 @@ def resolve(s: Session, given: str) -> Host:
         asset_id=asset.id if asset else None,
         unit_id=unit_id,
         classified=_classified(agent, asset),
-        secret_use=asset is not None and asset.for_secret_use,
         reports_online=agent is not None and agent.source == "agent" and not agent.offline,
         last_seen_at=agent.last_seen_at if agent else None,
     )
@@ -135,12 +132,5 @@ def check_hosts(s: Session, settings: Settings, playbook: str, hosts: Sequence[H
             raise RemediationError(
                 f"host {host.name} is not classified: {ISOLATION_PLAYBOOK} only targets "
                 "classified computers"
-            )
-        if host.secret_use and not host.classified:
-            # Meant for secret work but not registered classified: no playbook is right for
-            # it until the organisation file says what it is.
-            raise RemediationError(
-                f"host {host.name} is for secret use but not classified: fix its record in "
-                "the organisation file first"
             )
     inventory.for_hosts(s, settings, [host.name for host in hosts])

@@ -136,6 +136,11 @@ def test_hosts_by_agent_id_asset_id_or_inventory_name_are_one_host_each(
             id="classified host, other playbook",
         ),
         pytest.param(
+            {"playbook": "enable_firewall.yml", "hosts": ["pc-secret"]},
+            "host pc-secret is classified",
+            id="for secret use",
+        ),
+        pytest.param(
             {"playbook": "isolate_classified_host.yml", "hosts": ["pc-01"]},
             "host pc-01 is not classified",
             id="isolation of a normal host",
@@ -181,6 +186,7 @@ def test_a_refused_request_leaves_no_job_nor_run_and_is_audited(
         add_host(session, "pc-01", agent_id="a1")
         add_host(session, "pc-mat", agent_id="m1", classification="classified")
         add_host(session, "pc-noaddr", agent_id="a2", address=None)
+        add_host(session, "pc-secret", agent_id="s1", secret_use=True)
         add_host(session, "pc-revoked", agent_id="a9", status="revoked")
     with begin(session), pytest.raises(RemediationError) as refused:
         world.request(session, **given)

@@ -117,6 +117,7 @@ def add_host(
     agent_id: str | None = None,
     address: str | None = "10.0.0.5",
     classification: str = "normal",
+    secret_use: bool = False,
     seen: datetime | None = NOW - timedelta(minutes=1),
     **agent_fields: Any,
 ) -> None:
@@ -130,6 +131,7 @@ def add_host(
             kind="desktop",
             unit_id=UNIT,
             classification=classification,
+            for_secret_use=secret_use,
             agent_id=agent_id,
             connection={"address": address} if address else None,
         )
