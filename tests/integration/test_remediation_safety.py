@@ -268,6 +268,10 @@ def test_hostile_agent_strings_reach_no_command_line_template_or_inventory(
         # The payloads are in play: the controller stored them as the computers' names.
         listed = ctl.cli("agents", "list").stdout
         assert sum(MARK in line for line in listed.splitlines()) == len(hostiles), listed
+        # The district's inventory (what an operator hands to Ansible) names assets only.
+        district = ctl.cli("inventory", "ansible", "--format", "json").stdout
+        assert all(h.asset in district and h.host.address in district for h in hostiles)
+        assert MARK not in district
         with CommandLines(MARK) as lines, Worker(ctl.data_dir, cwd=worker_cwd) as worker:
             lines.control()
             job_id, _ = request_job(ctl, "remediate", "ATTT-07")
