@@ -9,9 +9,9 @@ here, to wait for a state without parsing tables and to assert on rows the CLI d
 
     ctl = remediation_controller(tmp_path / "ctl", db_url, listen=(HOST_SIDE, port))
     install_ssh_identity(ctl.data_dir, key, [known_hosts_line])
-    with Worker(ctl.data_dir):
-        job = request_job(ctl, "remediate", str(finding_id))
-        wait_job(ctl, job, {"awaiting_approval"})
+    with Worker(ctl.data_dir) as worker:
+        job_id, _out = request_job(ctl, "remediate", str(finding_id))
+        wait_job(ctl, job_id, {"awaiting_approval"}, worker=worker)
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from tests.support.controller_proc import REPO, Controller, init_controller, set
 from tests.support.testhost import TestHost
 
 __all__ = [
+    "AGENT",
     "JOB_WAIT_S",
     "JobView",
     "Worker",
@@ -47,6 +48,7 @@ __all__ = [
     "install_ssh_identity",
     "job_view",
     "jobs_count",
+    "newest_job_id",
     "plain_root_shell",
     "remediation_controller",
     "request_job",
