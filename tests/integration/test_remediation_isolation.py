@@ -37,6 +37,7 @@ from tests.support.remediation_e2e import (
     eventually,
     findings,
     install_ssh_identity,
+    jobs_count,
     plain_root_shell,
     remediation_controller,
     request_job,
@@ -155,7 +156,7 @@ def test_isolation_cuts_a_classified_host_off_and_the_next_bundle_proves_it(
     assert refused.returncode == 1, refused
     (line,) = refused.stderr.strip().splitlines()  # one clear line, no traceback
     assert ASSET in line and "classified" in line and "isolate_classified_host.yml" in line
-    assert runs_count(ctl) == 0
+    assert (jobs_count(ctl), runs_count(ctl)) == (0, 0)
     assert [action for action, _ in audit_actions(ctl)] == ["remediation.refused"]
 
     with Worker(ctl.data_dir) as worker:
