@@ -38,6 +38,7 @@ from tests.support.remediation_e2e import (
     job_view,
     plain_root_shell,
     remediation_controller,
+    report_now_asked,
     request_job,
     wait_job,
     wait_run_running,
@@ -161,8 +162,12 @@ def test_failing_firewall_goes_preview_approve_run_verified(
         ruleset = json.loads(host.run(["nft", "-j", "list", "ruleset"]).stdout)["nftables"]
         assert any(item.get("chain", {}).get("hook") == "input" for item in ruleset), ruleset
 
-        # Verify: the agent reports again from inside the host; the worker reads it back.
+        # Verify: the agent is asked to report now; it does, from inside the host (its next
+        # cycle, run here at once), and the worker reads the rule's state back from it.
+        (agent_id,) = [t["agent_id"] for t in ran.targets]
+        assert report_now_asked(ctl, agent_id)
         _agent(host, "run", "--once-cycle", "--state-dir", str(state))
+        assert not report_now_asked(ctl, agent_id)  # the reply carried it
         done = wait_job(ctl, job_id, {"fixed", "not_fixed", "failed"}, worker=worker)
         shown = ctl.cli("jobs", "show", str(job_id)).stdout
         resolved = ctl.cli("findings", "list", "--rule", "ATTT-07", "--status", "resolved").stdout

@@ -51,6 +51,7 @@ __all__ = [
     "newest_job_id",
     "plain_root_shell",
     "remediation_controller",
+    "report_now_asked",
     "request_job",
     "runs_count",
     "wait_job",
@@ -408,6 +409,16 @@ def wait_run_running(
         if time.monotonic() > deadline:
             raise AssertionError(f"no {mode} run started: {view}")
         time.sleep(0.1)
+
+
+def report_now_asked(controller: Controller, agent_id: str) -> bool:
+    """Whether the controller waits to tell this agent to report now (``report_now_at``)."""
+    from controller.store.models import Agent
+
+    with _session(controller) as s:
+        agent = s.get(Agent, agent_id)
+        assert agent is not None, f"no agent {agent_id}"
+        return agent.report_now_at is not None
 
 
 def findings(controller: Controller, rule_id: str) -> list[dict[str, Any]]:
