@@ -119,6 +119,9 @@ _FULL_AT = "daemon.full_queued_at"
 _FULL_ACKED_AT = "daemon.full_acked_at"
 _POSTURE = "daemon.posture."
 _FULL_POSTURE = "daemon.full_posture."
+# The controller asked for a full report now; kept until one is queued, so a restart (or a
+# `run --once-cycle`) between the reply and the next collection does not lose the request.
+_REPORT_NOW = "daemon.report_now"
 
 
 class Sender(Protocol):
@@ -237,7 +240,7 @@ class Daemon:
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
         self.settings = AgentSettings()
         #: The controller asked for a full report now (``report_now`` in an ingest reply).
-        self.report_now = False
+        self.report_now = outbox.get(_REPORT_NOW) is not None
         # The last settings reported as clamped, so the same clamping is logged only once.
         self._clamp_logged: AgentSettings | None = None
         self._load_settings()
@@ -337,7 +340,7 @@ class Daemon:
         # crash can neither lose a change nor make the daemon believe it sent one.
         remember: dict[str, str | None] = {_POSTURE + name: posture[name] for name in sections}
         if full:
-            remember.update({_FULL_DIGEST: inventory, _FULL_AT: repr(now)})
+            remember.update({_FULL_DIGEST: inventory, _FULL_AT: repr(now), _REPORT_NOW: None})
             remember.update({_FULL_POSTURE + name: posture[name] for name in sections})
         seq, dropped = self.outbox.put(
             kind, body, self._sealer(kind, body, now), now=now, sections=sections, meta=remember
@@ -457,6 +460,7 @@ class Daemon:
                 cycle.acked.append(item.seq)
                 if reply.data.get("report_now") is True:
                     self.report_now = True
+                    self.outbox.set(_REPORT_NOW, "1")
                 self._apply_settings(reply.data.get("settings"))
                 self._approved()
                 continue

@@ -138,3 +138,31 @@ def test_only_the_agent_asked_is_told_and_the_others_keep_the_bare_204(
         ["heartbeat", "heartbeat", "heartbeat"],
     ]
     assert all(_stored(controller, sim.agent_id)[1] is None for sim in agents)
+
+
+def test_the_request_survives_a_restart_of_the_agent(
+    controller: Controller, agent: SimAgent
+) -> None:
+    """`govguard-agent run --once-cycle` (or a reboot) right after the reply: the next start
+    still sends the full report the controller asked for."""
+    first = agent.daemon(agent.transport())
+    try:
+        first.cycle()  # the first inventory
+        _ask(controller, agent.agent_id)
+        assert first.cycle().queued_kind == "heartbeat"  # its reply asks for a report now
+        assert first.report_now
+    finally:
+        first.close()
+    second = agent.daemon(agent.transport())
+    try:
+        assert second.report_now
+        assert second.cycle().queued_kind == "full"
+        assert not second.report_now
+        assert second.cycle().queued_kind == "heartbeat"
+    finally:
+        second.close()
+    third = agent.daemon(agent.transport())
+    try:
+        assert not third.report_now  # done: forgotten with the full report queued
+    finally:
+        third.close()
