@@ -55,6 +55,7 @@ def ansible_env(tmp: Path) -> dict[str, str]:
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_LOCAL_TEMP": str(tmp / "ansible-local"),
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "ANSIBLE_PIPELINING": "1",
     }
 
 

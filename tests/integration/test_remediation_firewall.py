@@ -36,7 +36,6 @@ from tests.support.remediation_e2e import (
     findings,
     install_ssh_identity,
     job_view,
-    plain_root_shell,
     remediation_controller,
     report_now_asked,
     request_job,
@@ -78,7 +77,6 @@ def organisation(machine_id: str, address: str) -> dict[str, object]:
 @pytest.fixture
 def host(tmp_path: Path) -> Iterator[TestHost]:
     with TestHost(tmp_path / "host") as made:
-        plain_root_shell(made)
         yield made
 
 

@@ -38,7 +38,6 @@ from tests.support.remediation_e2e import (
     findings,
     install_ssh_identity,
     jobs_count,
-    plain_root_shell,
     remediation_controller,
     request_job,
     runs_count,
@@ -83,7 +82,6 @@ def organisation(machine_id: str, address: str) -> dict[str, object]:
 @pytest.fixture
 def host(tmp_path: Path) -> Iterator[TestHost]:
     with TestHost(tmp_path / "host") as made:
-        plain_root_shell(made)
         yield made
 
 

@@ -39,7 +39,6 @@ from tests.support.remediation_e2e import (
     Worker,
     install_ssh_identity,
     job_view,
-    plain_root_shell,
     remediation_controller,
     request_job,
     wait_job,
@@ -212,7 +211,6 @@ def hostiles(tmp_path: Path) -> Iterator[list[Hostile]]:
         made = []
         for index in range(3):
             host = stack.enter_context(TestHost(tmp_path / f"host-{index}"))
-            plain_root_shell(host)
             made.append(
                 Hostile(
                     index=(0, 9, 12)[index],  # $(...), a Jinja lookup, quotes and a new line

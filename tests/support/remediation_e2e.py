@@ -49,7 +49,6 @@ __all__ = [
     "job_view",
     "jobs_count",
     "newest_job_id",
-    "plain_root_shell",
     "remediation_controller",
     "report_now_asked",
     "request_job",
@@ -106,18 +105,6 @@ def install_ssh_identity(data_dir: Path, key: Path, known_hosts: Collection[str]
         shutil.copyfile(public, folder / "id_ed25519.pub")
     (folder / "known_hosts").write_text("".join(f"{line}\n" for line in known_hosts), "utf-8")
     (folder / "known_hosts").chmod(0o600)
-
-
-def plain_root_shell(host: TestHost) -> None:
-    """Give root of the test host a plain ``~/.bashrc`` (written inside, in its /root overlay).
-
-    The test host stands for a district PC, but its /root is this machine's, whose ``.bashrc``
-    puts pyenv shims first on PATH; Ansible's interpreter discovery (the inventory says
-    ``auto_silent``) would then pick a ``python3.13`` shim that only prints an error. A PC has
-    Debian's own Python, which discovery finds once the shims are gone.
-    """
-    done = host.run(["/bin/sh", "-c", "printf '# test host: Debian defaults\\n' > /root/.bashrc"])
-    assert done.returncode == 0, done.stderr
 
 
 #: What logging in over SSH writes by itself (Ansible's remote temporary folder, lastlog, wtmp).

@@ -175,6 +175,11 @@ class TestHost:
             work.mkdir(parents=True, exist_ok=True)
             options = f"lowerdir={directory},upperdir={upper},workdir={work}"
             lines.append(f"mount -t overlay overlay -o {shlex.quote(options)} {directory}")
+        if "/root" in self.overlaid:
+            # A district PC's root has Debian's shell defaults. This machine's root .bashrc starts
+            # pyenv, whose rehash waits up to a minute for its lock on every SSH login (Ansible
+            # logs in once per task) and whose shims would win interpreter discovery.
+            lines.append("printf '# test host: Debian defaults\\n' > /root/.bashrc")
         lines.append(f"exec {SSHD} -D -e -f {shlex.quote(str(config))}")
         return "\n".join(lines)
 
