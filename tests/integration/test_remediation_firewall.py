@@ -33,6 +33,7 @@ from tests.support.remediation_e2e import (
     Worker,
     audit_actions,
     changes,
+    commune_district,
     findings,
     install_ssh_identity,
     job_view,
@@ -55,23 +56,7 @@ ASSET = "xa-phu-thinh-pc-07"
 
 def organisation(machine_id: str, address: str) -> dict[str, object]:
     """One commune and its one computer, reachable by Ansible at ``address`` as root."""
-    return {
-        "schema_version": 1,
-        "title": "Huyện Thử nghiệm",
-        "units": [
-            {"id": "huyen-thu", "name": "Huyện Thử nghiệm", "kind": "legacy_district"},
-            {"id": UNIT, "name": "UBND xã Phú Thịnh", "kind": "commune", "parent": "huyen-thu"},
-        ],
-        "assets": [
-            {
-                "id": ASSET,
-                "kind": "desktop",
-                "unit": UNIT,
-                "machine_id": machine_id,
-                "connection": {"address": address, "user": "root", "transport": "ssh"},
-            }
-        ],
-    }
+    return commune_district(UNIT, "UBND xã Phú Thịnh", [(ASSET, machine_id, address, {})])
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ from tests.support.remediation_e2e import (
     AGENT,
     Worker,
     audit_actions,
+    commune_district,
     eventually,
     findings,
     install_ssh_identity,
@@ -56,27 +57,13 @@ ASSET = "xa-yen-lac-mat-01"
 
 def organisation(machine_id: str, address: str) -> dict[str, object]:
     """A commune with this machine as its classified computer, reachable at ``address``."""
-    return {
-        "schema_version": 1,
-        "title": "Huyện Thử nghiệm",
-        "units": [
-            {"id": "huyen-thu", "name": "Huyện Thử nghiệm", "kind": "legacy_district"},
-            {"id": COMMUNE, "name": "UBND xã Yên Lạc", "kind": "commune", "parent": "huyen-thu"},
-        ],
-        "assets": [
-            {
-                "id": ASSET,
-                "kind": "desktop",
-                "unit": COMMUNE,
-                "machine_id": machine_id,
-                "classification": "classified",
-                "security_plan_ref": "PA-BMNN-2026-07",
-                "security_plan_approved_at": "2026-01-15",
-                "security_plan_reviewed_at": "2026-06-01",
-                "connection": {"address": address, "user": "root", "transport": "ssh"},
-            }
-        ],
+    classified = {
+        "classification": "classified",
+        "security_plan_ref": "PA-BMNN-2026-07",
+        "security_plan_approved_at": "2026-01-15",
+        "security_plan_reviewed_at": "2026-06-01",
     }
+    return commune_district(COMMUNE, "UBND xã Yên Lạc", [(ASSET, machine_id, address, classified)])
 
 
 @pytest.fixture

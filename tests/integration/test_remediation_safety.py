@@ -36,7 +36,9 @@ from agent.report.os_info import LoggedInUser, OperatingSystem, OsVersion
 from agent.report.security import Accounts, Firewall, LocalAccount, RemoteTool, Security
 from tests.support.controller_proc import REPO, Controller, CountingSender, drain
 from tests.support.remediation_e2e import (
+    Computer,
     Worker,
+    commune_district,
     install_ssh_identity,
     job_view,
     remediation_controller,
@@ -146,24 +148,8 @@ def _enroll_and_report(ctl: Controller, hostile: Hostile, token: str) -> None:
 
 def organisation(hostiles: list[Hostile]) -> dict[str, object]:
     """The commune and its computers, each reachable at its own test host."""
-    return {
-        "schema_version": 1,
-        "title": "Huyện Thử nghiệm",
-        "units": [
-            {"id": "huyen-thu", "name": "Huyện Thử nghiệm", "kind": "legacy_district"},
-            {"id": UNIT, "name": "UBND xã Hòa Bình", "kind": "commune", "parent": "huyen-thu"},
-        ],
-        "assets": [
-            {
-                "id": h.asset,
-                "kind": "desktop",
-                "unit": UNIT,
-                "machine_id": h.machine_id,
-                "connection": {"address": h.host.address, "user": "root", "transport": "ssh"},
-            }
-            for h in hostiles
-        ],
-    }
+    computers: list[Computer] = [(h.asset, h.machine_id, h.host.address, {}) for h in hostiles]
+    return commune_district(UNIT, "UBND xã Hòa Bình", computers)
 
 
 class CommandLines:

@@ -38,10 +38,12 @@ from tests.support.testhost import TestHost
 __all__ = [
     "AGENT",
     "JOB_WAIT_S",
+    "Computer",
     "JobView",
     "Worker",
     "audit_actions",
     "changes",
+    "commune_district",
     "configure",
     "eventually",
     "findings",
@@ -61,6 +63,34 @@ AGENT = str(REPO / ".venv" / "bin" / "govguard-agent")
 #: Safety net for one job stage (an ansible run over SSH takes seconds here).
 JOB_WAIT_S = 120.0
 _JOB_ID = re.compile(r"\bjob\s+#?(\d+)", re.IGNORECASE)
+
+
+#: A computer of :func:`commune_district`: asset id, machine id, address, extra asset fields.
+Computer = tuple[str, str, str, dict[str, Any]]
+
+
+def commune_district(unit: str, unit_name: str, computers: list[Computer]) -> dict[str, object]:
+    """An organisation file: one commune of a test district and its desktops, each given as
+    ``(asset id, machine id, address, extra asset fields)`` and reached by Ansible as root."""
+    return {
+        "schema_version": 1,
+        "title": "Huyện Thử nghiệm",
+        "units": [
+            {"id": "huyen-thu", "name": "Huyện Thử nghiệm", "kind": "legacy_district"},
+            {"id": unit, "name": unit_name, "kind": "commune", "parent": "huyen-thu"},
+        ],
+        "assets": [
+            {
+                "id": asset,
+                "kind": "desktop",
+                "unit": unit,
+                "machine_id": machine_id,
+                **extra,
+                "connection": {"address": address, "user": "root", "transport": "ssh"},
+            }
+            for asset, machine_id, address, extra in computers
+        ],
+    }
 
 
 def remediation_controller(
