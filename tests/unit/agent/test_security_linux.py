@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shutil
 import struct
 import time
 from collections.abc import Callable, Iterator
@@ -231,8 +232,16 @@ def test_firewall_firewalld_zone_target(machine: HOST, monkeypatch: pytest.Monke
 # --- anti-malware ------------------------------------------------------------------------------
 
 
-def _age_clamav(days: float) -> datetime:
-    db = FIXTURES / "linux/security/hardened-desktop/root/var/lib/clamav"
+def _age_clamav(days: float, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> datetime:
+    """Replay the hardened desktop from a copy whose ClamAV databases are ``days`` old.
+
+    A copy, not the shared fixture: setting the fixture's own modification times raced with the
+    same test's other case on the other xdist worker (a "fresh" run once read 9.25 days).
+    """
+    root = tmp_path / "root"
+    shutil.copytree(FIXTURES / "linux/security/hardened-desktop/root", root, symlinks=True)
+    monkeypatch.setattr(_common, "HOST_ROOT", root)
+    db = root / "var/lib/clamav"
     newest = NOW - timedelta(days=days)
     os.utime(db / "daily.cld", (newest.timestamp(), newest.timestamp()))
     old = (NOW - timedelta(days=70)).timestamp()
@@ -245,9 +254,15 @@ def _age_clamav(days: float) -> datetime:
     ("age", "up_to_date"),
     [pytest.param(1.5, True, id="fresh signatures"), pytest.param(9.25, False, id="stale")],
 )
-def test_antimalware_hardened_desktop(machine: HOST, age: float, up_to_date: bool) -> None:
+def test_antimalware_hardened_desktop(
+    machine: HOST,
+    age: float,
+    up_to_date: bool,
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     machine("hardened-desktop")
-    updated = _age_clamav(age)
+    updated = _age_clamav(age, tmp_path, monkeypatch)
     assert sec.antimalware(catalog.antimalware([])) == [
         AntiMalware(
             name="Kaspersky",
@@ -269,9 +284,11 @@ def test_antimalware_hardened_desktop(machine: HOST, age: float, up_to_date: boo
     ]
 
 
-def test_antimalware_clamav_daemon_stopped(machine: HOST, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_antimalware_clamav_daemon_stopped(
+    machine: HOST, monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
     machine("hardened-desktop")
-    _age_clamav(2)
+    _age_clamav(2, tmp_path, monkeypatch)
     procs = {k: v for k, v in PROCESSES["hardened-desktop"].items() if v not in ("clamd", "kesl")}
     install_fake_psutil(monkeypatch, FakePsutil(processes=procs))
     found = {a.name: a.enabled for a in sec.antimalware(catalog.antimalware([]))}
