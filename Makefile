@@ -15,9 +15,10 @@ RUN_APT := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-cor
 # loopback with v2c and v3), snmp (snmpbulkwalk/snmpset, the peer of bench/snmp_poll.py) and
 # openssh-server/openssh-client (an sshd on a loopback port for the agentless SSH tests);
 # nftables (nft: enable_firewall.yml loads its ruleset inside the playbooks' test host, and the
-# agent reads it back).
+# agent reads it back); prometheus (promtool checks /metrics and the alert rules, and a real
+# Prometheus scrapes a controller).
 TEST_APT := $(RUN_APT) iproute2 postgresql chromium poppler-utils snmpd snmp openssh-server \
-	openssh-client nftables
+	openssh-client nftables prometheus
 # The peers the footprint benchmark compares the agent with.
 BENCH_APT := fusioninventory-agent ocsinventory-agent
 

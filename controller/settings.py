@@ -270,6 +270,20 @@ class RemediationConfig(_Strict):
     keep_run_dirs: bool = False
 
 
+class MetricsConfig(_Strict):
+    """Prometheus metrics at ``/metrics`` (docs/metrics.md).
+
+    Served on the admin listener when ``listen.admin`` is set, else on the only listener; never
+    on an agents-only listener.
+    """
+
+    #: Serve ``/metrics`` at all.
+    enabled: bool = True
+    #: A file holding a bearer token; when set, a scrape without ``Authorization: Bearer <token>``
+    #: gets 401. Relative paths are inside the data directory.
+    token_file: Path | None = None
+
+
 class ControllerConfig(_Strict):
     """Everything ``config.yaml`` may hold."""
 
@@ -294,6 +308,8 @@ class ControllerConfig(_Strict):
     ssh: SshConfig = msgspec.field(default_factory=SshConfig)
     #: Ansible remediation (docs/remediation.md).
     remediation: RemediationConfig = msgspec.field(default_factory=RemediationConfig)
+    #: Prometheus metrics (docs/metrics.md).
+    metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
 
     def __post_init__(self) -> None:
         for i, name in enumerate(self.server_names):
@@ -327,6 +343,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     snmp: SnmpConfig = msgspec.field(default_factory=SnmpConfig)
     ssh: SshConfig = msgspec.field(default_factory=SshConfig)
     remediation: RemediationConfig = msgspec.field(default_factory=RemediationConfig)
+    metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
 
     @property
     def config_path(self) -> Path:
@@ -399,6 +416,7 @@ def settings_for(data_dir: Path, config: ControllerConfig | None = None) -> Sett
         snmp=config.snmp,
         ssh=config.ssh,
         remediation=config.remediation,
+        metrics=config.metrics,
     )
 
 
