@@ -22,7 +22,7 @@ TEST_APT := $(RUN_APT) iproute2 postgresql chromium poppler-utils snmpd snmp ope
 # The peers the footprint benchmark compares the agent with.
 BENCH_APT := fusioninventory-agent ocsinventory-agent
 
-.PHONY: help setup demo clean-demo check lint typecheck test test-unit messages schema bench bench-ingest clean
+.PHONY: help setup demo clean-demo check lint typecheck test test-unit messages schema config-docs bench bench-ingest clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ schema: ## regenerate docs/report-schema.json and docs/host-facts-schema.json fr
 	$(VENV)/govguard-agent schema --out docs/report-schema.json
 	$(VENV)/python -c 'import json; from controller.policy.host_facts import json_schema; \
 	print(json.dumps(json_schema(), indent=2, ensure_ascii=False))' > docs/host-facts-schema.json
+
+config-docs: ## regenerate docs/configuration.md from the settings models
+	$(VENV)/python -m controller.config_reference
 
 bench: ## footprint benchmark against fusioninventory-agent and ocsinventory-agent
 	@scripts/setup.sh $(BENCH_APT)

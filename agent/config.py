@@ -38,10 +38,16 @@ class _Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class HttpsTarget(_Strict):
     """An HTTPS endpoint to fetch: status, latency and certificate validity are reported."""
 
+    #: A short name, shown in reports and findings.
     name: Annotated[str, Meta(min_length=1, max_length=64)]
+    #: The address to fetch (https:// only).
     url: Annotated[str, Meta(pattern=r"^https://[^\s/]+(/\S*)?$")]
+    #: What the target stands for: ``internet``, ``lan``, ``controller``, ``document_system``,
+    #: ``public_service``, ``email`` or ``tslcd`` (the rules group results by it).
     role: Role = "internet"
+    #: CA certificates (PEM) of a server with a private CA; null = the system's trust store.
     ca_file: str | None = None
+    #: Seconds for this target; null = ``probes.timeout_seconds``.
     timeout_seconds: Annotated[float, Meta(gt=0, le=60)] | None = None
     #: Statuses that count as success; empty means any 2xx or 3xx (CQĐT-04 names 200 and 302).
     ok_statuses: list[Annotated[int, Meta(ge=100, le=599)]] = []
@@ -57,10 +63,15 @@ class HttpsTarget(_Strict):
 class TcpTarget(_Strict):
     """A TCP endpoint to connect to: reachable or not, and the connect latency."""
 
+    #: A short name, shown in reports and findings.
     name: Annotated[str, Meta(min_length=1, max_length=64)]
+    #: Host name or IP address to connect to.
     host: Annotated[str, Meta(min_length=1, max_length=253)]
+    #: The TCP port.
     port: Annotated[int, Meta(ge=1, le=65535)]
+    #: What the target stands for (the roles of ``https``).
     role: Role = "lan"
+    #: Seconds for this target; null = ``probes.timeout_seconds``.
     timeout_seconds: Annotated[float, Meta(gt=0, le=60)] | None = None
 
 
@@ -70,7 +81,9 @@ class DnsProbe(_Strict):
     A server is ``host``, ``host:port`` or ``[v6]:port`` (port 53 when omitted).
     """
 
+    #: Names to resolve.
     names: list[Annotated[str, Meta(min_length=1, max_length=253)]] = []
+    #: DNS servers to ask (IP addresses); empty = the system's resolvers.
     servers: list[Annotated[str, Meta(min_length=1, max_length=64)]] = []
 
     def __post_init__(self) -> None:
@@ -81,10 +94,12 @@ class DnsProbe(_Strict):
 class ProbeConfig(_Strict):
     """Connectivity probes. They run concurrently, each bounded by its timeout."""
 
+    #: Ping the default gateway.
     gateway: bool = True
     dns: DnsProbe = msgspec.field(default_factory=DnsProbe)
     https: list[HttpsTarget] = []
     tcp: list[TcpTarget] = []
+    #: Seconds for each probe without a timeout of its own.
     timeout_seconds: Annotated[float, Meta(gt=0, le=60)] = 3.0
     #: Hard limit for all probes together: a dead network must not hold the agent up.
     deadline_seconds: Annotated[float, Meta(gt=0, le=120)] = 10.0

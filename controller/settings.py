@@ -50,7 +50,9 @@ class _Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class Endpoint(_Strict):
     """An address to listen on."""
 
+    #: An IP address (0.0.0.0 or :: for all) or a host name of this machine.
     host: Annotated[str, Meta(min_length=1, max_length=253)]
+    #: The TCP port.
     port: _Port
 
     def __post_init__(self) -> None:
@@ -113,9 +115,13 @@ class AgentsConfig(_Strict):
 class IngestConfig(_Strict):
     """Limits on what agents may send, and how reports are written in batches."""
 
+    #: Largest compressed report body accepted (413 above).
     max_body_bytes: Annotated[int, Meta(ge=1024, le=256 * 1024 * 1024)] = 1024 * 1024
+    #: Largest report once decompressed (a gzip bomb gets 413).
     max_decompressed_bytes: Annotated[int, Meta(ge=1024, le=1024 * 1024 * 1024)] = 16 * 1024 * 1024
+    #: Reports written per database transaction at most.
     batch_max: Annotated[int, Meta(ge=1, le=10000)] = 256
+    #: How long the writer waits for more reports to fill a batch.
     batch_wait_ms: Annotated[int, Meta(ge=0, le=1000)] = 5
 
     def __post_init__(self) -> None:
@@ -129,6 +135,7 @@ class IngestConfig(_Strict):
 class RetentionConfig(_Strict):
     """How long stored reports are kept (the latest facts of each host are always kept)."""
 
+    #: Raw reports older than this are deleted by ``govguard reports purge``.
     reports_days: Annotated[int, Meta(ge=1, le=36500)] = 90
 
 
@@ -141,7 +148,9 @@ class DashboardConfig(_Strict):
     session_absolute_hours: Annotated[int, Meta(ge=1, le=24 * 7)] = 8
     #: Failed logins in the window after which an account, or an address, must wait.
     login_failures_per_account: Annotated[int, Meta(ge=1, le=1000)] = 5
+    #: ... and after which a client address must wait, whatever the account.
     login_failures_per_address: Annotated[int, Meta(ge=1, le=10000)] = 20
+    #: The sliding window in which failed logins are counted.
     login_window_minutes: Annotated[int, Meta(ge=1, le=24 * 60)] = 15
 
     @property
@@ -190,8 +199,9 @@ class SnmpConfig(_Strict):
 
     #: Seconds between rounds of ``govguard worker`` (0: only on demand).
     interval_s: Annotated[int, Meta(ge=0, le=7 * 86400)] = 900
-    #: Per request: seconds to wait for an answer, and how many times to ask again.
+    #: Per request: seconds to wait for an answer.
     timeout_s: Annotated[float, Meta(gt=0, le=60)] = 2.0
+    #: Times a request is sent again after a timeout.
     retries: Annotated[int, Meta(ge=0, le=5)] = 1
     #: Devices polled at once (a dead device costs one slot for its timeouts, never the round).
     concurrency: Annotated[int, Meta(ge=1, le=1024)] = 64
@@ -222,12 +232,14 @@ class SshConfig(_Strict):
     #: ``govguard ssh collect``).
     interval_s: Annotated[int, Meta(ge=0, le=7 * 86400)] = 3600
 
-    #: Seconds for the TCP connection and the SSH handshake, and for each command.
+    #: Seconds for the TCP connection and the SSH handshake.
     connect_timeout_s: Annotated[float, Meta(gt=0, le=120)] = 10.0
+    #: Seconds each remote command may take.
     command_timeout_s: Annotated[float, Meta(gt=0, le=600)] = 30.0
     #: The private key (default ``<data_dir>/ssh/id_ed25519``) and the pinned host keys
     #: (default ``<data_dir>/ssh/known_hosts``); an unknown or changed host key is refused.
     key_file: Path | None = None
+    #: The pinned host keys (default ``<data_dir>/ssh/known_hosts``).
     known_hosts: Path | None = None
 
 
@@ -243,16 +255,20 @@ class RemediationConfig(_Strict):
     #: SSH key and pinned host keys for Ansible (default: those of ``govguard ssh``,
     #: ``<data_dir>/ssh/id_ed25519`` and ``<data_dir>/ssh/known_hosts``); never from agents.
     key_file: Path | None = None
+    #: Pinned host keys for Ansible (default ``<data_dir>/ssh/known_hosts``).
     known_hosts: Path | None = None
     #: Who Ansible logs in as when the organisation file's ``connection`` names nobody, and
     #: how it becomes root/Administrator. The become and WinRM passwords are secrets:
     #: ``<data_dir>/secrets/ansible.yaml`` (0600) or ``GOVGUARD_ANSIBLE_<FIELD>``.
     remote_user: Annotated[str, Meta(pattern=r"^[a-z_][a-z0-9_.-]{0,31}$")] = "govguard"
+    #: Become root (or Administrator) to run the playbook.
     become: bool = True
+    #: How to become root on Linux.
     become_method: Literal["sudo", "su", "doas"] = "sudo"
     #: A host whose agent reported within this many seconds is online; others wait for their
     #: next report, then run (``waiting``), or expire after ``offline_wait_s``.
     online_window_s: Annotated[int, Meta(ge=60, le=7 * 86400)] = 900
+    #: A host still silent this long after the approval expires (counts as not fixed).
     offline_wait_s: Annotated[int, Meta(ge=60, le=90 * 86400)] = 7 * 86400
     #: After an apply run, wait this long for each host's next report (verification), then
     #: conclude ``unknown``.
@@ -261,6 +277,7 @@ class RemediationConfig(_Strict):
     #: approval run unattended; the others get a preview awaiting approval), at most
     #: ``auto_per_hour`` new jobs an hour.
     auto_rules: list[str] = msgspec.field(default_factory=list)
+    #: New automatic jobs an hour at most, across all workers.
     auto_per_hour: Annotated[int, Meta(ge=0, le=10000)] = 10
     #: Use an IP address the agent reported when the organisation file gives no ``connection``
     #: (off by default: an agent could name another machine's address).

@@ -58,19 +58,23 @@ def check_address(address: str, what: str) -> str:
 class SmtpConfig(_Strict):
     """The mail server the controller submits through."""
 
+    #: The mail server's host name or address.
     host: Annotated[str, Meta(min_length=1, max_length=253)]
     #: The sender of every message.
     from_address: str
+    #: The submission port (587 with STARTTLS).
     port: Annotated[int, Meta(ge=1, le=65535)] = 587
     #: Upgrade with STARTTLS before anything else is sent; false only for a relay on loopback.
     starttls: bool = True
     #: CA certificates (PEM) of a private mail server; null = the system's trust store.
     ca_file: str | None = None
+    #: The login on the mail server; null sends without logging in.
     username: str | None = None
     #: File holding the password (first line); relative to the data directory.
     password_file: str | None = None
     #: Environment variable holding the password when there is no password_file.
     password_env: Annotated[str, Meta(pattern=f"^{_ENV_NAME.pattern}$")] = SMTP_PASSWORD_ENV
+    #: Seconds for the connection and each SMTP exchange.
     timeout_s: Annotated[float, Meta(gt=0, le=300)] = 30
 
     def __post_init__(self) -> None:
@@ -83,7 +87,9 @@ class SmtpConfig(_Strict):
 class WebhookConfig(_Strict):
     """A JSON endpoint that receives signed notices."""
 
+    #: The name routes use for this webhook.
     name: Annotated[str, Meta(pattern=f"^{_NAME.pattern}$")]
+    #: Where notices are posted (https://).
     url: Annotated[str, Meta(min_length=1, max_length=2048)]
     #: File holding the HMAC key (first line); relative to the data directory.
     secret_file: str | None = None
@@ -91,6 +97,7 @@ class WebhookConfig(_Strict):
     secret_env: Annotated[str, Meta(pattern=f"^{_ENV_NAME.pattern}$")] | None = None
     #: CA certificates (PEM) of a receiver with a private CA; null = the system's trust store.
     ca_file: str | None = None
+    #: Seconds to wait for the receiver's answer.
     timeout_s: Annotated[float, Meta(gt=0, le=300)] = 10
 
     def __post_init__(self) -> None:
@@ -106,9 +113,13 @@ class RouteConfig(_Strict):
 
     #: A unit id: notices of this unit and every unit below it. null = the whole district.
     unit: str | None = None
+    #: Notices of this severity and every more severe one.
     min_severity: Severity = "high"
+    #: Addresses that receive the notices (needs ``smtp``).
     email: list[str] = msgspec.field(default_factory=list)
+    #: Names of webhooks (of ``notify.webhooks``) that receive the notices.
     webhooks: list[str] = msgspec.field(default_factory=list)
+    #: The language of the messages.
     language: Language = "vi"
 
     def __post_init__(self) -> None:
@@ -126,6 +137,7 @@ class NotifyConfig(_Strict):
     routes: list[RouteConfig] = msgspec.field(default_factory=list)
     #: Local hour (0-23) at which the daily digest of non-critical notices is sent.
     digest_hour: Annotated[int, Meta(ge=0, le=23)] = 7
+    #: The time zone of ``digest_hour`` (an IANA name).
     timezone: str = "Asia/Ho_Chi_Minh"
     #: Attempts per delivery before it is marked failed.
     max_attempts: Annotated[int, Meta(ge=1, le=50)] = 8
