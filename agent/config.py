@@ -42,8 +42,7 @@ class HttpsTarget(_Strict):
     name: Annotated[str, Meta(min_length=1, max_length=64)]
     #: The address to fetch (https:// only).
     url: Annotated[str, Meta(pattern=r"^https://[^\s/]+(/\S*)?$")]
-    #: What the target stands for: ``internet``, ``lan``, ``controller``, ``document_system``,
-    #: ``public_service``, ``email`` or ``tslcd`` (the rules group results by it).
+    #: What the target stands for; the policy rules group probe results by it (CQĐT-01..04).
     role: Role = "internet"
     #: CA certificates (PEM) of a server with a private CA; null = the system's trust store.
     ca_file: str | None = None
@@ -69,7 +68,7 @@ class TcpTarget(_Strict):
     host: Annotated[str, Meta(min_length=1, max_length=253)]
     #: The TCP port.
     port: Annotated[int, Meta(ge=1, le=65535)]
-    #: What the target stands for (the roles of ``https``).
+    #: What the target stands for; the policy rules group probe results by it (CQĐT-01..04).
     role: Role = "lan"
     #: Seconds for this target; null = ``probes.timeout_seconds``.
     timeout_seconds: Annotated[float, Meta(gt=0, le=60)] | None = None

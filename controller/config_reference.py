@@ -20,6 +20,7 @@ import json
 import sys
 import textwrap
 import types
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -245,25 +246,47 @@ def _struct_of(kind: mi.Type) -> mi.StructType | None:
     return None
 
 
+def _literal_order(annotation: object) -> list[str | int | None]:
+    """The values of the first ``Literal`` inside ``annotation``, in the source's order."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return list(typing.get_args(annotation))
+    for arg in typing.get_args(annotation):
+        if found := _literal_order(arg):
+            return found
+    return []
+
+
+def _in_source_order(kind: mi.Type, annotation: object) -> mi.Type:
+    """``kind`` with a literal's values as the source lists them (msgspec sorts them)."""
+    order = _literal_order(annotation)
+    if isinstance(kind, mi.LiteralType) and sorted(map(str, order)) == sorted(
+        map(str, kind.values)
+    ):
+        return mi.LiteralType(values=tuple(order))
+    return kind
+
+
 def walk(
     cls: type, prefix: str, parent: object | None, elsewhere: dict[type, str]
 ) -> Iterator[Key]:
     """Every key below struct ``cls``; structs in ``elsewhere`` link to their section."""
     info = _struct_info(cls)
     comments = field_comments(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     for field in info.fields:
         path = f"{prefix}{field.encode_name}"
         value, default = _default(path, field, parent)
+        field_type = _in_source_order(field.type, hints.get(field.name))
         inner = _struct_of(field.type)
         description = _markdown(comments.get(field.name, ""))
         if inner is not None and not description:
             description = _docstring(inner.cls)
-        type_name = _type_name(field.type)
+        type_name = _type_name(field_type)
         if inner is not None and inner.cls in elsewhere:
             description = f"{description} Keys: see {elsewhere[inner.cls]}.".strip()
-            yield Key(path, type_name, default, constraints(field.type), description)
+            yield Key(path, type_name, default, constraints(field_type), description)
             continue
-        yield Key(path, type_name, default, constraints(field.type), description)
+        yield Key(path, type_name, default, constraints(field_type), description)
         if inner is not None:
             child_parent = value if isinstance(value, inner.cls) else None
             child_prefix = f"{path}[]." if isinstance(field.type, mi.ListType) else f"{path}."
