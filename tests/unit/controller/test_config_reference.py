@@ -67,6 +67,13 @@ def _by_path(path: str) -> Key:
         ),
         pytest.param("snmp.v2c_codec", "text", "`builtin`", "`builtin` or `pysnmp`", id="literal"),
         pytest.param(
+            "notify.routes[].min_severity",
+            "text",
+            "`high`",
+            "`critical` or `high` or `medium` or `low` or `info`",
+            id="literal in the source's order",
+        ),
+        pytest.param(
             "remediation.remote_user",
             "text",
             "`govguard`",
