@@ -49,7 +49,7 @@ from agent.report.software import InputMethod, Package, Software, VietnameseText
 FAULTS: Final[dict[str, tuple[str, ...]]] = {
     "firewall_off": ("ATTT-07",),
     "antivirus_stale": ("ATTT-02",),
-    "no_antivirus": ("ATTT-01", "ATTT-02", "ATTT-03", "ATTT-04"),
+    "no_antivirus": ("ATTT-01", "ATTT-02", "ATTT-03"),
     "updates_behind": ("ATTT-05",),
     "os_end_of_life": ("ATTT-06",),
     "autorun_on": ("ATTT-08",),
@@ -58,7 +58,7 @@ FAULTS: Final[dict[str, tuple[str, ...]]] = {
     "remote_tool": ("ATTT-12",),
     "clock_unsynced": ("ATTT-14",),
     "unencrypted_laptop": ("ATTT-15",),
-    "no_internet": ("CQĐT-01",),
+    "no_internet": ("CQĐT-01", "CQĐT-04"),
     "no_vietnamese_input": ("CQĐT-07",),
     "signing_certificate_expiring": ("CQĐT-05",),
 }
