@@ -2,9 +2,11 @@
 
 Each child (``govguard serve``, ``govguard worker``, snmpsim, the local agent) runs in a new
 session, so a Ctrl-C in the terminal reaches only the demo, which then stops its children
-itself, last started first, with SIGTERM to each one's whole process group (uvicorn's and
-snmpsim's helpers included) and SIGKILL for one that does not end in time. Their output goes
-to a log file each, which a failure quotes.
+itself, last started first, with SIGTERM to each one's whole process group and SIGKILL for
+one that does not end in time. Each runs under the remediation's guard
+(:mod:`controller.remediation.procguard`), which asks for SIGTERM when its parent dies: a demo
+killed by SIGKILL leaves nothing running either, and whatever a child started goes with it.
+Their output goes to a log file each, which a failure quotes.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from controller.remediation import procguard
 
 #: How long a child may take to end after SIGTERM before it gets SIGKILL.
 STOP_TIMEOUT_S = 15.0
@@ -45,16 +50,22 @@ class Child:
 class Children:
     """The child processes of one demo run."""
 
-    def __init__(self) -> None:
+    def __init__(self, pid_dir: Path) -> None:
+        """``pid_dir`` keeps the guards' pid files."""
         self._running: list[Child] = []
+        self._pid_dir = pid_dir
 
     def start(
         self, name: str, argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None
     ) -> Child:
-        """Start ``argv`` in a new session with its output in ``log``."""
+        """Start ``argv`` (its program an absolute path) under the guard, in a new session,
+        with its output in ``log``."""
+        self._pid_dir.mkdir(parents=True, exist_ok=True)
+        pid_file = self._pid_dir / f"{name.replace(' ', '-')}.pid"
+        guard = [sys.executable, "-I", str(procguard.__file__), str(os.getpid()), str(pid_file)]
         with log.open("ab") as out:
             proc = subprocess.Popen(
-                list(argv),
+                [*guard, *argv],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,

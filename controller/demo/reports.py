@@ -166,7 +166,7 @@ def _os(pc: SimulatedPc, rng: random.Random, now: datetime) -> OperatingSystem:
             name="Ubuntu 24.04.1 LTS",
             id="ubuntu",
             version="24.04",
-            display_version="24.04.1 LTS (Noble Numbat)",
+            display_version="noble",
         )
     elif "os_end_of_life" in pc.faults:
         version = OsVersion(

@@ -115,7 +115,7 @@ class Demo:
         self.dir = options.demo_dir.resolve()
         self.data = self.dir / "controller"
         self.url = f"https://localhost:{options.port}"
-        self.children = Children()
+        self.children = Children(self.dir / "pids")
         self.stop = threading.Event()
         self.local_agent_id: str | None = None
         self.network: DemoNetwork | None = None
@@ -366,8 +366,8 @@ class Demo:
         self.fleet = Fleet(pcs, self.dir / "fleet", self.url, token_for)
         failing = sum(1 for pc in pcs if not pc.compliant)
         _say(
-            f"{len(pcs)} simulated PCs of the district ({len(pcs) - failing} compliant, "
-            f"{failing} failing some rules) enroll and report..."
+            f"{len(pcs)} simulated PCs of the district ({len(pcs) - failing} without faults, "
+            f"{failing} with one to three) enroll and report..."
         )
         self._fleet_thread = threading.Thread(
             target=self._fleet_loop, name="demo-fleet", daemon=True
