@@ -36,6 +36,12 @@ READY_TIMEOUT_S = 600
 SIMULATED_PCS = 349
 
 
+@pytest.fixture(scope="session")
+def fresh_artifacts() -> None:
+    """Overrides the package's: these tests take no screenshot, and under xdist they run on
+    another worker than the browser suite, whose screenshots must not be emptied midway."""
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
