@@ -389,6 +389,12 @@ class Demo:
                 result.errors,
                 time.monotonic() - started,
             )
+            if self.last_round is not None and result.failed and not self.stop.is_set():
+                # Later rounds are quiet unless something went wrong.
+                _say(
+                    f"simulated PCs: {result.failed} of {len(fleet.pcs)} failed to report: "
+                    + "; ".join(result.errors)
+                )
             self.last_round = result
             if self.stop.wait(self.o.fleet_interval_s):
                 return
