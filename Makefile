@@ -30,11 +30,13 @@ help: ## list the targets
 setup: ## create .venv and install govguard with its development tools
 	@scripts/setup.sh $(RUN_APT)
 
-demo: setup ## set up and run a controller on SQLite with this PC's agent enrolled (Ctrl-C stops)
+# DEMO_ARGS: more options of `govguard demo`, e.g. DEMO_ARGS=--smoke (the bounded run CI uses);
+# GOVGUARD_DEMO_DIR and GOVGUARD_DEMO_PORT move its folder (.demo) and port (8443).
+demo: setup ## set up and run the example district: controller, worker, snmpsim, this PC's and simulated agents (Ctrl-C stops)
 	$(VENV)/govguard-agent once --summary --config examples/agent-demo.yaml
-	@scripts/demo.sh
+	$(VENV)/govguard demo $(DEMO_ARGS)
 
-clean-demo: ## forget the demo controller and agent (.demo/)
+clean-demo: ## forget the demo's controller, agents and network (.demo/)
 	rm -rf .demo
 
 check: ## set up everything and run lint, type checks and the whole test suite (what CI runs)

@@ -106,6 +106,60 @@ def _build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", parents=[dd], help="run the controller (HTTPS)")
     serve.set_defaults(handler="server:serve")
 
+    demo = sub.add_parser(
+        "demo",
+        help="run the example district on this machine: controller, worker, snmpsim, this PC's "
+        "agent and simulated PCs (Ctrl-C stops them; docs/demo.md)",
+    )
+    demo.add_argument(
+        "--dir",
+        type=Path,
+        default=Path(os.environ.get("GOVGUARD_DEMO_DIR") or ".demo"),
+        metavar="DIR",
+        help="the demo's folder (default: $GOVGUARD_DEMO_DIR, else .demo)",
+    )
+    demo.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("GOVGUARD_DEMO_PORT") or 8443),
+        metavar="PORT",
+        help="the dashboard's HTTPS port on 127.0.0.1 (default: $GOVGUARD_DEMO_PORT, else 8443)",
+    )
+    demo.add_argument(
+        "--organisation",
+        type=Path,
+        default=Path("inventory/example-district.yaml"),
+        metavar="FILE",
+        help="the district to simulate (default: inventory/example-district.yaml)",
+    )
+    demo.add_argument(
+        "--agent-config",
+        type=Path,
+        default=Path("examples/agent-demo.yaml"),
+        metavar="FILE",
+        help="this PC's agent configuration (default: examples/agent-demo.yaml)",
+    )
+    demo.add_argument(
+        "--smoke",
+        action="store_true",
+        help="bounded run (CI): wait until everything is stored, check it, stop, exit 0",
+    )
+    demo.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="with --smoke: the longest wait (default: 600)",
+    )
+    demo.add_argument(
+        "--fleet-interval",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="seconds between the simulated PCs' reports (default: 300)",
+    )
+    demo.set_defaults(handler="demo:run")
+
     config = _group(sub, "config", "check the configuration")
     config.add_parser(
         "check",

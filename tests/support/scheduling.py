@@ -8,7 +8,9 @@ units first).
 - ``tests/e2e/``: one real controller (:mod:`tests.e2e.world`) and one chromium for the package;
   its screenshots folder is emptied at the start of its session.
 - the integration modules in :data:`WHOLE_MODULES`: a real ``govguard-agent once`` run, or a CA,
-  shared by the module's tests.
+  shared by the module's tests; and ``tests/e2e/test_demo.py``, whose two whole demos (a
+  controller, a worker, snmpsim and ~350 simulated PCs each) run one after the other on one
+  worker, apart from the browser suite's controller.
 
 xdist's own ``loadgroup`` reads ``xdist_group`` marks by renaming the tests' node ids, which
 pytest 9 no longer allows (the rename is silently lost and every test lands on its own); this
@@ -36,6 +38,7 @@ WHOLE_MODULES = frozenset(
         "tests/integration/test_snmp_faults.py",  # one snmpsim of faulty agents
         "tests/integration/test_ssh_collect.py",  # one sshd on a loopback port
         "tests/integration/test_playbooks.py",  # one namespace test host for the playbooks
+        "tests/e2e/test_demo.py",  # two whole demos: never at once, nor in the browser group
     }
 )
 
@@ -43,10 +46,10 @@ WHOLE_MODULES = frozenset(
 def work_unit(nodeid: str) -> str:
     """The unit of work ``nodeid`` belongs to: its group, or the test itself."""
     path = nodeid.split("::", 1)[0]
-    if path.startswith(E2E):
-        return E2E
     if path in WHOLE_MODULES:
         return path
+    if path.startswith(E2E):
+        return E2E
     return nodeid
 
 
