@@ -250,22 +250,29 @@ def _restore_database(
     progress: Progress,
 ) -> str:
     """Put the database copy in place and migrate it; returns the schema revision reached."""
-    revision = manifest.database.revision
+    _check_known(manifest.database.revision, manifest)
+    copy = work.joinpath(*member_path(manifest.database.member).parts)
+    if manifest.database.backend == "sqlite":
+        destination = staging / DB_FILE if url is None else _sqlite_file(url)
+        return _restore_sqlite(
+            manifest, copy, destination, staging, replace=replace, progress=progress
+        )
+    if url is None:  # _database_target refuses a SQLite file for a PostgreSQL backup
+        raise RestoreError("a PostgreSQL backup needs a PostgreSQL database_url")
+    return _restore_postgres(
+        manifest, copy, url, replace=replace, pg_bindir=pg_bindir, progress=progress
+    )
+
+
+def _check_known(revision: str | None, manifest: Manifest) -> None:
+    if revision is None:
+        raise RestoreError("the backup's database has no govguard schema")
     if not db.is_known_revision(revision):
         raise RestoreError(
             f"the backup's database has schema {revision}, newer than this govguard knows "
             f"(newest: {db.head_revision()}); install govguard {manifest.govguard_version} or "
             "newer, then restore"
         )
-    copy = work.joinpath(*member_path(manifest.database.member).parts)
-    if manifest.database.backend == "sqlite":
-        destination = staging / DB_FILE if url is None else _sqlite_file(url)
-        return _restore_sqlite(copy, destination, staging, replace=replace, progress=progress)
-    if url is None:  # _database_target refuses a SQLite file for a PostgreSQL backup
-        raise RestoreError("a PostgreSQL backup needs a PostgreSQL database_url")
-    return _restore_postgres(
-        manifest, copy, url, replace=replace, pg_bindir=pg_bindir, progress=progress
-    )
 
 
 def _sqlite_file(url: str) -> Path:
@@ -276,12 +283,18 @@ def _sqlite_file(url: str) -> Path:
 
 
 def _restore_sqlite(
-    copy: Path, destination: Path, staging: Path, *, replace: bool, progress: Progress
+    manifest: Manifest,
+    copy: Path,
+    destination: Path,
+    staging: Path,
+    *,
+    replace: bool,
+    progress: Progress,
 ) -> str:
     found = sqlite_copy.problems(copy)
     if found:
         raise RestoreError(f"the backup's database fails its integrity check: {found[0]}")
-    revision = _upgrade(db.sqlite_url(copy), progress)
+    revision = _upgrade(db.sqlite_url(copy), manifest, progress)
     inside = destination.parent == staging
     if not inside:
         if destination.exists() and not replace:
@@ -323,14 +336,16 @@ def _restore_postgres(
         pg_dump.restore(tool, url, copy)
     except pg_dump.PgToolError as exc:
         raise RestoreError(str(exc)) from exc
-    return _upgrade(url, progress)
+    return _upgrade(url, manifest, progress)
 
 
-def _upgrade(url: str, progress: Progress) -> str:
+def _upgrade(url: str, manifest: Manifest, progress: Progress) -> str:
     """Migrate an older schema to this govguard's, as ``govguard serve`` would."""
     engine = db.make_engine(url)
     try:
         before = db.current_revision(engine)
+        # The copy itself, not only the manifest, must be at a schema this code knows.
+        _check_known(before, manifest)
         if before != db.head_revision():
             progress(f"upgrading the database schema from {before} to {db.head_revision()}")
             db.upgrade(engine)
