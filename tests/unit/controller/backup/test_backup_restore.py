@@ -169,6 +169,7 @@ def test_restore_upgrades_an_older_schema(
     """A backup of a database one migration behind comes back at this govguard's schema."""
     url = _fill(data_dir)
     head = db.head_revision()
+    assert head is not None
     previous = _previous_revision(head)
     _downgrade(url, previous, tmp_path)
     archive = tmp_path / "old.tar.gz"
@@ -220,7 +221,7 @@ def _downgrade(url: str, revision: str, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def _previous_revision(revision: str | None) -> str:
+def _previous_revision(revision: str) -> str:
     from alembic.script import ScriptDirectory
 
     script = ScriptDirectory(str(db.MIGRATIONS)).get_revision(revision)
