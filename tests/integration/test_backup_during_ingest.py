@@ -10,9 +10,6 @@ directory and database), the restored database is read table against table
 
 from __future__ import annotations
 
-import functools
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,10 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from agent import daemon as daemon_module
 from controller.settings import load_settings
 from tests.support.controller_proc import (
-    REPO,
     Controller,
     CountingSender,
     SimAgent,
@@ -45,16 +40,6 @@ WARM_UP = 60
 ATTEMPTS = 5
 #: Hang guard for the waits below; healthy runs take seconds.
 GUARD_S = 120.0
-
-
-@pytest.fixture(autouse=True)
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Retries after tenths of a second; the full-jitter formula stays the product's."""
-    monkeypatch.setattr(
-        daemon_module,
-        "backoff_delay",
-        functools.partial(daemon_module.backoff_delay, base=0.05, cap=0.5),
-    )
 
 
 @pytest.fixture
@@ -114,19 +99,6 @@ def _wait_for_reports(ctl: Controller, count: int) -> None:
         time.sleep(0.05)
 
 
-def _govguard(*args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "controller.cli", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done
-
-
 def test_backup_during_ingest_restores_to_a_consistent_database(
     db_url: str, restore_url: str | None, tmp_path: Path
 ) -> None:
@@ -143,7 +115,7 @@ def test_backup_during_ingest_restores_to_a_consistent_database(
             for _attempt in range(ATTEMPTS):
                 archive.unlink(missing_ok=True)
                 before = ctl.report_count()
-                _govguard("backup", "--data-dir", str(ctl.data_dir), "--out", str(archive))
+                ctl.cli("backup", "--out", str(archive))
                 after = ctl.report_count()
                 if after > before:
                     break
@@ -155,10 +127,11 @@ def test_backup_during_ingest_restores_to_a_consistent_database(
         assert consistency_problems(original) == []
 
     target = tmp_path / "restored"
-    restore = ["restore", str(archive), "--data-dir", str(target)]
+    restored = Controller(target, free_port())
+    restore = ["restore", str(archive)]
     if restore_url is not None:
         restore += ["--database-url", restore_url]
-    _govguard(*restore)
+    restored.cli(*restore)  # --data-dir: the restored controller's
 
     url = load_settings(target).database_url
     assert url == (restore_url or f"sqlite:///{target / 'govguard.db'}")
@@ -170,9 +143,7 @@ def test_backup_during_ingest_restores_to_a_consistent_database(
 
     # A controller starts on the restored directory and takes the next report of an agent
     # (whose sequence numbers went on past the backup).
-    port = free_port()
-    set_listen(target, port)
-    restored = Controller(target, port)
+    set_listen(target, restored.port)
     with restored:
         agent = agents[0]
         sender = CountingSender(agent.transport(restored.url))
