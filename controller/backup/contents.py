@@ -39,19 +39,14 @@ class Selection:
     outside: list[Path] = field(default_factory=list)
 
 
-def select(
-    settings: Settings, *, sqlite_file: Path | None, with_reports: bool, exclude: set[Path]
-) -> Selection:
-    """The data directory's files for a backup.
-
-    ``sqlite_file`` is the database when it is SQLite (wherever it lies); ``exclude`` holds
-    absolute paths never to include (the archive being written, its staging folder).
-    """
+def select(settings: Settings, *, sqlite_file: Path | None, with_reports: bool) -> Selection:
+    """The data directory's files for a backup; ``sqlite_file`` is the database when it is
+    SQLite (wherever it lies: its file and side files are never copied as files)."""
     root = settings.data_dir.resolve()
     skip_dirs = {PurePosixPath(name) for name in RUN_FOLDERS}
     if not with_reports:
         skip_dirs.add(PurePosixPath(REPORTS_FOLDER))
-    excluded = {path.resolve() for path in exclude}
+    excluded: set[Path] = set()
     if sqlite_file is not None:
         database = sqlite_file.resolve()
         excluded |= {database, *(database.with_name(database.name + s) for s in SIDE_SUFFIXES)}
@@ -64,7 +59,7 @@ def select(
             if str(top) not in chosen.skipped:
                 chosen.skipped.append(str(top))
             continue
-        if path in excluded or any(parent in excluded for parent in path.parents):
+        if path in excluded:
             continue
         mode = path.lstat().st_mode
         if stat.S_ISDIR(mode):

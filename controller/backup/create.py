@@ -80,6 +80,12 @@ def create_backup(
         raise BackupError(f"{out}: already exists (backups are never overwritten)")
     if not out.parent.is_dir():
         raise BackupError(f"{out.parent}: no such directory")
+    data_dir = settings.data_dir.resolve()
+    if out.parent.resolve() == data_dir or data_dir in out.parent.resolve().parents:
+        raise BackupError(
+            f"{out}: inside the data directory; write backups elsewhere (each one would be "
+            "copied into the next, and lost with the directory)"
+        )
     created_at = datetime.now(UTC)
     try:
         staging = Path(tempfile.mkdtemp(prefix=".govguard-backup-", dir=out.parent))
@@ -88,12 +94,7 @@ def create_backup(
     try:
         database, entries = _stage_database(settings, staging, pg_bindir, progress)
         sqlite_file = _sqlite_path(settings.database_url)
-        chosen = contents.select(
-            settings,
-            sqlite_file=sqlite_file,
-            with_reports=with_reports,
-            exclude={out, staging},
-        )
+        chosen = contents.select(settings, sqlite_file=sqlite_file, with_reports=with_reports)
         progress(f"copying {len(chosen.files)} files of {settings.data_dir}")
         for relative, path in chosen.files.items():
             entries.append(_stage_file(path, staging, DATA_PREFIX + relative.as_posix()))

@@ -271,3 +271,29 @@ def test_restore_into_a_database_of_the_other_kind(
     assert main(["restore", str(archive), "--data-dir", str(target), "--database-url", url]) == 1
     assert "holds a sqlite database; it cannot be restored into postgresql" in _error(capsys)
     _nothing_restored(tmp_path, target)
+
+
+@sqlite_only
+def test_a_backup_inside_the_data_directory_is_refused(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = data_dir / "backups" / "today.tar.gz"
+    out.parent.mkdir()
+    assert main(["backup", "--data-dir", str(data_dir), "--out", str(out)]) == 1
+    assert "inside the data directory; write backups elsewhere" in _error(capsys)
+    assert list(out.parent.iterdir()) == []
+
+
+@sqlite_only
+def test_files_configured_outside_the_data_directory_are_named(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """They are not in the archive: the operator is told which ones to keep elsewhere."""
+    key = tmp_path / "keys" / "id_ed25519"
+    with (data_dir / "config.yaml").open("a", encoding="utf-8") as config:
+        config.write(f"ssh: {{key_file: {key}}}\n")
+    archive = _backup(data_dir, tmp_path)
+    out = capsys.readouterr().out
+    assert f"not included (outside the data directory, back it up yourself): {key}" in out
+    with tarfile.open(archive) as tar:
+        assert not [name for name in tar.getnames() if "id_ed25519" in name]
