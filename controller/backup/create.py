@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from agent import __version__
 from controller.backup import contents
@@ -150,6 +151,9 @@ def _stage_database(
         pg_dump.dump(tool, url, target)
     except pg_dump.PgToolError as exc:
         raise BackupError(str(exc)) from exc
+    if _revision(url) != revision:
+        # A newer govguard migrated the database while pg_dump read it.
+        raise BackupError("the database schema changed during the backup; run it again")
     entry = DatabaseEntry(
         backend="postgresql",
         member=PG_MEMBER,
@@ -164,6 +168,8 @@ def _revision(url: str) -> str:
     engine = db.make_engine(url)
     try:
         revision = db.current_revision(engine)
+    except SQLAlchemyError as exc:
+        raise BackupError(f"cannot read the schema revision: {db.error_line(exc)}") from exc
     finally:
         engine.dispose()
     if revision is None:

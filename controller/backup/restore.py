@@ -63,12 +63,6 @@ class RestoreDone:
     previous: Path | None
 
 
-def read_manifest(archive: Path) -> Manifest:
-    """The manifest of ``archive`` (checked, without unpacking anything else)."""
-    with _open(archive) as tar:
-        return _first_manifest(archive, tar)
-
-
 def restore_backup(
     archive: Path,
     target: Path,
@@ -85,6 +79,8 @@ def restore_backup(
     into the restored config.yaml.
     """
     target = target.absolute()
+    if not archive.is_file():
+        raise RestoreError(f"{archive}: no such file")
     if target.exists() and not target.is_dir():
         raise RestoreError(f"{target}: exists and is not a directory")
     occupied = target.is_dir() and any(target.iterdir())
@@ -351,10 +347,7 @@ def _upgrade(url: str, manifest: Manifest, progress: Progress) -> str:
             db.upgrade(engine)
         revision = db.current_revision(engine)
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        raise RestoreError(
-            f"database error on {_shown(url)}: {reason[0] if reason else exc}"
-        ) from exc
+        raise RestoreError(f"database error on {_shown(url)}: {db.error_line(exc)}") from exc
     finally:
         engine.dispose()
     if revision is None:

@@ -174,6 +174,13 @@ def is_known_revision(revision: str) -> bool:
         return False
 
 
+def error_line(error: BaseException) -> str:
+    """The first line of what the database said (the driver's message, without SQLAlchemy's
+    SQL and background link), for one-line error messages."""
+    detail = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return detail[0] if detail else type(error).__name__
+
+
 def is_unavailable(error: BaseException) -> bool:
     """True when ``error`` means the database cannot be reached now (retry later).
 

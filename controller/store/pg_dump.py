@@ -22,7 +22,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from controller.store.db import make_engine
+from controller.store.db import error_line, make_engine
 
 #: Where distributions install the clients of each major version, ``{major}`` filled in.
 _VERSIONED_DIRS = ("/usr/lib/postgresql/{major}/bin", "/usr/pgsql-{major}/bin")
@@ -66,8 +66,7 @@ def has_tables(url: str) -> bool:
 
 
 def _unreachable(exc: SQLAlchemyError) -> PgToolError:
-    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return PgToolError(f"cannot reach the database: {reason[0] if reason else exc}")
+    return PgToolError(f"cannot reach the database: {error_line(exc)}")
 
 
 def parse_major(version_output: str) -> int | None:
