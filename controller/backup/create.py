@@ -141,6 +141,7 @@ def _stage_database(
         revision = _revision(db.sqlite_url(target))
         entry = DatabaseEntry(backend="sqlite", member=SQLITE_MEMBER, revision=revision)
         return entry, [_entry(target, SQLITE_MEMBER, 0o600)]
+    pg_dump.use_passfile(settings.data_dir)
     try:
         major = pg_dump.server_major(url)
         tool = pg_dump.find_tool("pg_dump", major, pg_bindir)

@@ -248,6 +248,8 @@ def _restore_database(
     """Put the database copy in place and migrate it; returns the schema revision reached."""
     _check_known(manifest.database.revision, manifest)
     copy = work.joinpath(*member_path(manifest.database.member).parts)
+    # The restored .pgpass, as the service account will use it (root's home has none).
+    pg_dump.use_passfile(staging)
     if manifest.database.backend == "sqlite":
         destination = staging / DB_FILE if url is None else _sqlite_file(url)
         return _restore_sqlite(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -84,6 +85,12 @@ def restore(args: argparse.Namespace) -> int:
     )
     if done.previous is not None:
         print(f"  the previous content is kept in {done.previous}; delete it when satisfied")
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and done.target.stat().st_uid == 0:
+        # A new directory restored by root: the packaged service (user govguard) cannot read it.
+        print(
+            f"Note: the files belong to root. If the service runs as user govguard:\n"
+            f"  chown -R govguard:govguard {done.target}"
+        )
     print(
         f"Check it with `govguard config check --data-dir {done.target}`, then start the service."
     )

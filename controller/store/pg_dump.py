@@ -41,6 +41,21 @@ class Tool:
     major: int
 
 
+#: The password file the controller's service account uses (its home is the data directory).
+PASSFILE = ".pgpass"
+
+
+def use_passfile(data_dir: Path) -> None:
+    """Let libpq (psycopg, pg_dump, pg_restore) read ``<data_dir>/.pgpass`` in this process.
+
+    The service account finds it as ``~/.pgpass``; root restoring or backing up from a shell
+    has another home. An explicit ``PGPASSFILE`` wins.
+    """
+    path = data_dir / PASSFILE
+    if "PGPASSFILE" not in os.environ and path.is_file():
+        os.environ["PGPASSFILE"] = str(path)
+
+
 def server_major(url: str) -> int:
     """The major version of the PostgreSQL server behind ``url`` (15 for 15.4)."""
     engine = make_engine(url)
