@@ -141,20 +141,20 @@ def _stage_database(
         revision = _revision(db.sqlite_url(target))
         entry = DatabaseEntry(backend="sqlite", member=SQLITE_MEMBER, revision=revision)
         return entry, [_entry(target, SQLITE_MEMBER, 0o600)]
-    pg_dump.use_passfile(settings.data_dir)
-    try:
-        major = pg_dump.server_major(url)
-        tool = pg_dump.find_tool("pg_dump", major, pg_bindir)
-        revision = _revision(url)
-        progress(f"dumping the PostgreSQL {major} database with {tool.path}")
-        target = staging / PG_MEMBER
-        target.parent.mkdir()
-        pg_dump.dump(tool, url, target)
-    except pg_dump.PgToolError as exc:
-        raise BackupError(str(exc)) from exc
-    if _revision(url) != revision:
-        # A newer govguard migrated the database while pg_dump read it.
-        raise BackupError("the database schema changed during the backup; run it again")
+    with pg_dump.passfile(settings.data_dir):
+        try:
+            major = pg_dump.server_major(url)
+            tool = pg_dump.find_tool("pg_dump", major, pg_bindir)
+            revision = _revision(url)
+            progress(f"dumping the PostgreSQL {major} database with {tool.path}")
+            target = staging / PG_MEMBER
+            target.parent.mkdir()
+            pg_dump.dump(tool, url, target)
+        except pg_dump.PgToolError as exc:
+            raise BackupError(str(exc)) from exc
+        if _revision(url) != revision:
+            # A newer govguard migrated the database while pg_dump read it.
+            raise BackupError("the database schema changed during the backup; run it again")
     entry = DatabaseEntry(
         backend="postgresql",
         member=PG_MEMBER,

@@ -248,8 +248,6 @@ def _restore_database(
     """Put the database copy in place and migrate it; returns the schema revision reached."""
     _check_known(manifest.database.revision, manifest)
     copy = work.joinpath(*member_path(manifest.database.member).parts)
-    # The restored .pgpass, as the service account will use it (root's home has none).
-    pg_dump.use_passfile(staging)
     if manifest.database.backend == "sqlite":
         destination = staging / DB_FILE if url is None else _sqlite_file(url)
         return _restore_sqlite(
@@ -257,9 +255,11 @@ def _restore_database(
         )
     if url is None:  # _database_target refuses a SQLite file for a PostgreSQL backup
         raise RestoreError("a PostgreSQL backup needs a PostgreSQL database_url")
-    return _restore_postgres(
-        manifest, copy, url, replace=replace, pg_bindir=pg_bindir, progress=progress
-    )
+    # The restored .pgpass, as the service account will use it (root's home has none).
+    with pg_dump.passfile(staging):
+        return _restore_postgres(
+            manifest, copy, url, replace=replace, pg_bindir=pg_bindir, progress=progress
+        )
 
 
 def _check_known(revision: str | None, manifest: Manifest) -> None:

@@ -10,11 +10,12 @@ those).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,15 +46,22 @@ class Tool:
 PASSFILE = ".pgpass"
 
 
-def use_passfile(data_dir: Path) -> None:
-    """Let libpq (psycopg, pg_dump, pg_restore) read ``<data_dir>/.pgpass`` in this process.
+@contextlib.contextmanager
+def passfile(data_dir: Path) -> Iterator[None]:
+    """Within the block, libpq (psycopg, pg_dump, pg_restore) reads ``<data_dir>/.pgpass``.
 
     The service account finds it as ``~/.pgpass``; root restoring or backing up from a shell
     has another home. An explicit ``PGPASSFILE`` wins.
     """
     path = data_dir / PASSFILE
-    if "PGPASSFILE" not in os.environ and path.is_file():
-        os.environ["PGPASSFILE"] = str(path)
+    if "PGPASSFILE" in os.environ or not path.is_file():
+        yield
+        return
+    os.environ["PGPASSFILE"] = str(path)
+    try:
+        yield
+    finally:
+        os.environ.pop("PGPASSFILE", None)
 
 
 def server_major(url: str) -> int:
@@ -81,7 +89,7 @@ def has_tables(url: str) -> bool:
 
 
 def _unreachable(exc: SQLAlchemyError) -> PgToolError:
-    return PgToolError(f"cannot reach the database: {error_line(exc)}")
+    return PgToolError(f"cannot connect to the database: {error_line(exc)}")
 
 
 def parse_major(version_output: str) -> int | None:
