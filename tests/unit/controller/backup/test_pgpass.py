@@ -76,8 +76,9 @@ def test_the_data_directory_pgpass_is_used_and_restored(
     assert main(backup) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    assert err.strip().splitlines()[-1].startswith("govguard: error: cannot connect to the database:")
-    assert "password" in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("govguard: error: cannot connect to the database:")
+    assert "password" in last
 
     (tmp_path / "aside.pgpass").rename(source / ".pgpass")
     assert main(backup) == 0
