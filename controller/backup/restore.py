@@ -61,6 +61,8 @@ class RestoreDone:
     revision: str
     #: Where the previous content of ``target`` was moved, if it had any.
     previous: Path | None
+    #: Where a SQLite file outside ``target`` that the restore replaced was moved.
+    previous_database: Path | None = None
 
 
 def restore_backup(
@@ -95,7 +97,7 @@ def restore_backup(
     try:
         manifest = _unpack(archive, staging, work, progress)
         url = _database_target(manifest, staging, database_url)
-        revision = _restore_database(
+        revision, previous_database = _restore_database(
             manifest, work, staging, url, replace=replace, pg_bindir=pg_bindir, progress=progress
         )
         previous = _swap(staging, target, occupied)
@@ -108,7 +110,7 @@ def restore_backup(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     final_url = db.sqlite_url(target / DB_FILE) if url is None else url
-    return RestoreDone(target, final_url, manifest, revision, previous)
+    return RestoreDone(target, final_url, manifest, revision, previous, previous_database)
 
 
 # -- the archive ---------------------------------------------------------------------------
@@ -244,8 +246,9 @@ def _restore_database(
     replace: bool,
     pg_bindir: Path | None,
     progress: Progress,
-) -> str:
-    """Put the database copy in place and migrate it; returns the schema revision reached."""
+) -> tuple[str, Path | None]:
+    """Put the database copy in place and migrate it; returns the schema revision reached and
+    where a replaced SQLite file outside the data directory was moved."""
     _check_known(manifest.database.revision, manifest)
     copy = work.joinpath(*member_path(manifest.database.member).parts)
     if manifest.database.backend == "sqlite":
@@ -257,9 +260,10 @@ def _restore_database(
         raise RestoreError("a PostgreSQL backup needs a PostgreSQL database_url")
     # The restored .pgpass, as the service account will use it (root's home has none).
     with pg_dump.passfile(staging):
-        return _restore_postgres(
+        revision = _restore_postgres(
             manifest, copy, url, replace=replace, pg_bindir=pg_bindir, progress=progress
         )
+    return revision, None
 
 
 def _check_known(revision: str | None, manifest: Manifest) -> None:
@@ -288,7 +292,7 @@ def _restore_sqlite(
     *,
     replace: bool,
     progress: Progress,
-) -> str:
+) -> tuple[str, Path | None]:
     found = sqlite_copy.problems(copy)
     if found:
         raise RestoreError(f"the backup's database fails its integrity check: {found[0]}")
@@ -304,11 +308,18 @@ def _restore_sqlite(
         staged = destination.with_name(f".{destination.name}.restore")
         shutil.copyfile(copy, staged)
         staged.chmod(0o600)
-        sqlite_copy.remove_side_files(destination)
+        previous = _aside(destination) if destination.exists() else None
+        for suffix in ("", *sqlite_copy.SIDE_SUFFIXES):
+            # Its -wal file goes along: left beside the restored file, it would be replayed
+            # into it.
+            side = destination.with_name(destination.name + suffix)
+            if previous is not None and side.exists():
+                side.rename(previous.with_name(previous.name + suffix))
+            side.unlink(missing_ok=True)
         staged.replace(destination)
-    else:
-        shutil.move(copy, destination)
-    return revision
+        return revision, previous
+    shutil.move(copy, destination)
+    return revision, None
 
 
 def _restore_postgres(
@@ -370,12 +381,7 @@ def _swap(staging: Path, target: Path, occupied: bool) -> Path | None:
     previous: Path | None = None
     owner = target.stat() if target.exists() else None
     if occupied:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        previous = target.with_name(f"{target.name}.before-restore-{stamp}")
-        number = 1
-        while previous.exists():  # two restores within a second
-            number += 1
-            previous = target.with_name(f"{target.name}.before-restore-{stamp}-{number}")
+        previous = _aside(target)
         target.rename(previous)
     elif target.exists():
         target.rmdir()
@@ -389,6 +395,17 @@ def _swap(staging: Path, target: Path, occupied: bool) -> Path | None:
         # Restored by root for a service account: give the files back to the directory's owner.
         _chown_tree(target, owner.st_uid, owner.st_gid)
     return previous
+
+
+def _aside(path: Path) -> Path:
+    """A free ``<path>.before-restore-<UTC time>`` name where ``path``'s old content goes."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    aside = path.with_name(f"{path.name}.before-restore-{stamp}")
+    number = 1
+    while aside.exists():  # two restores within a second
+        number += 1
+        aside = path.with_name(f"{path.name}.before-restore-{stamp}-{number}")
+    return aside
 
 
 def _chown_tree(root: Path, uid: int, gid: int) -> None:

@@ -83,8 +83,9 @@ def restore(args: argparse.Namespace) -> int:
             else ""
         )
     )
-    if done.previous is not None:
-        print(f"  the previous content is kept in {done.previous}; delete it when satisfied")
+    for kept in (done.previous, done.previous_database):
+        if kept is not None:
+            print(f"  the previous content is kept in {kept}; delete it when satisfied")
     if hasattr(os, "geteuid") and os.geteuid() == 0 and done.target.stat().st_uid == 0:
         # A new directory restored by root: the packaged service (user govguard) cannot read it.
         print(

@@ -69,10 +69,3 @@ def problems(path: Path, *, limit: int = 20) -> list[str]:
     except sqlite3.Error as exc:
         return [f"not a readable SQLite database: {exc}"]
     return found[:limit]
-
-
-def remove_side_files(path: Path) -> None:
-    """Delete the ``-wal``/``-shm``/``-journal`` files of ``path`` (before a file replaces it:
-    an old WAL file would be replayed into the new database)."""
-    for suffix in SIDE_SUFFIXES:
-        path.with_name(path.name + suffix).unlink(missing_ok=True)

@@ -247,13 +247,27 @@ def test_restore_over_a_data_directory_needs_yes_and_keeps_the_old_one(
     assert "not empty" in err and "--yes" in err
     assert (target / "config.yaml").read_text() == "# changed after the restore\n"
 
+    # An empty directory, but the database it names holds the first restore.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert main(_restore_args(archive, elsewhere, other_database)) == 1
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("govguard: error: ")
+    assert "a database is there" in line or "is not empty" in line
+    assert list(elsewhere.iterdir()) == []
+
     assert main(_restore_args(archive, target, other_database, "--yes")) == 0
     out = capsys.readouterr().out
     (kept,) = [p for p in tmp_path.iterdir() if p.name.startswith("restored.before-restore-")]
     assert f"kept in {kept}" in out
     assert (kept / "config.yaml").read_text() == "# changed after the restore\n"
     assert (target / "config.yaml").read_bytes() != b"# changed after the restore\n"
-    assert load_settings(target).database_url
+    assert table_counts(load_settings(target).database_url)["reports"] == 3
+    if other_database.startswith("sqlite"):
+        # A SQLite file outside the directory is not deleted either: moved aside the same way.
+        (old_db,) = [p for p in tmp_path.iterdir() if p.name.startswith("restored.db.before-")]
+        assert f"kept in {old_db}" in out
+        assert table_counts(db.sqlite_url(old_db))["reports"] == 3
 
 
 def test_backup_never_overwrites_its_output(
