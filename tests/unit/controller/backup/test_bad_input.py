@@ -39,9 +39,16 @@ def _backup(data_dir: Path, tmp_path: Path) -> Path:
     return archive
 
 
-def _rewrite(archive: Path, change: Change, *, fix_manifest: bool = False) -> Path:
-    """A copy of ``archive`` with members changed by ``change(name, data)`` (None drops one);
-    with ``fix_manifest`` the manifest's checksums are recomputed, as an attacker would."""
+def _rewrite(
+    archive: Path,
+    change: Change,
+    *,
+    fix_manifest: bool = False,
+    extra: tuple[tuple[str, bytes], ...] = (),
+) -> Path:
+    """A copy of ``archive`` with members changed by ``change(name, data)`` (None drops one)
+    and ``extra`` ones added; with ``fix_manifest`` the manifest's checksums are recomputed, as
+    an attacker would."""
     members: list[tuple[str, bytes]] = []
     with tarfile.open(archive) as tar:
         for info in tar.getmembers():
@@ -63,12 +70,16 @@ def _rewrite(archive: Path, change: Change, *, fix_manifest: bool = False) -> Pa
         ]
         members[0] = ("manifest.json", encode(msgspec.structs.replace(manifest, files=files)))
     out = archive.with_name("altered.tar.gz")
-    with tarfile.open(out, "w:gz") as tar:
+    _write_tar(out, [*members, *extra])
+    return out
+
+
+def _write_tar(path: Path, members: list[tuple[str, bytes]]) -> None:
+    with tarfile.open(path, "w:gz") as tar:
         for name, data in members:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-    return out
 
 
 def _nothing_restored(tmp_path: Path, target: Path) -> None:
@@ -87,10 +98,7 @@ def test_a_file_that_is_not_an_archive(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_a_tar_without_a_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     other = tmp_path / "other.tar.gz"
-    with tarfile.open(other, "w:gz") as tar:
-        info = tarfile.TarInfo("etc/passwd")
-        info.size = 5
-        tar.addfile(info, io.BytesIO(b"root\n"))
+    _write_tar(other, [("etc/passwd", b"root\n")])
     target = tmp_path / "restored"
     assert main(["restore", str(other), "--data-dir", str(target)]) == 1
     assert "not a govguard backup (no manifest.json first)" in _error(capsys)
@@ -143,16 +151,8 @@ def test_an_altered_archive_is_refused(
 def test_a_member_the_manifest_does_not_list(
     data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    archive = _backup(data_dir, tmp_path)
-    with tarfile.open(archive) as tar:
-        members = [(m.name, tar.extractfile(m).read()) for m in tar.getmembers()]  # type: ignore[union-attr]
-    members.append(("data/tls/extra-ca.crt", b"planted"))
-    altered = tmp_path / "planted.tar.gz"
-    with tarfile.open(altered, "w:gz") as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+    planted = (("data/tls/extra-ca.crt", b"planted"),)
+    altered = _rewrite(_backup(data_dir, tmp_path), lambda _name, data: data, extra=planted)
     capsys.readouterr()
     target = tmp_path / "restored"
     assert main(["restore", str(altered), "--data-dir", str(target)]) == 1
