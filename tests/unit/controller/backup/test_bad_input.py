@@ -297,3 +297,21 @@ def test_files_configured_outside_the_data_directory_are_named(
     assert f"not included (outside the data directory, back it up yourself): {key}" in out
     with tarfile.open(archive) as tar:
         assert not [name for name in tar.getnames() if "id_ed25519" in name]
+
+
+@sqlite_only
+def test_a_newer_archive_format_is_refused(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def newer(name: str, data: bytes) -> bytes:
+        if name != "manifest.json":
+            return data
+        manifest = decode(data)
+        return encode(msgspec.structs.replace(manifest, format_version=manifest.format_version + 1))
+
+    altered = _rewrite(_backup(data_dir, tmp_path), newer)
+    capsys.readouterr()
+    target = tmp_path / "restored"
+    assert main(["restore", str(altered), "--data-dir", str(target)]) == 1
+    assert "the backup's format version 2 is newer than this govguard reads (1)" in _error(capsys)
+    _nothing_restored(tmp_path, target)
