@@ -283,6 +283,7 @@ def _build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     _add_ssh(sub, dd)
     _add_snmp(sub, dd)
     _add_remediation(sub, dd)
+    _add_backup(sub, dd)
     return parser
 
 
@@ -753,6 +754,58 @@ def _add_remediation(
         decide = jobs.add_parser(name, parents=[dd], help=text)
         decide.add_argument("id", metavar="ID", help="job id (see `govguard jobs list`)")
         decide.set_defaults(handler=f"jobs:{name}")
+
+
+def _add_backup(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], dd: argparse.ArgumentParser
+) -> None:
+    """``govguard backup`` and ``govguard restore`` (docs/backup.md)."""
+    pg = argparse.ArgumentParser(add_help=False, parents=[dd])
+    pg.add_argument(
+        "--pg-bindir",
+        type=Path,
+        metavar="DIR",
+        help="where pg_dump/pg_restore are (default: the server version's own client, else PATH)",
+    )
+    save = sub.add_parser(
+        "backup",
+        parents=[pg],
+        help="write one archive (mode 0600) with the database, config, TLS keys and secrets; "
+        "safe while the controller runs",
+    )
+    save.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="the archive to write (default: ./govguard-backup-<UTC time>.tar.gz); never "
+        "overwritten",
+    )
+    save.add_argument(
+        "--with-reports",
+        action="store_true",
+        help="include the archive of generated reports (<data-dir>/reports, can be large)",
+    )
+    save.set_defaults(handler="backup:backup")
+    back = sub.add_parser(
+        "restore",
+        parents=[pg],
+        help="check a backup archive and restore it into --data-dir and its database "
+        "(stop the controller first)",
+    )
+    back.add_argument("file", type=Path, metavar="FILE", help="an archive of `govguard backup`")
+    back.add_argument(
+        "--yes",
+        action="store_true",
+        help="replace a data directory or database that is not empty (the old directory is "
+        "kept beside it)",
+    )
+    back.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="restore the database there instead of the backup's database_url (written into "
+        "the restored config.yaml)",
+    )
+    back.set_defaults(handler="backup:restore")
 
 
 def _group(

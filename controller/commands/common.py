@@ -83,10 +83,9 @@ def safe_url(url: str) -> str:
 
 def database_error(exc: SQLAlchemyError, url: str) -> CliError:
     """One line for a database failure: unreachable, or what the database refused."""
-    from controller.store.db import is_unavailable
+    from controller.store.db import error_line, is_unavailable
 
-    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    reason = detail[0] if detail else type(exc).__name__
+    reason = error_line(exc)
     if is_unavailable(exc):
         return CliError(f"cannot reach the database {safe_url(url)}: {reason}")
     return CliError(f"database error on {safe_url(url)}: {reason}")

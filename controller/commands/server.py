@@ -120,9 +120,6 @@ def _check_certificates(
 
 def _check_database(current: Settings, errors: list[str], warnings: list[str]) -> str:
     """Connect and compare the schema revision with this govguard's; returns a short status."""
-    from alembic.script import ScriptDirectory
-    from alembic.script.revision import RevisionError
-    from alembic.util.exc import CommandError
     from sqlalchemy.engine import make_url
 
     from controller.store import db
@@ -161,11 +158,7 @@ def _check_database(current: Settings, errors: list[str], warnings: list[str]) -
         return "empty"
     if revision == head:
         return f"schema {revision}, current"
-    try:
-        known = ScriptDirectory(str(db.MIGRATIONS)).get_revision(revision) is not None
-    except (CommandError, RevisionError):
-        known = False
-    if known:
+    if db.is_known_revision(revision):
         warnings.append(
             f"database {shown} has schema {revision}, this govguard expects {head}: "
             "`govguard serve` upgrades it when it starts"

@@ -158,6 +158,29 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
+def is_known_revision(revision: str) -> bool:
+    """True when ``revision`` is one of this package's migrations (the head or an older one).
+
+    False means a newer govguard wrote the database: this code cannot migrate it, neither up
+    (it has no newer scripts) nor down (the downgrade steps live in the newer scripts).
+    """
+    from alembic.script import ScriptDirectory
+    from alembic.script.revision import RevisionError
+    from alembic.util.exc import CommandError
+
+    try:
+        return ScriptDirectory.from_config(_alembic_config()).get_revision(revision) is not None
+    except (CommandError, RevisionError):
+        return False
+
+
+def error_line(error: BaseException) -> str:
+    """The first line of what the database said (the driver's message, without SQLAlchemy's
+    SQL and background link), for one-line error messages."""
+    detail = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return detail[0] if detail else type(error).__name__
+
+
 def is_unavailable(error: BaseException) -> bool:
     """True when ``error`` means the database cannot be reached now (retry later).
 

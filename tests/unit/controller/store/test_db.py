@@ -126,6 +126,21 @@ def test_make_engine_refuses_other_databases() -> None:
         db.make_engine("mysql://root@127.0.0.1/x")
 
 
+@pytest.mark.parametrize(
+    ("revision", "known"),
+    [
+        pytest.param("0001", True, id="the first"),
+        pytest.param(None, True, id="the head"),
+        pytest.param("0999", False, id="from a newer govguard"),
+        pytest.param("not-a-revision", False, id="garbage"),
+    ],
+)
+def test_is_known_revision(revision: str | None, known: bool) -> None:
+    head = db.head_revision()
+    assert head is not None
+    assert db.is_known_revision(revision or head) is known
+
+
 def test_times_come_back_aware_utc(engine: Engine) -> None:
     created = datetime(2026, 11, 28, 15, 30, tzinfo=timezone(timedelta(hours=7)))  # Hà Nội
     factory = db.session_factory(engine)
