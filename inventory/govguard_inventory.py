@@ -15,13 +15,10 @@ one of the ``govguard`` command on PATH). Errors are one line on stderr and exit
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 #: Set when this script re-ran itself, so that a second failure stops instead of looping.
