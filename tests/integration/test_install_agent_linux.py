@@ -74,7 +74,8 @@ def test_install_enroll_and_run_again_changes_nothing(wheel: Path, tmp_path: Pat
     with init_controller(tmp_path / "ctl") as ctl:
         token = tmp_path / "token.txt"
         token.write_text(ctl.create_token(1) + "\n", encoding="utf-8")
-        args = ["--root", root, "--wheel", wheel, "--pip-args", PIP_OFFLINE, "--config", config]
+        args: list[str | Path] = ["--root", root, "--wheel", wheel, "--pip-args", PIP_OFFLINE]
+        args += ["--config", config]
         first = _install(*args, "--controller", ctl.url, "--token-file", token)
         assert first.returncode == 0, first.stdout + first.stderr
 
