@@ -13,7 +13,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGING = REPO / "packaging"
-UNITS = sorted(p.name for p in PACKAGING.glob("govguard-*.service")) + ["govguard-purge.timer"]
+UNITS = [*sorted(p.name for p in PACKAGING.glob("govguard-*.service")), "govguard-purge.timer"]
 #: Long-running services (the purge is a oneshot started by its timer).
 DAEMONS = ("govguard-controller.service", "govguard-worker.service", "govguard-agent.service")
 
