@@ -14,6 +14,8 @@
 #   4. enrollment with --controller and --token-file, unless this computer is enrolled already;
 #   5. the systemd unit shipped in the wheel (agent/data/govguard-agent.service), enabled, and
 #      started (restarted when the agent or the unit changed) once the computer is enrolled.
+# --offline is for classified computers (docs/bundles.md): no enrollment over the network and no
+# service at all (an existing unit is removed); the officer enrolls and exports by USB.
 # --root DIR does all of it under DIR and touches no running system (tests, image builds):
 # systemd is only told through `systemctl --root`, nothing is started.
 # Exit status: 0 done, 1 a step failed, 2 wrong arguments. Messages are one line each.
@@ -30,6 +32,7 @@ CONFIG=
 PYTHON=python3
 PIP_ARGS=
 NO_START=0
+OFFLINE=0
 UNINSTALL=0
 PURGE=0
 
@@ -48,6 +51,7 @@ usage: install-agent.sh (--wheel FILE | --source DIR) [options]
   --python PYTHON      the Python 3.11+ that creates the environment (default python3)
   --pip-args "ARGS"    extra pip arguments, e.g. "--no-index --find-links /media/usb/wheels"
   --no-start           enable the service but do not start it
+  --offline            classified computer: no network enrollment, no service (docs/bundles.md)
   --uninstall          stop and remove the service and the environment
   --purge              with --uninstall: also delete the config and the state (key, outbox)
   -h, --help           this text
@@ -81,6 +85,7 @@ while [ $# -gt 0 ]; do
     --python) need_value "$@"; PYTHON=$2; shift 2 ;;
     --pip-args) need_value "$@"; PIP_ARGS=$2; shift 2 ;;
     --no-start) NO_START=1; shift ;;
+    --offline) OFFLINE=1; shift ;;
     --uninstall) UNINSTALL=1; shift ;;
     --purge) PURGE=1; shift ;;
     -h | --help) usage; exit 0 ;;
@@ -111,14 +116,20 @@ systemctl_() {
   if [ -n "$ROOT" ]; then systemctl --root="$ROOT" "$@"; else systemctl "$@"; fi
 }
 
-if [ "$UNINSTALL" = 1 ]; then
+# remove_unit: stop, disable and delete the unit; true when there was one.
+remove_unit() {
+  [ -f "$UNIT" ] || return 1
   if systemd_live; then
     systemctl disable --now govguard-agent.service >/dev/null 2>&1 || true
-  elif [ -f "$UNIT" ] && command -v systemctl >/dev/null; then
+  elif command -v systemctl >/dev/null; then
     systemctl_ disable govguard-agent.service >/dev/null 2>&1 || true
   fi
-  if [ -f "$UNIT" ]; then rm -f "$UNIT"; say "removed $UNIT"; fi
-  systemd_live && systemctl daemon-reload
+  rm -f "$UNIT"
+  if systemd_live; then systemctl daemon-reload; fi
+}
+
+if [ "$UNINSTALL" = 1 ]; then
+  if remove_unit; then say "removed $UNIT"; fi
   if [ -d "$VENV" ]; then rm -rf "$VENV"; say "removed $VENV"; fi
   if [ "$PURGE" = 1 ]; then
     rm -rf "$STATE" "$ETC/agent.yaml"
@@ -139,6 +150,9 @@ if [ -n "$WHEEL" ]; then
 else
   [ -f "$SOURCE/pyproject.toml" ] || die_usage "--source: not a govguard source folder: $SOURCE"
   PACKAGE=$(cd "$SOURCE" && pwd)
+fi
+if [ "$OFFLINE" = 1 ] && { [ -n "$CONTROLLER" ] || [ -n "$TOKEN_FILE" ]; }; then
+  die_usage "--offline computers never contact a controller: leave out --controller and --token-file"
 fi
 if [ -n "$CONTROLLER" ] || [ -n "$TOKEN_FILE" ]; then
   [ -n "$CONTROLLER" ] || die_usage "--token-file goes with --controller URL"
@@ -207,6 +221,8 @@ chmod 0700 "$STATE"
 # -- 4. enrollment ---------------------------------------------------------------------------------
 if [ -f "$STATE/identity.json" ]; then
   say "already enrolled ($STATE/identity.json); \`govguard-agent enroll --force\` enrolls again"
+elif [ "$OFFLINE" = 1 ]; then
+  say "offline computer: enroll with \`$PREFIX/bin/govguard-agent enroll --offline --out REQUEST\` (docs/bundles.md)"
 elif [ -n "$CONTROLLER" ]; then
   "$AGENT" enroll --controller "$CONTROLLER" --token-file "$TOKEN_FILE" --state-dir "$STATE" \
     --lang en || fail "enrollment with $CONTROLLER failed (the line above says why)"
@@ -215,6 +231,16 @@ else
 fi
 
 # -- 5. the systemd unit ---------------------------------------------------------------------------
+if [ "$OFFLINE" = 1 ]; then
+  # `govguard-agent run` refuses an offline identity: a service would only fail and restart.
+  if remove_unit; then
+    say "removed $UNIT: an offline computer runs no service"
+  else
+    say "no service: an offline computer reports by \`govguard-agent export --to DIR\`"
+  fi
+  say "done"
+  exit 0
+fi
 shipped=$("$VENV/bin/python" -c \
   'import agent.data, pathlib; print(pathlib.Path(agent.data.__file__).with_name("govguard-agent.service"))')
 [ -f "$shipped" ] || fail "the installed agent has no systemd unit ($shipped)"

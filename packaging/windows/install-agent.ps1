@@ -23,6 +23,8 @@
       4. The service "govguard-agent": LocalSystem, delayed automatic start, restarted by the
          Service Control Manager after a failure (30 s, 60 s, then 5 min; the count resets daily),
          started once the computer is enrolled.
+    -Offline is for classified computers (docs/bundles.md): no enrollment over the network and no
+    service (an existing one is removed); the officer enrolls and exports by USB.
     Exit status: 0 done, 1 a step failed, 2 wrong arguments.
 
     Why a private embeddable Python and not a virtual environment: a virtual environment's
@@ -40,6 +42,7 @@ param(
     [Parameter(ParameterSetName = 'Install')] [string] $TokenFile,
     [Parameter(ParameterSetName = 'Install')] [string] $Config,
     [Parameter(ParameterSetName = 'Install')] [switch] $NoStart,
+    [Parameter(ParameterSetName = 'Install')] [switch] $Offline,
     [Parameter(ParameterSetName = 'Uninstall', Mandatory = $true)] [switch] $Uninstall,
     [Parameter(ParameterSetName = 'Uninstall')] [switch] $Purge,
     [string] $InstallDir = (Join-Path $env:ProgramFiles 'govguard-agent')
@@ -137,6 +140,9 @@ if (-not (Test-Path -LiteralPath $Python)) {
     }
     if (-not (Test-Path -LiteralPath $PythonZip -PathType Leaf)) { Fail-Usage "-PythonZip: no such file: $PythonZip" }
 }
+if ($Offline -and ($Controller -or $TokenFile)) {
+    Fail-Usage '-Offline computers never contact a controller: leave out -Controller and -TokenFile'
+}
 if ($Controller -or $TokenFile) {
     if (-not $Controller) { Fail-Usage '-TokenFile goes with -Controller URL' }
     if (-not $TokenFile) { Fail-Usage '-Controller needs -TokenFile FILE (the token is never an argument)' }
@@ -197,6 +203,8 @@ Invoke-Checked "icacls $ConfigFile" { icacls.exe $ConfigFile /reset /Q }
 $enrolled = Test-Path -LiteralPath (Join-Path $StateDir 'identity.json')
 if ($enrolled) {
     Say "already enrolled ($StateDir\identity.json); ``govguard-agent enroll --force`` enrolls again"
+} elseif ($Offline) {
+    Say "offline computer: enroll with ``& '$Agent' enroll --offline --out REQUEST`` (docs/bundles.md)"
 } elseif ($Controller) {
     Invoke-Checked "enrollment with $Controller (the line above says why)" {
         & $Agent enroll --controller $Controller --token-file $TokenFile --state-dir $StateDir --lang en
@@ -207,6 +215,15 @@ if ($enrolled) {
 }
 
 # -- 4. the service -----------------------------------------------------------------------------
+if ($Offline) {
+    # `govguard-agent run` refuses an offline identity: a service would only fail and restart.
+    if ($existing) {
+        Invoke-Checked 'sc.exe delete' { sc.exe delete $ServiceName | Out-Null }
+        Say "removed the service $ServiceName: an offline computer runs no service"
+    }
+    Say 'done'
+    exit 0
+}
 $serviceKey = "HKLM:\SYSTEM\CurrentControlSet\Services\$ServiceName"
 if (-not $existing) {
     New-Service -Name $ServiceName -BinaryPathName $BinaryPath -DisplayName 'govguard agent' `

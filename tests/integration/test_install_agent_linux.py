@@ -135,6 +135,23 @@ def test_without_a_controller_it_installs_and_says_how_to_enroll(
     assert not (root / "etc" / "govguard").exists()
 
 
+def test_an_offline_computer_gets_the_agent_and_no_service(wheel: Path, tmp_path: Path) -> None:
+    root = _prepared_root(tmp_path)
+    unit = root / "etc" / "systemd" / "system" / "govguard-agent.service"
+    online = _install("--root", root, "--wheel", wheel, "--pip-args", PIP_OFFLINE)
+    assert online.returncode == 0, online.stderr
+    assert unit.is_file()
+    # Reclassified as a classified computer: the service goes (`run` refuses offline identities).
+    done = _install("--root", root, "--wheel", wheel, "--pip-args", PIP_OFFLINE, "--offline")
+    assert done.returncode == 0, done.stderr
+    assert "govguard-agent enroll --offline --out REQUEST" in done.stdout
+    assert not unit.exists()
+    wants = root / "etc" / "systemd" / "system" / "multi-user.target.wants"
+    assert not list(wants.glob("govguard*"))
+    assert (root / "opt" / "govguard" / "bin" / "govguard-agent").is_file()
+    assert _mode(root / "var" / "lib" / "govguard-agent") == 0o700
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -150,6 +167,8 @@ def test_without_a_controller_it_installs_and_says_how_to_enroll(
         pytest.param(["--wheel", "{wheel}", "--prefix", "opt/gg"], "absolute",
                      id="relative prefix"),
         pytest.param(["--wheel", "{wheel}", "--purge"], "--uninstall", id="purge alone"),
+        pytest.param(["--wheel", "{wheel}", "--offline", "--controller", "https://h:8443",
+                      "--token-file", "{wheel}"], "never contact", id="offline with controller"),
         pytest.param(["--wheel"], "needs a value", id="option without value"),
         pytest.param(["--frobnicate"], "unknown option", id="unknown option"),
     ],
