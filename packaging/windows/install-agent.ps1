@@ -234,6 +234,11 @@ if (-not $existing) {
     Set-ItemProperty -LiteralPath $serviceKey -Name ImagePath -Value $BinaryPath
     Say "updated the service's command line"
 }
+# The service writes why it started or stopped to the Application log under its own name;
+# pywin32's servicemanager module holds the message texts those entries use.
+Invoke-Checked 'registering the event log source' {
+    & $Python -c "import servicemanager, win32evtlogutil; win32evtlogutil.AddSourceToRegistry('$ServiceName', servicemanager.__file__)"
+}
 Invoke-Checked 'sc.exe config' { sc.exe config $ServiceName start= delayed-auto obj= LocalSystem | Out-Null }
 # Restart after 30 s, 60 s, then every 5 min; the failure count resets after a day without one.
 Invoke-Checked 'sc.exe failure' {
