@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.controller_proc import init_controller
-from tests.support.wheel import REPO, build_wheel, clean_env, fresh_venv
+from tests.support.wheel import REPO, build_wheel, fresh_venv, run_outside
 
 pytestmark = pytest.mark.integration
 
@@ -34,14 +34,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _install(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(SCRIPT), *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env=clean_env(),
-    )
+    return run_outside([SCRIPT, *args])
 
 
 def _prepared_root(tmp_path: Path) -> Path:

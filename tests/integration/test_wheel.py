@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.wheel import REPO, build_wheel, clean_env, fresh_venv, pip_install_wheel
+from tests.support.wheel import REPO, build_wheel, fresh_venv, pip_install_wheel, run_outside
 
 pytestmark = pytest.mark.integration
 
@@ -43,15 +43,7 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 def _run(bin_dir: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(bin_dir / args[0]), *args[1:]],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env=clean_env(),
-    )
+    return run_outside([bin_dir / args[0], *args[1:]], cwd=cwd)
 
 
 def test_the_wheel_holds_every_runtime_file_and_command(wheel: Path) -> None:
@@ -124,14 +116,8 @@ def test_installed_outside_the_checkout_the_controller_initialises_and_finds_its
     assert (data / "tls" / "ca.crt").is_file()
 
     # The dynamic Ansible inventory runs from the installed command on that data directory.
-    listed = subprocess.run(
-        [str(installed / "govguard-inventory"), "--list"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=clean_env(GOVGUARD_DATA_DIR=str(data)),
+    listed = run_outside(
+        [installed / "govguard-inventory", "--list"], cwd=tmp_path, GOVGUARD_DATA_DIR=str(data)
     )
     assert listed.returncode == 0, listed.stderr
     assert '"_meta"' in listed.stdout

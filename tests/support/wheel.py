@@ -50,6 +50,21 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def run_outside(
+    command: list[str | Path], *, cwd: Path | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` with :func:`clean_env` (plus ``env``), its output captured as text."""
+    return subprocess.run(
+        [str(part) for part in command],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=clean_env(**env),
+    )
+
+
 def fresh_venv(path: Path) -> Path:
     """A new virtual environment at ``path`` that borrows this one's installed libraries."""
     base = getattr(sys, "_base_executable", sys.executable)
@@ -70,12 +85,7 @@ def fresh_venv(path: Path) -> Path:
 
 def pip_install_wheel(python: Path, wheel: Path) -> None:
     """Install ``wheel`` alone (``--no-deps``, no index) with ``python``'s pip."""
-    done = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env=clean_env(),
+    done = run_outside(
+        [python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", wheel]
     )
     assert done.returncode == 0, done.stderr[-3000:]
