@@ -80,14 +80,19 @@ function Invoke-Checked([string] $What, [scriptblock] $Command) {
 }
 
 # Only SYSTEM and Administrators, full control, inherited by everything inside: the folder's
-# entries inherited from ProgramData (Users: read) are removed, and the files already inside are
-# reset to inherit exactly that.
+# entries inherited from ProgramData (Users: read) are cut in the same icacls call that grants
+# ours (no moment without protection), entries someone added by hand are removed, and the files
+# already inside are reset to inherit exactly that.
 function Protect-Folder([string] $Path) {
     if (-not (Test-Path -LiteralPath $Path)) { New-Item -ItemType Directory -Path $Path | Out-Null }
-    # /reset first: drops explicit entries someone added before; then inheritance is cut.
-    Invoke-Checked "icacls $Path (reset)" { icacls.exe $Path /reset /Q }
     Invoke-Checked "icacls $Path" {
         icacls.exe $Path /inheritance:r /grant:r "${System}:(OI)(CI)F" "${Administrators}:(OI)(CI)F" /Q
+    }
+    $others = (Get-Acl -LiteralPath $Path).Access |
+        ForEach-Object { $_.IdentityReference.Translate([Security.Principal.SecurityIdentifier]).Value } |
+        Where-Object { "*$_" -notin @($System, $Administrators) } | Sort-Object -Unique
+    foreach ($sid in $others) {
+        Invoke-Checked "icacls $Path (remove $sid)" { icacls.exe $Path /remove "*$sid" /Q }
     }
     Invoke-Checked "icacls $Path (owner)" { icacls.exe $Path /setowner $Administrators /Q }
     if (Get-ChildItem -LiteralPath $Path -Force) {
@@ -155,7 +160,7 @@ $Wheelhouse = (Resolve-Path -LiteralPath $Wheelhouse).Path
 
 # -- 1. the private Python and the agent --------------------------------------------------------
 $before = ''
-if (Test-Path -LiteralPath $Agent) { $before = (& $Agent --version) 2>$null }
+if (Test-Path -LiteralPath $Agent) { $before = & $Agent --version 2>$null }
 if ($existing -and $existing.Status -ne 'Stopped') {
     # Files in use cannot be replaced; the service is started again below.
     Stop-Service -Name $ServiceName -Force
@@ -174,7 +179,7 @@ Invoke-Checked 'installing the agent' {
     & $Python (Join-Path $pipWheel.FullName 'pip') install --quiet --disable-pip-version-check `
         --no-index --find-links $Wheelhouse --upgrade $Wheel
 }
-$after = (& $Agent --version)
+$after = & $Agent --version
 if ($LASTEXITCODE -ne 0) { Fail "$Agent does not run after the install" }
 if ($before -eq $after) { Say "$after already installed in $InstallDir" } else { Say "installed $after in $InstallDir" }
 

@@ -116,6 +116,8 @@ def test_the_key_and_config_folders_are_for_system_and_administrators_only(scrip
     # Inherited entries (Users: read under ProgramData) removed, and nobody else granted.
     assert "/inheritance:r" in grant
     assert re.findall(r'"\$\{(\w+)\}:\(OI\)\(CI\)F"', grant) == ["System", "Administrators"]
+    # Entries added by hand (explicit ones survive /inheritance:r) are removed too.
+    assert any('/remove "*$sid"' in line for line in _icacls_lines(script))
     assert "$System = '*S-1-5-18'" in script
     assert "$Administrators = '*S-1-5-32-544'" in script
     assert any("/setowner $Administrators" in line for line in _icacls_lines(script))
