@@ -61,7 +61,9 @@ def test_every_daemon_restarts_on_failure_and_is_hardened(name: str) -> None:
     assert unit["Install"]["WantedBy"] == "multi-user.target"
 
 
-@pytest.mark.parametrize("name", ["govguard-controller.service", "govguard-worker.service"])
+@pytest.mark.parametrize(
+    "name", ["govguard-controller.service", "govguard-worker.service", "govguard-purge.service"]
+)
 def test_controller_side_services_run_unprivileged_after_postgresql(name: str) -> None:
     unit = _unit(name)
     assert "postgresql.service" in unit["Unit"]["After"].split()
@@ -70,7 +72,9 @@ def test_controller_side_services_run_unprivileged_after_postgresql(name: str) -
     service = unit["Service"]
     assert (service["User"], service["Group"]) == ("govguard", "govguard")
     assert service["CapabilityBoundingSet"] == ""
-    assert service["StateDirectory"] == "govguard"
+    assert service["NoNewPrivileges"] == "yes"
+    assert service["ProtectSystem"] == "strict"
+    assert service["UMask"] == "0077"
     assert unit["Unit"]["ConditionPathExists"] == "/var/lib/govguard/config.yaml"
 
 
