@@ -62,6 +62,9 @@ def test_the_wheel_holds_every_runtime_file_and_command(wheel: Path) -> None:
     # The links of the checkout arrive as files with the linked content.
     assert "controller/inventory/schema.json" in names
     assert "agent/data/govguard-agent.service" in names
+    # Fetched by `make setup`, not committed: a wheel built without it has a dashboard without
+    # its browser code.
+    assert "controller/web/static/vendor/htmx.min.js" in names
     with zipfile.ZipFile(wheel) as archive:
         unit = archive.read("agent/data/govguard-agent.service").decode()
     assert unit == (REPO / "packaging" / "govguard-agent.service").read_text(encoding="utf-8")
