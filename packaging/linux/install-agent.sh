@@ -194,10 +194,16 @@ install_file() {
 
 # -- 2. the config --------------------------------------------------------------------------------
 install -d -m 0755 "$ETC"
+config_changed=0
 if [ -n "$CONFIG" ]; then
   "$AGENT" once --config "$CONFIG" --section identity --out /dev/null --lang en ||
     fail "--config: $CONFIG is not a valid agent config (the line above says why)"
-  if install_file "$CONFIG" "$ETC/agent.yaml" 600; then say "wrote $ETC/agent.yaml"; else say "$ETC/agent.yaml unchanged"; fi
+  if install_file "$CONFIG" "$ETC/agent.yaml" 600; then
+    config_changed=1
+    say "wrote $ETC/agent.yaml"
+  else
+    say "$ETC/agent.yaml unchanged"
+  fi
 elif [ ! -f "$ETC/agent.yaml" ]; then
   (
     umask 077
@@ -264,9 +270,10 @@ if command -v systemctl >/dev/null && { [ -n "$ROOT" ] || systemd_live; }; then
     if ! systemctl is-active --quiet govguard-agent.service; then
       systemctl start govguard-agent.service
       say "started govguard-agent.service"
-    elif [ "$unit_changed" = 1 ] || [ "$before" != "$after" ]; then
+    elif [ "$unit_changed" = 1 ] || [ "$config_changed" = 1 ] || [ "$before" != "$after" ]; then
+      # The agent reads its config and code at start only.
       systemctl restart govguard-agent.service
-      say "restarted govguard-agent.service (new agent or unit)"
+      say "restarted govguard-agent.service (new agent, unit or config)"
     else
       say "govguard-agent.service running"
     fi
