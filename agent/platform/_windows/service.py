@@ -121,17 +121,21 @@ if sys.platform == "win32":  # pragma: no cover - needs Windows and its Service 
             self.ReportServiceStatus(win32service.SERVICE_STOP_PENDING, waitHint=STOP_WAIT_HINT_MS)
             self.core.stop()
 
+        # Defining it makes the framework accept SERVICE_CONTROL_SHUTDOWN: at shutdown the loop
+        # ends between two steps as on a stop, instead of being killed mid-write.
+        SvcShutdown = SvcStop
+
         def SvcDoRun(self) -> None:  # noqa: N802 - pywin32's method name
             servicemanager.LogInfoMsg(f"{SERVICE_NAME}: started")
             try:
                 self.core.run()
             except Exception as exc:
-                # The event log is the only place a service can say why it stopped. Ending the
-                # process without reporting SERVICE_STOPPED is what the manager counts as a
-                # failure, so the recovery actions (sc.exe failure) restart the service; the
-                # outbox was closed by AgentService.run already.
+                # The event log is the only place a service can say why it stopped. Raising lets
+                # pywin32 report SERVICE_STOPPED with a non-zero exit code, which the installer's
+                # `sc.exe failureflag 1` makes count as a failure: the recovery actions restart
+                # the service. AgentService.run closed the outbox already.
                 servicemanager.LogErrorMsg(f"{SERVICE_NAME}: stopped: {exc}")
-                os._exit(1)
+                raise
             servicemanager.LogInfoMsg(f"{SERVICE_NAME}: stopped")
 
 
