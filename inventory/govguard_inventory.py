@@ -5,7 +5,9 @@
 
 ``--list`` prints every group and ``_meta.hostvars``; ``--host NAME`` one host's variables
 (docs/inventory.md, "Ansible inventory"). The data directory is ``$GOVGUARD_DATA_DIR``, else
-``/var/lib/govguard``, as for ``govguard``. Ansible runs this file through its first line, so
+``/var/lib/govguard``, as for ``govguard``. This file is a checkout's way in: it finds govguard
+and calls :mod:`controller.remediation.ansible_inventory`, which an installed govguard offers as
+the ``govguard-inventory`` command. Ansible runs this file through its first line, so
 the ``python3`` found first on PATH may lack govguard's libraries: the script then runs again
 with govguard's own interpreter (``$GOVGUARD_PYTHON``, the ``.venv`` of this checkout, or the
 one of the ``govguard`` command on PATH). Errors are one line on stderr and exit status 1.
@@ -13,13 +15,10 @@ one of the ``govguard`` command on PATH). Errors are one line on stderr and exit
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 #: Set when this script re-ran itself, so that a second failure stops instead of looping.
@@ -67,45 +66,12 @@ def _import_controller() -> None:
         _fail(f"cannot load govguard ({exc}); set GOVGUARD_PYTHON to govguard's python")
 
 
-def _district() -> dict[str, Any]:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from controller.commands.common import CliError, data_dir, open_engine
-    from controller.remediation.inventory import district
-    from controller.settings import SettingsError, load_settings
-    from controller.store import db
-
-    try:
-        settings = load_settings(data_dir(argparse.Namespace(data_dir=None)))
-        with open_engine(settings) as engine, db.session_factory(engine)() as session:
-            return district(session, settings)
-    except (CliError, SettingsError) as exc:
-        _fail(str(exc))
-    except SQLAlchemyError as exc:
-        _fail(f"database error: {str(exc).splitlines()[0]}")
-    raise AssertionError("unreachable")
-
-
 def main() -> None:
-    """Answer ``--list`` or ``--host NAME`` as Ansible's script inventory plugin asks."""
-    parser = argparse.ArgumentParser(description="govguard's dynamic Ansible inventory")
-    which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--list", action="store_true", help="every group and host variable")
-    which.add_argument("--host", metavar="NAME", help="the variables of one host")
-    args = parser.parse_args()
+    """Find govguard, then answer as :mod:`controller.remediation.ansible_inventory` does."""
     _import_controller()
-    from controller.remediation.inventory import dynamic_list
+    from controller.remediation.ansible_inventory import main as answer
 
-    inventory = _district()
-    if args.list:
-        out = dynamic_list(inventory)
-    else:
-        hosts = inventory["all"]["hosts"]
-        if args.host not in hosts:
-            _fail(f"unknown host {args.host!r}")
-        out = hosts[args.host]
-    json.dump(out, sys.stdout, indent=2, ensure_ascii=False, sort_keys=True)
-    sys.stdout.write("\n")
+    answer()
 
 
 if __name__ == "__main__":

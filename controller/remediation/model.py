@@ -97,7 +97,12 @@ class RemediationError(Exception):
 
 
 def playbooks_dir(configured: Path | None) -> Path:
-    """The playbooks folder: ``remediation.playbooks_dir``, else the one shipped with govguard."""
+    """The playbooks folder: ``remediation.playbooks_dir``, else the one shipped with govguard.
+
+    The shipped folder is ``controller/remediation/playbooks``: in a checkout a link to the
+    repository's ``playbooks/`` (resolved, so ansible-runner and error messages show the real
+    folder), in an installed wheel a copy of it (package data).
+    """
     if configured is not None:
         return configured
-    return Path(__file__).resolve().parents[2] / "playbooks"
+    return (Path(__file__).resolve().parent / "playbooks").resolve()

@@ -310,11 +310,11 @@ def test_deploy_agent_check_mode(books: Playbooks) -> None:
     before = books.written()
     check = books.run("deploy_agent.yml", "--check", "--diff", extra=extra)
     assert check.rc == 0 and check.recap["changed"] > 0, check
-    assert "/etc/govguard-agent/agent.yaml" not in before
+    assert "/etc/govguard/agent.yaml" not in before
     # The unit's diff: packaging/govguard-agent.service, started with the written config.
     unit_line = (
         "ExecStart=/opt/govguard/bin/govguard-agent run --state-dir /var/lib/govguard-agent "
-        "--config /etc/govguard-agent/agent.yaml"
+        "--config /etc/govguard/agent.yaml"
     )
     assert unit_line in check.stdout
     assert token not in check.stdout + check.stderr  # no_log on every task that holds it
