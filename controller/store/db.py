@@ -7,15 +7,17 @@ installed controller needs no ``alembic.ini`` on disk.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, event, exc, text
+from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -133,7 +135,7 @@ def _alembic_config() -> Config:
 def upgrade(engine: Engine) -> None:
     """Migrate the database behind ``engine`` to the newest schema (no-op when already there)."""
     config = _alembic_config()
-    with engine.begin() as connection:
+    with migration_connection(engine) as connection:
         if connection.dialect.name == "postgresql":
             # Two controllers starting at once must not both create the tables; the lock ends
             # with this transaction.
@@ -143,6 +145,50 @@ def upgrade(engine: Engine) -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     log.info("database schema at %s", current_revision(engine))
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema behind ``engine`` down to ``revision``, dropping what later migrations
+    added with its data (docs/backup.md); the ``alembic downgrade`` command does the same."""
+    config = _alembic_config()
+    with migration_connection(engine) as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
+class MigrationError(Exception):
+    """A migration would leave the database inconsistent; it was rolled back."""
+
+
+@contextlib.contextmanager
+def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection inside one transaction, for running migrations up or down.
+
+    SQLite alters a table by rebuilding it (Alembic's batch mode: copy, drop, rename). With
+    foreign keys enforced, as the controller's connections have them, dropping a table other
+    rows refer to fails although the rebuilt table restores every reference. SQLite's own
+    procedure for altering tables is followed instead: foreign keys off for the migration (the
+    pragma only takes effect outside a transaction), every reference checked before the commit.
+    """
+    with engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                yield connection
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        tables = sorted({str(row[0]) for row in broken})
+                        raise MigrationError(
+                            f"the migration would leave {len(broken)} rows of "
+                            f"{', '.join(tables)} pointing at missing rows; nothing was changed"
+                        )
+        finally:
+            if sqlite:
+                raw.execute("PRAGMA foreign_keys=ON")
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from controller.store.db import make_engine
+from controller.store.db import make_engine, migration_connection
 from controller.store.models import Base
 
 config = context.config
@@ -52,7 +52,7 @@ def run_online() -> None:
         return
     engine = make_engine(_url())
     try:
-        with engine.begin() as new_connection:
+        with migration_connection(engine) as new_connection:
             _run(new_connection)
     finally:
         engine.dispose()

@@ -190,29 +190,11 @@ def test_restore_upgrades_an_older_schema(
 
 
 def _downgrade(url: str, revision: str, tmp_path: Path) -> None:
-    """Take the schema down to ``revision`` as docs/backup.md says.
-
-    PostgreSQL: the ``alembic`` command with a two-line config. SQLite: Alembic rebuilds a
-    table to drop a column, which the controller's connections (foreign keys on) refuse once
-    other rows refer to it, so the docs send SQLite users to their pre-upgrade backup instead;
-    here the migration runs on a plain connection (foreign keys off, SQLite's default).
+    """Take the schema down to ``revision`` with the ``alembic`` command, as docs/backup.md says
+    (on SQLite too: migrations rebuild tables with foreign keys off, checked before the commit).
     """
     ini = tmp_path / "alembic.ini"
     ini.write_text("[alembic]\nscript_location = controller.store:migrations\n")
-    if url.startswith("sqlite"):
-        from alembic import command
-        from alembic.config import Config
-        from sqlalchemy import create_engine
-
-        config = Config(str(ini))
-        engine = create_engine(url)
-        try:
-            with engine.begin() as conn:
-                config.attributes["connection"] = conn
-                command.downgrade(config, revision)
-        finally:
-            engine.dispose()
-        return
     alembic = Path(sys.executable).with_name("alembic")
     done = subprocess.run(
         [str(alembic), "-c", str(ini), "-x", f"url={url}", "downgrade", revision],

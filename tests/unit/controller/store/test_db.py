@@ -269,3 +269,47 @@ def test_upgrade_works_from_an_installed_copy(tmp_path: Path, repo_root: Path, d
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == db.head_revision()
+
+
+def test_downgrade_and_upgrade_keep_rows_that_refer_to_rebuilt_tables(db_url: str) -> None:
+    """0010's downgrade drops columns of ``agents`` and ``assets``, which SQLite does by
+    rebuilding the tables; the reports referring to the agent survive it both ways."""
+    from controller.store.reports import store_batch
+    from tests.unit.controller.store.factories import T0, full, make_agent
+
+    engine = db.make_engine(db_url)
+    try:
+        db.upgrade(engine)
+        with Session(engine) as s, s.begin():
+            make_agent(s, "a" * 32)
+            store_batch(s, [full("a" * 32, 1), full("a" * 32, 2)], T0)
+        db.downgrade(engine, "0009")
+        assert db.current_revision(engine) == "0009"
+        db.upgrade(engine)
+        assert db.current_revision(engine) == db.head_revision()
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT count(*) FROM reports")) == 2
+            if connection.dialect.name == "sqlite":
+                # The pooled connection got its foreign keys back.
+                assert connection.scalar(text("PRAGMA foreign_keys")) == 1
+    finally:
+        engine.dispose()
+
+
+def test_a_migration_leaving_dangling_references_is_rolled_back(tmp_path: Path) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'gg.db'}")
+    try:
+        db.upgrade(engine)
+        with pytest.raises(db.MigrationError, match="rows of units pointing at missing rows"):
+            with db.migration_connection(engine) as connection:
+                connection.execute(
+                    text(
+                        "INSERT INTO units (id, parent_id, name, kind, created_at,"
+                        " inventory_managed) VALUES ('xa-mo-coi', 'nowhere', 'Xã Mồ Côi',"
+                        " 'commune', '2026-11-29 00:00:00', 0)"
+                    )
+                )
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT count(*) FROM units")) == 0
+    finally:
+        engine.dispose()
