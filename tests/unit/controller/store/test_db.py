@@ -300,15 +300,15 @@ def test_a_migration_leaving_dangling_references_is_rolled_back(tmp_path: Path) 
     engine = db.make_engine(f"sqlite:///{tmp_path / 'gg.db'}")
     try:
         db.upgrade(engine)
-        with pytest.raises(db.MigrationError, match="rows of units pointing at missing rows"):
-            with db.migration_connection(engine) as connection:
-                connection.execute(
-                    text(
-                        "INSERT INTO units (id, parent_id, name, kind, created_at,"
-                        " inventory_managed) VALUES ('xa-mo-coi', 'nowhere', 'Xã Mồ Côi',"
-                        " 'commune', '2026-11-29 00:00:00', 0)"
-                    )
-                )
+        dangling = text(
+            "INSERT INTO units (id, parent_id, name, kind, created_at, inventory_managed)"
+            " VALUES ('xa-mo-coi', 'nowhere', 'Xã Mồ Côi', 'commune', '2026-11-29 00:00:00', 0)"
+        )
+        with (
+            pytest.raises(db.MigrationError, match="rows of units pointing at missing rows"),
+            db.migration_connection(engine) as connection,
+        ):
+            connection.execute(dangling)
         with engine.connect() as connection:
             assert connection.scalar(text("SELECT count(*) FROM units")) == 0
     finally:
