@@ -171,8 +171,8 @@ def migration_connection(engine: Engine) -> Iterator[Connection]:
     pragma only takes effect outside a transaction), every reference checked before the commit.
     """
     with engine.connect() as connection:
-        raw = connection.connection.driver_connection
         sqlite = connection.dialect.name == "sqlite"
+        raw: Any = connection.connection.driver_connection
         if sqlite:
             raw.execute("PRAGMA foreign_keys=OFF")
         try:
