@@ -35,8 +35,10 @@ import uvicorn
 from sqlalchemy import Engine
 
 from controller.app import Surface, create_app
+from controller.metrics import Metrics
+from controller.metrics.http import MetricsTokenError, read_token
 from controller.settings import Endpoint, Settings
-from controller.store.db import is_unavailable, make_engine, upgrade
+from controller.store.db import is_unavailable, make_engine, session_factory, upgrade
 
 if sys.platform == "linux":
     import fcntl
@@ -164,6 +166,16 @@ def check_tls(settings: Settings) -> None:
         ) from exc
 
 
+def check_metrics(settings: Settings) -> None:
+    """Refuse to start when ``metrics.token_file`` is set but unusable (one line, no bind)."""
+    if not settings.metrics.enabled:
+        return
+    try:
+        read_token(settings)
+    except MetricsTokenError as exc:
+        raise ServeError(str(exc)) from exc
+
+
 def bind(endpoint: Endpoint) -> socket.socket:
     """A listening socket on ``endpoint``; :class:`ServeError` when the port is taken."""
     try:
@@ -209,9 +221,11 @@ class _Config(uvicorn.Config):
             self.ssl.num_tickets = 1
 
 
-def _config(settings: Settings, surface: Surface, engine: Engine) -> uvicorn.Config:
+def _config(
+    settings: Settings, surface: Surface, engine: Engine, metrics: Metrics | None = None
+) -> uvicorn.Config:
     return _Config(
-        create_app(settings, engine=engine, surface=surface),
+        create_app(settings, engine=engine, surface=surface, metrics=metrics),
         timeout_keep_alive=keep_alive_s(settings, surface),
         ssl_certfile=str(settings.tls_cert),
         ssl_keyfile=str(settings.tls_key),
@@ -231,7 +245,9 @@ def _config(settings: Settings, surface: Surface, engine: Engine) -> uvicorn.Con
 
 async def _run(settings: Settings, engine: Engine, sockets: list[socket.socket]) -> None:
     plan = listeners(settings)
-    servers = [_Server(_config(settings, item.surface, engine)) for item in plan]
+    # One registry per process: the agents' listener counts reports, the admin one serves them.
+    metrics = Metrics(session_factory(engine))
+    servers = [_Server(_config(settings, item.surface, engine, metrics)) for item in plan]
     loop = asyncio.get_running_loop()
 
     def request_stop() -> None:
@@ -359,6 +375,7 @@ def serve(settings: Settings, *, workers: int | None = None) -> None:
     Windows, or with one worker, everything runs in this process.
     """
     check_tls(settings)
+    check_metrics(settings)
     count = workers or default_workers()
     engine = make_engine(settings.database_url)
     try:
