@@ -36,7 +36,7 @@ from sqlalchemy import Engine
 
 from controller.app import Surface, create_app
 from controller.metrics import Metrics
-from controller.metrics.http import MetricsTokenError, read_token
+from controller.metrics.token import MetricsTokenError, read_token
 from controller.settings import Endpoint, Settings
 from controller.store.db import is_unavailable, make_engine, session_factory, upgrade
 
