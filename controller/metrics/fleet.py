@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 
 from prometheus_client.core import GaugeMetricFamily
@@ -76,67 +76,71 @@ class FleetCollector(Collector):
 
 
 def _families(state: FleetState, now: datetime) -> Iterator[GaugeMetricFamily]:
-    hosts = GaugeMetricFamily(
+    units = _units(state)
+    yield _family(
         "govguard_hosts",
         "Active agents by unit and connection state (online: reported within the last hour; "
         "stale: not since; never: no report yet).",
-        labels=["unit", "state"],
+        ["unit", "state"],
+        (([u, st], state.hosts.get((u, st), 0)) for u in units for st in HOST_STATES),
     )
-    for unit in _units(state):
-        for host_state in HOST_STATES:
-            hosts.add_metric([unit, host_state], state.hosts.get((unit, host_state), 0))
-    yield hosts
-
-    age = GaugeMetricFamily(
+    yield _family(
         "govguard_newest_report_age_seconds",
         "Seconds since the most recently heard agent of the unit reported (units with no "
         "report yet have no series).",
-        labels=["unit"],
+        ["unit"],
+        (
+            ([u], max(0.0, (now - at).total_seconds()))
+            for u, at in sorted(state.newest_report.items())
+        ),
     )
-    for unit, at in sorted(state.newest_report.items()):
-        age.add_metric([unit], max(0.0, (now - at).total_seconds()))
-    yield age
-
-    findings = GaugeMetricFamily(
+    yield _family(
         "govguard_findings_open",
         "Findings not resolved nor exempted, by rule, severity and status (open, acknowledged).",
-        labels=["rule", "severity", "status"],
+        ["rule", "severity", "status"],
+        ((list(key), n) for key, n in sorted(state.findings.items())),
     )
-    for (rule, severity, status), n in sorted(state.findings.items()):
-        findings.add_metric([rule, severity, status], n)
-    yield findings
-
-    classified = GaugeMetricFamily(
+    yield _family(
         "govguard_classified_computers",
         "Registered classified computers by unit and status (sighted: seen on the network; "
         "overdue: last offline bundle older than 30 days or none; never: no offline agent "
         "enrolled; attested: a bundle within 30 days).",
-        labels=["unit", "status"],
+        ["unit", "status"],
+        (([u, st], state.classified.get((u, st), 0)) for u in units for st in CLASSIFIED_STATUSES),
     )
-    for unit in _units(state):
-        for status in CLASSIFIED_STATUSES:
-            classified.add_metric([unit, status], state.classified.get((unit, status), 0))
-    yield classified
-
-    remediation = GaugeMetricFamily(
+    yield _by_status(
         "govguard_remediation_jobs",
         "Remediation jobs by workflow status.",
-        labels=["status"],
+        REMEDIATION_JOB_STATUSES,
+        state.remediation_jobs,
     )
-    for status in _with_known(REMEDIATION_JOB_STATUSES, state.remediation_jobs):
-        remediation.add_metric([status], state.remediation_jobs.get(status, 0))
-    yield remediation
-
-    notifications = GaugeMetricFamily(
+    yield _by_status(
         "govguard_notifications",
         "Notification deliveries (e-mail, webhook) by status; failed ones gave up for good.",
-        labels=["status"],
+        NOTIFICATION_STATUSES,
+        state.notifications,
     )
-    for status in _with_known(NOTIFICATION_STATUSES, state.notifications):
-        notifications.add_metric([status], state.notifications.get(status, 0))
-    yield notifications
-
     yield from _job_families(state, now)
+
+
+def _family(
+    name: str,
+    documentation: str,
+    labels: list[str],
+    samples: Iterable[tuple[list[str], float]],
+) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, documentation, labels=labels)
+    for values, value in samples:
+        family.add_metric(values, value)
+    return family
+
+
+def _by_status(
+    name: str, documentation: str, known: tuple[str, ...], counts: Mapping[str, int]
+) -> GaugeMetricFamily:
+    """``known`` statuses (zeros included), then any other status the database holds."""
+    statuses = [*known, *sorted(set(counts) - set(known))]
+    return _family(name, documentation, ["status"], (([st], counts.get(st, 0)) for st in statuses))
 
 
 def _job_families(state: FleetState, now: datetime) -> Iterator[GaugeMetricFamily]:
@@ -185,11 +189,6 @@ def _job_families(state: FleetState, now: datetime) -> Iterator[GaugeMetricFamil
 def _units(state: FleetState) -> list[str]:
     """Live units, plus any unit (a retired one) that still has agents."""
     return sorted(set(state.units) | {unit for unit, _ in state.hosts})
-
-
-def _with_known(known: tuple[str, ...], counts: Mapping[str, int]) -> list[str]:
-    """``known`` statuses (zeros included) then any other status the database holds."""
-    return [*known, *sorted(set(counts) - set(known))]
 
 
 def _gauge(name: str, documentation: str, *, value: float) -> GaugeMetricFamily:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from controller.notify.config import SecretError, read_secret
 from controller.settings import Settings
 
 #: A shorter token is guessable; ``openssl rand -hex 32`` makes a good one.
@@ -18,25 +19,23 @@ class MetricsTokenError(Exception):
 def read_token(settings: Settings) -> bytes | None:
     """The bearer token scrapes must present, or None when ``metrics.token_file`` is unset.
 
-    A relative path is inside the data directory. Raises :class:`MetricsTokenError` when the
-    file is missing, unreadable, empty or too short: a controller that was told to protect its
-    metrics must not start without the protection.
+    The file's first line; a relative path is inside the data directory. Raises
+    :class:`MetricsTokenError` when the file is missing, unreadable, empty or the token too
+    short: a controller that was told to protect its metrics must not start without it.
     """
     configured = settings.metrics.token_file
     if configured is None:
         return None
-    path = configured if configured.is_absolute() else settings.data_dir / configured
+    what = "metrics.token_file"
     try:
-        text = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise MetricsTokenError(
-            f"{path}: cannot read metrics.token_file: {exc.strerror or exc}"
-        ) from exc
+        token = read_secret(settings.data_dir, str(configured), None, what)
+    except SecretError as exc:
+        raise MetricsTokenError(str(exc)) from exc
     except UnicodeDecodeError as exc:
-        raise MetricsTokenError(f"{path}: metrics.token_file is not UTF-8 text") from exc
-    if len(text) < MIN_TOKEN_CHARS or any(ch.isspace() for ch in text):
+        raise MetricsTokenError(f"{what}: {configured} is not UTF-8 text") from exc
+    if len(token) < MIN_TOKEN_CHARS or any(ch.isspace() for ch in token):
         raise MetricsTokenError(
-            f"{path}: metrics.token_file must hold one token of at least {MIN_TOKEN_CHARS} "
+            f"{what}: {configured} must hold one token of at least {MIN_TOKEN_CHARS} "
             "characters without spaces (e.g. `openssl rand -hex 32`)"
         )
-    return text.encode("utf-8")
+    return token.encode("utf-8")

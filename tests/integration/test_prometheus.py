@@ -152,7 +152,8 @@ def test_a_missing_token_file_stops_serve_with_one_line(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
-    assert "secrets/metrics-token: cannot read metrics.token_file" in done.stderr
+    assert "metrics.token_file: cannot read" in done.stderr
+    assert "secrets/metrics-token" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 

@@ -30,7 +30,7 @@ def test_a_token_file(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "Traceback" not in err
     [line] = err.strip().splitlines()
     assert line.startswith("govguard: error: ")
-    assert "metrics-token: cannot read metrics.token_file" in line
+    assert "metrics.token_file: cannot read" in line and "metrics-token" in line
     (data_dir / "metrics-token").write_text("f" * 64 + "\n", encoding="utf-8")
     assert check(data_dir) == 0
     assert "metrics:         /metrics, bearer token required" in capsys.readouterr().out

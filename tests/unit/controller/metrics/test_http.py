@@ -97,7 +97,7 @@ def test_the_token_guards_the_scrape(settings: Settings, engine: Engine) -> None
         pytest.param(None, "cannot read", id="missing file"),
         pytest.param("short", "at least 16", id="too short"),
         pytest.param("two words here, long enough", "without spaces", id="spaces"),
-        pytest.param("", "at least 16", id="empty"),
+        pytest.param("", "is empty", id="empty"),
     ],
 )
 def test_an_unusable_token_file_stops_the_start(
