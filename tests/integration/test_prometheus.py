@@ -8,11 +8,13 @@ only its paths, target and intervals replaced, and it loads the shipped alert ru
 from __future__ import annotations
 
 import http.client
+import os
 import re
 import secrets
 import ssl
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +138,55 @@ def test_metrics_are_served_on_the_admin_listener_only(tmp_path: Path) -> None:
         # The admin listener serves what the agents' listener counted (one registry).
         text = body.decode("utf-8")
         assert re.search(r'^govguard_ingest_requests_total\{outcome="stored"\} 3\.0$', text, re.M)
+
+
+def test_worker_processes_sum_their_counters(tmp_path: Path) -> None:
+    """With GOVGUARD_WORKERS=2 any worker may answer a scrape: each shows all reports."""
+    ctl = init_controller(tmp_path / "ctl")
+    before = set(Path(tempfile.gettempdir()).glob("govguard-metrics-*"))
+    log = ctl.log_path.open("ab")
+    try:
+        ctl.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "controller.cli",
+                "-v",
+                "serve",
+                "--data-dir",
+                str(ctl.data_dir),
+            ],
+            cwd=REPO,
+            env={**os.environ, "GOVGUARD_WORKERS": "2", "PYTHONUNBUFFERED": "1"},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    finally:
+        log.close()
+    try:
+        ctl.wait_listening()
+        agents = 6
+        for agent in enroll_agents(ctl, tmp_path / "agents", agents):
+            daemon = agent.daemon(agent.transport())  # a new connection: either worker
+            try:
+                assert daemon.cycle().acked == [1]
+            finally:
+                daemon.close()
+        stored = re.compile(
+            rf'^govguard_ingest_requests_total\{{outcome="stored"\}} {agents}\.0$', re.M
+        )
+        for _ in range(8):  # each on a new connection, answered by either worker
+            status, body = get(ctl, "/metrics")
+            assert status == 200
+            assert stored.search(body.decode("utf-8")), body.decode("utf-8")
+            assert promtool("check", "metrics", stdin=body).returncode == 0
+        # Both workers keep their counters in the directory of this serve, one file each.
+        (shared,) = set(Path(tempfile.gettempdir()).glob("govguard-metrics-*")) - before
+        assert len(list(shared.glob("counter_*.db"))) == 2
+    finally:
+        ctl.stop()
+    assert not shared.exists()  # removed by the supervisor when it stops
 
 
 def test_a_missing_token_file_stops_serve_with_one_line(tmp_path: Path) -> None:
