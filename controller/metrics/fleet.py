@@ -29,6 +29,9 @@ from controller.store.metrics import (
 
 log = logging.getLogger(__name__)
 
+#: Longest a scrape's statement may run on PostgreSQL, under the example's 10 s scrape timeout.
+READ_TIMEOUT_S = 5.0
+
 #: The SNMP round's job (controller.discovery.rounds.JOB; not imported: that module pulls in
 #: the SNMP stack, which the web process never needs).
 SNMP_ROUND_JOB = "snmp.round"
@@ -44,9 +47,11 @@ class FleetCollector(Collector):
         sessions: sessionmaker[Session],
         *,
         clock: Callable[[], datetime] | None = None,
+        timeout_s: float = READ_TIMEOUT_S,
     ) -> None:
         self._sessions = sessions
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._timeout_s = timeout_s
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         """One read of the database per scrape; ``govguard_up`` says whether it worked."""
@@ -55,9 +60,11 @@ class FleetCollector(Collector):
         state: FleetState | None = None
         try:
             with self._sessions() as s:
-                state = fleet_state(s, now)
+                state = fleet_state(s, now, timeout_s=self._timeout_s)
         except Exception as exc:
-            if is_unavailable(exc):
+            if _timed_out(exc):
+                log.warning("metrics: reading the database took longer than %g s", self._timeout_s)
+            elif is_unavailable(exc):
                 log.warning("metrics: the database is unavailable: %s", _first_line(exc))
             else:
                 log.exception("metrics: reading the database failed")
@@ -193,6 +200,11 @@ def _units(state: FleetState) -> list[str]:
 
 def _gauge(name: str, documentation: str, *, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, documentation, value=value)
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """PostgreSQL cancelled a statement for ``statement_timeout`` (SQLSTATE 57014)."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) == "57014"
 
 
 def _first_line(exc: BaseException) -> str:

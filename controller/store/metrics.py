@@ -88,10 +88,21 @@ class FleetState:
 
 
 def fleet_state(
-    s: Session, now: datetime, stale_after: timedelta = DEFAULT_STALE_AFTER
+    s: Session,
+    now: datetime,
+    stale_after: timedelta = DEFAULT_STALE_AFTER,
+    *,
+    timeout_s: float | None = None,
 ) -> FleetState:
     """Read the figures of :class:`FleetState` at ``now`` (hosts are stale after ``stale_after``,
-    as on the dashboard)."""
+    as on the dashboard).
+
+    ``timeout_s`` bounds each statement on PostgreSQL (a table locked by a migration must not
+    hold a scrape past Prometheus' timeout); SQLite readers never wait for writers in WAL mode.
+    """
+    if timeout_s is not None and s.get_bind().dialect.name == "postgresql":
+        # Transaction-local: the pooled connection gets its default back at the end.
+        s.execute(select(func.set_config("statement_timeout", str(int(timeout_s * 1000)), True)))
     units = tuple(s.scalars(select(Unit.id).where(Unit.retired_at.is_(None)).order_by(Unit.id)))
     state = state_expression(now, stale_after)
     hosts: dict[tuple[str, str], int] = {}

@@ -7,10 +7,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from prometheus_client import CollectorRegistry, generate_latest
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from controller.metrics import Metrics
+from controller.metrics.fleet import FleetCollector
 from controller.store import jobs
 from controller.store.db import make_engine, session_factory
 from controller.store.models import RemediationJob
@@ -138,3 +140,23 @@ def test_an_unreachable_database_is_up_0_not_an_error(caplog: pytest.LogCaptureF
     assert ("govguard_ingest_requests_total", (("outcome", "stored"),)) in got
     assert "database is unavailable" in caplog.text
     assert "Traceback" not in caplog.text
+
+
+# SQLite readers never wait for a writer (WAL): only PostgreSQL can hold a scrape.
+@pytest.mark.parametrize("db_url", [pytest.param("postgresql", id="postgresql")], indirect=True)
+def test_a_locked_table_ends_the_read_at_the_timeout(
+    district: Session, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry = CollectorRegistry()
+    registry.register(FleetCollector(session_factory(engine), clock=lambda: NOW, timeout_s=0.2))
+    # What a migration's ALTER TABLE holds: even readers wait.
+    with engine.connect() as locker, locker.begin():
+        locker.execute(text("LOCK TABLE agents IN ACCESS EXCLUSIVE MODE"))
+        got = samples(generate_latest(registry))
+    assert got[("govguard_up", ())] == 0
+    assert "took longer than 0.2 s" in caplog.text
+    assert "Traceback" not in caplog.text
+    # The timeout was the read's own: the pooled connection is back to the default.
+    with engine.connect() as conn:
+        assert conn.execute(text("SHOW statement_timeout")).scalar() == "0"
+    assert samples(generate_latest(registry))[("govguard_up", ())] == 1
