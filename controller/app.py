@@ -68,7 +68,7 @@ def create_app(
     an engine created here is disposed of when the application shuts down. ``metrics`` is the
     process's registry, shared the same way (one of its own otherwise). The schema must
     already be migrated (``govguard init`` / ``serve`` do it). An unusable
-    ``metrics.token_file`` raises :class:`controller.metrics.http.MetricsTokenError`.
+    ``metrics.token_file`` raises :class:`controller.metrics.token.MetricsTokenError`.
     """
     own_engine = engine is None
     db = engine if engine is not None else make_engine(settings.database_url)
