@@ -17,15 +17,15 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 
+from controller.store.dashboard import HOST_STATES
 from controller.store.db import is_unavailable
 from controller.store.metrics import (
     CLASSIFIED_STATUSES,
-    HOST_STATES,
     NOTIFICATION_STATUSES,
-    REMEDIATION_JOB_STATUSES,
     FleetState,
     fleet_state,
 )
+from controller.store.models import REMEDIATION_JOB_STATUSES
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,11 @@ from sqlalchemy.orm import Session
 
 from controller.store.dashboard._common import (
     DEFAULT_STALE_AFTER,
-    HOST_STATES,
     OPEN_STATUSES,
     state_expression,
 )
 from controller.store.dashboard.overview import CLASSIFIED_ORDER, classified_computers
 from controller.store.models import (
-    REMEDIATION_JOB_STATUSES,
     Agent,
     Finding,
     Job,
@@ -162,14 +160,3 @@ def fleet_state(
         notifications=notifications,
         jobs=jobs,
     )
-
-
-__all__ = [
-    "CLASSIFIED_STATUSES",
-    "HOST_STATES",
-    "NOTIFICATION_STATUSES",
-    "REMEDIATION_JOB_STATUSES",
-    "FleetState",
-    "JobRun",
-    "fleet_state",
-]

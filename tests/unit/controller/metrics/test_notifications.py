@@ -10,15 +10,13 @@ from sqlalchemy import Engine
 
 from controller.app import create_app
 from controller.metrics import Metrics
-from controller.notify import Notice, enqueue
 from controller.settings import ControllerConfig, settings_for
 from controller.store.db import session_factory
 from tests.unit.controller.metrics.conftest import samples
 from tests.unit.controller.notify.conftest import (
-    COMMUNE,
     WebhookServerInfo,
-    make_units,
     notify_config,
+    queue_sighting,
     webhook_server,  # noqa: F401 - the fixture
 )
 
@@ -44,12 +42,7 @@ def test_deliveries_are_counted(
     notify = notify_config(tmp_path, webhook_url=webhook_server.url, interval_s=5)
     settings = settings_for(tmp_path, ControllerConfig(notify=notify))
     sessions = session_factory(engine)
-    with sessions() as s:
-        make_units(s)
-        text = {"vi": "Máy mật xuất hiện trên mạng", "en": "Classified PC seen on the network"}
-        enqueue(s, Notice(key="finding:8:opened", unit_id=COMMUNE, severity="critical",
-                          kind="finding.opened", subject=text, body=text), notify)  # fmt: skip
-        s.commit()
+    queue_sighting(sessions, notify)
     metrics = Metrics(sessions)
     app = create_app(settings, engine=engine, metrics=metrics)
 
