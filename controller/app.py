@@ -25,6 +25,8 @@ from controller.findings import FindingsWriter, PolicyCache
 from controller.findings.alerts import FindingAlerts
 from controller.findings.scheduler import Reevaluator
 from controller.ingest import Ingest, Limits
+from controller.metrics import Metrics
+from controller.metrics import http as metrics_http
 from controller.notify.worker import Runner
 from controller.reports.runner import ReportJobs
 from controller.settings import Settings
@@ -54,17 +56,27 @@ class ControllerApp(FastAPI):
 
 
 def create_app(
-    settings: Settings, *, engine: Engine | None = None, surface: Surface = "all"
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    surface: Surface = "all",
+    metrics: Metrics | None = None,
 ) -> FastAPI:
     """Build the application for ``settings``.
 
     ``engine`` lets the caller share one engine between listeners (and tests pass their own);
-    an engine created here is disposed of when the application shuts down. The schema must
-    already be migrated (``govguard init`` / ``serve`` do it).
+    an engine created here is disposed of when the application shuts down. ``metrics`` is the
+    process's registry, shared the same way (one of its own otherwise). The schema must
+    already be migrated (``govguard init`` / ``serve`` do it). An unusable
+    ``metrics.token_file`` raises :class:`controller.metrics.token.MetricsTokenError`.
     """
     own_engine = engine is None
     db = engine if engine is not None else make_engine(settings.database_url)
     sessions = session_factory(db)
+    metrics = metrics if metrics is not None else Metrics(sessions)
+    # Never on an agents-only listener: that port faces every office LAN.
+    serves_metrics = settings.metrics.enabled and surface in ("all", "admin")
+    metrics_token = metrics_http.read_token(settings) if serves_metrics else None
     takes_reports = surface in ("all", "agents")
     ingest = None
     reevaluator = None
@@ -90,7 +102,11 @@ def create_app(
             store=FindingsWriter(policies, on_opened=alerts),
         )
     # One delivery loop per process, on the listener that always exists (agents or all).
-    notifier = Runner(sessions, settings.notify, settings.data_dir) if takes_reports else None
+    notifier = (
+        Runner(sessions, settings.notify, settings.data_dir, on_pass=metrics.live.notification_pass)
+        if takes_reports
+        else None
+    )
     agent_settings = settings.agent_settings()
     ctx = Context(
         settings=settings,
@@ -138,10 +154,12 @@ def create_app(
     if takes_reports:
         app.include_router(agents_api.router)
     if ingest is not None:
-        app.reports = agents_api.ReportEndpoint(ctx, ingest)
+        app.reports = agents_api.ReportEndpoint(ctx, ingest, metrics.live)
     else:
         app.add_api_route("/api/v1/health", agents_api.get_health, methods=["GET"])
     install_error_handlers(app)
+    if serves_metrics:
+        metrics_http.install(app, metrics, metrics_token)
     if surface in ("all", "admin"):
         # Imported here: the agents-only listener never loads templates or catalogues.
         from controller import web

@@ -20,23 +20,28 @@ import contextlib
 import gc
 import logging
 import os
+import shutil
 import signal
 import socket
 import ssl
 import struct
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Generator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import uvicorn
 from sqlalchemy import Engine
 
 from controller.app import Surface, create_app
+from controller.metrics import Metrics, share_counters
+from controller.metrics.token import MetricsTokenError, read_token
 from controller.settings import Endpoint, Settings
-from controller.store.db import is_unavailable, make_engine, upgrade
+from controller.store.db import is_unavailable, make_engine, session_factory, upgrade
 
 if sys.platform == "linux":
     import fcntl
@@ -164,6 +169,16 @@ def check_tls(settings: Settings) -> None:
         ) from exc
 
 
+def check_metrics(settings: Settings) -> None:
+    """Refuse to start when ``metrics.token_file`` is set but unusable (one line, no bind)."""
+    if not settings.metrics.enabled:
+        return
+    try:
+        read_token(settings)
+    except MetricsTokenError as exc:
+        raise ServeError(str(exc)) from exc
+
+
 def bind(endpoint: Endpoint) -> socket.socket:
     """A listening socket on ``endpoint``; :class:`ServeError` when the port is taken."""
     try:
@@ -209,9 +224,11 @@ class _Config(uvicorn.Config):
             self.ssl.num_tickets = 1
 
 
-def _config(settings: Settings, surface: Surface, engine: Engine) -> uvicorn.Config:
+def _config(
+    settings: Settings, surface: Surface, engine: Engine, metrics: Metrics | None = None
+) -> uvicorn.Config:
     return _Config(
-        create_app(settings, engine=engine, surface=surface),
+        create_app(settings, engine=engine, surface=surface, metrics=metrics),
         timeout_keep_alive=keep_alive_s(settings, surface),
         ssl_certfile=str(settings.tls_cert),
         ssl_keyfile=str(settings.tls_key),
@@ -229,9 +246,16 @@ def _config(settings: Settings, surface: Surface, engine: Engine) -> uvicorn.Con
     )
 
 
-async def _run(settings: Settings, engine: Engine, sockets: list[socket.socket]) -> None:
+async def _run(
+    settings: Settings,
+    engine: Engine,
+    sockets: list[socket.socket],
+    shared_metrics: Path | None = None,
+) -> None:
     plan = listeners(settings)
-    servers = [_Server(_config(settings, item.surface, engine)) for item in plan]
+    # One registry per process: the agents' listener counts reports, the admin one serves them.
+    metrics = Metrics(session_factory(engine), shared_dir=shared_metrics)
+    servers = [_Server(_config(settings, item.surface, engine, metrics)) for item in plan]
     loop = asyncio.get_running_loop()
 
     def request_stop() -> None:
@@ -265,8 +289,15 @@ def _loop_factory() -> type[asyncio.AbstractEventLoop] | None:
     return uvloop.Loop
 
 
-def _serve_here(settings: Settings, sockets: list[socket.socket]) -> None:
-    """One controller process: its own engine, event loop, writer thread."""
+def _serve_here(
+    settings: Settings, sockets: list[socket.socket], shared_metrics: Path | None = None
+) -> None:
+    """One controller process: its own engine, event loop, writer thread.
+
+    ``shared_metrics``: the directory where the workers of this ``serve`` sum their counters.
+    """
+    if shared_metrics is not None:
+        share_counters(shared_metrics)
     engine = make_engine(settings.database_url)
     # Everything loaded so far lives as long as the process: move it out of the collector's
     # reach, so the full collections that thousands of requests per second trigger do not
@@ -275,7 +306,7 @@ def _serve_here(settings: Settings, sockets: list[socket.socket]) -> None:
     gc.freeze()
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            runner.run(_run(settings, engine, sockets))
+            runner.run(_run(settings, engine, sockets, shared_metrics))
     finally:
         engine.dispose()
 
@@ -298,8 +329,14 @@ def default_workers() -> int:
     return int(text)
 
 
-def _supervise(settings: Settings, sockets: list[socket.socket], workers: int) -> None:
-    """Fork ``workers`` processes on the shared listening sockets; restart any that dies."""
+def _supervise(
+    settings: Settings, sockets: list[socket.socket], workers: int, shared_metrics: Path
+) -> None:
+    """Fork ``workers`` processes on the shared listening sockets; restart any that dies.
+
+    Their metrics counters are summed from files in ``shared_metrics``; a restarted worker's
+    predecessor's files stay, so the sums never go back.
+    """
     children: dict[int, int] = {}  # pid -> slot
     stopping = False
 
@@ -310,7 +347,7 @@ def _supervise(settings: Settings, sockets: list[socket.socket], workers: int) -
             try:
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                _serve_here(settings, sockets)
+                _serve_here(settings, sockets, shared_metrics)
             except BaseException:
                 log.exception("worker %d failed", slot)
                 code = 1
@@ -359,6 +396,7 @@ def serve(settings: Settings, *, workers: int | None = None) -> None:
     Windows, or with one worker, everything runs in this process.
     """
     check_tls(settings)
+    check_metrics(settings)
     count = workers or default_workers()
     engine = make_engine(settings.database_url)
     try:
@@ -379,7 +417,13 @@ def serve(settings: Settings, *, workers: int | None = None) -> None:
             log.info("govguard listening for %s on https://%s:%s", item.name, host, port)
         if count > 1 and hasattr(os, "fork"):
             log.info("govguard runs %d worker processes", count)
-            _supervise(settings, sockets, count)
+            # Fresh for each start: a counter restarts from 0 with its process, as Prometheus
+            # expects.
+            shared_metrics = Path(tempfile.mkdtemp(prefix="govguard-metrics-"))
+            try:
+                _supervise(settings, sockets, count, shared_metrics)
+            finally:
+                shutil.rmtree(shared_metrics, ignore_errors=True)
         else:
             _serve_here(settings, sockets)
     finally:

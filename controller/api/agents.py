@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Final
 
@@ -37,6 +38,7 @@ from controller.api import (
 )
 from controller.enrollment import enroll_committed
 from controller.ingest import Ingest, IngestError, ReportNow, parse_envelope
+from controller.metrics import LiveMetrics
 from controller.store.db import is_unavailable
 from controller.store.reports import Accepted
 
@@ -140,16 +142,21 @@ class ReportEndpoint:
     Refusals keep the API's usual JSON response, content type included.
     """
 
-    def __init__(self, ctx: Context, ingest: Ingest) -> None:
+    def __init__(self, ctx: Context, ingest: Ingest, metrics: LiveMetrics | None = None) -> None:
         self.ctx = ctx
         self.ingest = ingest
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer one request; never raises (a bug is logged and answered with a JSON 500)."""
+        started = time.perf_counter()
+        metrics = self.metrics
         try:
-            payload = await self._handle(scope, receive)
+            status, payload = await self._handle(scope, receive)
         except ClientDisconnect:
             log.debug("client went away during a report")
+            if metrics is not None:
+                metrics.report_answered("disconnected", time.perf_counter() - started)
             return
         except Exception as exc:
             if not isinstance(exc, IngestError | ApiError):
@@ -157,8 +164,14 @@ class ReportEndpoint:
                     log.warning("database unavailable during a report: %s", exc)
                 else:
                     log.exception("unhandled error in POST %s", scope.get("path"))
-            await render_error(exc)(scope, receive, send)
+            response = render_error(exc)
+            if metrics is not None:
+                code = exc.code if isinstance(exc, IngestError | ApiError) else None
+                metrics.report_refused(response.status_code, code, time.perf_counter() - started)
+            await response(scope, receive, send)
             return
+        if metrics is not None:
+            metrics.report_answered(status, time.perf_counter() - started)
         if payload is None:
             # No content-length either: a 204 has no body by definition (RFC 9110, 15.3.5).
             await send({"type": "http.response.start", "status": 204, "headers": []})
@@ -173,7 +186,8 @@ class ReportEndpoint:
         )
         await send({"type": "http.response.body", "body": payload})
 
-    async def _handle(self, scope: Scope, receive: Receive) -> bytes | None:
+    async def _handle(self, scope: Scope, receive: Receive) -> tuple[str, bytes | None]:
+        """``(stored or duplicate, the answer body or None for 204)``."""
         envelope = clock = settings_version = length = None
         # One pass over the raw header list (names are lower-case bytes in ASGI).
         for name, value in scope["headers"]:
@@ -188,7 +202,8 @@ class ReportEndpoint:
         env = parse_envelope(envelope)
         body = await _read_body(receive, length, self.ingest.limits.max_body_bytes)
         outcome = await self.ingest.accept(env, body, clock_header=clock)
-        return report_reply(self.ctx, outcome, env.seq, settings_version)
+        status = outcome.outcome if isinstance(outcome, ReportNow) else outcome
+        return status, report_reply(self.ctx, outcome, env.seq, settings_version)
 
 
 async def _read_body(receive: Receive, length: str | None, limit: int) -> bytes:

@@ -59,6 +59,7 @@ def check(args: argparse.Namespace) -> int:
     warnings: list[str] = []
     not_after = _check_certificates(current, errors, warnings)
     schema = _check_database(current, errors, warnings)
+    scrape = _check_metrics(current, errors)
     for message in errors:
         print(f"govguard: error: {message}", file=sys.stderr)
     for message in warnings:
@@ -82,7 +83,23 @@ def check(args: argparse.Namespace) -> int:
         f"  notifications:   {len(notify.routes)} routes, {smtp}, "
         f"{len(notify.webhooks)} webhooks, digest at {notify.digest_hour:02d}:00 {notify.timezone}"
     )
+    print(f"  metrics:         {scrape}")
     return 0
+
+
+def _check_metrics(current: Settings, errors: list[str]) -> str:
+    """Where ``/metrics`` is served and how it is protected; an unusable token file is an error."""
+    if not current.metrics.enabled:
+        return "off"
+    from controller.metrics.token import MetricsTokenError, read_token
+
+    where = "/metrics on the admin listener" if current.listen.admin else "/metrics"
+    try:
+        token = read_token(current)
+    except MetricsTokenError as exc:
+        errors.append(str(exc))
+        return where
+    return f"{where}, {'bearer token required' if token else 'no token (metrics.token_file)'}"
 
 
 def _read(path: Path, errors: list[str]) -> bytes | None:

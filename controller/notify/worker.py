@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -218,9 +218,16 @@ class Runner:
     """Runs :func:`deliver_due` every ``interval_s`` in a thread, off the request path."""
 
     def __init__(
-        self, sessions: sessionmaker[Session], config: NotifyConfig, data_dir: Path
+        self,
+        sessions: sessionmaker[Session],
+        config: NotifyConfig,
+        data_dir: Path,
+        *,
+        on_pass: Callable[[PassResult | None], None] | None = None,
     ) -> None:
+        """``on_pass`` hears each pass's result (None when it raised): the metrics count them."""
         self._sessions = sessions
+        self._on_pass = on_pass
         self._config = config
         self._data_dir = data_dir
         self._stop = asyncio.Event()
@@ -244,10 +251,15 @@ class Runner:
 
     async def _loop(self) -> None:
         while not self._stop.is_set():
+            result: PassResult | None = None
             try:
-                await asyncio.to_thread(deliver_due, self._sessions, self._config, self._data_dir)
+                result = await asyncio.to_thread(
+                    deliver_due, self._sessions, self._config, self._data_dir
+                )
             except Exception:
                 # A database outage must not end the loop; the next pass tries again.
                 log.exception("notification pass failed")
+            if self._on_pass is not None:
+                self._on_pass(result)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self._config.interval_s)

@@ -25,7 +25,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SmtpServer  # noqa: N811 - a class, not a constant
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
 
+from controller.notify import Notice, enqueue
 from controller.notify.config import NotifyConfig, RouteConfig, SmtpConfig, WebhookConfig
 from controller.store.units import ensure_unit
 
@@ -213,6 +215,16 @@ def make_units(s: DbSession) -> None:
     ensure_unit(s, DISTRICT, "UBND huyện Phù Đô", kind="district")
     ensure_unit(s, COMMUNE, "UBND xã An Bình", parent_id=DISTRICT, kind="commune")
     ensure_unit(s, OTHER_COMMUNE, "UBND xã Tân Lập", parent_id=DISTRICT, kind="commune")
+
+
+def queue_sighting(sessions: sessionmaker[DbSession], notify: NotifyConfig) -> None:
+    """The district's units and one critical notice queued for delivery (committed)."""
+    with sessions() as s:
+        make_units(s)
+        text = {"vi": "Máy mật xuất hiện trên mạng", "en": "Classified PC seen on the network"}
+        enqueue(s, Notice(key="finding:8:opened", unit_id=COMMUNE, severity="critical",
+                          kind="finding.opened", subject=text, body=text), notify)  # fmt: skip
+        s.commit()
 
 
 def notify_config(

@@ -8,15 +8,13 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from controller.app import create_app
-from controller.notify import Notice, enqueue
 from controller.settings import ControllerConfig, settings_for
 from controller.store.db import session_factory
 from controller.store.models import Notification
 from tests.unit.controller.notify.conftest import (
-    COMMUNE,
     WebhookServerInfo,
-    make_units,
     notify_config,
+    queue_sighting,
 )
 
 HANG_GUARD_S = 30
@@ -28,12 +26,7 @@ def test_the_app_lifespan_runs_the_delivery_loop(
     notify = notify_config(tmp_path, webhook_url=webhook_server.url, interval_s=5)
     settings = settings_for(tmp_path, ControllerConfig(notify=notify))
     sessions = session_factory(engine)
-    with sessions() as s:
-        make_units(s)
-        text = {"vi": "Máy mật xuất hiện trên mạng", "en": "Classified PC seen on the network"}
-        enqueue(s, Notice(key="finding:8:opened", unit_id=COMMUNE, severity="critical",
-                          kind="finding.opened", subject=text, body=text), notify)  # fmt: skip
-        s.commit()
+    queue_sighting(sessions, notify)
 
     app = create_app(settings, engine=engine)
 
