@@ -1,0 +1,241 @@
+"""Scale-out: three ``govguard serve`` processes and two ``govguard worker`` on one PostgreSQL.
+
+The deployment of docs/scale-out.md, on loopback: a round-robin TCP balancer passes the agents'
+TLS through to the serve processes (as nginx's ``stream {}`` does), every report on a new
+connection so consecutive reports of one agent land on different processes. Then:
+
+- 1,000 signed reports from 50 agents (enrolled through the balancer too) are all stored
+  exactly once;
+- the periodic jobs, run with test-only intervals of a few seconds, appear in ``job_runs``:
+  every run of a job ended before the next one began (no overlap), two runs of a job are never
+  closer than its interval (each due round ran once), and every run was made by one of the
+  processes started here.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import subprocess
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from agent import daemon as daemon_module
+from agent.transport import Reply
+from controller.store.db import make_engine, session_factory
+from controller.store.models import JobRun
+from tests.support.controller_proc import (
+    Controller,
+    CountingSender,
+    SimAgent,
+    Tally,
+    clone_controller,
+    drain,
+    enroll_agents,
+    init_controller,
+    start_worker,
+)
+from tests.support.postgres import Server, create_database, drop_database
+from tests.support.tcp_balancer import tcp_balancer
+
+pytestmark = pytest.mark.integration
+
+AGENTS = 50
+REPORTS_EACH = 20
+#: The test-only intervals (seconds): short enough to see several rounds of every job.
+EVERY = {
+    "findings.reevaluate": 2,
+    "reports.schedules": 1,
+    "snmp.round": 2,
+    "ssh.round": 2,
+}
+CONFIG = """
+periodic:
+  reevaluate_every_s: 2
+  report_schedules_every_s: 1
+  poll_s: 0.2
+  lease_s: 3
+snmp: {interval_s: 2}
+ssh: {interval_s: 2}
+"""
+#: Runs of each job to see before stopping (hang guard below).
+ROUNDS = 4
+#: Hang guards (a healthy run needs a fraction of each).
+DELIVERY_DEADLINE_S = 240.0
+ROUNDS_DEADLINE_S = 120.0
+
+
+@pytest.fixture(autouse=True)
+def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Agents retry after tenths of a second, not 5 s doubling to an hour."""
+    monkeypatch.setattr(
+        daemon_module,
+        "backoff_delay",
+        functools.partial(daemon_module.backoff_delay, base=0.05, cap=0.5),
+    )
+
+
+@pytest.fixture
+def shared_database(postgres_server: Server) -> Iterator[str]:
+    """A fresh database on the shared PostgreSQL server, for every process."""
+    name = create_database(postgres_server)
+    try:
+        yield postgres_server.url(name)
+    finally:
+        drop_database(postgres_server, name)
+
+
+class HoppingSender(CountingSender):
+    """Counts like :class:`CountingSender` and drops the connection after each report, so the
+    next one goes through the balancer to the next process (a real agent keeps its connection
+    for a while, then reconnects to whichever process the proxy picks)."""
+
+    def post_report(
+        self, envelope_header: str, body: bytes, extra_headers: Mapping[str, str] | None = None
+    ) -> Reply:
+        """POST, count, disconnect."""
+        try:
+            return super().post_report(envelope_header, body, extra_headers)
+        finally:
+            self.transport.disconnect()
+
+
+def _deliver(agents: list[SimAgent], url: str) -> Tally:
+    """Each agent queues and delivers ``REPORTS_EACH`` reports with the real daemon, in its own
+    thread, through ``url``; the summed tally."""
+    tally = Tally()
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def body(agent: SimAgent) -> None:
+        sender = HoppingSender(agent.transport(url, server_hostname="127.0.0.1"))
+        daemon = agent.daemon(sender)  # its outbox's SQLite connection belongs to this thread
+        try:
+            deadline = time.monotonic() + DELIVERY_DEADLINE_S
+            for _ in range(REPORTS_EACH):
+                daemon.cycle()
+            drain(daemon, deadline)
+        except BaseException as exc:
+            with lock:
+                errors.append(exc)
+        finally:
+            daemon.close()
+            with lock:
+                tally.add(sender.tally)
+
+    threads = [threading.Thread(target=body, args=(agent,)) for agent in agents]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(DELIVERY_DEADLINE_S + 30)
+    assert not errors, errors[0]
+    return tally
+
+
+def _start_worker(data_dir: Path) -> subprocess.Popen[bytes]:
+    """``govguard worker`` on ``data_dir``, with an SNMP credential so it runs SNMP rounds."""
+    secrets = data_dir / "secrets"
+    secrets.mkdir(mode=0o700, exist_ok=True)
+    snmp = secrets / "snmp.yaml"
+    snmp.write_text("lan: {version: v2c, community: public}\n", encoding="utf-8")
+    snmp.chmod(0o600)
+    return start_worker(data_dir, data_dir.parent / f"{data_dir.name}-worker.log")
+
+
+def _runs(database_url: str) -> list[JobRun]:
+    engine = make_engine(database_url)
+    try:
+        with session_factory(engine)() as s:
+            return list(s.query(JobRun).order_by(JobRun.started_at, JobRun.id))
+    finally:
+        engine.dispose()
+
+
+def _wait_for_rounds(database_url: str) -> list[JobRun]:
+    """Wait until every job of :data:`EVERY` has :data:`ROUNDS` runs; all runs then."""
+    deadline = time.monotonic() + ROUNDS_DEADLINE_S
+    while True:
+        runs = _runs(database_url)
+        counts = {name: sum(r.name == name for r in runs) for name in EVERY}
+        if min(counts.values()) >= ROUNDS:
+            return runs
+        assert time.monotonic() < deadline, f"too few rounds: {counts}"
+        time.sleep(0.5)
+
+
+def test_three_serve_processes_and_two_workers_share_one_postgresql(
+    shared_database: str, tmp_path: Path
+) -> None:
+    one = init_controller(tmp_path / "one", database_url=shared_database)
+    with (one.data_dir / "config.yaml").open("a", encoding="utf-8") as config:
+        config.write(CONFIG)
+    controllers: list[Controller] = [one]
+    controllers += [clone_controller(one, tmp_path / name) for name in ("two", "three")]
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        for ctl in controllers:
+            ctl.start()
+        # Two workers: SNMP and SSH rounds are leased between them as the rest between serves.
+        workers += [_start_worker(ctl.data_dir) for ctl in controllers[:2]]
+        upstreams = [(ctl.host, ctl.port) for ctl in controllers]
+        with tcp_balancer(upstreams) as balancer:
+            url = f"https://127.0.0.1:{balancer.port}"
+            agents = enroll_agents(one, tmp_path / "agents", AGENTS, url=url, parallel=4)
+            tally = _deliver(agents, url)
+            spread = list(balancer.connections)
+        runs = _wait_for_rounds(shared_database)
+        processes = [ctl.proc for ctl in controllers if ctl.proc is not None]
+        pids = {str(proc.pid) for proc in [*processes, *workers]}
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=60)
+        for ctl in controllers:
+            ctl.stop()
+    # Runs that ended while the processes stopped count too.
+    runs = _runs(shared_database)
+
+    # Every report stored exactly once, whichever process took it.
+    stored = one.reports()
+    assert tally.stored == AGENTS * REPORTS_EACH and tally.other == {}
+    assert len(stored) == AGENTS * REPORTS_EACH
+    assert len({(agent, seq) for agent, seq, _ in stored}) == len(stored)
+    for agent in agents:
+        assert sorted(s for a, s, _ in stored if a == agent.agent_id) == list(
+            range(1, REPORTS_EACH + 1)
+        )
+    # Agents landed on every process: the balancer handed each a share of the connections.
+    assert min(spread) > 0, spread
+
+    # The periodic jobs: never two runs of a job at once, never two in one interval.
+    by_job: dict[str, list[JobRun]] = {}
+    for run in runs:
+        by_job.setdefault(run.name, []).append(run)
+    summary = {
+        name: {
+            "runs": len(job_runs),
+            "holders": sorted({r.holder for r in job_runs}),
+        }
+        for name, job_runs in by_job.items()
+    }
+    print(json.dumps({"connections": spread, "jobs": summary}, indent=2))
+    assert set(EVERY) <= set(by_job), summary
+    for name, job_runs in by_job.items():
+        assert [r.outcome for r in job_runs] == ["ok"] * len(job_runs), (name, job_runs[0].result)
+        every = timedelta(seconds=EVERY.get(name, 86400))
+        for earlier, later in itertools.pairwise(job_runs):
+            assert later.started_at >= earlier.finished_at, (name, earlier.holder, later.holder)
+            assert later.started_at - earlier.started_at >= every, (name, earlier, later)
+        span = job_runs[-1].started_at - job_runs[0].started_at
+        assert len(job_runs) <= span / every + 1
+        # Made by the processes of this test: <host>:<pid>:<thread>.
+        assert {r.holder.split(":")[1] for r in job_runs} <= pids, (name, pids)
+    # The daily purge ran once, in one of the serve processes.
+    assert len(by_job["reports.archive.purge"]) == 1
