@@ -519,6 +519,12 @@ dashboard:
   login_failures_per_account: 5     # failed logins in the window before an account must wait
   login_failures_per_address: 20    # ... before an address must wait
   login_window_minutes: 15
+
+# Periodic jobs, shared by every controller process through database leases (docs/scale-out.md).
+# periodic:
+#   reevaluate_every_s: 3600          # re-evaluate every host: computers that went silent
+#   report_schedules_every_s: 300     # look for due report schedules
+#   lease_s: 300                      # a job whose process died waits this long for another
 """
 
 
