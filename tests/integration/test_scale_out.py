@@ -1,11 +1,12 @@
 """Scale-out: three ``govguard serve`` processes and two ``govguard worker`` on one PostgreSQL.
 
-The deployment of docs/scale-out.md, on loopback: a round-robin TCP balancer passes the agents'
-TLS through to the serve processes (as nginx's ``stream {}`` does), every report on a new
-connection so consecutive reports of one agent land on different processes. Then:
+The deployment of docs/scale-out.md, on loopback: nginx, with the shipped
+``packaging/nginx/govguard.conf``, passes the agents' TLS through to the serve processes, every
+report on a new connection so consecutive reports of one agent land on different processes.
+Then:
 
-- 1,000 signed reports from 50 agents (enrolled through the balancer too) are all stored
-  exactly once;
+- 1,000 signed reports from 50 agents (enrolled through nginx too) are stored exactly once, and
+  nginx handed every process its share of the connections;
 - the periodic jobs, run with test-only intervals of a few seconds, appear in ``job_runs``:
   every run of a job ended before the next one began (no overlap), two runs of a job are never
   closer than its interval (each due round ran once), and every run was made by one of the
@@ -41,8 +42,8 @@ from tests.support.controller_proc import (
     init_controller,
     start_worker,
 )
+from tests.support.nginx import nginx_balancer
 from tests.support.postgres import Server, create_database, drop_database
-from tests.support.tcp_balancer import tcp_balancer
 
 pytestmark = pytest.mark.integration
 
@@ -92,8 +93,8 @@ def shared_database(postgres_server: Server) -> Iterator[str]:
 
 
 class HoppingSender(CountingSender):
-    """Counts like :class:`CountingSender` and drops the connection after each report, so the
-    next one goes through the balancer to the next process (a real agent keeps its connection
+    """Counts like :class:`CountingSender` and drops the connection after each report, so nginx
+    may send the next one to another process (a real agent keeps its connection
     for a while, then reconnects to whichever process the proxy picks)."""
 
     def post_report(
@@ -184,11 +185,12 @@ def test_three_serve_processes_and_two_workers_share_one_postgresql(
         # Two workers: SNMP and SSH rounds are leased between them as the rest between serves.
         workers += [_start_worker(ctl.data_dir) for ctl in controllers[:2]]
         upstreams = [(ctl.host, ctl.port) for ctl in controllers]
-        with tcp_balancer(upstreams) as balancer:
+        with nginx_balancer(upstreams, tmp_path / "nginx") as balancer:
             url = f"https://127.0.0.1:{balancer.port}"
             agents = enroll_agents(one, tmp_path / "agents", AGENTS, url=url, parallel=4)
             tally = _deliver(agents, url)
-            spread = list(balancer.connections)
+        connections = balancer.connections()
+        spread = [connections.get(f"{host}:{port}", 0) for host, port in upstreams]
         runs = _wait_for_rounds(shared_database)
         processes = [ctl.proc for ctl in controllers if ctl.proc is not None]
         pids = {str(proc.pid) for proc in [*processes, *workers]}
@@ -211,8 +213,8 @@ def test_three_serve_processes_and_two_workers_share_one_postgresql(
         assert sorted(s for a, s, _ in stored if a == agent.agent_id) == list(
             range(1, REPORTS_EACH + 1)
         )
-    # Agents landed on every process: the balancer handed each a share of the connections.
-    assert min(spread) > 0, spread
+    # Agents landed on every process: nginx handed each a share of the connections.
+    assert sum(spread) >= AGENTS * REPORTS_EACH and min(spread) > 0, connections
 
     # The periodic jobs: never two runs of a job at once, never two in one interval.
     by_job: dict[str, list[JobRun]] = {}
