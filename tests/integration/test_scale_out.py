@@ -15,19 +15,17 @@ Then:
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from agent import daemon as daemon_module
 from agent.transport import Reply
 from controller.store.db import make_engine, session_factory
 from controller.store.models import JobRun
@@ -43,9 +41,8 @@ from tests.support.controller_proc import (
     start_worker,
 )
 from tests.support.nginx import nginx_balancer
-from tests.support.postgres import Server, create_database, drop_database
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("fast_backoff")]
 
 AGENTS = 50
 REPORTS_EACH = 20
@@ -70,26 +67,6 @@ ROUNDS = 4
 #: Hang guards (a healthy run needs a fraction of each).
 DELIVERY_DEADLINE_S = 240.0
 ROUNDS_DEADLINE_S = 120.0
-
-
-@pytest.fixture(autouse=True)
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Agents retry after tenths of a second, not 5 s doubling to an hour."""
-    monkeypatch.setattr(
-        daemon_module,
-        "backoff_delay",
-        functools.partial(daemon_module.backoff_delay, base=0.05, cap=0.5),
-    )
-
-
-@pytest.fixture
-def shared_database(postgres_server: Server) -> Iterator[str]:
-    """A fresh database on the shared PostgreSQL server, for every process."""
-    name = create_database(postgres_server)
-    try:
-        yield postgres_server.url(name)
-    finally:
-        drop_database(postgres_server, name)
 
 
 class HoppingSender(CountingSender):
