@@ -10,7 +10,8 @@ Then:
 - the periodic jobs, run with test-only intervals of a few seconds, appear in ``job_runs``:
   every run of a job ended before the next one began (no overlap), two runs of a job are never
   closer than its interval (each due round ran once), and every run was made by one of the
-  processes started here.
+  processes started here;
+- after a serve process and a worker are SIGKILLed, the others carry every job on.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -135,12 +136,14 @@ def _runs(database_url: str) -> list[JobRun]:
         engine.dispose()
 
 
-def _wait_for_rounds(database_url: str) -> list[JobRun]:
-    """Wait until every job of :data:`EVERY` has :data:`ROUNDS` runs; all runs then."""
+def _wait_for_rounds(database_url: str, since: datetime | None = None) -> list[JobRun]:
+    """Wait until every job of :data:`EVERY` has :data:`ROUNDS` runs (started after ``since``);
+    all runs then."""
     deadline = time.monotonic() + ROUNDS_DEADLINE_S
     while True:
         runs = _runs(database_url)
-        counts = {name: sum(r.name == name for r in runs) for name in EVERY}
+        recent = [r for r in runs if since is None or r.started_at > since]
+        counts = {name: sum(r.name == name for r in recent) for name in EVERY}
         if min(counts.values()) >= ROUNDS:
             return runs
         assert time.monotonic() < deadline, f"too few rounds: {counts}"
@@ -168,9 +171,17 @@ def test_three_serve_processes_and_two_workers_share_one_postgresql(
             tally = _deliver(agents, url)
         connections = balancer.connections()
         spread = [connections.get(f"{host}:{port}", 0) for host, port in upstreams]
-        runs = _wait_for_rounds(shared_database)
+        _wait_for_rounds(shared_database)
         processes = [ctl.proc for ctl in controllers if ctl.proc is not None]
         pids = {str(proc.pid) for proc in [*processes, *workers]}
+        # A serve process and a worker die without a word (SIGKILL): a lease either held
+        # expires after lease_s, and the others carry every job on.
+        dead = {str(proc.pid) for proc in (processes[1], workers[1])}
+        killed_at = datetime.now(UTC)
+        controllers[1].kill()
+        workers[1].kill()
+        workers[1].wait(timeout=30)
+        _wait_for_rounds(shared_database, since=killed_at)
     finally:
         for worker in workers:
             worker.terminate()
@@ -216,5 +227,7 @@ def test_three_serve_processes_and_two_workers_share_one_postgresql(
         assert len(job_runs) <= span / every + 1
         # Made by the processes of this test: <host>:<pid>:<thread>.
         assert {r.holder.split(":")[1] for r in job_runs} <= pids, (name, pids)
+    # Nothing started in the dead processes after they died.
+    assert not [r for r in runs if r.started_at > killed_at and r.holder.split(":")[1] in dead]
     # The daily purge ran once, in one of the serve processes.
     assert len(by_job["reports.archive.purge"]) == 1
