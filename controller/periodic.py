@@ -134,6 +134,7 @@ def run_leased(
                 jobs.fail(s, name, holder, started=started, ended=clock(), error=error)
             raise
     with sessions() as s, s.begin():
+        write_session(s)  # before_finish may read before it writes
         if before_finish is not None:
             before_finish(s, value)
         ended = clock()
