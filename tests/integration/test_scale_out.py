@@ -235,14 +235,19 @@ def test_three_serve_processes_and_two_workers_share_one_database(
     }
     print(json.dumps({"connections": spread, "jobs": summary}, indent=2))
     assert set(EVERY) <= set(by_job), summary
+    # No run was ever taken over while it went on (``lost``); on SQLite a run may fail when the
+    # lock stays busy too long (it is then due again at once), never on PostgreSQL.
+    allowed = {"ok", "failed"} if on_sqlite else {"ok"}
     for name, job_runs in by_job.items():
-        assert [r.outcome for r in job_runs] == ["ok"] * len(job_runs), (name, job_runs[0].result)
+        outcomes = {r.outcome for r in job_runs}
+        assert outcomes <= allowed, [(r.outcome, r.result) for r in job_runs if r.outcome != "ok"]
         every = timedelta(seconds=EVERY.get(name, 86400))
         for earlier, later in itertools.pairwise(job_runs):
             assert later.started_at >= earlier.finished_at, (name, earlier.holder, later.holder)
-            assert later.started_at - earlier.started_at >= every, (name, earlier, later)
-        span = job_runs[-1].started_at - job_runs[0].started_at
-        assert len(job_runs) <= span / every + 1
+            if earlier.outcome == "ok":
+                assert later.started_at - earlier.started_at >= every, (name, earlier, later)
+        ok = [r for r in job_runs if r.outcome == "ok"]
+        assert len(ok) <= (ok[-1].started_at - ok[0].started_at) / every + 1
         # Made by the processes of this test: <host>:<pid>:<thread>.
         assert {r.holder.split(":")[1] for r in job_runs} <= pids, (name, pids)
     # Nothing started in the dead processes after they died.
