@@ -16,9 +16,10 @@ RUN_APT := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-cor
 # openssh-server/openssh-client (an sshd on a loopback port for the agentless SSH tests);
 # nftables (nft: enable_firewall.yml loads its ruleset inside the playbooks' test host, and the
 # agent reads it back); prometheus (promtool checks /metrics and the alert rules, and a real
-# Prometheus scrapes a controller).
+# Prometheus scrapes a controller); nginx with its stream module (the scale-out test puts the
+# shipped packaging/nginx/govguard.conf in front of three controller processes).
 TEST_APT := $(RUN_APT) iproute2 postgresql chromium poppler-utils snmpd snmp openssh-server \
-	openssh-client nftables prometheus
+	openssh-client nftables prometheus nginx libnginx-mod-stream
 # The peers the footprint benchmark compares the agent with.
 BENCH_APT := fusioninventory-agent ocsinventory-agent
 

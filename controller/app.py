@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Literal
 
 from fastapi import FastAPI
@@ -23,6 +24,7 @@ from controller.api import Context, install_error_handlers
 from controller.api import agents as agents_api
 from controller.findings import FindingsWriter, PolicyCache
 from controller.findings.alerts import FindingAlerts
+from controller.findings.scheduler import POLL_S as REEVALUATE_POLL_S
 from controller.findings.scheduler import Reevaluator
 from controller.ingest import Ingest, Limits
 from controller.metrics import Metrics
@@ -87,7 +89,15 @@ def create_app(
         alerts = FindingAlerts(settings.notify, policies)
         # Hosts that stop reporting and policy changes are caught by a periodic re-evaluation;
         # a lease in the database lets one process of the controller run it at a time.
-        reevaluator = Reevaluator(sessions, policies, on_opened=alerts)
+        periodic = settings.periodic
+        reevaluator = Reevaluator(
+            sessions,
+            policies,
+            on_opened=alerts,
+            every=timedelta(seconds=periodic.reevaluate_every_s),
+            lease=periodic.lease,
+            poll_s=periodic.poll_s or REEVALUATE_POLL_S,
+        )
         # Report schedules and the archive's purge, leased the same way.
         report_jobs = ReportJobs(sessions, settings)
         ingest = Ingest(

@@ -755,6 +755,20 @@ def _add_remediation(
         decide.add_argument("id", metavar="ID", help="job id (see `govguard jobs list`)")
         decide.set_defaults(handler=f"jobs:{name}")
 
+    periodic = _group(
+        sub, "periodic", "the leased periodic jobs several processes share: list, runs"
+    )
+    listing = periodic.add_parser(
+        "list", parents=[dd], help="each job: lease holder, last run, next due"
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.set_defaults(handler="periodic:list_")
+    history = periodic.add_parser("runs", parents=[dd], help="who ran which job when, newest first")
+    history.add_argument("--job", metavar="NAME", help="one job (see `govguard periodic list`)")
+    history.add_argument("--limit", type=int, default=50, metavar="N", help="at most N (50)")
+    history.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    history.set_defaults(handler="periodic:runs")
+
 
 def _add_backup(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], dd: argparse.ArgumentParser

@@ -301,6 +301,31 @@ class MetricsConfig(_Strict):
     token_file: Path | None = None
 
 
+class PeriodicConfig(_Strict):
+    """The periodic jobs several controller processes share through leases (docs/scale-out.md).
+
+    Each job (re-evaluation, report schedules, SNMP and SSH rounds, ...) is run by one process
+    at a time; ``govguard periodic list`` shows who holds which and when it runs next.
+    """
+
+    #: Seconds between re-evaluations of every host: what turns a computer that stopped
+    #: reporting into a finding.
+    reevaluate_every_s: Annotated[int, Meta(ge=1, le=7 * 86400)] = 3600
+    #: Seconds between looks for due report schedules.
+    report_schedules_every_s: Annotated[int, Meta(ge=1, le=86400)] = 300
+    #: How often each process looks whether a job is due, in seconds; null: each job's own
+    #: (5 to 60 s). Small values are for tests.
+    poll_s: Annotated[float, Meta(ge=0.1, le=3600)] | None = None
+    #: Seconds a claimed job stays a process's without renewal: a process that dies mid-run
+    #: blocks its job this long. A running job renews its lease every third of it.
+    lease_s: Annotated[int, Meta(ge=1, le=86400)] = 300
+
+    @property
+    def lease(self) -> timedelta:
+        """``lease_s`` as a duration."""
+        return timedelta(seconds=self.lease_s)
+
+
 class ControllerConfig(_Strict):
     """Everything ``config.yaml`` may hold."""
 
@@ -327,6 +352,8 @@ class ControllerConfig(_Strict):
     remediation: RemediationConfig = msgspec.field(default_factory=RemediationConfig)
     #: Prometheus metrics (docs/metrics.md).
     metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
+    #: Intervals and leases of the shared periodic jobs (docs/scale-out.md).
+    periodic: PeriodicConfig = msgspec.field(default_factory=PeriodicConfig)
 
     def __post_init__(self) -> None:
         for i, name in enumerate(self.server_names):
@@ -361,6 +388,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     ssh: SshConfig = msgspec.field(default_factory=SshConfig)
     remediation: RemediationConfig = msgspec.field(default_factory=RemediationConfig)
     metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
+    periodic: PeriodicConfig = msgspec.field(default_factory=PeriodicConfig)
 
     @property
     def config_path(self) -> Path:
@@ -434,6 +462,7 @@ def settings_for(data_dir: Path, config: ControllerConfig | None = None) -> Sett
         ssh=config.ssh,
         remediation=config.remediation,
         metrics=config.metrics,
+        periodic=config.periodic,
     )
 
 
@@ -507,6 +536,12 @@ dashboard:
   login_failures_per_account: 5     # failed logins in the window before an account must wait
   login_failures_per_address: 20    # ... before an address must wait
   login_window_minutes: 15
+
+# Periodic jobs, shared by every controller process through database leases (docs/scale-out.md).
+# periodic:
+#   reevaluate_every_s: 3600          # re-evaluate every host: computers that went silent
+#   report_schedules_every_s: 300     # look for due report schedules
+#   lease_s: 300                      # a job whose process died waits this long for another
 """
 
 

@@ -96,6 +96,7 @@ def poll(args: argparse.Namespace) -> int:
                     at=at,
                 ),
                 full=not devices,
+                lease=current.periodic.lease,
             )
         except RoundBusyError as exc:
             raise CliError(str(exc)) from exc

@@ -32,7 +32,8 @@ from controller.findings.alerts import FindingAlerts
 from controller.findings.network import NetworkFindings, evaluate_round
 from controller.findings.policies import PolicyCache
 from controller.notify.worker import deliver_due
-from controller.periodic import PeriodicThread
+from controller.periodic import LEASE, PeriodicThread
+from controller.periodic import run_leased as run_under_lease
 from controller.settings import Settings
 from controller.store import jobs
 from controller.store.db import write_session
@@ -42,8 +43,6 @@ from controller.store.models import Job
 log = logging.getLogger(__name__)
 
 JOB = "snmp.round"
-#: Longer than a round of the largest network takes; a dead holder blocks no longer.
-LEASE = timedelta(minutes=30)
 #: How often the worker looks for a due or requested round (and approved port actions).
 POLL_S = 10.0
 #: ``snmp.interval_s`` 0: rounds only when asked for.
@@ -152,6 +151,7 @@ def run_leased(
     work: Callable[[], RoundResult],
     *,
     full: bool,
+    lease: timedelta = LEASE,
 ) -> RoundResult:
     """Run ``work`` under the ``snmp.round`` lease taken now, whatever the schedule says
     (``govguard snmp poll``). A ``full`` round counts as the scheduled one; a round of a few
@@ -159,12 +159,12 @@ def run_leased(
     the lease."""
     with sessions() as s, s.begin():
         write_session(s)
-        taken = jobs.claim(s, JOB, holder, at, every=timedelta(0), lease=LEASE)
+        taken = jobs.claim(s, JOB, holder, at, every=timedelta(0), lease=lease)
         job = jobs.get(s, JOB)
         busy = job.holder if job is not None else None
     if not taken:
         raise RoundBusyError(f"a round is running in {busy} (the worker); try again shortly")
-    return _guarded(sessions, holder, work, finish=full)
+    return _guarded(sessions, holder, work, started=at, lease=lease, finish=full)
 
 
 def _guarded(
@@ -172,21 +172,22 @@ def _guarded(
     holder: str,
     work: Callable[[], RoundResult],
     *,
+    started: datetime,
+    lease: timedelta,
     finish: bool,
 ) -> RoundResult:
-    try:
-        result = work()
-    except BaseException:
-        # Free the lease at once so that the next round (here or elsewhere) tries again.
-        with sessions() as s, s.begin():
-            jobs.release(s, JOB, holder)
-        raise
-    with sessions() as s, s.begin():
-        if finish:
-            jobs.finish(s, JOB, holder, result.at, result.counts())
-        else:
-            jobs.release(s, JOB, holder)
-    return result
+    return run_under_lease(
+        sessions,
+        JOB,
+        holder,
+        started,
+        work,
+        result=lambda result: result.counts(),
+        lease=lease,
+        # The round's time, as its observations carry it, is when the job last ran.
+        at=started,
+        scheduled=finish,
+    )
 
 
 def _may_run(job: Job | None, now: datetime, every: timedelta) -> bool:
@@ -218,10 +219,11 @@ class SnmpRounds(PeriodicThread):
         settings: Settings,
         profiles: ProfileSet,
         *,
-        poll_s: float = POLL_S,
+        poll_s: float | None = None,
         clock: Callable[[], datetime] | None = None,
         policies: PolicyCache | None = None,
     ) -> None:
+        poll_s = poll_s or settings.periodic.poll_s or POLL_S
         super().__init__(name="snmp-rounds", what="SNMP round", poll_s=poll_s)
         self._sessions = sessions
         self._settings = settings
@@ -273,7 +275,8 @@ class SnmpRounds(PeriodicThread):
         self._credential_error = None
         with self._sessions() as s, s.begin():
             write_session(s)
-            if not jobs.claim(s, JOB, self._holder, now, every=self._every, lease=LEASE):
+            lease = self._settings.periodic.lease
+            if not jobs.claim(s, JOB, self._holder, now, every=self._every, lease=lease):
                 return None
 
         def work() -> RoundResult:
@@ -286,7 +289,9 @@ class SnmpRounds(PeriodicThread):
                 at=now,
             )
 
-        self.last = result = _guarded(self._sessions, self._holder, work, finish=True)
+        self.last = result = _guarded(
+            self._sessions, self._holder, work, started=now, lease=lease, finish=True
+        )
         log.info("snmp round: %s", result.line())
         return result
 

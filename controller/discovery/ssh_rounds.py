@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from controller.discovery import ssh_collect
 from controller.discovery.ssh import SshError
-from controller.periodic import PeriodicThread
+from controller.periodic import PeriodicThread, run_leased
 from controller.settings import Settings
 from controller.store import jobs
 from controller.store.db import write_session
@@ -22,9 +22,9 @@ from controller.store.db import write_session
 log = logging.getLogger(__name__)
 
 JOB = "ssh.round"
-#: A round collects hosts one after the other; a process that dies mid-round frees the job then.
-LEASE = timedelta(hours=2)
 ACTOR = "controller:worker"
+#: How often the worker looks whether a round is due (``periodic.poll_s`` overrides it).
+POLL_S = 60.0
 
 
 class SshRounds(PeriodicThread):
@@ -36,8 +36,9 @@ class SshRounds(PeriodicThread):
         settings: Settings,
         writer: ssh_collect.Writer,
         *,
-        poll_s: float = 60.0,
+        poll_s: float | None = None,
     ) -> None:
+        poll_s = poll_s or settings.periodic.poll_s or POLL_S
         super().__init__(name="ssh-rounds", what="SSH collection round", poll_s=poll_s)
         self._sessions = sessions
         self._settings = settings
@@ -50,23 +51,29 @@ class SshRounds(PeriodicThread):
         if not interval:
             return None
         now = datetime.now(UTC)
+        lease = self._settings.periodic.lease
         with self._sessions() as s, s.begin():
             write_session(s)
             every = timedelta(seconds=interval)
-            if not jobs.claim(s, JOB, self._holder, now, every=every, lease=LEASE):
+            if not jobs.claim(s, JOB, self._holder, now, every=every, lease=lease):
                 return None
-        try:
-            done = ssh_collect.collect_known(
+        done = run_leased(
+            self._sessions,
+            JOB,
+            self._holder,
+            now,
+            lambda: ssh_collect.collect_known(
                 self._sessions, self._settings, self._writer, actor=ACTOR
-            )
-        except BaseException:
-            with self._sessions() as s, s.begin():
-                jobs.release(s, JOB, self._holder)
-            raise
-        failed = sum(isinstance(outcome, SshError) for outcome in done.values())
-        counts = {"hosts": len(done), "stored": len(done) - failed, "failed": failed}
-        with self._sessions() as s, s.begin():
-            jobs.finish(s, JOB, self._holder, datetime.now(UTC), counts)
+            ),
+            result=_counts,
+            lease=lease,
+        )
+        counts = _counts(done)
         if done:
             log.info("ssh round: %(hosts)d hosts, %(stored)d stored, %(failed)d failed", counts)
         return done
+
+
+def _counts(done: dict[str, ssh_collect.Stored | SshError]) -> dict[str, int]:
+    failed = sum(isinstance(outcome, SshError) for outcome in done.values())
+    return {"hosts": len(done), "stored": len(done) - failed, "failed": failed}

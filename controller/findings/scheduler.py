@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from controller.findings.full import OnOpened, Totals, reevaluate
 from controller.findings.hosts import UnitPaths
 from controller.findings.policies import PolicyCache
-from controller.periodic import PeriodicThread
+from controller.periodic import LEASE, PeriodicThread, run_leased
 from controller.store import jobs
 from controller.store.dashboard import local_day, snapshot_compliance, snapshot_rules
 from controller.store.db import write_session
@@ -30,8 +30,6 @@ log = logging.getLogger(__name__)
 
 JOB = "findings.reevaluate"
 EVERY = timedelta(hours=1)
-#: Longer than a re-evaluation of the largest fleet takes; a dead holder blocks no longer.
-LEASE = timedelta(minutes=30)
 POLL_S = 30.0
 
 
@@ -80,22 +78,26 @@ class Reevaluator(PeriodicThread):
             claimed = jobs.claim(s, JOB, self._holder, now, every=self._every, lease=self._lease)
         if not claimed:
             return None
-        try:
-            totals = reevaluate(
-                self._sessions, evaluator, now, units=self._units, on_opened=self._on_opened
-            )
-        except BaseException:
-            # Free the lease at once so that the next round (here or elsewhere) tries again.
-            with self._sessions() as s, s.begin():
-                jobs.release(s, JOB, self._holder)
-            raise
-        with self._sessions() as s, s.begin():
+
+        def snapshot(s: Session, _totals: Totals) -> None:
             # The day's compliance for the overview's trend and the per-rule figures for the
             # security report's: the last run of a day stands.
             snapshot_compliance(s, local_day(now))
             snapshot_rules(s, local_day(now))
-            result = {"policies": self._policies.digest, **asdict(totals)}
-            jobs.finish(s, JOB, self._holder, self._clock(), result)
+
+        totals = run_leased(
+            self._sessions,
+            JOB,
+            self._holder,
+            now,
+            lambda: reevaluate(
+                self._sessions, evaluator, now, units=self._units, on_opened=self._on_opened
+            ),
+            result=lambda totals: {"policies": self._policies.digest, **asdict(totals)},
+            lease=self._lease,
+            clock=self._clock,
+            before_finish=snapshot,
+        )
         log.info(
             "re-evaluated %d hosts in %.1f s: %d changes, %d findings opened, %d resolved",
             totals.hosts,

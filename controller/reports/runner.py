@@ -4,7 +4,8 @@ Every process that takes agents' reports runs one :class:`ReportJobs` thread, li
 re-evaluation (:mod:`controller.findings.scheduler`); a job lease in the database
 (:mod:`controller.store.jobs`) lets one process at a time run each job:
 
-- ``reports.schedules`` every :data:`SCHEDULES_EVERY`: :func:`run_due` (each schedule is
+- ``reports.schedules`` every ``periodic.report_schedules_every_s`` (5 minutes):
+  :func:`run_due` (each schedule is
   claimed on its own too, so a `govguard report schedule run-due` from cron never doubles it);
 - ``reports.archive.purge`` daily: archived reports older than ``reports.archive_days``.
 """
@@ -18,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from controller.periodic import PeriodicThread
+from controller.periodic import PeriodicThread, run_leased
 from controller.reports import archive
 from controller.reports.schedules import RunResult, run_due
 from controller.settings import Settings
@@ -30,10 +31,7 @@ log = logging.getLogger(__name__)
 
 SCHEDULES_JOB = "reports.schedules"
 PURGE_JOB = "reports.archive.purge"
-SCHEDULES_EVERY = timedelta(minutes=5)
 PURGE_EVERY = timedelta(days=1)
-#: Longer than a pass making every due report takes; a dead holder blocks no longer.
-LEASE = timedelta(minutes=30)
 POLL_S = 60.0
 
 
@@ -45,12 +43,17 @@ class ReportJobs(PeriodicThread):
         sessions: sessionmaker[Session],
         settings: Settings,
         *,
-        poll_s: float = POLL_S,
+        poll_s: float | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        super().__init__(name="report-jobs", what="report jobs", poll_s=poll_s)
+        periodic = settings.periodic
+        super().__init__(
+            name="report-jobs", what="report jobs", poll_s=poll_s or periodic.poll_s or POLL_S
+        )
         self._sessions = sessions
         self._settings = settings
+        self._schedules_every = timedelta(seconds=periodic.report_schedules_every_s)
+        self._lease = periodic.lease
         self._clock = clock or (lambda: datetime.now(UTC))
 
     def run_once(self, now: datetime | None = None) -> RunResult | None:
@@ -58,7 +61,7 @@ class ReportJobs(PeriodicThread):
         now = now or self._clock()
         if self._claim(PURGE_JOB, now, PURGE_EVERY):
             self._guarded(PURGE_JOB, now, lambda: self._purge(now))
-        if not self._claim(SCHEDULES_JOB, now, SCHEDULES_EVERY):
+        if not self._claim(SCHEDULES_JOB, now, self._schedules_every):
             return None
         holder: dict[str, RunResult] = {}
 
@@ -77,19 +80,21 @@ class ReportJobs(PeriodicThread):
                 return False
         with self._sessions() as s, s.begin():
             write_session(s)
-            return jobs.claim(s, name, self._holder, now, every=every, lease=LEASE)
+            return jobs.claim(s, name, self._holder, now, every=every, lease=self._lease)
 
     def _guarded(self, name: str, now: datetime, work: Callable[[], dict[str, Any]]) -> None:
-        try:
-            result = work()
-        except BaseException:
-            # Free the lease at once so that the next round (here or elsewhere) tries again.
-            with self._sessions() as s, s.begin():
-                jobs.release(s, name, self._holder)
-            raise
-        with self._sessions() as s, s.begin():
-            # The interval counts from the start of the run: a daily job stays at its hour.
-            jobs.finish(s, name, self._holder, now, result)
+        # The interval counts from the start of the run (at=now): a daily job stays at its hour.
+        run_leased(
+            self._sessions,
+            name,
+            self._holder,
+            now,
+            work,
+            result=lambda figures: figures,
+            lease=self._lease,
+            clock=self._clock,
+            at=now,
+        )
 
     def _purge(self, now: datetime) -> dict[str, Any]:
         days = self._settings.reports.archive_days

@@ -410,6 +410,26 @@ class Job(Base):
     last_result: Mapped[Any] = mapped_column(JSONText(), nullable=True)
 
 
+class JobRun(Base):
+    """One leased run of a periodic job: who ran it, when, and how it ended (``govguard periodic
+    runs``). Written when the run finishes or fails; old rows are pruned as new ones come."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (Index(None, "name", "started_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntegerPK, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String)
+    #: The lease holder: ``<host>:<pid>:<thread>`` of the process that ran it.
+    holder: Mapped[str] = mapped_column(String)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: ``ok``; ``failed`` (the work raised); ``lost`` (another process had taken the lease over
+    #: by the end: the run outlived a lease it could not renew).
+    outcome: Mapped[str] = mapped_column(String)
+    #: The run's figures (``last_result`` of the job) or the error, capped.
+    result: Mapped[str | None] = mapped_column(Text)
+
+
 class Office(Base):
     """A room or section of a unit (``vp-mot-cua`` of a commune); its id is unique in the unit."""
 

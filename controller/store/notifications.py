@@ -1,7 +1,9 @@
 """The notification outbox: queue deliveries once, claim due ones, record the outcome.
 
 Several controller processes may deliver from one database. A process claims rows in one short
-transaction (PostgreSQL: ``FOR UPDATE SKIP LOCKED``; SQLite: the write lock taken first) by
+transaction (PostgreSQL: a transaction advisory lock, so two claims never interleave and split
+one recipient's digest between two processes, and ``FOR UPDATE SKIP LOCKED``; SQLite: the write
+lock taken first) by
 setting them to ``sending`` under its own worker id, sends outside any transaction, then records
 the result only on rows it still holds. A claim whose ``claimed_until`` has passed (the process
 died mid-send) is taken over by the next pass.
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,6 +22,9 @@ from sqlalchemy.orm import Session
 
 from controller.store.db import write_session
 from controller.store.models import Notification
+
+#: pg_advisory_xact_lock key of a claim ("ggnt"): the same in every controller process.
+_CLAIM_LOCK: Final = 0x67676E74
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,8 @@ def claim_due(
     Each claim counts as an attempt.
     """
     write_session(s)
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(select(func.pg_advisory_xact_lock(_CLAIM_LOCK)))
     ids = list(
         s.scalars(
             select(Notification.id)

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import pytest
 
-from agent import daemon as daemon_module
 from agent.daemon import Cycle
 from agent.transport import TransportError
 from controller import pki
@@ -44,30 +43,14 @@ from tests.support.controller_proc import (
 )
 from tests.support.cutting_proxy import cutting_proxy
 from tests.support.postgres import (
-    Server,
     TempCluster,
     create_database,
-    drop_database,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("fast_backoff")]
 
 #: Hang guard for one delivery phase (a healthy run needs a few seconds).
 DELIVERY_DEADLINE_S = 90.0
-
-
-@pytest.fixture(autouse=True)
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Retries after tenths of a second instead of 5 s doubling to an hour.
-
-    The daemon takes its backoff from the module function, so the full-jitter formula stays the
-    product's; only its base and cap shrink.
-    """
-    monkeypatch.setattr(
-        daemon_module,
-        "backoff_delay",
-        functools.partial(daemon_module.backoff_delay, base=0.05, cap=0.5),
-    )
 
 
 @pytest.fixture
@@ -310,16 +293,6 @@ def test_postgresql_down_answers_503_and_the_same_controller_stores_the_backlog(
 
 
 # --------------------------------------------------------------------------- 4. two processes
-
-
-@pytest.fixture
-def shared_database(postgres_server: Server) -> Iterator[str]:
-    """A fresh database on the shared PostgreSQL server (both controllers use it)."""
-    name = create_database(postgres_server)
-    try:
-        yield postgres_server.url(name)
-    finally:
-        drop_database(postgres_server, name)
 
 
 def test_two_controller_processes_share_one_database(

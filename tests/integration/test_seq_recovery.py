@@ -8,7 +8,6 @@ collection is a small prebuilt report. Each test ends by reading the controller'
 
 from __future__ import annotations
 
-import functools
 import shutil
 import time
 from collections.abc import Iterator
@@ -16,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from agent import daemon as daemon_module
 from agent.daemon import Daemon, open_daemon
 from agent.state import state_paths
 from tests.support.controller_proc import (
@@ -28,17 +26,7 @@ from tests.support.controller_proc import (
     small_report,
 )
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True)
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Retries after tenths of a second; the full-jitter formula stays the product's."""
-    monkeypatch.setattr(
-        daemon_module,
-        "backoff_delay",
-        functools.partial(daemon_module.backoff_delay, base=0.05, cap=0.5),
-    )
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("fast_backoff")]
 
 
 @pytest.fixture

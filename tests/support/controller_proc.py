@@ -61,6 +61,7 @@ __all__ = [
     "free_port",
     "init_controller",
     "small_report",
+    "start_worker",
 ]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -338,6 +339,20 @@ def clone_controller(source: Controller, data_dir: Path, *, port: int | None = N
     port = port or free_port()
     set_listen(data_dir, port)
     return Controller(data_dir, port)
+
+
+def start_worker(data_dir: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    """Start ``govguard worker`` on ``data_dir`` (SNMP and SSH rounds, remediation runs),
+    its output appended to ``log_path``; the caller terminates it."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            _command("-v", "worker", "--data-dir", str(data_dir)),
+            cwd=REPO,
+            env=_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 # --------------------------------------------------------------------------- agents

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from controller.notify import Notice, enqueue
 from controller.notify.config import NotifyConfig, RouteConfig, SmtpConfig, WebhookConfig
-from controller.notify.digest import next_digest_at
+from controller.notify.digest import batches, next_digest_at
 from controller.store import notifications as store
+from controller.store.db import session_factory
 from controller.store.models import Notification
 from tests.unit.controller.notify.conftest import COMMUNE, DISTRICT, OTHER_COMMUNE, T0, make_units
 
@@ -143,6 +146,46 @@ def test_a_claimed_row_is_not_claimed_again_until_its_lease_ends(session: Sessio
     assert store.mark_sent(session, [later[0].id], worker="b", now=T0) == 1
     session.commit()
     assert store.status_counts(session) == {"sent": 1}
+
+
+def test_claims_of_two_processes_never_interleave(engine: Engine) -> None:
+    """A second claim waits for the first one's transaction (PostgreSQL: an advisory lock;
+    SQLite: its write lock), so one recipient's digest is never split between two processes."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises claims with its write lock, taken at BEGIN")
+    sessions = session_factory(engine)
+    route = config(RouteConfig(min_severity="low", email=["it@phudo.gov.vn"]))
+    with sessions() as s:
+        make_units(s)
+        for key in ("d1", "d2", "d3"):
+            enqueue(s, notice(key, severity="medium"), route, now=T0)
+        s.commit()
+    due = T0 + timedelta(days=2)
+    lease = timedelta(minutes=5)
+    second: list[list[Notification]] = []
+
+    def claim_b() -> None:
+        with sessions() as s:
+            second.append(store.claim_due(s, worker="b", now=due, lease=lease))
+            s.commit()
+
+    with sessions() as a:
+        first = store.claim_due(a, worker="a", now=due, lease=lease)
+        waiter = threading.Thread(target=claim_b)
+        waiter.start()
+        # b is waiting on the claim's lock (not skipping rows a has not locked yet).
+        deadline = time.monotonic() + 30
+        with engine.connect() as watch:
+            while not watch.scalar(
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            ):
+                assert time.monotonic() < deadline, "the second claim never waited"
+                time.sleep(0.02)
+        a.commit()
+    waiter.join(30)
+    assert [row.claimed_by for row in first] == ["a", "a", "a"]
+    assert len(batches(first)) == 1  # one digest e-mail
+    assert second == [[]]
 
 
 def test_notice_refuses_incomplete_texts_and_unknown_severities() -> None:
