@@ -41,7 +41,9 @@ def exposed(session: Session, engine: Engine, tmp_path: Path) -> dict[str, tuple
     with session.begin():
         started = NOW - timedelta(minutes=1)
         jobs.claim(session, "snmp.round", "w", started, every=timedelta(0), lease=timedelta(1))
-        jobs.finish(session, "snmp.round", "w", NOW, {"devices_ok": 1, "devices_failed": 0})
+        jobs.finish(
+            session, "snmp.round", "w", NOW, {"devices_ok": 1, "devices_failed": 0}, started=started
+        )
     text = Metrics(session_factory(engine), clock=lambda: NOW).exposition().decode()
     found: dict[str, tuple[str, set[str]]] = {}
     for family in text_string_to_metric_families(text):

@@ -116,6 +116,7 @@ def test_the_last_snmp_round(district: Session, engine: Engine) -> None:
             "w1",
             started + timedelta(seconds=42),
             {"devices_ok": 7, "devices_failed": 2, "values": 100},
+            started=started,
         )
     got = scrape(engine)
     assert got[("govguard_job_running", (("job", "snmp.round"),))] == 0
