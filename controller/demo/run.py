@@ -268,6 +268,23 @@ class Demo:
         except (OSError, urllib.error.URLError):
             return False
 
+    def _metrics_hosts(self) -> int | None:
+        """The hosts ``/metrics`` counts (what Prometheus would scrape), None when unanswered."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        context = ssl.create_default_context(cafile=str(self.data / "tls" / "ca.crt"))
+        try:
+            with urllib.request.urlopen(f"{self.url}/metrics", context=context, timeout=5) as r:  # noqa: S310 - our https URL
+                text = r.read().decode()
+        except (OSError, urllib.error.URLError):
+            return None
+        return sum(
+            int(sample.value)
+            for family in text_string_to_metric_families(text)
+            if family.name == "govguard_hosts"
+            for sample in family.samples
+        )
+
     def _local_agent(self) -> None:
         """Enroll this PC (once), deliver one collection, keep its agent running."""
         agent = self.dir / "agent"
@@ -427,6 +444,10 @@ class Demo:
             f"the browser warns about the certificate: it is signed by the demo's own CA "
             f"({self.data}/tls/ca.crt); import that file into the browser to trust it."
         )
+        _say(
+            f"Prometheus metrics: {self.url}/metrics (no token in the demo; "
+            "packaging/prometheus/prometheus.yml is a scrape job, docs/metrics.md)"
+        )
         _say("every unit's name ends in '(demo)': the district, its PCs and network are simulated.")
 
     def progress(self) -> DemoProgress:
@@ -488,12 +509,16 @@ class Demo:
                 missing.append("an SNMP round")
             if done.sighting_finding is None:
                 missing.append("the classified sighting's BMNN-04 finding")
+            hosts = self._metrics_hosts()
+            if hosts is None or hosts < expected + 1:
+                missing.append(f"/metrics counting every host ({hosts or 0}/{expected + 1})")
             if not missing:
                 _say(
                     f"smoke check passed: dashboard 200, this PC's reports: {done.local_reports}, "
                     f"simulated PCs reporting: {done.fleet_reporting}/{expected} "
                     f"({done.fleet_reports} reports), SNMP round: {done.mac_sightings} MAC "
-                    f"sightings, classified sighting: critical finding #{done.sighting_finding}"
+                    f"sightings, classified sighting: critical finding #{done.sighting_finding}, "
+                    f"/metrics: {hosts} hosts"
                 )
                 return 0
             if time.monotonic() > deadline:

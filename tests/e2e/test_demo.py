@@ -101,6 +101,8 @@ def test_make_demo_smoke(demo_dir: Path) -> None:
     assert password in out
     assert "smoke check passed" in out
     assert f"simulated PCs reporting: {SIMULATED_PCS}/{SIMULATED_PCS}" in out
+    # What Prometheus would scrape counts this PC and every simulated one.
+    assert f"/metrics: {SIMULATED_PCS + 1} hosts" in out
     assert "stopped govguard worker, govguard serve, snmpsim" in out
     assert _processes_of(demo_dir) == []
 
