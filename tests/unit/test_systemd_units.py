@@ -13,7 +13,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGING = REPO / "packaging"
-UNITS = [*sorted(p.name for p in PACKAGING.glob("govguard-*.service")), "govguard-purge.timer"]
+UNITS = sorted(
+    p.name
+    for pattern in ("govguard-*.service", "govguard-*.timer")
+    for p in PACKAGING.glob(pattern)
+)
 #: Long-running services (the purge is a oneshot started by its timer).
 DAEMONS = ("govguard-controller.service", "govguard-worker.service", "govguard-agent.service")
 
@@ -94,3 +98,12 @@ def test_the_agent_unit_reads_the_config_the_installers_write() -> None:
     unit = _unit("govguard-agent.service")
     assert unit["Service"]["ExecStart"].endswith("--config /etc/govguard/agent.yaml")
     assert unit["Unit"]["ConditionPathExists"] == "/var/lib/govguard-agent/identity.json"
+
+
+def test_the_backup_service_runs_the_documented_backup() -> None:
+    """docs/backup.md schedules ``govguard backup`` of the standard data directory."""
+    service = _unit("govguard-backup.service")["Service"]
+    assert service["ExecStart"].startswith(
+        "/opt/govguard/bin/govguard backup --data-dir /var/lib/govguard"
+    )
+    assert "govguard-backup.timer" in UNITS
