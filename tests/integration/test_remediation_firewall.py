@@ -83,6 +83,10 @@ def _finding_ids(listing: str, rule: str) -> list[int]:
     return [int(line.split()[0]) for line in listing.splitlines()[1:] if f" {rule} " in line]
 
 
+# PostgreSQL: the isolation scenario runs this whole path (controller, CLI, worker, Ansible) on
+# SQLite, the district's default, and the remediation store tests cover both databases; one
+# backend per scenario keeps the suite's time for the scenarios themselves.
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_failing_firewall_goes_preview_approve_run_verified(
     host: TestHost, db_url: str, tmp_path: Path
 ) -> None:
